@@ -1,0 +1,32 @@
+//! `jwtauth hash`: make a bcrypt hash, or check a password against one.
+
+use crate::cli::HashArgs;
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::output;
+use crate::passwords::{self, Ask};
+
+/// Prints the `$2b$` hash of a password, or with `--check` exits 0/1 on match/mismatch.
+///
+/// # Errors
+/// Exit 1 on mismatch, 2 for a malformed hash or bad password input.
+pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
+    if let Some(hash) = &args.check {
+        passwords::check_hash_format(hash)?;
+        let pw = passwords::read(&args.password, Ask::Once)?;
+        if !passwords::verify(&pw, hash)? {
+            return Err(Error::PasswordMismatch);
+        }
+        if ctx.json {
+            output::json(&serde_json::json!({"match": true}))?;
+        }
+        return Ok(());
+    }
+    let pw = passwords::read(&args.password, Ask::Confirm)?;
+    let hash = passwords::hash(&pw, args.cost)?;
+    if ctx.json {
+        output::json(&serde_json::json!({"hash": hash}))
+    } else {
+        output::text(hash)
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand group; each exposes `run(args, &Ctx)`.
+
+pub mod hash;
+pub mod init;
+pub mod paths;
+pub mod revoke;
+pub mod token;
+pub mod user;

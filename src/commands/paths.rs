@@ -1,0 +1,35 @@
+//! `jwtauth paths`: the files in use.
+
+use serde_json::json;
+
+use crate::context::Ctx;
+use crate::error::Result;
+use crate::{keys, output};
+
+/// Prints the users file, state file and key with where the key setting came from.
+///
+/// # Errors
+/// Exit 8 when no home directory is known and no paths were given.
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let users = ctx.users_path()?;
+    let state = ctx.state_path()?;
+    let (key, source) = keys::describe(ctx)?;
+    if ctx.json {
+        return output::json(&json!({
+            "users": users,
+            "state": state,
+            "key": key,
+            "key_source": source.as_str(),
+        }));
+    }
+    let key = key.map_or_else(
+        || "(JWT_SECRET_KEY)".to_string(),
+        |p| p.display().to_string(),
+    );
+    output::text(format!(
+        "users  {}\nstate  {}\nkey    {key} ({})",
+        users.display(),
+        state.display(),
+        source.as_str()
+    ))
+}

@@ -1,0 +1,497 @@
+//! `login`, `mint`, `verify` and `decode`.
+
+use std::io::{self, BufRead, BufWriter, Write};
+
+use serde_json::{Map, Value, json};
+
+use crate::cli::{ClaimArgs, DecodeArgs, LoginArgs, MintArgs, VerifyArgs};
+use crate::context::Ctx;
+use crate::error::{Error, Result, code};
+use crate::keys::{self, Key};
+use crate::passwords::{self, Ask};
+use crate::revocations::Revocations;
+use crate::tokens::{self, MAX_TOKEN_BYTES, Rules, Verifier};
+use crate::users::{self, UserStore};
+use crate::{output, store};
+
+/// `login NAME`: check the password and print a token.
+///
+/// # Errors
+/// Exit 5 for an unknown user, a wrong password or a disabled user, all alike.
+pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
+    users::check_name(&args.name)?;
+    let ttl = tokens::parse_duration("--ttl", &args.claims.ttl)?;
+    let mut claims = Map::new();
+    tokens::parse_claims(&args.claims.claims, &mut claims)?;
+    let key = keys::load_or_create(ctx)?;
+    // Fail on an unusable key before asking for a password.
+    key.encoding(key.alg, args.claims.allow_weak_key)?;
+    let password = passwords::read(&args.password, Ask::Once)?;
+    let path = ctx.users_path()?;
+    let store: UserStore = store::load(path)?;
+    // Unknown user, wrong password and disabled user cost one bcrypt verify each and end in
+    // the same error, so neither the message nor the time tells them apart.
+    let accepted = match store.get(path, &args.name)? {
+        Some(user) => {
+            let matches = passwords::verify(&password, &user.hashed_password).unwrap_or(false);
+            matches && !user.disabled
+        }
+        None => {
+            let cost = store.typical_cost().unwrap_or(passwords::DEFAULT_COST);
+            let _ = passwords::verify(&password, &passwords::dummy_hash(cost));
+            false
+        }
+    };
+    drop(password);
+    if !accepted {
+        return Err(Error::LoginRefused);
+    }
+    let iat = issue_time(ctx, &args.name)?;
+    let exp = iat + ttl;
+    issue(
+        ctx,
+        &key,
+        key.alg,
+        &args.name,
+        iat,
+        exp,
+        None,
+        &args.claims,
+        claims,
+        false,
+    )
+}
+
+/// `mint --sub S`: sign a token with no password check.
+///
+/// # Errors
+/// Exit 8 without a key, 2 for bad values.
+pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
+    if args.sub.is_empty() {
+        return Err(Error::usage("--sub", "must not be empty"));
+    }
+    let ttl = tokens::parse_duration("--ttl", &args.claims.ttl)?;
+    let exp = args
+        .exp
+        .as_deref()
+        .map(|t| tokens::parse_time("--exp", t))
+        .transpose()?;
+    let nbf = args
+        .nbf
+        .as_deref()
+        .map(|t| tokens::parse_time("--nbf", t))
+        .transpose()?;
+    let iat = args
+        .iat
+        .as_deref()
+        .map(|t| tokens::parse_time("--iat", t))
+        .transpose()?;
+    let mut claims = Map::new();
+    tokens::parse_claims(&args.claims.claims, &mut claims)?;
+    let key = keys::load(ctx)?;
+    let alg = args.alg.map_or(key.alg, |a| a.algorithm());
+    key.encoding(alg, args.claims.allow_weak_key)?;
+    let iat = match iat {
+        Some(t) => {
+            let state: Revocations = store::load(ctx.state_path()?)?;
+            if let Some(&at) = state.users.get(&args.sub)
+                && t <= at
+            {
+                return Err(Error::usage(
+                    format!("--iat {t}"),
+                    format!(
+                        "is at or before the revocation of {:?} at {}, so the token would be born revoked",
+                        args.sub,
+                        output::utc(at)
+                    ),
+                ));
+            }
+            t
+        }
+        None => issue_time(ctx, &args.sub)?,
+    };
+    let exp = exp.unwrap_or(iat + ttl);
+    issue(
+        ctx,
+        &key,
+        alg,
+        &args.sub,
+        iat,
+        exp,
+        nbf,
+        &args.claims,
+        claims,
+        true,
+    )
+}
+
+/// The `iat` of a new token for `sub`: now, or the next second when `sub` was revoked in
+/// this very second (a token issued then would be born revoked).
+fn issue_time(ctx: &Ctx, sub: &str) -> Result<i64> {
+    let state: Revocations = store::load(ctx.state_path()?)?;
+    match state.users.get(sub) {
+        Some(&at) if at >= ctx.now => {
+            if at > ctx.now + 1 {
+                return Err(Error::config(
+                    format!("revocation of {sub:?}"),
+                    format!(
+                        "is dated {} in the future ({}); is the clock right?",
+                        output::span(at - ctx.now),
+                        output::utc(at)
+                    ),
+                ));
+            }
+            let target = jiff::Timestamp::from_second(at + 1)
+                .map_err(|e| Error::config("clock", e.to_string()))?;
+            let wait = target.duration_since(jiff::Timestamp::now());
+            if let Ok(wait) = std::time::Duration::try_from(wait) {
+                std::thread::sleep(wait);
+            }
+            Ok(at + 1)
+        }
+        _ => Ok(ctx.now),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    ctx: &Ctx,
+    key: &Key,
+    alg: jsonwebtoken::Algorithm,
+    sub: &str,
+    iat: i64,
+    exp: i64,
+    nbf: Option<i64>,
+    flags: &ClaimArgs,
+    extra: Map<String, Value>,
+    with_claims: bool,
+) -> Result<()> {
+    let mut claims = Map::new();
+    claims.insert("sub".into(), sub.into());
+    claims.insert("iat".into(), iat.into());
+    claims.insert("exp".into(), exp.into());
+    if let Some(nbf) = nbf {
+        claims.insert("nbf".into(), nbf.into());
+    }
+    claims.insert("jti".into(), tokens::new_jti()?.into());
+    if let Some(iss) = &flags.iss {
+        claims.insert("iss".into(), iss.as_str().into());
+    }
+    if let Some(aud) = &flags.aud {
+        claims.insert("aud".into(), aud.as_str().into());
+    }
+    claims.extend(extra);
+    let token = tokens::sign(key, alg, &claims, flags.allow_weak_key)?;
+    if ctx.json {
+        let mut out = json!({
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": exp - ctx.now.max(iat),
+        });
+        if with_claims {
+            out["claims"] = Value::Object(claims);
+        }
+        output::json(&out)
+    } else {
+        output::text(token)
+    }
+}
+
+fn rules(args: &VerifyArgs) -> Result<Rules> {
+    Ok(Rules {
+        alg: args.alg.map(|a| a.algorithm()),
+        aud: args.aud.clone(),
+        iss: args.iss.clone(),
+        leeway: tokens::parse_duration("--leeway", &args.leeway)?,
+        exp_required: !args.no_exp_required,
+    })
+}
+
+/// Builds the verifier for `verify` and `logout`: the configured key, and the revocation
+/// list unless `skip_revocation`.
+pub fn verifier(ctx: &Ctx, rules: Rules, skip_revocation: bool) -> Result<Verifier> {
+    let key = keys::load(ctx)?;
+    let revocations = if skip_revocation {
+        None
+    } else {
+        Some(store::load::<Revocations>(ctx.state_path()?)?)
+    };
+    Verifier::new(&key, rules, ctx.now, revocations)
+}
+
+/// A single token from the argument, or `None` for batch mode (`-` or nothing).
+fn single(token: &Option<String>) -> Option<&str> {
+    token.as_deref().filter(|t| *t != "-")
+}
+
+/// `verify [TOKEN|-]`.
+///
+/// # Errors
+/// Exit 1, 3 or 4 for a token that fails; in batch mode 1 if any failed.
+pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
+    let rules = rules(args)?;
+    let mut v = verifier(ctx, rules, args.no_revocation)?;
+    if let Some(token) = single(&args.token) {
+        let mut claims = Value::Null;
+        let token = token.trim().as_bytes();
+        let checked = v.verify(token, Some(&mut claims))?;
+        return if ctx.json {
+            let header = tokens::split(token)
+                .and_then(|p| decode_part(p.header, "header"))
+                .map(Value::Object)?;
+            output::json(&json!({"valid": true, "header": header, "claims": claims}))
+        } else {
+            output::text(checked.sub.unwrap_or_else(|| claims.to_string()))
+        };
+    }
+    batch(ctx, |token, out| {
+        if ctx.json {
+            let mut claims = Value::Null;
+            v.verify(token, Some(&mut claims))?;
+            out.json_ok("claims", &claims)
+        } else {
+            let checked = v.verify(token, None)?;
+            match checked.sub {
+                Some(sub) => out.text_ok(&sub),
+                None => out.text_ok(&Value::Object(payload(token)?).to_string()),
+            }
+        }
+    })
+}
+
+fn decode_part(part: &[u8], what: &str) -> Result<Map<String, Value>> {
+    let mut buf = Vec::new();
+    tokens::b64_decode_into(part, what, &mut buf)?;
+    tokens::json_object(&buf, what)
+}
+
+fn payload(token: &[u8]) -> Result<Map<String, Value>> {
+    decode_part(tokens::split(token)?.payload, "payload")
+}
+
+/// A token taken apart without any check.
+struct Decoded {
+    header: Map<String, Value>,
+    payload: Map<String, Value>,
+    signature: String,
+}
+
+fn decode_token(token: &[u8]) -> Result<Decoded> {
+    let parts = tokens::split(token)?;
+    Ok(Decoded {
+        header: decode_part(parts.header, "header")?,
+        payload: decode_part(parts.payload, "payload")?,
+        signature: String::from_utf8_lossy(parts.signature).into_owned(),
+    })
+}
+
+/// `decode [TOKEN|-]`: header and claims, no signature check.
+///
+/// # Errors
+/// Exit 1 for a token that cannot be taken apart; in batch mode 1 if any failed.
+pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
+    if let Some(token) = single(&args.token) {
+        let d = decode_token(token.trim().as_bytes())?;
+        return if ctx.json {
+            output::json(
+                &json!({"header": d.header, "payload": d.payload, "signature": d.signature}),
+            )
+        } else {
+            output::text(describe(&d, ctx.now))
+        };
+    }
+    batch(ctx, |token, out| {
+        let d = decode_token(token)?;
+        if ctx.json {
+            out.json_fields(&[
+                ("header", &Value::Object(d.header)),
+                ("payload", &Value::Object(d.payload)),
+                ("signature", &Value::String(d.signature)),
+            ])
+        } else {
+            let sub = d.payload.get("sub").and_then(Value::as_str);
+            match sub {
+                Some(sub) => out.text_ok(sub),
+                None => out.text_ok(&Value::Object(d.payload).to_string()),
+            }
+        }
+    })
+}
+
+/// The human view of a decoded token.
+fn describe(d: &Decoded, now: i64) -> String {
+    let pretty =
+        |m: &Map<String, Value>| serde_json::to_string_pretty(m).unwrap_or_else(|_| "{}".into());
+    let mut s = format!(
+        "Header\n{}\n\nPayload\n{}\n",
+        pretty(&d.header),
+        pretty(&d.payload)
+    );
+    let time = |k: &str| {
+        d.payload
+            .get(k)
+            .and_then(Value::as_f64)
+            .map(|f| f.floor() as i64)
+    };
+    let mut times = String::new();
+    for k in ["iat", "nbf", "exp"] {
+        if let Some(t) = time(k) {
+            times.push_str(&format!(
+                "  {k}  {}  ({})\n",
+                output::utc(t),
+                output::relative(t, now)
+            ));
+        }
+    }
+    if !times.is_empty() {
+        s.push_str("\nTimes (UTC)\n");
+        s.push_str(&times);
+    }
+    let status = match (time("exp"), time("nbf")) {
+        (Some(exp), _) if now >= exp => format!("expired {} ago", output::span(now - exp)),
+        (_, Some(nbf)) if nbf > now => {
+            format!("not yet valid (starts in {})", output::span(nbf - now))
+        }
+        (Some(exp), _) => format!("not expired (expires in {})", output::span(exp - now)),
+        (None, _) => "no exp claim: never expires".to_string(),
+    };
+    s.push_str(&format!(
+        "\nStatus: {status}\nSignature: not checked (use 'jwtauth verify')"
+    ));
+    s
+}
+
+/// Where batch results go: one line per token, text or JSON.
+pub struct BatchOut<W: Write> {
+    out: W,
+    json: bool,
+    line: u64,
+}
+
+impl<W: Write> BatchOut<W> {
+    fn text_ok(&mut self, what: &str) -> Result<()> {
+        writeln!(self.out, "ok {what}").map_err(Error::Output)
+    }
+
+    fn json_ok(&mut self, key: &str, value: &Value) -> Result<()> {
+        self.json_fields(&[(key, value)])
+    }
+
+    fn json_fields(&mut self, fields: &[(&str, &Value)]) -> Result<()> {
+        let mut m = Map::new();
+        m.insert("line".into(), self.line.into());
+        m.insert("exit_code".into(), 0.into());
+        for (k, v) in fields {
+            m.insert((*k).into(), (*v).clone());
+        }
+        serde_json::to_writer(&mut self.out, &m).map_err(|e| Error::Output(e.into()))?;
+        self.out.write_all(b"\n").map_err(Error::Output)
+    }
+
+    fn error(&mut self, e: &Error) -> Result<()> {
+        let code = e.exit_code();
+        if self.json {
+            let v = json!({"line": self.line, "exit_code": code, "error": e.to_string()});
+            serde_json::to_writer(&mut self.out, &v).map_err(|e| Error::Output(e.into()))?;
+            self.out.write_all(b"\n").map_err(Error::Output)
+        } else {
+            writeln!(self.out, "error {code} {e}").map_err(Error::Output)
+        }
+    }
+}
+
+/// Runs `check` on every token of stdin (one per line; blank lines skipped), printing one
+/// result line each. Streams in constant memory; output is flushed whenever the input has
+/// nothing more buffered, so an interactive producer sees each answer at once.
+fn batch<F>(ctx: &Ctx, mut check: F) -> Result<()>
+where
+    F: FnMut(&[u8], &mut BatchOut<BufWriter<io::StdoutLock<'static>>>) -> Result<()>,
+{
+    let stdin = io::stdin();
+    let mut input = io::BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut out = BatchOut {
+        out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        json: ctx.json,
+        line: 0,
+    };
+    let mut buf = Vec::with_capacity(1024);
+    let (mut tokens, mut failed) = (0u64, 0u64);
+    loop {
+        out.line += 1;
+        let Some(oversized) = read_line(&mut input, &mut buf)? else {
+            break;
+        };
+        let token = buf.trim_ascii();
+        if token.is_empty() && !oversized {
+            continue;
+        }
+        tokens += 1;
+        let result = if oversized {
+            Err(Error::TokenInvalid(format!(
+                "token is over the {} KiB limit",
+                MAX_TOKEN_BYTES / 1024
+            )))
+        } else {
+            check(token, &mut out)
+        };
+        if let Err(e) = result {
+            if matches!(e, Error::Output(_)) {
+                return Err(e);
+            }
+            // A file or key problem is not a verdict on one token: stop at once.
+            if e.exit_code() == code::DATA {
+                return Err(e);
+            }
+            failed += 1;
+            out.error(&e)?;
+        }
+        if input.buffer().is_empty() {
+            out.out.flush().map_err(Error::Output)?;
+        }
+    }
+    out.out.flush().map_err(Error::Output)?;
+    if tokens == 0 {
+        return Err(Error::TokenInvalid("no tokens on stdin".into()));
+    }
+    if failed > 0 {
+        // The per-line results already say what failed; the summary goes to stderr.
+        return Err(Error::TokenInvalid(format!(
+            "{failed} of {tokens} tokens failed"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads one line into `buf` (without its `\n`), keeping at most `MAX_TOKEN_BYTES + 1` bytes
+/// of it so an endless line cannot exhaust memory. `None` at end of input; otherwise whether
+/// the line was over the limit.
+fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<bool>> {
+    buf.clear();
+    let mut seen_any = false;
+    let mut oversized = false;
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::usage("stdin", e)),
+        };
+        if chunk.is_empty() {
+            return Ok(seen_any.then_some(oversized));
+        }
+        seen_any = true;
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i, i + 1),
+            None => (chunk.len(), chunk.len()),
+        };
+        let room = (MAX_TOKEN_BYTES + 1).saturating_sub(buf.len());
+        if take > room {
+            oversized = true;
+        }
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        let ended = done == take + 1;
+        input.consume(done);
+        if ended {
+            return Ok(Some(oversized));
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! `jwtauth user …`: manage the users file.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::{
+    UserAddArgs, UserCommand, UserListArgs, UserNameArg, UserPasswdArgs, UserShowArgs,
+};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::passwords::{self, Ask};
+use crate::users::{self, User, UserStore};
+use crate::{output, revocations, store};
+
+/// Runs a `user` subcommand.
+///
+/// # Errors
+/// Exit 6 for an unknown user, 7 for an existing one, 2 for bad input, 8 for file errors.
+pub fn run(cmd: &UserCommand, ctx: &Ctx) -> Result<()> {
+    match cmd {
+        UserCommand::Add(a) => add(a, ctx),
+        UserCommand::List(a) => list(a, ctx),
+        UserCommand::Show(a) => show(a, ctx),
+        UserCommand::Passwd(a) => passwd(a, ctx),
+        UserCommand::Disable(a) => set_disabled(a, true, ctx),
+        UserCommand::Enable(a) => set_disabled(a, false, ctx),
+        UserCommand::Remove(a) => remove(a, ctx),
+    }
+}
+
+fn load(ctx: &Ctx) -> Result<UserStore> {
+    store::load(ctx.users_path()?)
+}
+
+/// Read-modify-write of the users file under its lock.
+fn update<T>(ctx: &Ctx, change: impl FnOnce(&mut UserStore) -> Result<T>) -> Result<T> {
+    store::update(ctx.users_path()?, ctx.lock_timeout, change)
+}
+
+/// Checks a name given to a command that needs an existing user: a name that could never be
+/// valid cannot exist, so it is "no such user" only when well formed.
+fn require_existing(ctx: &Ctx, name: &str) -> Result<User> {
+    users::check_name(name)?;
+    load(ctx)?.require(ctx.users_path()?, name)
+}
+
+fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
+    users::check_name(&args.name)?;
+    for (what, v) in [("--full-name", &args.full_name), ("--email", &args.email)] {
+        if v.as_deref()
+            .is_some_and(|s| s.chars().any(char::is_control))
+        {
+            return Err(Error::usage(what, "must not contain control characters"));
+        }
+    }
+    if let Some(h) = &args.hash {
+        passwords::check_hash_format(h)?;
+    }
+    // Fail fast, before asking for a password; checked again under the lock.
+    if load(ctx)?.contains(&args.name) {
+        return Err(Error::UserExists(args.name.clone()));
+    }
+    // bcrypt runs outside the lock, so concurrent adds do not queue behind each other's hashing.
+    let hashed_password = match &args.hash {
+        Some(h) => h.clone(),
+        None => passwords::hash(&passwords::read(&args.password, Ask::Confirm)?, args.cost)?,
+    };
+    let user = User {
+        username: args.name.clone(),
+        full_name: args.full_name.clone(),
+        email: args.email.clone(),
+        hashed_password,
+        disabled: false,
+        created_at: ctx.now,
+        password_changed_at: ctx.now,
+    };
+    update(ctx, |s| {
+        if s.contains(&user.username) {
+            return Err(Error::UserExists(user.username.clone()));
+        }
+        s.put(&user)
+    })?;
+    if ctx.json {
+        output::json(&Record::new(&user, false))
+    } else {
+        ctx.info(format!("added user {}", user.username));
+        Ok(())
+    }
+}
+
+/// A user as printed: the hash only when asked for.
+#[derive(Serialize)]
+struct Record<'a> {
+    username: &'a str,
+    full_name: Option<&'a str>,
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hashed_password: Option<&'a str>,
+    disabled: bool,
+    created_at: i64,
+    password_changed_at: i64,
+}
+
+impl<'a> Record<'a> {
+    fn new(u: &'a User, with_hash: bool) -> Self {
+        Record {
+            username: &u.username,
+            full_name: u.full_name.as_deref(),
+            email: u.email.as_deref(),
+            hashed_password: with_hash.then_some(u.hashed_password.as_str()),
+            disabled: u.disabled,
+            created_at: u.created_at,
+            password_changed_at: u.password_changed_at,
+        }
+    }
+}
+
+fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
+    let all = load(ctx)?.all(ctx.users_path()?)?;
+    if ctx.json {
+        let records: Vec<Record> = all.iter().map(|u| Record::new(u, args.with_hash)).collect();
+        return output::json(&json!({ "users": records }));
+    }
+    if all.is_empty() {
+        ctx.info(format!("no users in {}", ctx.users_path()?.display()));
+        return Ok(());
+    }
+    let mut header = vec!["USERNAME", "FULL NAME", "EMAIL", "STATUS", "CREATED"];
+    if args.with_hash {
+        header.push("HASH");
+    }
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|u| {
+            let mut row = vec![
+                u.username.clone(),
+                u.full_name.clone().unwrap_or_else(|| "-".into()),
+                u.email.clone().unwrap_or_else(|| "-".into()),
+                if u.disabled { "disabled" } else { "enabled" }.into(),
+                output::utc(u.created_at),
+            ];
+            if args.with_hash {
+                row.push(u.hashed_password.clone());
+            }
+            row
+        })
+        .collect();
+    output::text(output::table(&header, &rows))
+}
+
+fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
+    let u = require_existing(ctx, &args.name)?;
+    if ctx.json {
+        return output::json(&Record::new(&u, args.with_hash));
+    }
+    let mut s = format!(
+        "username             {}\nfull_name            {}\nemail                {}\ndisabled             {}\ncreated_at           {}\npassword_changed_at  {}",
+        u.username,
+        u.full_name.as_deref().unwrap_or("-"),
+        u.email.as_deref().unwrap_or("-"),
+        u.disabled,
+        output::utc(u.created_at),
+        output::utc(u.password_changed_at),
+    );
+    if args.with_hash {
+        s.push_str(&format!("\nhashed_password      {}", u.hashed_password));
+    }
+    output::text(s)
+}
+
+/// Applies `change` to an existing user under the lock; `UserNotFound` if it is gone.
+fn modify(ctx: &Ctx, name: &str, change: impl FnOnce(&mut User)) -> Result<()> {
+    let path = ctx.users_path()?;
+    update(ctx, |s| {
+        let mut u = s.require(path, name)?;
+        change(&mut u);
+        s.put(&u)
+    })
+}
+
+fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
+    require_existing(ctx, &args.name)?;
+    let hash = passwords::hash(&passwords::read(&args.password, Ask::Confirm)?, args.cost)?;
+    // Revoke first: a crash in between leaves the old password with no live tokens, never
+    // the new password with the old tokens still accepted.
+    revocations::revoke_subject(ctx, &args.name)?;
+    modify(ctx, &args.name, |u| {
+        u.hashed_password = hash;
+        u.password_changed_at = ctx.now;
+    })?;
+    ctx.info(format!(
+        "changed the password of {}; their earlier tokens are revoked",
+        args.name
+    ));
+    Ok(())
+}
+
+fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
+    require_existing(ctx, &args.name)?;
+    if disabled {
+        revocations::revoke_subject(ctx, &args.name)?;
+    }
+    modify(ctx, &args.name, |u| u.disabled = disabled)?;
+    ctx.info(format!(
+        "{} {}",
+        if disabled {
+            "disabled user (tokens revoked)"
+        } else {
+            "enabled user"
+        },
+        args.name
+    ));
+    Ok(())
+}
+
+fn remove(args: &UserNameArg, ctx: &Ctx) -> Result<()> {
+    require_existing(ctx, &args.name)?;
+    revocations::revoke_subject(ctx, &args.name)?;
+    update(ctx, |s| {
+        if s.remove(&args.name) {
+            Ok(())
+        } else {
+            Err(Error::UserNotFound(args.name.clone()))
+        }
+    })?;
+    ctx.info(format!("removed user {} (tokens revoked)", args.name));
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! jwtauth: a local, file-backed JWT login system.
+//!
+//! `main.rs` parses the command line and calls [`run`]; every command returns a
+//! [`error::Result`] whose error carries its exit code.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod error;
+pub mod keys;
+pub mod output;
+pub mod passwords;
+pub mod revocations;
+pub mod store;
+pub mod tokens;
+pub mod users;
+
+use cli::{Cli, Command};
+use commands::{hash, init, paths, revoke, token, user};
+use context::Ctx;
+
+/// Runs one parsed command line.
+///
+/// # Errors
+/// Any [`error::Error`]; its `exit_code` is the process exit code.
+pub fn run(cli: Cli) -> error::Result<()> {
+    let ctx = Ctx::new(&cli.global)?;
+    match &cli.command {
+        Command::Init(a) => init::run(a, &ctx),
+        Command::Hash(a) => hash::run(a, &ctx),
+        Command::User(c) => user::run(c, &ctx),
+        Command::Login(a) => token::login(a, &ctx),
+        Command::Mint(a) => token::mint(a, &ctx),
+        Command::Verify(a) => token::verify(a, &ctx),
+        Command::Decode(a) => token::decode(a, &ctx),
+        Command::Logout(a) => revoke::logout(a, &ctx),
+        Command::Revocations(c) => revoke::run(c, &ctx),
+        Command::Paths => paths::run(&ctx),
+    }
+}

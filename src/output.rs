@@ -1,0 +1,97 @@
+//! Rendering: `--json` documents and human text on stdout. Commands build data; this module
+//! writes it.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Prints one compact JSON document and a newline on stdout.
+///
+/// # Errors
+/// `Error::Output` when stdout fails.
+pub fn json(value: &impl Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value).map_err(|e| Error::Output(e.into()))?;
+    out.write_all(b"\n").map_err(Error::Output)
+}
+
+/// Prints text (a newline is added) on stdout.
+///
+/// # Errors
+/// `Error::Output` when stdout fails.
+pub fn text(s: impl std::fmt::Display) -> Result<()> {
+    writeln!(std::io::stdout().lock(), "{s}").map_err(Error::Output)
+}
+
+/// A unix time as UTC RFC 3339 (`2026-11-26T17:47:19Z`), or the number when out of range.
+pub fn utc(t: i64) -> String {
+    match jiff::Timestamp::from_second(t) {
+        Ok(ts) => ts.to_string(),
+        Err(_) => t.to_string(),
+    }
+}
+
+/// Lays out rows as columns separated by two spaces (the last column is not padded).
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let last = row.len().saturating_sub(1);
+        for (i, cell) in row.iter().enumerate() {
+            if i == last {
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                let pad = widths[i] - cell.chars().count() + 2;
+                s.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        s.push('\n');
+    }
+    s.pop();
+    s
+}
+
+/// A span of seconds as a short human phrase: `45s`, `14m`, `3h`, `2d`.
+pub fn span(secs: i64) -> String {
+    let s = secs.unsigned_abs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// `t` relative to `now`: `in 14m`, `3h ago`, `now`.
+pub fn relative(t: i64, now: i64) -> String {
+    match t.cmp(&now) {
+        std::cmp::Ordering::Equal => "now".to_string(),
+        std::cmp::Ordering::Greater => format!("in {}", span(t - now)),
+        std::cmp::Ordering::Less => format!("{} ago", span(now - t)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "A    BB\nxxx  y");
+    }
+
+    #[test]
+    fn utc_formats_rfc3339() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+    }
+}

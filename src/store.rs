@@ -1,0 +1,262 @@
+//! The file layer every store stands on: 0600 files in 0700 directories, atomic replace,
+//! an exclusive sidecar lock around read-modify-write, and strict parsing that never
+//! overwrites a file it could not read.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Mode of every file jwtauth creates.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of every directory jwtauth creates.
+pub const DIR_MODE: u32 = 0o700;
+/// The only file format version this build reads and writes.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// An exclusive advisory lock on `<file>.lock`, released when dropped (or when the process
+/// dies, so a killed writer never leaves a stale lock behind).
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// `<path><suffix>`, e.g. `users.json` → `users.json.lock`.
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Takes the exclusive lock that guards `path`'s read-modify-write, waiting at most `timeout`.
+///
+/// # Errors
+/// `Error::Locked` when another process holds it past the timeout; `Error::Io` when the lock
+/// file cannot be created.
+pub fn lock(path: &Path, timeout: Duration) -> Result<Lock> {
+    ensure_parent(path)?;
+    let lock_path = sidecar(path, ".lock");
+    let mut file = open_private(
+        &lock_path,
+        OpenOptions::new().read(true).write(true).create(true),
+    )
+    .map_err(|e| Error::io(&lock_path, e))?;
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) => {
+                if start.elapsed() >= timeout {
+                    let mut text = String::new();
+                    let pid = file
+                        .read_to_string(&mut text)
+                        .ok()
+                        .and_then(|_| text.trim().parse().ok());
+                    return Err(Error::Locked {
+                        path: path.to_path_buf(),
+                        pid,
+                        secs: timeout.as_secs(),
+                    });
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
+    }
+    // Record the holder so a waiter that gives up can name it. Best effort: the lock
+    // itself is what matters.
+    let _ = file
+        .set_len(0)
+        .and_then(|()| write!(file, "{}", std::process::id()));
+    Ok(Lock { _file: file })
+}
+
+/// Reads a whole file; a missing file is `None` (it reads as empty).
+///
+/// # Errors
+/// `Error::Io` for any other failure, naming the path.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Parses JSON from `bytes`, reporting line and column against `path` on failure.
+///
+/// # Errors
+/// `Error::Corrupt` naming the path, line and column.
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(path: &Path, bytes: &'a [u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| corrupt_json(path, &e))
+}
+
+/// The `Corrupt` error for a serde_json failure on `path`.
+pub fn corrupt_json(path: &Path, e: &serde_json::Error) -> Error {
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        why: format!(
+            "not a valid jwtauth file at line {} column {}: {}; fix or move it away (it was not changed)",
+            e.line(),
+            e.column(),
+            strip_position(e)
+        ),
+    }
+}
+
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Refuses a file whose `version` is not the one this build knows.
+///
+/// # Errors
+/// `Error::Corrupt` for any other version.
+pub fn check_version(path: &Path, version: u64) -> Result<()> {
+    if version == FORMAT_VERSION {
+        Ok(())
+    } else {
+        Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            why: format!(
+                "unsupported file version {version} (this jwtauth reads version {FORMAT_VERSION}); it was not changed"
+            ),
+        })
+    }
+}
+
+/// Creates the missing parent directories of `path` with mode 0700.
+///
+/// # Errors
+/// `Error::Io` naming the directory.
+pub fn ensure_parent(path: &Path) -> Result<()> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
+    builder.create(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Replaces `path` atomically with what `fill` writes: a temp file in the same directory,
+/// fsync, rename over `path`, fsync the directory. The new file is 0600, or narrower when the
+/// file it replaces was narrower (a mode is never widened). The caller holds the lock.
+///
+/// # Errors
+/// `Error::Io` naming the path; `path` is left as it was.
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    ensure_parent(path)?;
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let err = |e: io::Error| Error::io(path, e);
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = match fs::metadata(path) {
+            Ok(m) => m.permissions().mode() & FILE_MODE,
+            Err(_) => FILE_MODE,
+        };
+        builder.permissions(fs::Permissions::from_mode(mode));
+    }
+    let tmp = builder.tempfile_in(dir).map_err(err)?;
+    let mut out = BufWriter::with_capacity(1 << 16, tmp);
+    fill(&mut out).map_err(err)?;
+    let tmp = out.into_inner().map_err(|e| err(e.into_error()))?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    // The rename is durable only once the directory entry is.
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))?;
+    Ok(())
+}
+
+/// Opens (creating if needed) a file with mode 0600.
+///
+/// # Errors
+/// The underlying I/O error.
+pub fn open_private(path: &Path, opts: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(opts, FILE_MODE);
+    opts.open(path)
+}
+
+/// Writes a JSON string (with its quotes) for `s`.
+///
+/// # Errors
+/// The writer's error.
+pub fn write_json_str(out: &mut dyn Write, s: &str) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, s).map_err(io::Error::other)
+}
+
+/// A file format kept by the store: parsed strictly, written whole.
+pub trait Document: Sized {
+    /// The document a missing file stands for.
+    fn empty() -> Self;
+    /// Parses the file's bytes (`path` is for error messages).
+    ///
+    /// # Errors
+    /// `Error::Corrupt` when the bytes are not a valid document of this kind.
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Self>;
+    /// Writes the whole document.
+    ///
+    /// # Errors
+    /// The writer's error.
+    fn write(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// Reads a document without locking (writers replace files atomically, so a reader always
+/// sees a whole file). A missing file reads as empty.
+///
+/// # Errors
+/// `Error::Io` or `Error::Corrupt`, naming the path.
+pub fn load<D: Document>(path: &Path) -> Result<D> {
+    match read_optional(path)? {
+        Some(bytes) => D::parse(path, &bytes),
+        None => Ok(D::empty()),
+    }
+}
+
+/// Read-modify-write under the exclusive lock: `change` sees the current document and the
+/// result is written atomically only if it returns `Ok`. A file that does not parse is
+/// never overwritten.
+///
+/// # Errors
+/// `change`'s error, or the lock, parse and write errors of this layer.
+pub fn update<D: Document, T>(
+    path: &Path,
+    timeout: Duration,
+    change: impl FnOnce(&mut D) -> Result<T>,
+) -> Result<T> {
+    let _lock = lock(path, timeout)?;
+    let mut doc = load::<D>(path)?;
+    let out = change(&mut doc)?;
+    write_atomic(path, |w| doc.write(w))?;
+    Ok(out)
+}

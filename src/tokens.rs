@@ -1,0 +1,607 @@
+//! Issuing and checking JWTs (SPEC §3): the claims `login` and `mint` sign, and a `Verifier`
+//! built once per process that checks tokens by the rules of RFC 8725.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::crypto::JwtVerifier;
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::keys::{self, Key};
+use crate::revocations::{Revocations, Revoked};
+
+/// Largest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// Claims a `--claim` may not set: each has its own flag.
+pub const RESERVED_CLAIMS: [&str; 6] = ["sub", "iat", "exp", "nbf", "iss", "aud"];
+
+/// A fresh token id: 128 random bits, base64url.
+///
+/// # Errors
+/// Exit 8 when the OS random number generator fails.
+pub fn new_jti() -> Result<String> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw)
+        .map_err(|e| Error::config("random number generator", e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// Signs `claims` with `key` as `alg`; the header is `{"alg","typ":"JWT"}` plus the key's
+/// `kid` when it has one.
+///
+/// # Errors
+/// Exit 8 when the key cannot sign `alg` (see `Key::encoding`).
+pub fn sign(
+    key: &Key,
+    alg: Algorithm,
+    claims: &Map<String, Value>,
+    allow_weak: bool,
+) -> Result<String> {
+    let encoding = key.encoding(alg, allow_weak)?;
+    let mut header = Map::new();
+    header.insert("alg".into(), Value::String(format!("{alg:?}")));
+    header.insert("typ".into(), Value::String("JWT".into()));
+    if let Some(kid) = &key.kid {
+        header.insert("kid".into(), Value::String(kid.clone()));
+    }
+    let mut message = b64_json(&Value::Object(header));
+    message.push('.');
+    message.push_str(&b64_json(&Value::Object(claims.clone())));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), encoding, alg)
+        .map_err(|e| Error::config(format!("signing with {}", key.name()), e.to_string()))?;
+    message.push('.');
+    message.push_str(&signature);
+    Ok(message)
+}
+
+fn b64_json(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// The three parts of a compact JWS, still encoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a> {
+    /// `header.payload`, the signed message.
+    pub message: &'a [u8],
+    /// base64url header.
+    pub header: &'a [u8],
+    /// base64url payload.
+    pub payload: &'a [u8],
+    /// base64url signature.
+    pub signature: &'a [u8],
+}
+
+/// Splits a compact JWS after the size check.
+///
+/// # Errors
+/// `TokenInvalid` for an oversized or malformed token.
+pub fn split(token: &[u8]) -> Result<Parts<'_>> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Error::TokenInvalid(format!(
+            "token is {} bytes, over the {} KiB limit",
+            token.len(),
+            MAX_TOKEN_BYTES / 1024
+        )));
+    }
+    if token.is_empty() {
+        return Err(Error::TokenInvalid("token is empty".into()));
+    }
+    let mut dots = memchr::memchr_iter(b'.', token);
+    let (Some(a), Some(b), None) = (dots.next(), dots.next(), dots.next()) else {
+        let n = memchr::memchr_iter(b'.', token).count() + 1;
+        let why = if n == 5 {
+            "this is an encrypted token (JWE, 5 parts); only signed tokens (JWS) are supported"
+                .to_string()
+        } else {
+            format!("expected 3 dot-separated parts (header.payload.signature), found {n}")
+        };
+        return Err(Error::TokenInvalid(why));
+    };
+    Ok(Parts {
+        message: &token[..b],
+        header: &token[..a],
+        payload: &token[a + 1..b],
+        signature: &token[b + 1..],
+    })
+}
+
+/// Decodes one base64url part into `buf` (cleared first).
+///
+/// # Errors
+/// `TokenInvalid` naming the part.
+pub fn b64_decode_into(part: &[u8], what: &str, buf: &mut Vec<u8>) -> Result<()> {
+    buf.clear();
+    URL_SAFE_NO_PAD
+        .decode_vec(part, buf)
+        .map_err(|_| Error::TokenInvalid(format!("{what} is not valid base64url")))
+}
+
+/// Parses a decoded part as a JSON object.
+///
+/// # Errors
+/// `TokenInvalid` naming the part.
+pub fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Error::TokenInvalid(format!("{what} is not a JSON object"))),
+        Err(e) => Err(Error::TokenInvalid(format!(
+            "{what} is not valid JSON: {e}"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct HeaderView<'a> {
+    #[serde(borrow)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    crit: Option<Vec<Cow<'a, str>>>,
+}
+
+/// A string or a list of strings (`aud`, `iss`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<'a> {
+    One(#[serde(borrow)] Cow<'a, str>),
+    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
+}
+
+impl OneOrMany<'_> {
+    fn contains(&self, want: &str) -> bool {
+        match self {
+            OneOrMany::One(s) => s == want,
+            OneOrMany::Many(v) => v.iter().any(|s| s == want),
+        }
+    }
+}
+
+/// The registered claims verification looks at, borrowed from the payload.
+#[derive(Deserialize)]
+struct ClaimsView<'a> {
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    nbf: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
+    #[serde(default, borrow)]
+    sub: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    jti: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    iss: Option<OneOrMany<'a>>,
+    #[serde(default, borrow)]
+    aud: Option<OneOrMany<'a>>,
+}
+
+/// A NumericDate claim: a JSON number of seconds (fractions allowed, RFC 7519 §2).
+fn numeric_date(v: Option<&Value>, name: &str) -> Result<Option<f64>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| Error::TokenInvalid(format!("claim {name} is not a usable number"))),
+        Some(_) => Err(Error::TokenInvalid(format!(
+            "claim {name} is not a number of seconds"
+        ))),
+    }
+}
+
+/// What a verified token tells: enough for text output, logout and revocation.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// `sub`, if present.
+    pub sub: Option<String>,
+    /// `jti`, if present.
+    pub jti: Option<String>,
+    /// `exp` in whole seconds (rounded up), if present.
+    pub exp: Option<i64>,
+}
+
+/// The settings of one `verify` run.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// Accept only this algorithm (else every algorithm of the key's family).
+    pub alg: Option<Algorithm>,
+    /// Required audience.
+    pub aud: Option<String>,
+    /// Required issuer.
+    pub iss: Option<String>,
+    /// Clock skew allowed for `exp`, `nbf` and `iat`, in seconds.
+    pub leeway: i64,
+    /// Whether `exp` must be present.
+    pub exp_required: bool,
+}
+
+/// Checks tokens against one key and one set of rules; built once, used for every token.
+pub struct Verifier {
+    verifiers: Vec<(Algorithm, Box<dyn JwtVerifier>)>,
+    rules: Rules,
+    now: i64,
+    revocations: Option<Revocations>,
+    /// Reused decode buffers: no allocation per token in the hot loop.
+    buf: Vec<u8>,
+    sig: Vec<u8>,
+}
+
+/// The algorithms `verify` accepts for a key family (SPEC §3).
+pub fn family_algorithms(f: AlgorithmFamily) -> &'static [Algorithm] {
+    use Algorithm::*;
+    match f {
+        AlgorithmFamily::Hmac => &[HS256, HS384, HS512],
+        AlgorithmFamily::Rsa => &[RS256, RS384, RS512, PS256, PS384, PS512],
+        AlgorithmFamily::Ec => &[ES256, ES384],
+        AlgorithmFamily::Ed => &[EdDSA],
+    }
+}
+
+impl Verifier {
+    /// Builds a verifier for `key`. The accepted algorithms come from the key (and `--alg`),
+    /// never from a token.
+    ///
+    /// # Errors
+    /// Exit 8 when `--alg` is not of the key's family or the key is unusable.
+    pub fn new(
+        key: &Key,
+        rules: Rules,
+        now: i64,
+        revocations: Option<Revocations>,
+    ) -> Result<Self> {
+        let allowed: Vec<Algorithm> = match rules.alg {
+            Some(a) if a.family() != key.family => {
+                return Err(Error::config(
+                    format!("--alg {a:?}"),
+                    format!(
+                        "does not fit key {}, which is a {} key",
+                        key.name(),
+                        keys::family_name(key.family)
+                    ),
+                ));
+            }
+            Some(a) => vec![a],
+            None => family_algorithms(key.family).to_vec(),
+        };
+        let provider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+        let verifiers = allowed
+            .into_iter()
+            .map(|alg| {
+                (provider.verifier_factory)(&alg, key.decoding())
+                    .map(|v| (alg, v))
+                    .map_err(|e| Error::config(format!("key {}", key.name()), e.to_string()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Verifier {
+            verifiers,
+            rules,
+            now,
+            revocations,
+            buf: Vec::with_capacity(1024),
+            sig: Vec::with_capacity(512),
+        })
+    }
+
+    fn allowed_names(&self) -> String {
+        let names: Vec<String> = self
+            .verifiers
+            .iter()
+            .map(|(a, _)| format!("{a:?}"))
+            .collect();
+        names.join(", ")
+    }
+
+    /// Checks one token: size and shape, header algorithm, signature, then the claims
+    /// (exp, nbf, iat, aud, iss), then revocation. With `claims_out`, the payload is also
+    /// returned as a JSON object (for `--json`).
+    ///
+    /// # Errors
+    /// `TokenInvalid` (1), `TokenTime` (3) or `TokenRevoked` (4).
+    pub fn verify(&mut self, token: &[u8], claims_out: Option<&mut Value>) -> Result<Verified> {
+        let parts = split(token)?;
+        // Header: only the algorithm matters, and only to pick among those the key allows.
+        b64_decode_into(parts.header, "header", &mut self.buf)?;
+        let header: HeaderView = serde_json::from_slice(&self.buf)
+            .map_err(|e| Error::TokenInvalid(format!("header is not valid JSON: {e}")))?;
+        let alg = header
+            .alg
+            .ok_or_else(|| Error::TokenInvalid("header has no alg".into()))?;
+        if alg.eq_ignore_ascii_case("none") {
+            return Err(Error::TokenInvalid(
+                "alg none (an unsigned token) is never accepted".into(),
+            ));
+        }
+        let Some((_, verifier)) = self.verifiers.iter().find(|(a, _)| alg_name(*a) == alg) else {
+            return Err(Error::TokenInvalid(format!(
+                "algorithm {alg} is not accepted for this key (accepted: {})",
+                self.allowed_names()
+            )));
+        };
+        // RFC 7515 §4.1.11: extensions we do not understand must be refused.
+        if let Some(crit) = header.crit {
+            return Err(Error::TokenInvalid(format!(
+                "header lists critical extensions this tool does not support: {}",
+                crit.join(", ")
+            )));
+        }
+        self.sig.clear();
+        URL_SAFE_NO_PAD
+            .decode_vec(parts.signature, &mut self.sig)
+            .map_err(|_| Error::TokenInvalid("signature is not valid base64url".into()))?;
+        if verifier.verify(parts.message, &self.sig).is_err() {
+            return Err(Error::TokenInvalid("signature does not match".into()));
+        }
+        // Only now, with the signature checked, are the claims looked at.
+        b64_decode_into(parts.payload, "payload", &mut self.buf)?;
+        let claims: ClaimsView = match claims_out {
+            Some(out) => {
+                *out = Value::Object(json_object(&self.buf, "payload")?);
+                return ClaimsView::deserialize(&*out)
+                    .map_err(|e| Error::TokenInvalid(format!("payload: {e}")))
+                    .and_then(|c| self.check_claims(&c));
+            }
+            None => match serde_json::from_slice(&self.buf) {
+                Ok(c) => c,
+                Err(e) if e.is_data() => {
+                    // Not a JSON object, or a registered claim of the wrong type.
+                    json_object(&self.buf, "payload")?;
+                    return Err(Error::TokenInvalid(format!("payload: {e}")));
+                }
+                Err(e) => {
+                    return Err(Error::TokenInvalid(format!(
+                        "payload is not valid JSON: {e}"
+                    )));
+                }
+            },
+        };
+        self.check_claims(&claims)
+    }
+
+    fn check_claims(&self, c: &ClaimsView) -> Result<Verified> {
+        let now = self.now as f64;
+        let leeway = self.rules.leeway as f64;
+        let exp = numeric_date(c.exp.as_ref(), "exp")?;
+        let nbf = numeric_date(c.nbf.as_ref(), "nbf")?;
+        let iat = numeric_date(c.iat.as_ref(), "iat")?;
+        match exp {
+            None if self.rules.exp_required => {
+                return Err(Error::TokenInvalid(
+                    "token has no exp claim (pass --no-exp-required to accept such tokens)".into(),
+                ));
+            }
+            Some(exp) if now >= exp + leeway => {
+                return Err(Error::TokenTime(format!(
+                    "expired at {}",
+                    crate::output::utc(exp.floor() as i64)
+                )));
+            }
+            _ => {}
+        }
+        if let Some(nbf) = nbf
+            && nbf > now + leeway
+        {
+            return Err(Error::TokenTime(format!(
+                "not valid before {}",
+                crate::output::utc(nbf.ceil() as i64)
+            )));
+        }
+        if let Some(iat) = iat
+            && iat > now + leeway
+        {
+            return Err(Error::TokenTime(format!(
+                "not yet valid: issued in the future at {}",
+                crate::output::utc(iat.ceil() as i64)
+            )));
+        }
+        if let Some(want) = &self.rules.aud
+            && !c.aud.as_ref().is_some_and(|a| a.contains(want))
+        {
+            return Err(Error::TokenInvalid(format!("audience is not {want:?}")));
+        }
+        if let Some(want) = &self.rules.iss
+            && !c.iss.as_ref().is_some_and(|a| a.contains(want))
+        {
+            return Err(Error::TokenInvalid(format!("issuer is not {want:?}")));
+        }
+        let iat_secs = iat.map(|t| t.floor() as i64);
+        if let Some(r) = &self.revocations
+            && let Some(why) = r.check(c.jti.as_deref(), c.sub.as_deref(), iat_secs)
+        {
+            return Err(Error::TokenRevoked(match why {
+                Revoked::Token => "this token was logged out".to_string(),
+                Revoked::Subject(at) => format!(
+                    "every token of {:?} issued up to {} was revoked",
+                    c.sub.as_deref().unwrap_or_default(),
+                    crate::output::utc(at)
+                ),
+            }));
+        }
+        Ok(Verified {
+            sub: c.sub.as_ref().map(|s| s.to_string()),
+            jti: c.jti.as_ref().map(|s| s.to_string()),
+            exp: exp.map(|e| e.ceil() as i64),
+        })
+    }
+}
+
+/// The JOSE name of an algorithm (`HS256`, `EdDSA`, …).
+pub fn alg_name(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::HS256 => "HS256",
+        Algorithm::HS384 => "HS384",
+        Algorithm::HS512 => "HS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::EdDSA => "EdDSA",
+        _ => "unknown",
+    }
+}
+
+/// Parses a duration: `20s`, `15m`, `2h`, `7d`, or plain seconds.
+///
+/// # Errors
+/// A usage error naming `flag`.
+pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
+    let s = s.trim();
+    let secs = if let Ok(n) = s.parse::<u64>() {
+        n
+    } else {
+        humantime::parse_duration(s)
+            .map_err(|e| {
+                Error::usage(
+                    format!("{flag} {s:?}"),
+                    format!("{e}; expected e.g. 20s, 15m, 2h, 7d or seconds"),
+                )
+            })?
+            .as_secs()
+    };
+    // A century is more than any token needs, and keeps the arithmetic far from overflow.
+    if secs > 100 * 366 * 86_400 {
+        return Err(Error::usage(
+            format!("{flag} {s:?}"),
+            "is longer than 100 years",
+        ));
+    }
+    Ok(secs as i64)
+}
+
+/// Parses a time: unix seconds or RFC 3339 (`2026-01-01T00:00:00Z`).
+///
+/// # Errors
+/// A usage error naming `flag`.
+pub fn parse_time(flag: &str, s: &str) -> Result<i64> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return if (0..=253_402_300_799).contains(&n) {
+            Ok(n)
+        } else {
+            Err(Error::usage(
+                format!("{flag} {s}"),
+                "unix seconds must be between 0 and 253402300799 (year 9999)",
+            ))
+        };
+    }
+    s.parse::<jiff::Timestamp>()
+        .map(|t| t.as_second())
+        .map_err(|_| {
+            Error::usage(
+                format!("{flag} {s:?}"),
+                "expected unix seconds or an RFC 3339 time such as 2026-01-01T00:00:00Z",
+            )
+        })
+        .and_then(|t| {
+            if t < 0 {
+                Err(Error::usage(format!("{flag} {s:?}"), "is before 1970"))
+            } else {
+                Ok(t)
+            }
+        })
+}
+
+/// Parses `--claim K=V` values into a claims map: V is JSON if it parses, else a string.
+///
+/// # Errors
+/// A usage error for a missing `=`, an empty key, a reserved claim or a duplicate.
+pub fn parse_claims(specs: &[String], into: &mut Map<String, Value>) -> Result<()> {
+    let mut seen = HashSet::new();
+    for spec in specs {
+        let Some((k, v)) = spec.split_once('=') else {
+            return Err(Error::usage(format!("--claim {spec:?}"), "expected K=V"));
+        };
+        if k.is_empty() {
+            return Err(Error::usage(
+                format!("--claim {spec:?}"),
+                "the claim name is empty",
+            ));
+        }
+        if RESERVED_CLAIMS.contains(&k) {
+            return Err(Error::usage(
+                format!("--claim {k}"),
+                format!("set {k} with its own flag (--{k})"),
+            ));
+        }
+        if !seen.insert(k) {
+            return Err(Error::usage(format!("--claim {k}"), "is given twice"));
+        }
+        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+        into.insert(k.to_string(), value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("--ttl", "20s").unwrap(), 20);
+        assert_eq!(parse_duration("--ttl", "15m").unwrap(), 900);
+        assert_eq!(parse_duration("--ttl", "2h").unwrap(), 7200);
+        assert_eq!(parse_duration("--ttl", "7d").unwrap(), 604_800);
+        assert_eq!(parse_duration("--ttl", "42").unwrap(), 42);
+        assert!(parse_duration("--ttl", "soon").is_err());
+        assert!(parse_duration("--ttl", "-5").is_err());
+        assert!(parse_duration("--ttl", "1000y").is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("--exp", "0").unwrap(), 0);
+        assert_eq!(
+            parse_time("--exp", "2026-01-01T00:00:00Z").unwrap(),
+            1_767_225_600
+        );
+        assert_eq!(
+            parse_time("--exp", "2026-01-01T01:00:00+01:00").unwrap(),
+            1_767_225_600
+        );
+        assert!(parse_time("--exp", "tomorrow").is_err());
+        assert!(parse_time("--exp", "-1").is_err());
+    }
+
+    #[test]
+    fn claims() {
+        let mut m = Map::new();
+        parse_claims(
+            &[
+                "n=1".into(),
+                "s=x".into(),
+                "o={\"a\":[1]}".into(),
+                "q=\"7\"".into(),
+                "e=".into(),
+            ],
+            &mut m,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(m),
+            serde_json::json!({"n":1,"s":"x","o":{"a":[1]},"q":"7","e":""})
+        );
+        assert!(parse_claims(&["x".into()], &mut Map::new()).is_err());
+        assert!(parse_claims(&["=1".into()], &mut Map::new()).is_err());
+        assert!(parse_claims(&["exp=1".into()], &mut Map::new()).is_err());
+        assert!(parse_claims(&["a=1".into(), "a=2".into()], &mut Map::new()).is_err());
+    }
+
+    #[test]
+    fn split_counts_parts() {
+        assert!(split(b"a.b.c").is_ok());
+        assert!(split(b"a.b").is_err());
+        assert!(split(b"a.b.c.d").is_err());
+        assert!(split(b"").is_err());
+        assert!(split(&vec![b'a'; MAX_TOKEN_BYTES + 1]).is_err());
+    }
+}
