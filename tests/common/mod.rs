@@ -1,0 +1,168 @@
+//! Shared helpers for the binary-level tests: every test gets its own temp home, and the
+//! real home and the real environment's jwtauth variables are never touched.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// A temp home with the XDG directories pointed into it.
+pub struct Env {
+    pub home: TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env {
+            home: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// `jwtauth` with HOME/XDG pointed into the temp dir and the jwtauth variables cleared.
+    pub fn cmd(&self) -> Command {
+        Command::from_std(self.std_cmd())
+    }
+
+    /// The same, as a plain `std::process::Command` (for concurrent processes).
+    pub fn std_cmd(&self) -> StdCommand {
+        let mut cmd = StdCommand::new(bin());
+        self.apply(&mut cmd);
+        cmd
+    }
+
+    fn apply(&self, cmd: &mut StdCommand) {
+        let h = self.home.path();
+        cmd.env("HOME", h)
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env_remove("JWT_SECRET_KEY")
+            .env_remove("JWTAUTH_USERS")
+            .env_remove("JWTAUTH_STATE")
+            .env_remove("JWTAUTH_KEY_FILE")
+            .env_remove("JWTAUTH_LOCK_TIMEOUT")
+            .env_remove("NO_COLOR")
+            .current_dir(h);
+    }
+
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Default users file.
+    pub fn users(&self) -> PathBuf {
+        self.path().join("data/jwtauth/users.json")
+    }
+
+    /// Default revocation state file.
+    pub fn state(&self) -> PathBuf {
+        self.path().join("data/jwtauth/revocations.json")
+    }
+
+    /// Default HMAC key file.
+    pub fn secret(&self) -> PathBuf {
+        self.path().join("config/jwtauth/secret")
+    }
+
+    /// Runs `jwtauth init` (HS256) and asserts success.
+    pub fn init(&self) {
+        self.cmd().arg("init").assert().success();
+    }
+
+    /// Adds a user with password `pw` at bcrypt cost 4 (fast).
+    pub fn add_user(&self, name: &str, pw: &str) {
+        self.cmd()
+            .args(["user", "add", name, "--cost", "4", "--password-stdin"])
+            .write_stdin(format!("{pw}\n"))
+            .assert()
+            .success();
+    }
+
+    /// Logs in and returns the token.
+    pub fn login(&self, name: &str, pw: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["login", name, "--password-stdin"])
+            .write_stdin(format!("{pw}\n"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out)
+            .expect("utf-8 token")
+            .trim()
+            .to_string()
+    }
+
+    /// Mints a token with extra arguments and returns it.
+    pub fn mint(&self, args: &[&str]) -> String {
+        let out = self
+            .cmd()
+            .arg("mint")
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out)
+            .expect("utf-8 token")
+            .trim()
+            .to_string()
+    }
+}
+
+/// Path of the built binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_jwtauth"))
+}
+
+/// Reads a file's bytes (panics if missing).
+pub fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Unix mode bits of a path.
+#[cfg(unix)]
+pub fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+}
+
+/// Parses stdout as JSON.
+pub fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(out)))
+}
+
+/// The Python interpreter with bcrypt/pyjwt/cryptography, if available. When
+/// `JWTAUTH_REQUIRE_INTEROP` is set (CI), a missing peer is a failure, not a skip.
+pub fn python() -> Option<PathBuf> {
+    let py = std::env::var_os("JWTAUTH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let ok = StdCommand::new(&py)
+        .args(["-c", "import bcrypt, jwt, cryptography"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    peer(ok, "python with bcrypt, pyjwt and cryptography").then_some(py)
+}
+
+/// True if `htpasswd` is installed (see `python` for CI behaviour).
+pub fn htpasswd() -> bool {
+    let ok = StdCommand::new("htpasswd").arg("-h").output().is_ok();
+    peer(ok, "htpasswd (apache2-utils)")
+}
+
+fn peer(ok: bool, what: &str) -> bool {
+    if !ok {
+        if std::env::var_os("JWTAUTH_REQUIRE_INTEROP").is_some() {
+            panic!("interop peer missing: {what}");
+        }
+        eprintln!("skipping: interop peer missing: {what}");
+    }
+    ok
+}
