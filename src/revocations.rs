@@ -7,8 +7,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use sha2::{Digest, Sha256};
+
 use crate::context::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{self, Document};
 
 /// The revocation state in memory.
@@ -77,16 +79,6 @@ pub enum Revoked {
 }
 
 impl Revocations {
-    /// Whether a token with these claims is revoked.
-    pub fn check(&self, jti: Option<&str>, sub: Option<&str>, iat: Option<i64>) -> Option<Revoked> {
-        if jti.is_some_and(|j| self.tokens.contains_key(j)) {
-            return Some(Revoked::Token);
-        }
-        let at = *self.users.get(sub?)?;
-        // A token without `iat` cannot prove it was issued after the mark.
-        (iat.is_none_or(|iat| iat <= at)).then_some(Revoked::Subject(at))
-    }
-
     /// Drops the entries of tokens whose `exp` has passed.
     pub fn prune(&mut self, now: i64) -> usize {
         let before = self.tokens.len();
@@ -96,20 +88,25 @@ impl Revocations {
 }
 
 /// Read-modify-write of the state file under its lock; expired entries are pruned on every
-/// write.
+/// write, and the lookup index beside the file is rebuilt.
 ///
 /// # Errors
 /// As `store::update`.
 pub fn update<T>(ctx: &Ctx, change: impl FnOnce(&mut Revocations) -> Result<T>) -> Result<T> {
-    store::update(
-        ctx.state_path()?,
-        ctx.lock_timeout,
-        |r: &mut Revocations| {
-            let out = change(r)?;
-            r.prune(ctx.now);
-            Ok(out)
-        },
-    )
+    let path = ctx.state_path()?;
+    let _lock = store::lock(path, ctx.lock_timeout)?;
+    let mut r: Revocations = store::load(path)?;
+    let out = change(&mut r)?;
+    r.prune(ctx.now);
+    store::write_atomic(path, |w| r.write(w))?;
+    // The index only speeds readers up: one that is missing or stale is ignored by them, so
+    // failing to write it must not fail a revocation that is already on disk.
+    if let Err(e) = write_index(path, &r) {
+        ctx.info(format!(
+            "warning: could not write the revocation index: {e}"
+        ));
+    }
+    Ok(out)
 }
 
 /// Records that every token of `sub` issued up to `ctx.now` is revoked.
@@ -124,6 +121,172 @@ pub fn revoke_subject(ctx: &Ctx, sub: &str) -> Result<()> {
     })
 }
 
+/// A read-only view of the revocations, shaped for lookups: sorted `(key hash, time)` pairs.
+///
+/// A single `verify` must not parse a 100,000-entry state file (tens of milliseconds), so
+/// every write also leaves `<state>.idx`: the same pairs, sorted, stamped with the identity of
+/// the JSON file they were made from. A reader uses the index only when the stamp matches the
+/// JSON file it sees (so a hand edit, a crash between the two writes, or a missing index all
+/// fall back to parsing the JSON): the JSON stays the one source of truth.
+#[derive(Debug, Default, Clone)]
+pub struct RevocationView {
+    tokens: Vec<(u64, i64)>,
+    users: Vec<(u64, i64)>,
+}
+
+const INDEX_MAGIC: &[u8; 8] = b"JWTAIDX1";
+const INDEX_HEADER: usize = 64;
+
+/// The key of a revoked id or subject in the index: the first 8 bytes of its SHA-256. A false
+/// match would need a 64-bit collision, and could only make a token look revoked.
+fn key_hash(s: &str) -> u64 {
+    let d = Sha256::digest(s.as_bytes());
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// `<state file>.idx`.
+pub fn index_path(state: &Path) -> std::path::PathBuf {
+    store::sidecar(state, ".idx")
+}
+
+/// What identifies one version of the JSON file: size, mtime, ctime, inode, device. Every
+/// atomic rewrite changes the inode; any edit in place changes ctime.
+fn stamp(meta: &std::fs::Metadata) -> [u64; 5] {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| {
+            (s as u64)
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(n as u64)
+        };
+        [
+            meta.len(),
+            ns(meta.mtime(), meta.mtime_nsec()),
+            ns(meta.ctime(), meta.ctime_nsec()),
+            meta.ino(),
+            meta.dev(),
+        ]
+    }
+    #[cfg(not(unix))]
+    {
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        [meta.len(), mtime, 0, 0, 0]
+    }
+}
+
+fn sorted_pairs(map: &BTreeMap<String, i64>) -> Vec<(u64, i64)> {
+    let mut v: Vec<(u64, i64)> = map.iter().map(|(k, t)| (key_hash(k), *t)).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Writes `<state>.idx` for the state file just written (the caller holds the lock).
+fn write_index(state: &Path, r: &Revocations) -> Result<()> {
+    let meta = std::fs::metadata(state).map_err(|e| Error::io(state, e))?;
+    let view = RevocationView::from(r);
+    store::write_atomic(&index_path(state), |w| {
+        w.write_all(INDEX_MAGIC)?;
+        for n in stamp(&meta) {
+            w.write_all(&n.to_le_bytes())?;
+        }
+        w.write_all(&(view.tokens.len() as u64).to_le_bytes())?;
+        w.write_all(&(view.users.len() as u64).to_le_bytes())?;
+        for (h, t) in view.tokens.iter().chain(&view.users) {
+            w.write_all(&h.to_le_bytes())?;
+            w.write_all(&t.to_le_bytes())?;
+        }
+        Ok(())
+    })
+}
+
+impl From<&Revocations> for RevocationView {
+    fn from(r: &Revocations) -> Self {
+        RevocationView {
+            tokens: sorted_pairs(&r.tokens),
+            users: sorted_pairs(&r.users),
+        }
+    }
+}
+
+impl RevocationView {
+    /// Loads the revocations for lookups: from the index when it matches the state file,
+    /// else by parsing the state file. A missing state file means nothing is revoked.
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupt` for the state file (never for the index).
+    pub fn load(state: &Path) -> Result<Self> {
+        let meta = match std::fs::metadata(state) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(Error::io(state, e)),
+        };
+        if let Some(view) = Self::from_index(&index_path(state), &meta) {
+            return Ok(view);
+        }
+        let r: Revocations = store::load(state)?;
+        Ok(Self::from(&r))
+    }
+
+    fn from_index(path: &Path, meta: &std::fs::Metadata) -> Option<Self> {
+        let bytes = std::fs::read(path).ok()?;
+        let word = |i: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(bytes.get(i..i + 8)?.try_into().ok()?))
+        };
+        if bytes.get(..8)? != INDEX_MAGIC {
+            return None;
+        }
+        let want = stamp(meta);
+        if (0..5).any(|i| word(8 + 8 * i) != Some(want[i])) {
+            return None;
+        }
+        let (nt, nu) = (word(48)? as usize, word(56)? as usize);
+        if bytes.len() != INDEX_HEADER + 16 * nt.checked_add(nu)? {
+            return None;
+        }
+        let pairs = |from: usize, n: usize| -> Option<Vec<(u64, i64)>> {
+            (0..n)
+                .map(|i| {
+                    let at = INDEX_HEADER + 16 * (from + i);
+                    Some((word(at)?, word(at + 8)? as i64))
+                })
+                .collect()
+        };
+        Some(RevocationView {
+            tokens: pairs(0, nt)?,
+            users: pairs(nt, nu)?,
+        })
+    }
+
+    fn find(pairs: &[(u64, i64)], key: &str) -> Option<i64> {
+        let h = key_hash(key);
+        let i = pairs.partition_point(|(k, _)| *k < h);
+        pairs.get(i).filter(|(k, _)| *k == h).map(|(_, t)| *t)
+    }
+
+    /// When every token of `sub` issued up to then was revoked, if ever.
+    pub fn subject_revoked_at(&self, sub: &str) -> Option<i64> {
+        if self.users.is_empty() {
+            return None;
+        }
+        Self::find(&self.users, sub)
+    }
+
+    /// Whether a token with these claims is revoked.
+    pub fn check(&self, jti: Option<&str>, sub: Option<&str>, iat: Option<i64>) -> Option<Revoked> {
+        if !self.tokens.is_empty() && jti.is_some_and(|j| Self::find(&self.tokens, j).is_some()) {
+            return Some(Revoked::Token);
+        }
+        let at = self.subject_revoked_at(sub?)?;
+        // A token without `iat` cannot prove it was issued after the mark.
+        (iat.is_none_or(|iat| iat <= at)).then_some(Revoked::Subject(at))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +295,7 @@ mod tests {
     fn subject_mark_revokes_tokens_issued_at_or_before_it() {
         let mut r = Revocations::default();
         r.users.insert("alice".into(), 100);
+        let r = RevocationView::from(&r);
         assert_eq!(
             r.check(None, Some("alice"), Some(100)),
             Some(Revoked::Subject(100))
@@ -165,5 +329,27 @@ mod tests {
         let mut buf = Vec::new();
         r.write(&mut buf).unwrap();
         assert_eq!(Revocations::parse(Path::new("x"), &buf).unwrap(), r);
+    }
+
+    #[test]
+    fn index_matches_only_the_file_it_was_made_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("revocations.json");
+        let mut r = Revocations::default();
+        r.tokens.insert("jti-1".into(), i64::MAX);
+        r.users.insert("alice".into(), 100);
+        store::write_atomic(&state, |w| r.write(w)).unwrap();
+        write_index(&state, &r).unwrap();
+        let meta = std::fs::metadata(&state).unwrap();
+        let view = RevocationView::from_index(&index_path(&state), &meta).expect("fresh index");
+        assert_eq!(view.check(Some("jti-1"), None, None), Some(Revoked::Token));
+        assert_eq!(view.check(Some("jti-2"), Some("alice"), Some(101)), None);
+        assert_eq!(view.subject_revoked_at("alice"), Some(100));
+        // Any rewrite of the JSON makes the index stale.
+        store::write_atomic(&state, |w| Revocations::default().write(w)).unwrap();
+        let meta = std::fs::metadata(&state).unwrap();
+        assert!(RevocationView::from_index(&index_path(&state), &meta).is_none());
+        let view = RevocationView::load(&state).unwrap();
+        assert_eq!(view.check(Some("jti-1"), None, None), None);
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::keys::{self, Key};
-use crate::revocations::{Revocations, Revoked};
+use crate::revocations::{RevocationView, Revoked};
 
 /// Largest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -226,7 +226,7 @@ pub struct Verifier {
     verifiers: Vec<(Algorithm, Box<dyn JwtVerifier>)>,
     rules: Rules,
     now: i64,
-    revocations: Option<Revocations>,
+    revocations: Option<RevocationView>,
     /// Reused decode buffers: no allocation per token in the hot loop.
     buf: Vec<u8>,
     sig: Vec<u8>,
@@ -253,7 +253,7 @@ impl Verifier {
         key: &Key,
         rules: Rules,
         now: i64,
-        revocations: Option<Revocations>,
+        revocations: Option<RevocationView>,
     ) -> Result<Self> {
         let allowed: Vec<Algorithm> = match rules.alg {
             Some(a) if a.family() != key.family => {

@@ -9,7 +9,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result, code};
 use crate::keys::{self, Key};
 use crate::passwords::{self, Ask};
-use crate::revocations::Revocations;
+use crate::revocations::RevocationView;
 use crate::tokens::{self, MAX_TOKEN_BYTES, Rules, Verifier};
 use crate::users::{self, UserStore};
 use crate::{output, store};
@@ -93,8 +93,8 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
     key.encoding(alg, args.claims.allow_weak_key)?;
     let iat = match iat {
         Some(t) => {
-            let state: Revocations = store::load(ctx.state_path()?)?;
-            if let Some(&at) = state.users.get(&args.sub)
+            let state = RevocationView::load(ctx.state_path()?)?;
+            if let Some(at) = state.subject_revoked_at(&args.sub)
                 && t <= at
             {
                 return Err(Error::usage(
@@ -128,9 +128,9 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
 /// The `iat` of a new token for `sub`: now, or the next second when `sub` was revoked in
 /// this very second (a token issued then would be born revoked).
 fn issue_time(ctx: &Ctx, sub: &str) -> Result<i64> {
-    let state: Revocations = store::load(ctx.state_path()?)?;
-    match state.users.get(sub) {
-        Some(&at) if at >= ctx.now => {
+    let state = RevocationView::load(ctx.state_path()?)?;
+    match state.subject_revoked_at(sub) {
+        Some(at) if at >= ctx.now => {
             if at > ctx.now + 1 {
                 return Err(Error::config(
                     format!("revocation of {sub:?}"),
@@ -214,7 +214,7 @@ pub fn verifier(ctx: &Ctx, rules: Rules, skip_revocation: bool) -> Result<Verifi
     let revocations = if skip_revocation {
         None
     } else {
-        Some(store::load::<Revocations>(ctx.state_path()?)?)
+        Some(RevocationView::load(ctx.state_path()?)?)
     };
     Verifier::new(&key, rules, ctx.now, revocations)
 }
