@@ -128,14 +128,20 @@ pub fn revoke_subject(ctx: &Ctx, sub: &str) -> Result<()> {
 /// the JSON file they were made from. A reader uses the index only when the stamp matches the
 /// JSON file it sees (so a hand edit, a crash between the two writes, or a missing index all
 /// fall back to parsing the JSON): the JSON stays the one source of truth.
-#[derive(Debug, Default, Clone)]
+///
+/// Layout (little-endian): 8-byte magic, 5 stamp words, token count, subject count, then the
+/// token pairs and the subject pairs, 16 bytes each, each list sorted by hash. The view keeps
+/// these bytes as they are and binary-searches them in place.
+#[derive(Debug, Clone)]
 pub struct RevocationView {
-    tokens: Vec<(u64, i64)>,
-    users: Vec<(u64, i64)>,
+    image: Vec<u8>,
+    tokens: usize,
+    users: usize,
 }
 
 const INDEX_MAGIC: &[u8; 8] = b"JWTAIDX1";
 const INDEX_HEADER: usize = 64;
+const PAIR: usize = 16;
 
 /// The key of a revoked id or subject in the index: the first 8 bytes of its SHA-256. A false
 /// match would need a 64-bit collision, and could only make a token look revoked.
@@ -179,36 +185,41 @@ fn stamp(meta: &std::fs::Metadata) -> [u64; 5] {
     }
 }
 
-fn sorted_pairs(map: &BTreeMap<String, i64>) -> Vec<(u64, i64)> {
-    let mut v: Vec<(u64, i64)> = map.iter().map(|(k, t)| (key_hash(k), *t)).collect();
-    v.sort_unstable();
-    v
+fn word(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
 /// Writes `<state>.idx` for the state file just written (the caller holds the lock).
 fn write_index(state: &Path, r: &Revocations) -> Result<()> {
     let meta = std::fs::metadata(state).map_err(|e| Error::io(state, e))?;
-    let view = RevocationView::from(r);
-    store::write_atomic(&index_path(state), |w| {
-        w.write_all(INDEX_MAGIC)?;
-        for n in stamp(&meta) {
-            w.write_all(&n.to_le_bytes())?;
-        }
-        w.write_all(&(view.tokens.len() as u64).to_le_bytes())?;
-        w.write_all(&(view.users.len() as u64).to_le_bytes())?;
-        for (h, t) in view.tokens.iter().chain(&view.users) {
-            w.write_all(&h.to_le_bytes())?;
-            w.write_all(&t.to_le_bytes())?;
-        }
-        Ok(())
-    })
+    let mut view = RevocationView::from(r);
+    for (i, n) in stamp(&meta).into_iter().enumerate() {
+        view.image[8 + 8 * i..16 + 8 * i].copy_from_slice(&n.to_le_bytes());
+    }
+    store::write_atomic(&index_path(state), |w| w.write_all(&view.image))
 }
 
 impl From<&Revocations> for RevocationView {
     fn from(r: &Revocations) -> Self {
+        let sorted = |map: &BTreeMap<String, i64>| {
+            let mut v: Vec<(u64, i64)> = map.iter().map(|(k, t)| (key_hash(k), *t)).collect();
+            v.sort_unstable();
+            v
+        };
+        let (tokens, users) = (sorted(&r.tokens), sorted(&r.users));
+        let mut image = Vec::with_capacity(INDEX_HEADER + PAIR * (tokens.len() + users.len()));
+        image.extend_from_slice(INDEX_MAGIC);
+        image.resize(48, 0); // the stamp, filled in when written to disk
+        image.extend_from_slice(&(tokens.len() as u64).to_le_bytes());
+        image.extend_from_slice(&(users.len() as u64).to_le_bytes());
+        for (h, t) in tokens.iter().chain(&users) {
+            image.extend_from_slice(&h.to_le_bytes());
+            image.extend_from_slice(&t.to_le_bytes());
+        }
         RevocationView {
-            tokens: sorted_pairs(&r.tokens),
-            users: sorted_pairs(&r.users),
+            image,
+            tokens: tokens.len(),
+            users: users.len(),
         }
     }
 }
@@ -222,7 +233,9 @@ impl RevocationView {
     pub fn load(state: &Path) -> Result<Self> {
         let meta = match std::fs::metadata(state) {
             Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Self::from(&Revocations::default()));
+            }
             Err(e) => return Err(Error::io(state, e)),
         };
         if let Some(view) = Self::from_index(&index_path(state), &meta) {
@@ -233,52 +246,56 @@ impl RevocationView {
     }
 
     fn from_index(path: &Path, meta: &std::fs::Metadata) -> Option<Self> {
-        let bytes = std::fs::read(path).ok()?;
-        let word = |i: usize| -> Option<u64> {
-            Some(u64::from_le_bytes(bytes.get(i..i + 8)?.try_into().ok()?))
-        };
-        if bytes.get(..8)? != INDEX_MAGIC {
+        let image = std::fs::read(path).ok()?;
+        if image.get(..8)? != INDEX_MAGIC {
             return None;
         }
         let want = stamp(meta);
-        if (0..5).any(|i| word(8 + 8 * i) != Some(want[i])) {
+        if (0..5).any(|i| word(&image, 8 + 8 * i) != Some(want[i])) {
             return None;
         }
-        let (nt, nu) = (word(48)? as usize, word(56)? as usize);
-        if bytes.len() != INDEX_HEADER + 16 * nt.checked_add(nu)? {
+        let (tokens, users) = (word(&image, 48)? as usize, word(&image, 56)? as usize);
+        if image.len() != INDEX_HEADER + PAIR * tokens.checked_add(users)? {
             return None;
         }
-        let pairs = |from: usize, n: usize| -> Option<Vec<(u64, i64)>> {
-            (0..n)
-                .map(|i| {
-                    let at = INDEX_HEADER + 16 * (from + i);
-                    Some((word(at)?, word(at + 8)? as i64))
-                })
-                .collect()
-        };
         Some(RevocationView {
-            tokens: pairs(0, nt)?,
-            users: pairs(nt, nu)?,
+            image,
+            tokens,
+            users,
         })
     }
 
-    fn find(pairs: &[(u64, i64)], key: &str) -> Option<i64> {
+    /// Binary search of `key` among `n` pairs starting at pair `first`.
+    fn find(&self, first: usize, n: usize, key: &str) -> Option<i64> {
+        if n == 0 {
+            return None;
+        }
         let h = key_hash(key);
-        let i = pairs.partition_point(|(k, _)| *k < h);
-        pairs.get(i).filter(|(k, _)| *k == h).map(|(_, t)| *t)
+        let hash_at =
+            |i: usize| word(&self.image, INDEX_HEADER + PAIR * (first + i)).unwrap_or(u64::MAX);
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if hash_at(mid) < h {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo < n && hash_at(lo) == h)
+            .then(|| word(&self.image, INDEX_HEADER + PAIR * (first + lo) + 8))
+            .flatten()
+            .map(|t| t as i64)
     }
 
     /// When every token of `sub` issued up to then was revoked, if ever.
     pub fn subject_revoked_at(&self, sub: &str) -> Option<i64> {
-        if self.users.is_empty() {
-            return None;
-        }
-        Self::find(&self.users, sub)
+        self.find(self.tokens, self.users, sub)
     }
 
     /// Whether a token with these claims is revoked.
     pub fn check(&self, jti: Option<&str>, sub: Option<&str>, iat: Option<i64>) -> Option<Revoked> {
-        if !self.tokens.is_empty() && jti.is_some_and(|j| Self::find(&self.tokens, j).is_some()) {
+        if jti.is_some_and(|j| self.find(0, self.tokens, j).is_some()) {
             return Some(Revoked::Token);
         }
         let at = self.subject_revoked_at(sub?)?;
