@@ -131,12 +131,52 @@ pub fn revoke_subject(ctx: &Ctx, sub: &str) -> Result<()> {
 ///
 /// Layout (little-endian): 8-byte magic, 5 stamp words, token count, subject count, then the
 /// token pairs and the subject pairs, 16 bytes each, each list sorted by hash. The view keeps
-/// these bytes as they are and binary-searches them in place.
-#[derive(Debug, Clone)]
+/// these bytes as they are and binary-searches them in place; a view opened for a single
+/// check reads only the ~34 words its searches touch (the file is replaced by rename, never
+/// changed in place, so an open handle keeps seeing one consistent version).
+#[derive(Debug)]
 pub struct RevocationView {
-    image: Vec<u8>,
+    image: Image,
     tokens: usize,
     users: usize,
+}
+
+#[derive(Debug)]
+enum Image {
+    Bytes(Vec<u8>),
+    #[cfg(unix)]
+    File(std::fs::File),
+}
+
+impl Image {
+    fn word(&self, at: usize) -> Option<u64> {
+        match self {
+            Image::Bytes(b) => word(b, at),
+            #[cfg(unix)]
+            Image::File(f) => {
+                let mut buf = [0u8; 8];
+                std::os::unix::fs::FileExt::read_exact_at(f, &mut buf, at as u64).ok()?;
+                Some(u64::from_le_bytes(buf))
+            }
+        }
+    }
+
+    fn len(&self) -> Option<u64> {
+        match self {
+            Image::Bytes(b) => Some(b.len() as u64),
+            #[cfg(unix)]
+            Image::File(f) => f.metadata().ok().map(|m| m.len()),
+        }
+    }
+}
+
+/// How a view will be used: a few lookups (read the index on demand) or many (load it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookups {
+    /// One process, one token: search the file in place.
+    Few,
+    /// A stream of tokens: load the whole index into memory once.
+    Many,
 }
 
 const INDEX_MAGIC: &[u8; 8] = b"JWTAIDX1";
@@ -192,34 +232,39 @@ fn word(bytes: &[u8], at: usize) -> Option<u64> {
 /// Writes `<state>.idx` for the state file just written (the caller holds the lock).
 fn write_index(state: &Path, r: &Revocations) -> Result<()> {
     let meta = std::fs::metadata(state).map_err(|e| Error::io(state, e))?;
-    let mut view = RevocationView::from(r);
+    let mut image = image_of(r);
     for (i, n) in stamp(&meta).into_iter().enumerate() {
-        view.image[8 + 8 * i..16 + 8 * i].copy_from_slice(&n.to_le_bytes());
+        image[8 + 8 * i..16 + 8 * i].copy_from_slice(&n.to_le_bytes());
     }
-    store::write_atomic(&index_path(state), |w| w.write_all(&view.image))
+    store::write_atomic(&index_path(state), |w| w.write_all(&image))
+}
+
+/// The index bytes of `r`, with a zero stamp.
+fn image_of(r: &Revocations) -> Vec<u8> {
+    let sorted = |map: &BTreeMap<String, i64>| {
+        let mut v: Vec<(u64, i64)> = map.iter().map(|(k, t)| (key_hash(k), *t)).collect();
+        v.sort_unstable();
+        v
+    };
+    let (tokens, users) = (sorted(&r.tokens), sorted(&r.users));
+    let mut image = Vec::with_capacity(INDEX_HEADER + PAIR * (tokens.len() + users.len()));
+    image.extend_from_slice(INDEX_MAGIC);
+    image.resize(48, 0); // the stamp, filled in when written to disk
+    image.extend_from_slice(&(tokens.len() as u64).to_le_bytes());
+    image.extend_from_slice(&(users.len() as u64).to_le_bytes());
+    for (h, t) in tokens.iter().chain(&users) {
+        image.extend_from_slice(&h.to_le_bytes());
+        image.extend_from_slice(&t.to_le_bytes());
+    }
+    image
 }
 
 impl From<&Revocations> for RevocationView {
     fn from(r: &Revocations) -> Self {
-        let sorted = |map: &BTreeMap<String, i64>| {
-            let mut v: Vec<(u64, i64)> = map.iter().map(|(k, t)| (key_hash(k), *t)).collect();
-            v.sort_unstable();
-            v
-        };
-        let (tokens, users) = (sorted(&r.tokens), sorted(&r.users));
-        let mut image = Vec::with_capacity(INDEX_HEADER + PAIR * (tokens.len() + users.len()));
-        image.extend_from_slice(INDEX_MAGIC);
-        image.resize(48, 0); // the stamp, filled in when written to disk
-        image.extend_from_slice(&(tokens.len() as u64).to_le_bytes());
-        image.extend_from_slice(&(users.len() as u64).to_le_bytes());
-        for (h, t) in tokens.iter().chain(&users) {
-            image.extend_from_slice(&h.to_le_bytes());
-            image.extend_from_slice(&t.to_le_bytes());
-        }
         RevocationView {
-            image,
-            tokens: tokens.len(),
-            users: users.len(),
+            tokens: r.tokens.len(),
+            users: r.users.len(),
+            image: Image::Bytes(image_of(r)),
         }
     }
 }
@@ -230,7 +275,7 @@ impl RevocationView {
     ///
     /// # Errors
     /// `Error::Io` or `Error::Corrupt` for the state file (never for the index).
-    pub fn load(state: &Path) -> Result<Self> {
+    pub fn load(state: &Path, lookups: Lookups) -> Result<Self> {
         let meta = match std::fs::metadata(state) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -238,24 +283,29 @@ impl RevocationView {
             }
             Err(e) => return Err(Error::io(state, e)),
         };
-        if let Some(view) = Self::from_index(&index_path(state), &meta) {
+        if let Some(view) = Self::from_index(&index_path(state), &meta, lookups) {
             return Ok(view);
         }
         let r: Revocations = store::load(state)?;
         Ok(Self::from(&r))
     }
 
-    fn from_index(path: &Path, meta: &std::fs::Metadata) -> Option<Self> {
-        let image = std::fs::read(path).ok()?;
-        if image.get(..8)? != INDEX_MAGIC {
+    fn from_index(path: &Path, meta: &std::fs::Metadata, lookups: Lookups) -> Option<Self> {
+        let image = match lookups {
+            #[cfg(unix)]
+            Lookups::Few => Image::File(std::fs::File::open(path).ok()?),
+            _ => Image::Bytes(std::fs::read(path).ok()?),
+        };
+        if image.word(0)? != u64::from_le_bytes(*INDEX_MAGIC) {
             return None;
         }
         let want = stamp(meta);
-        if (0..5).any(|i| word(&image, 8 + 8 * i) != Some(want[i])) {
+        if (0..5).any(|i| image.word(8 + 8 * i) != Some(want[i])) {
             return None;
         }
-        let (tokens, users) = (word(&image, 48)? as usize, word(&image, 56)? as usize);
-        if image.len() != INDEX_HEADER + PAIR * tokens.checked_add(users)? {
+        let (tokens, users) = (image.word(48)? as usize, image.word(56)? as usize);
+        let pairs = tokens.checked_add(users)?.checked_mul(PAIR)?;
+        if image.len()? != (INDEX_HEADER + pairs) as u64 {
             return None;
         }
         Some(RevocationView {
@@ -283,7 +333,7 @@ impl RevocationView {
             }
         }
         (lo < n && hash_at(lo) == h)
-            .then(|| word(&self.image, INDEX_HEADER + PAIR * (first + lo) + 8))
+            .then(|| self.image.word(INDEX_HEADER + PAIR * (first + lo) + 8))
             .flatten()
             .map(|t| t as i64)
     }
@@ -358,15 +408,16 @@ mod tests {
         store::write_atomic(&state, |w| r.write(w)).unwrap();
         write_index(&state, &r).unwrap();
         let meta = std::fs::metadata(&state).unwrap();
-        let view = RevocationView::from_index(&index_path(&state), &meta).expect("fresh index");
+        let view = RevocationView::from_index(&index_path(&state), &meta, Lookups::Few)
+            .expect("fresh index");
         assert_eq!(view.check(Some("jti-1"), None, None), Some(Revoked::Token));
         assert_eq!(view.check(Some("jti-2"), Some("alice"), Some(101)), None);
         assert_eq!(view.subject_revoked_at("alice"), Some(100));
         // Any rewrite of the JSON makes the index stale.
         store::write_atomic(&state, |w| Revocations::default().write(w)).unwrap();
         let meta = std::fs::metadata(&state).unwrap();
-        assert!(RevocationView::from_index(&index_path(&state), &meta).is_none());
-        let view = RevocationView::load(&state).unwrap();
+        assert!(RevocationView::from_index(&index_path(&state), &meta, Lookups::Many).is_none());
+        let view = RevocationView::load(&state, Lookups::Many).unwrap();
         assert_eq!(view.check(Some("jti-1"), None, None), None);
     }
 }

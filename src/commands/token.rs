@@ -9,7 +9,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result, code};
 use crate::keys::{self, Key};
 use crate::passwords::{self, Ask};
-use crate::revocations::RevocationView;
+use crate::revocations::{Lookups, RevocationView};
 use crate::tokens::{self, MAX_TOKEN_BYTES, Rules, Verifier};
 use crate::users::{self, UserStore};
 use crate::{output, store};
@@ -93,7 +93,7 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
     key.encoding(alg, args.claims.allow_weak_key)?;
     let iat = match iat {
         Some(t) => {
-            let state = RevocationView::load(ctx.state_path()?)?;
+            let state = RevocationView::load(ctx.state_path()?, Lookups::Few)?;
             if let Some(at) = state.subject_revoked_at(&args.sub)
                 && t <= at
             {
@@ -128,7 +128,7 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
 /// The `iat` of a new token for `sub`: now, or the next second when `sub` was revoked in
 /// this very second (a token issued then would be born revoked).
 fn issue_time(ctx: &Ctx, sub: &str) -> Result<i64> {
-    let state = RevocationView::load(ctx.state_path()?)?;
+    let state = RevocationView::load(ctx.state_path()?, Lookups::Few)?;
     match state.subject_revoked_at(sub) {
         Some(at) if at >= ctx.now => {
             if at > ctx.now + 1 {
@@ -214,7 +214,7 @@ pub fn verifier(ctx: &Ctx, rules: Rules, skip_revocation: bool) -> Result<Verifi
     let revocations = if skip_revocation {
         None
     } else {
-        Some(RevocationView::load(ctx.state_path()?)?)
+        Some(RevocationView::load(ctx.state_path()?, Lookups::Few)?)
     };
     Verifier::new(&key, rules, ctx.now, revocations)
 }
