@@ -148,8 +148,10 @@ pub fn check_hash_format(hash: &str) -> Result<()> {
 /// # Errors
 /// A usage error if bcrypt refuses the cost.
 pub fn hash(password: &Password, cost: u32) -> Result<String> {
-    bcrypt::non_truncating_hash(password.as_bytes(), cost)
-        .map_err(|e| Error::usage("bcrypt", e.to_string()))
+    // `Password` is at most 72 bytes, so nothing is truncated. (The crate's `non_truncating_*`
+    // functions count bcrypt's NUL terminator and so refuse a 72-byte password; the plain ones
+    // hash its 72 bytes exactly as OpenBSD, htpasswd and Python bcrypt do.)
+    bcrypt::hash(password.as_bytes(), cost).map_err(|e| Error::usage("bcrypt", e.to_string()))
 }
 
 /// Checks a password against a bcrypt hash; the hash must be well formed.
@@ -158,7 +160,7 @@ pub fn hash(password: &Password, cost: u32) -> Result<String> {
 /// A usage error for a malformed hash.
 pub fn verify(password: &Password, hash: &str) -> Result<bool> {
     check_hash_format(hash)?;
-    bcrypt::non_truncating_verify(password.as_bytes(), hash)
+    bcrypt::verify(password.as_bytes(), hash)
         .map_err(|e| Error::usage("bcrypt hash", e.to_string()))
 }
 

@@ -23,6 +23,14 @@ pub struct Lock {
     _file: File,
 }
 
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Forget the holder's pid before releasing, so a later waiter never names a process
+        // that has long finished. Best effort, like recording it.
+        let _ = self._file.set_len(0);
+    }
+}
+
 /// `<path><suffix>`, e.g. `users.json` → `users.json.lock`.
 pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
@@ -58,7 +66,7 @@ pub fn lock(path: &Path, timeout: Duration) -> Result<Lock> {
                     return Err(Error::Locked {
                         path: path.to_path_buf(),
                         pid,
-                        secs: timeout.as_secs(),
+                        secs: timeout.as_secs_f64(),
                     });
                 }
                 std::thread::sleep(pause);

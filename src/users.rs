@@ -177,13 +177,32 @@ impl UserStore {
 }
 
 fn parse_record(path: &Path, name: &str, raw: &RawValue) -> Result<User> {
-    let mut user: User = serde_json::from_str(raw.get()).map_err(|e| Error::Corrupt {
-        path: path.to_path_buf(),
-        why: format!("the record of user {name:?} is not valid: {e}; the file was not changed"),
-    })?;
+    let mut user: User =
+        serde_json::from_str(raw.get()).map_err(|e| record_error(path, name, &e))?;
     // The key is authoritative.
     user.username = name.to_string();
     Ok(user)
+}
+
+/// The error for a record that does not parse. serde's position is within the record, which
+/// means nothing to whoever edits the file, so (on this error path only) the file is parsed
+/// again with every record typed to report the line and column in the file.
+fn record_error(path: &Path, name: &str, e: &serde_json::Error) -> Error {
+    #[derive(Deserialize)]
+    struct Typed {
+        #[serde(rename = "users")]
+        _users: BTreeMap<String, User>,
+    }
+    if let Ok(bytes) = std::fs::read(path)
+        && let Err(fe) = serde_json::from_slice::<Typed>(&bytes)
+        && fe.is_data()
+    {
+        return store::corrupt_json(path, &fe);
+    }
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        why: format!("the record of user {name:?} is not valid: {e}; the file was not changed"),
+    }
 }
 
 #[cfg(test)]
