@@ -321,8 +321,11 @@ impl RevocationView {
             return None;
         }
         let h = key_hash(key);
-        let hash_at =
-            |i: usize| word(&self.image, INDEX_HEADER + PAIR * (first + i)).unwrap_or(u64::MAX);
+        let hash_at = |i: usize| {
+            self.image
+                .word(INDEX_HEADER + PAIR * (first + i))
+                .unwrap_or(u64::MAX)
+        };
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;

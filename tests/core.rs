@@ -1481,6 +1481,7 @@ fn created_files_are_0600_and_directories_0700() {
         entries(&data.join("jwtauth")),
         [
             "revocations.json",
+            "revocations.json.idx",
             "revocations.json.lock",
             "users.json",
             "users.json.lock"
