@@ -1535,7 +1535,7 @@ fn created_files_are_0600_and_directories_0700() {
     );
     assert_eq!(
         entries(&env.path().join("c/d")),
-        ["state.json", "state.json.lock"]
+        ["state.json", "state.json.idx", "state.json.lock"]
     );
 }
 
