@@ -1703,3 +1703,58 @@ fn fifty_concurrent_logouts_are_all_recorded() {
         assert_eq!(l["exit_code"], 4, "{l}");
     }
 }
+
+#[test]
+fn concurrent_first_logins_share_one_new_key() {
+    let env = Env::new();
+    env.add_user("alice", PW);
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            let mut c = env
+                .std_cmd()
+                .args(["login", "alice", "--password-stdin"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = c.stdin.take().unwrap();
+            writeln!(stdin, "{PW}").unwrap();
+            c
+        })
+        .collect();
+    let mut announced = 0;
+    let mut tokens = Vec::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let err = stderr_str(&out);
+        assert!(out.status.success(), "{err}");
+        announced += err.lines().count();
+        tokens.push(stdout_str(&out).trim().to_string());
+    }
+    assert_eq!(
+        announced, 1,
+        "exactly one process created (and announced) the key"
+    );
+    assert_eq!(common::mode(&env.secret()), 0o600);
+    for t in &tokens {
+        assert_eq!(verify(&env, t, &[]), (0, "alice\n".into(), String::new()));
+    }
+}
+
+#[test]
+fn logout_of_a_token_without_jti_points_to_logout_all() {
+    let env = Env::new();
+    env.init();
+    let t = hs256(
+        &secret_bytes(&env),
+        &json!({"sub": "x", "exp": now() + 600}),
+    );
+    assert_eq!(verify(&env, &t, &[]).0, 0);
+    let out = env.cmd().args(["logout", &t]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_str(&out);
+    assert_one_error_line(&err, "no jti");
+    assert!(err.contains("logout --all"), "{err}");
+    assert!(!env.state().exists());
+}
