@@ -136,6 +136,26 @@ pub fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>> {
     }
 }
 
+/// serde_json skips unknown fields without applying its recursion limit, so a view struct
+/// alone would accept any nesting. Input with more brackets than the limit (128) is parsed in
+/// full, which refuses nesting deeper than serde's default as every other path does (SPEC §6).
+fn check_depth(bytes: &[u8], what: &str) -> Result<()> {
+    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() > 128 {
+        json_object(bytes, what)?;
+    }
+    Ok(())
+}
+
+/// View structs deserialize from JSON arrays too (serde fills the fields in order), but a
+/// JOSE header and a claims set must be objects: anything else gets `json_object`'s error.
+fn require_object(bytes: &[u8], what: &str) -> Result<()> {
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        json_object(bytes, what)?;
+        return Err(Error::TokenInvalid(format!("{what} is not a JSON object")));
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 struct HeaderView<'a> {
     #[serde(borrow)]
@@ -307,8 +327,10 @@ impl Verifier {
         let parts = split(token)?;
         // Header: only the algorithm matters, and only to pick among those the key allows.
         b64_decode_into(parts.header, "header", &mut self.buf)?;
+        require_object(&self.buf, "header")?;
         let header: HeaderView = serde_json::from_slice(&self.buf)
             .map_err(|e| Error::TokenInvalid(format!("header is not valid JSON: {e}")))?;
+        check_depth(&self.buf, "header")?;
         let alg = header
             .alg
             .ok_or_else(|| Error::TokenInvalid("header has no alg".into()))?;
@@ -339,6 +361,9 @@ impl Verifier {
         }
         // Only now, with the signature checked, are the claims looked at.
         b64_decode_into(parts.payload, "payload", &mut self.buf)?;
+        if claims_out.is_none() {
+            require_object(&self.buf, "payload")?;
+        }
         let claims: ClaimsView = match claims_out {
             Some(out) => {
                 *out = Value::Object(json_object(&self.buf, "payload")?);
@@ -347,7 +372,10 @@ impl Verifier {
                     .and_then(|c| self.check_claims(&c));
             }
             None => match serde_json::from_slice(&self.buf) {
-                Ok(c) => c,
+                Ok(c) => {
+                    check_depth(&self.buf, "payload")?;
+                    c
+                }
                 Err(e) if e.is_data() => {
                     // Not a JSON object, or a registered claim of the wrong type.
                     json_object(&self.buf, "payload")?;

@@ -1,0 +1,212 @@
+//! Interop with PyJWT (the classic FastAPI service's JWT library): our tokens verify there
+//! with the same claims, and its tokens verify here. Skipped when no suitable Python is found
+//! (a failure instead when JWTAUTH_REQUIRE_INTEROP is set, as in CI).
+mod common;
+
+use std::path::Path;
+use std::process::Command as StdCommand;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{Env, json};
+use serde_json::{Value, json};
+
+const PW: &str = "correct horse";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// The secret as `JWT_SECRET_KEY` would hold it: the file without its trailing newline.
+fn secret(env: &Env) -> String {
+    let s = String::from_utf8(common::bytes(&env.secret())).expect("utf-8 secret");
+    s.strip_suffix('\n').unwrap_or(&s).to_string()
+}
+
+/// Runs a Python snippet with `JWT_SECRET_KEY` and extra environment; returns stdout.
+fn py(python: &Path, key: &str, vars: &[(&str, &str)], code: &str) -> String {
+    let mut cmd = StdCommand::new(python);
+    cmd.args(["-c", code]).env("JWT_SECRET_KEY", key);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+const PY_DECODE: &str = r#"
+import json, os, jwt
+claims = jwt.decode(os.environ["TOKEN"], os.environ["JWT_SECRET_KEY"],
+                    algorithms=[os.environ["ALG"]], audience=os.environ.get("AUD"),
+                    issuer=os.environ.get("ISS"),
+                    options={"require": ["exp", "iat", "sub", "jti"]})
+print(json.dumps(claims, sort_keys=True))
+"#;
+
+/// PyJWT must reject a token whose signature was made with another key.
+const PY_DECODE_FAILS: &str = r#"
+import os, jwt
+try:
+    jwt.decode(os.environ["TOKEN"], os.environ["JWT_SECRET_KEY"], algorithms=[os.environ["ALG"]])
+except jwt.InvalidSignatureError:
+    print("rejected")
+"#;
+
+const PY_ENCODE: &str = r#"
+import os, time, jwt
+now = int(time.time())
+print(jwt.encode({"sub": "py-user", "iat": now, "exp": now + 600, "jti": "py-" + os.environ["ALG"],
+                  "role": "admin"},
+                 os.environ["JWT_SECRET_KEY"], algorithm=os.environ["ALG"]))
+"#;
+
+fn payload(env: &Env, token: &str) -> Value {
+    let out = env
+        .cmd()
+        .args(["decode", "--json", token])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    json(&out)["payload"].clone()
+}
+
+#[test]
+fn our_tokens_verify_in_pyjwt_with_the_same_claims() {
+    let Some(python) = common::python() else {
+        return;
+    };
+    let env = Env::new();
+    env.init();
+    env.add_user("alice", PW);
+    let key = secret(&env);
+    let login = {
+        let out = env
+            .cmd()
+            .args([
+                "login",
+                "alice",
+                "--password-stdin",
+                "--aud",
+                "api",
+                "--iss",
+                "jwtauth-test",
+                "--claim",
+                "scope=read write",
+                "--claim",
+                r#"n={"a":[1,2]}"#,
+            ])
+            .write_stdin(format!("{PW}\n"))
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap().trim().to_string()
+    };
+    let mut cases = vec![("HS256", login)];
+    for alg in ["HS256", "HS384", "HS512"] {
+        let t = env.mint(&[
+            "--sub",
+            "svc",
+            "--alg",
+            alg,
+            "--aud",
+            "api",
+            "--iss",
+            "jwtauth-test",
+            "--claim",
+            "n=1",
+        ]);
+        cases.push((alg, t));
+    }
+    for (alg, token) in &cases {
+        let got = py(
+            &python,
+            &key,
+            &[
+                ("TOKEN", token),
+                ("ALG", alg),
+                ("AUD", "api"),
+                ("ISS", "jwtauth-test"),
+            ],
+            PY_DECODE,
+        );
+        let theirs: Value = serde_json::from_str(got.trim()).expect("python JSON");
+        assert_eq!(theirs, payload(&env, token), "{alg}: PyJWT sees our claims");
+        // And PyJWT rejects it under another key, so the check above means something.
+        let other = "y".repeat(86);
+        assert_eq!(
+            py(
+                &python,
+                &other,
+                &[("TOKEN", token), ("ALG", alg)],
+                PY_DECODE_FAILS
+            )
+            .trim(),
+            "rejected",
+            "{alg}"
+        );
+    }
+    assert_eq!(cases[0].1.split('.').count(), 3);
+    let sub = payload(&env, &cases[0].1)["sub"].clone();
+    assert_eq!(sub, json!("alice"));
+}
+
+#[test]
+fn pyjwt_tokens_verify_here() {
+    let Some(python) = common::python() else {
+        return;
+    };
+    let env = Env::new();
+    env.init();
+    let key = secret(&env);
+    for alg in ["HS256", "HS384", "HS512"] {
+        let token = py(&python, &key, &[("ALG", alg)], PY_ENCODE)
+            .trim()
+            .to_string();
+        env.cmd()
+            .args(["verify", &token])
+            .assert()
+            .code(0)
+            .stdout("py-user\n")
+            .stderr("");
+        env.cmd()
+            .args(["verify", "--alg", alg, &token])
+            .assert()
+            .code(0)
+            .stdout("py-user\n");
+        let out = env
+            .cmd()
+            .args(["verify", "--json", &token])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        let v = json(&out);
+        assert_eq!(v["header"]["alg"], alg);
+        assert_eq!(v["claims"]["role"], "admin");
+        let exp = v["claims"]["exp"].as_i64().unwrap();
+        assert!(exp > now(), "{exp}");
+        // The same token under a wrong secret: invalid.
+        env.cmd()
+            .env("JWT_SECRET_KEY", "z".repeat(86))
+            .args(["verify", &token])
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr("jwtauth: invalid token: signature does not match\n");
+        // PyJWT's tokens are revocable like ours.
+        env.cmd().args(["logout", &token]).assert().code(0);
+        env.cmd().args(["verify", &token]).assert().code(4);
+    }
+}
