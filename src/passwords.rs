@@ -67,16 +67,9 @@ pub enum Ask {
 /// Usage errors for a missing terminal, empty stdin, a mismatch on confirmation, or a
 /// password that breaks the length rules.
 pub fn read(args: &PasswordArgs, ask: Ask) -> Result<Password> {
+    check_source(args)?;
     if args.password_stdin {
         return read_stdin_line();
-    }
-    // Prompting needs a terminal; rpassword talks to /dev/tty, but when stdin is not a
-    // terminal the caller is a script, and a prompt would hang it.
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::usage(
-            "password",
-            "stdin is not a terminal; pipe the password in with --password-stdin",
-        ));
     }
     let first = prompt("Password: ")?;
     if ask == Ask::Confirm {
@@ -86,6 +79,23 @@ pub fn read(args: &PasswordArgs, ask: Ask) -> Result<Password> {
         }
     }
     Ok(first)
+}
+
+/// Fails at once when there is nowhere to read a password from, so a command can refuse
+/// before doing anything else.
+///
+/// # Errors
+/// A usage error when neither `--password-stdin` is given nor stdin is a terminal.
+pub fn check_source(args: &PasswordArgs) -> Result<()> {
+    // Prompting needs a terminal; rpassword talks to /dev/tty, but when stdin is not a
+    // terminal the caller is a script, and a prompt would hang it.
+    if !args.password_stdin && !std::io::stdin().is_terminal() {
+        return Err(Error::usage(
+            "password",
+            "stdin is not a terminal; pipe the password in with --password-stdin",
+        ));
+    }
+    Ok(())
 }
 
 fn prompt(text: &str) -> Result<Password> {

@@ -564,6 +564,14 @@ pub fn parse_claims(specs: &[String], into: &mut Map<String, Value>) -> Result<(
             return Err(Error::usage(format!("--claim {k}"), "is given twice"));
         }
         let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+        // A token id is a string (RFC 7519 §4.1.7); a number here would mint a token that
+        // verification and logout cannot use.
+        if k == "jti" && !value.is_string() {
+            return Err(Error::usage(
+                format!("--claim {spec:?}"),
+                "jti must be a string",
+            ));
+        }
         into.insert(k.to_string(), value);
     }
     Ok(())
@@ -622,6 +630,8 @@ mod tests {
         assert!(parse_claims(&["=1".into()], &mut Map::new()).is_err());
         assert!(parse_claims(&["exp=1".into()], &mut Map::new()).is_err());
         assert!(parse_claims(&["a=1".into(), "a=2".into()], &mut Map::new()).is_err());
+        assert!(parse_claims(&["jti=1".into()], &mut Map::new()).is_err());
+        assert!(parse_claims(&["jti=abc".into()], &mut Map::new()).is_ok());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     let ttl = tokens::parse_duration("--ttl", &args.claims.ttl)?;
     let mut claims = Map::new();
     tokens::parse_claims(&args.claims.claims, &mut claims)?;
+    passwords::check_source(&args.password)?;
     let key = keys::load_or_create(ctx)?;
     // Fail on an unusable key before asking for a password.
     key.encoding(key.alg, args.claims.allow_weak_key)?;
