@@ -266,7 +266,10 @@ fn man_page_covers_every_subcommand() {
         assert!(text.contains(needle), "no {needle:?}");
     }
     // Every page carries its examples.
-    assert_eq!(text.matches("\n.SH EXTRA\nExamples:\n").count(), COMMANDS.len());
+    assert_eq!(
+        text.matches("\n.SH EXTRA\nExamples:\n").count(),
+        COMMANDS.len()
+    );
 }
 
 #[test]
