@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// verify and decode any JWT, and log out by revoking tokens.
 #[derive(Debug, Parser)]
 #[command(name = "jwtauth", version, about, propagate_version = true)]
+#[command(after_help = EX_ROOT)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -40,27 +41,75 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the signing key
+    ///
+    /// Writes a new key to the key path (default <config dir>/secret) with mode 0600 and
+    /// records the algorithm in `<key file>.alg`. An existing key is never replaced without
+    /// --force.
+    #[command(after_help = EX_INIT)]
     Init(InitArgs),
     /// Hash a password with bcrypt, or check one against a hash
+    ///
+    /// The password is read from the terminal without echo (twice when hashing), or as the
+    /// first line of stdin with --password-stdin; never from the command line.
+    #[command(after_help = EX_HASH)]
     Hash(HashArgs),
     /// Manage the users file
+    ///
+    /// Users live in users.json (bcrypt hashes, never plain passwords). Every change is one
+    /// locked, atomic read-modify-write of the file.
     #[command(subcommand)]
+    #[command(after_help = EX_USER)]
     User(UserCommand),
     /// Check a user's password and print a signed token
+    ///
+    /// Unknown user, wrong password and disabled user are refused alike (exit 5). With no key
+    /// configured anywhere, the first login creates the default HMAC key.
+    #[command(after_help = EX_LOGIN)]
     Login(LoginArgs),
     /// Sign a token for any subject, without a password (test tokens)
+    ///
+    /// Times take unix seconds or RFC 3339, so tests can mint expired or not-yet-valid tokens
+    /// without sleeping. Needs an existing key (run 'jwtauth init').
+    #[command(after_help = EX_MINT)]
     Mint(MintArgs),
     /// Verify a token: signature, algorithm, expiry, audience, issuer, revocation
+    ///
+    /// Prints the subject (or the claims as compact JSON when there is no sub); --json prints
+    /// {"valid", "header", "claims"}. Exit 0 valid, 1 invalid, 3 expired or not yet valid,
+    /// 4 revoked. With `-` or no TOKEN, checks one token per line of stdin.
+    #[command(after_help = EX_VERIFY)]
     Verify(VerifyArgs),
     /// Print a token's header and claims without checking the signature
+    ///
+    /// Text mode lists the header and the claims, shows exp/iat/nbf as UTC dates with the time
+    /// relative to now, and says whether the token is expired. Exit 0 even for an expired
+    /// token: decoding is an inspection, not a check.
+    #[command(after_help = EX_DECODE)]
     Decode(DecodeArgs),
     /// Revoke a token, or every token of a user
+    ///
+    /// The token is verified first; its jti is then kept in the revocation list until it
+    /// expires. --all NAME revokes every token of NAME issued up to now.
+    #[command(after_help = EX_LOGOUT)]
     Logout(LogoutArgs),
     /// Show or prune the revocation list
     #[command(subcommand)]
+    #[command(after_help = EX_REVOCATIONS)]
     Revocations(RevocationsCommand),
     /// Print the files in use
+    ///
+    /// The users file, the revocation state file and the key, with where the key setting came
+    /// from (flag, env, JWT_SECRET_KEY or default).
+    #[command(after_help = EX_PATHS)]
     Paths,
+    /// Print a shell completion script
+    ///
+    /// Write the output where your shell looks for completions.
+    #[command(after_help = EX_COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), covering every subcommand
+    #[command(after_help = EX_MAN)]
+    Man,
 }
 
 /// Signing algorithms.
@@ -105,19 +154,44 @@ pub struct HashArgs {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a user
+    #[command(after_help = EX_USER_ADD)]
     Add(UserAddArgs),
     /// List users
+    #[command(after_help = EX_USER_LIST)]
     List(UserListArgs),
     /// Show one user
+    #[command(after_help = EX_USER_SHOW)]
     Show(UserShowArgs),
     /// Change a user's password (revokes the user's tokens)
+    #[command(after_help = EX_USER_PASSWD)]
     Passwd(UserPasswdArgs),
     /// Disable a user: login is refused and existing tokens are revoked
+    #[command(after_help = EX_USER_DISABLE)]
     Disable(UserNameArg),
     /// Enable a disabled user
+    #[command(after_help = EX_USER_ENABLE)]
     Enable(UserNameArg),
     /// Remove a user (revokes the user's tokens)
+    #[command(after_help = EX_USER_REMOVE)]
     Remove(UserNameArg),
+    /// Import users from an htpasswd file
+    ///
+    /// Each `name:hash` line with a bcrypt hash ($2y$, $2b$, $2a$, $2x$, as written by
+    /// `htpasswd -B`) becomes a user. A hash prefixed with `!` (as `user export --htpasswd`
+    /// writes for disabled users) is imported as a disabled user. Other hash kinds (MD5
+    /// $apr1$, SHA-1 {SHA}, crypt, plain text) cannot be converted and are skipped, as are
+    /// invalid user names and users that already exist (unless --replace). All of it is one
+    /// locked update of the users file. A summary goes to stderr; --json prints it on stdout.
+    #[command(after_help = EX_USER_IMPORT)]
+    Import(UserImportArgs),
+    /// Export users
+    ///
+    /// --htpasswd prints one `name:hash` line per user, readable by Apache and `htpasswd -v`.
+    /// htpasswd has no "disabled" flag, so a disabled user's hash is written with a `!` in
+    /// front: no password matches it, and `user import` turns it back into a disabled user.
+    /// Names containing `:` cannot be written in htpasswd format and are skipped with a note.
+    #[command(after_help = EX_USER_EXPORT)]
+    Export(UserExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -269,7 +343,173 @@ pub struct LogoutArgs {
 #[derive(Debug, Subcommand)]
 pub enum RevocationsCommand {
     /// Show the revocation list
+    #[command(after_help = EX_REVOCATIONS_LIST)]
     List,
     /// Drop entries of tokens that have expired
+    #[command(after_help = EX_REVOCATIONS_PRUNE)]
     Prune,
 }
+
+#[derive(Debug, Args)]
+pub struct UserImportArgs {
+    /// The htpasswd file; `-` reads stdin
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace the password hash of users that already exist (their tokens are revoked)
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserExportArgs {
+    /// Print `name:hash` lines (htpasswd format; disabled users get `!` before the hash)
+    #[arg(long, required = true)]
+    pub htpasswd: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+// Examples shown at the end of `--help`, one block per command.
+
+const EX_ROOT: &str = "\
+Examples:
+  printf 'pw\\n' | jwtauth user add alice --password-stdin
+  TOKEN=$(jwtauth login alice)
+  jwtauth verify \"$TOKEN\" && jwtauth logout \"$TOKEN\"
+
+Exit codes: 0 ok, 1 invalid token, 2 usage, 3 expired, 4 revoked, 5 login refused,
+6 no such user, 7 user exists, 8 data or configuration error.";
+
+const EX_INIT: &str = "\
+Examples:
+  jwtauth init
+  jwtauth init --alg HS512 --force
+  jwtauth --key ./service.key init";
+
+const EX_HASH: &str = "\
+Examples:
+  jwtauth hash --cost 12
+  printf 'pw\\n' | jwtauth hash --password-stdin
+  printf 'pw\\n' | jwtauth hash --password-stdin --check \"$HASH\" && echo match";
+
+const EX_USER: &str = "\
+Examples:
+  jwtauth user add alice --full-name 'Alice Liddell' --email alice@example.com
+  jwtauth user list
+  jwtauth user import site.htpasswd";
+
+const EX_LOGIN: &str = "\
+Examples:
+  jwtauth login alice
+  printf 'pw\\n' | jwtauth login alice --password-stdin --ttl 1h --aud api
+  jwtauth login alice --json";
+
+const EX_MINT: &str = "\
+Examples:
+  jwtauth mint --sub test-user --ttl 5m --claim role=admin
+  jwtauth mint --sub bot --aud api --iss ci --claim 'scopes=[\"read\",\"write\"]'
+  jwtauth mint --sub old --iat 2020-01-01T00:00:00Z --exp 2020-01-01T00:15:00Z";
+
+const EX_VERIFY: &str = "\
+Examples:
+  jwtauth verify \"$TOKEN\"
+  jwtauth verify --aud api --iss ci --leeway 30s \"$TOKEN\"
+  cat tokens.txt | jwtauth verify --json -";
+
+const EX_DECODE: &str = "\
+Examples:
+  jwtauth decode \"$TOKEN\"
+  jwtauth decode --json \"$TOKEN\"
+  cat tokens.txt | jwtauth decode -";
+
+const EX_LOGOUT: &str = "\
+Examples:
+  jwtauth logout \"$TOKEN\"
+  echo \"$TOKEN\" | jwtauth logout
+  jwtauth logout --all alice";
+
+const EX_REVOCATIONS: &str = "\
+Examples:
+  jwtauth revocations list
+  jwtauth revocations list --json
+  jwtauth revocations prune";
+
+const EX_PATHS: &str = "\
+Examples:
+  jwtauth paths
+  jwtauth paths --json
+  jwtauth --users ./users.json paths";
+
+const EX_COMPLETIONS: &str = "\
+Examples:
+  jwtauth completions bash > ~/.local/share/bash-completion/completions/jwtauth
+  jwtauth completions zsh > ~/.zfunc/_jwtauth
+  jwtauth completions fish > ~/.config/fish/completions/jwtauth.fish";
+
+const EX_MAN: &str = "\
+Examples:
+  jwtauth man | man -l -
+  jwtauth man > /usr/local/share/man/man1/jwtauth.1";
+
+const EX_USER_IMPORT: &str = "\
+Examples:
+  htpasswd -cB site.htpasswd alice && jwtauth user import site.htpasswd
+  jwtauth user import --replace site.htpasswd
+  jwtauth user import --json - < site.htpasswd";
+
+const EX_USER_EXPORT: &str = "\
+Examples:
+  jwtauth user export --htpasswd > site.htpasswd
+  htpasswd -vb site.htpasswd alice 'pw'";
+
+const EX_USER_ADD: &str = "\
+Examples:
+  jwtauth user add alice --full-name 'Alice Liddell' --email alice@example.com
+  printf 'pw\\n' | jwtauth user add bob --password-stdin --cost 10
+  jwtauth user add carol --hash \"$(htpasswd -nbB carol pw | cut -d: -f2)\"";
+
+const EX_USER_LIST: &str = "\
+Examples:
+  jwtauth user list
+  jwtauth user list --json
+  jwtauth user list --with-hash";
+
+const EX_USER_SHOW: &str = "\
+Examples:
+  jwtauth user show alice
+  jwtauth user show alice --json";
+
+const EX_USER_PASSWD: &str = "\
+Examples:
+  jwtauth user passwd alice
+  printf 'new pw\\n' | jwtauth user passwd alice --password-stdin";
+
+const EX_USER_DISABLE: &str = "\
+Examples:
+  jwtauth user disable bob
+  jwtauth user show bob --json";
+
+const EX_USER_ENABLE: &str = "\
+Examples:
+  jwtauth user enable bob
+  jwtauth user list";
+
+const EX_USER_REMOVE: &str = "\
+Examples:
+  jwtauth user remove bob
+  jwtauth -q user remove bob || echo \"exit $? (6: no such user)\"";
+
+const EX_REVOCATIONS_LIST: &str = "\
+Examples:
+  jwtauth revocations list
+  jwtauth revocations list --json";
+
+const EX_REVOCATIONS_PRUNE: &str = "\
+Examples:
+  jwtauth revocations prune
+  jwtauth revocations prune --json";

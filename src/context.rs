@@ -68,6 +68,9 @@ pub struct Ctx {
     pub json: bool,
     /// `-q`
     pub quiet: bool,
+    /// Colour human output on stdout: only when stdout is a terminal, `NO_COLOR` is unset or
+    /// empty, and `TERM` is not `dumb` (never in `--json`).
+    pub color: bool,
     /// Now, in unix seconds, read once.
     pub now: i64,
     /// How long to wait for a file lock.
@@ -134,6 +137,7 @@ impl Ctx {
             config_dir,
             json: global.json,
             quiet: global.quiet,
+            color: !global.json && color_wanted(),
             now: jiff::Timestamp::now().as_second(),
             lock_timeout,
         })
@@ -169,6 +173,14 @@ impl Ctx {
             eprintln!("jwtauth: {msg}");
         }
     }
+}
+
+/// Colour is for people: a terminal on stdout, and no opt-out (<https://no-color.org>).
+fn color_wanted() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    !no_color && !dumb && std::io::stdout().is_terminal()
 }
 
 fn no_home(flag: &str) -> Error {

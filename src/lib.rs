@@ -17,7 +17,7 @@ pub mod tokens;
 pub mod users;
 
 use cli::{Cli, Command};
-use commands::{hash, init, paths, revoke, token, user};
+use commands::{docs, hash, init, paths, revoke, token, user};
 use context::Ctx;
 
 /// Runs one parsed command line.
@@ -37,5 +37,7 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Command::Logout(a) => revoke::logout(a, &ctx),
         Command::Revocations(c) => revoke::run(c, &ctx),
         Command::Paths => paths::run(&ctx),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man => docs::man(),
     }
 }

@@ -60,6 +60,54 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// Text styles for human output (plain ANSI escapes; see `Ctx::color` for when they are used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Section titles.
+    Bold,
+    /// Good news (not expired).
+    Green,
+    /// Bad news (expired).
+    Red,
+    /// Not yet (not yet valid).
+    Yellow,
+    /// Secondary detail.
+    Dim,
+}
+
+/// `s` in `style` when `color` is on, else `s` unchanged.
+pub fn paint(color: bool, style: Style, s: &str) -> String {
+    if !color {
+        return s.to_string();
+    }
+    let code = match style {
+        Style::Bold => "1",
+        Style::Green => "32",
+        Style::Red => "31",
+        Style::Yellow => "33",
+        Style::Dim => "2",
+    };
+    format!("\x1b[{code}m{s}\x1b[0m")
+}
+
+/// A JSON value for a terminal: strings as they are when printable, everything else (and
+/// strings with control characters, which could drive the terminal) as compact JSON.
+pub fn value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => printable(s),
+        other => other.to_string(),
+    }
+}
+
+/// `s` as it is when it has no control characters, else JSON-quoted (escapes made visible).
+pub fn printable(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        serde_json::Value::from(s).to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// A span of seconds as a short human phrase: `45s`, `14m`, `3h`, `2d`.
 pub fn span(secs: i64) -> String {
     let s = secs.unsigned_abs();
@@ -88,6 +136,19 @@ mod tests {
     fn table_aligns_columns() {
         let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
         assert_eq!(t, "A    BB\nxxx  y");
+    }
+
+    #[test]
+    fn paint_is_plain_without_color() {
+        assert_eq!(paint(false, Style::Red, "x"), "x");
+        assert_eq!(paint(true, Style::Red, "x"), "\x1b[31mx\x1b[0m");
+    }
+
+    #[test]
+    fn value_escapes_control_characters() {
+        assert_eq!(value(&serde_json::json!("a\u{1b}[31m")), "\"a\\u001b[31m\"");
+        assert_eq!(value(&serde_json::json!("alice")), "alice");
+        assert_eq!(value(&serde_json::json!({"a": [1]})), "{\"a\":[1]}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! One module per subcommand group; each exposes `run(args, &Ctx)`.
 
+pub mod docs;
 pub mod hash;
+pub mod htpasswd;
 pub mod init;
 pub mod paths;
 pub mod revoke;

@@ -298,7 +298,7 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
                 &json!({"header": d.header, "payload": d.payload, "signature": d.signature}),
             )
         } else {
-            output::text(describe(&d, ctx.now))
+            output::text(describe(&d, ctx.now, ctx.color))
         };
     }
     batch(ctx, |token, out| {
@@ -319,47 +319,69 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
     })
 }
 
-/// The human view of a decoded token.
-fn describe(d: &Decoded, now: i64) -> String {
-    let pretty =
-        |m: &Map<String, Value>| serde_json::to_string_pretty(m).unwrap_or_else(|_| "{}".into());
-    let mut s = format!(
-        "Header\n{}\n\nPayload\n{}\n",
-        pretty(&d.header),
-        pretty(&d.payload)
-    );
+/// The human view of a decoded token: header and claims one per line, times also as UTC
+/// dates with the time relative to `now`, and whether the token is expired.
+fn describe(d: &Decoded, now: i64, color: bool) -> String {
+    use output::{Style, paint};
     let time = |k: &str| {
         d.payload
             .get(k)
             .and_then(Value::as_f64)
+            .filter(|f| f.is_finite())
             .map(|f| f.floor() as i64)
     };
-    let mut times = String::new();
-    for k in ["iat", "nbf", "exp"] {
-        if let Some(t) = time(k) {
-            times.push_str(&format!(
-                "  {k}  {}  ({})\n",
-                output::utc(t),
-                output::relative(t, now)
-            ));
+    let section = |title: &str, m: &Map<String, Value>, times: bool| {
+        let keys: Vec<String> = m.keys().map(|k| output::printable(k)).collect();
+        let width = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+        let mut s = paint(color, Style::Bold, title);
+        if m.is_empty() {
+            s.push_str("\n  (empty)");
         }
-    }
-    if !times.is_empty() {
-        s.push_str("\nTimes (UTC)\n");
-        s.push_str(&times);
-    }
-    let status = match (time("exp"), time("nbf")) {
-        (Some(exp), _) if now >= exp => format!("expired {} ago", output::span(now - exp)),
-        (_, Some(nbf)) if nbf > now => {
-            format!("not yet valid (starts in {})", output::span(nbf - now))
+        for (key, (k, v)) in keys.iter().zip(m) {
+            let pad = width - key.chars().count();
+            s.push_str(&format!("\n  {key}{:pad$}  {}", "", output::value(v)));
+            let t = v
+                .as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.floor() as i64);
+            if let (true, Some(t)) = (times, t) {
+                let rel = match k.as_str() {
+                    "exp" if t <= now => format!("expired {}", output::relative(t, now)),
+                    "exp" => format!("expires {}", output::relative(t, now)),
+                    "iat" => format!("issued {}", output::relative(t, now)),
+                    "nbf" if t <= now => format!("valid since {}", output::relative(t, now)),
+                    "nbf" => format!("not valid before {}", output::relative(t, now)),
+                    _ => continue,
+                };
+                let detail = format!("{}  {rel}", output::utc(t));
+                s.push_str(&format!("  {}", paint(color, Style::Dim, &detail)));
+            }
         }
-        (Some(exp), _) => format!("not expired (expires in {})", output::span(exp - now)),
-        (None, _) => "no exp claim: never expires".to_string(),
+        s
     };
-    s.push_str(&format!(
-        "\nStatus: {status}\nSignature: not checked (use 'jwtauth verify')"
-    ));
-    s
+    let (status, style) = match (time("exp"), time("nbf")) {
+        (Some(exp), _) if now >= exp => (
+            format!("expired {} ago", output::span(now - exp)),
+            Style::Red,
+        ),
+        (_, Some(nbf)) if nbf > now => (
+            format!("not yet valid (starts in {})", output::span(nbf - now)),
+            Style::Yellow,
+        ),
+        (Some(exp), _) => (
+            format!("not expired (expires in {})", output::span(exp - now)),
+            Style::Green,
+        ),
+        (None, _) => ("no exp claim: never expires".to_string(), Style::Yellow),
+    };
+    format!(
+        "{}\n\n{}\n\n{} {}\n{} not checked (use 'jwtauth verify')",
+        section("Header", &d.header, false),
+        section("Claims", &d.payload, true),
+        paint(color, Style::Bold, "Status:"),
+        paint(color, style, &status),
+        paint(color, Style::Bold, "Signature:"),
+    )
 }
 
 /// Where batch results go: one line per token, text or JSON.

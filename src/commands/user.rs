@@ -25,6 +25,8 @@ pub fn run(cmd: &UserCommand, ctx: &Ctx) -> Result<()> {
         UserCommand::Disable(a) => set_disabled(a, true, ctx),
         UserCommand::Enable(a) => set_disabled(a, false, ctx),
         UserCommand::Remove(a) => remove(a, ctx),
+        UserCommand::Import(a) => super::htpasswd::import(a, ctx),
+        UserCommand::Export(a) => super::htpasswd::export(a, ctx),
     }
 }
 

@@ -32,6 +32,13 @@ impl Env {
         cmd
     }
 
+    /// Any program (e.g. `bash` for a recipe) with the same isolated environment.
+    pub fn std_cmd_for(&self, program: &str) -> StdCommand {
+        let mut cmd = StdCommand::new(program);
+        self.apply(&mut cmd);
+        cmd
+    }
+
     fn apply(&self, cmd: &mut StdCommand) {
         let h = self.home.path();
         cmd.env("HOME", h)

@@ -1,0 +1,322 @@
+//! `jwtauth user import FILE` and `jwtauth user export --htpasswd`: the htpasswd file format
+//! (`name:hash` lines), so users move between Apache-style tooling and jwtauth.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cli::{UserExportArgs, UserImportArgs};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::users::{self, User, UserStore};
+use crate::{output, passwords, revocations, store};
+
+/// The prefix `user export --htpasswd` puts before a disabled user's hash. No password matches
+/// a hash that starts with it, and `user import` reads it back as a disabled user.
+pub const DISABLED_PREFIX: char = '!';
+
+/// Why a line of an htpasswd file was not imported.
+#[derive(Debug, Clone, Serialize)]
+struct Skipped {
+    line: usize,
+    name: String,
+    reason: String,
+    /// A short label to count skips by in the summary.
+    #[serde(skip)]
+    kind: &'static str,
+}
+
+/// The `--json` summary of an import.
+#[derive(Debug, Serialize)]
+struct Summary {
+    imported: Vec<String>,
+    replaced: Vec<String>,
+    skipped: Vec<Skipped>,
+}
+
+/// A bcrypt line ready to become a user.
+struct Entry {
+    line: usize,
+    name: String,
+    hash: String,
+    disabled: bool,
+}
+
+/// What kind of hash an htpasswd line carries, when it is not one we can import.
+fn foreign_kind(hash: &str) -> &'static str {
+    if hash.starts_with("$apr1$") {
+        "MD5 ($apr1$)"
+    } else if hash.starts_with("{SHA}") {
+        "SHA-1 ({SHA})"
+    } else if hash.starts_with("$5$") {
+        "SHA-256 crypt ($5$)"
+    } else if hash.starts_with("$6$") {
+        "SHA-512 crypt ($6$)"
+    } else if hash.starts_with("$1$") {
+        "MD5 crypt ($1$)"
+    } else if hash.starts_with("$2") {
+        "malformed bcrypt"
+    } else {
+        "crypt or plain text"
+    }
+}
+
+/// Parses the file into importable entries and skipped lines. Comments (`#`) and blank lines
+/// are ignored.
+fn parse(text: &str) -> (Vec<Entry>, Vec<Skipped>) {
+    let mut entries = Vec::new();
+    let mut skipped = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let l = raw.trim_end_matches('\r');
+        if l.trim().is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let mut skip = |name: &str, kind: &'static str, reason: String| {
+            skipped.push(Skipped {
+                line,
+                name: name.to_string(),
+                reason,
+                kind,
+            })
+        };
+        let Some((name, hash)) = l.split_once(':') else {
+            skip("", "malformed line", "not a name:hash line".into());
+            continue;
+        };
+        if let Err(e) = users::check_name(name) {
+            skip(
+                name,
+                "invalid user name",
+                format!("invalid user name: {}", usage_why(&e)),
+            );
+            continue;
+        }
+        let (disabled, bare) = match hash.strip_prefix(DISABLED_PREFIX) {
+            Some(h) => (true, h),
+            None => (false, hash),
+        };
+        if passwords::check_hash_format(bare).is_err() {
+            let kind = foreign_kind(bare);
+            skip(name, kind, format!("{kind} hash, not bcrypt"));
+            continue;
+        }
+        if !seen.insert(name.to_string()) {
+            skip(name, "duplicate", "appears earlier in the file".into());
+            continue;
+        }
+        entries.push(Entry {
+            line,
+            name: name.to_string(),
+            hash: bare.to_string(),
+            disabled,
+        });
+    }
+    (entries, skipped)
+}
+
+fn usage_why(e: &Error) -> String {
+    match e {
+        Error::Usage { why, .. } => why.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn read_input(path: &Path) -> Result<String> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::usage("stdin", e))?;
+    } else {
+        bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    }
+    String::from_utf8(bytes).map_err(|_| Error::Corrupt {
+        path: path.to_path_buf(),
+        why: "not UTF-8 text; expected name:hash lines".into(),
+    })
+}
+
+/// `user import FILE [--replace]`.
+///
+/// # Errors
+/// Exit 8 when FILE cannot be read or the users file is unreadable or locked.
+pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
+    let text = read_input(&args.file)?;
+    let (entries, mut skipped) = parse(&text);
+    let path = ctx.users_path()?;
+    if args.replace {
+        // Revoke before the new hashes land (as `user passwd` does): a crash in between leaves
+        // the old password with no live tokens, never a new password with old tokens alive.
+        let current: UserStore = store::load(path)?;
+        let mut changing = Vec::new();
+        for e in &entries {
+            if let Some(u) = current.get(path, &e.name)?
+                && (u.hashed_password != e.hash || (e.disabled && !u.disabled))
+            {
+                changing.push(e.name.clone());
+            }
+        }
+        if !changing.is_empty() {
+            revocations::update(ctx, |r| {
+                for name in &changing {
+                    let at = r.users.entry(name.clone()).or_insert(ctx.now);
+                    *at = (*at).max(ctx.now);
+                }
+                Ok(())
+            })?;
+        }
+    }
+    let mut imported = Vec::new();
+    let mut replaced = Vec::new();
+    let mut exists = Vec::new();
+    store::update(path, ctx.lock_timeout, |s: &mut UserStore| {
+        for e in &entries {
+            let user = match s.get(path, &e.name)? {
+                Some(_) if !args.replace => {
+                    exists.push(Skipped {
+                        line: e.line,
+                        name: e.name.clone(),
+                        reason: "user already exists (use --replace)".into(),
+                        kind: "existing user",
+                    });
+                    continue;
+                }
+                Some(mut u) => {
+                    if u.hashed_password != e.hash {
+                        u.hashed_password = e.hash.clone();
+                        u.password_changed_at = ctx.now;
+                    }
+                    u.disabled = e.disabled;
+                    replaced.push(e.name.clone());
+                    u
+                }
+                None => {
+                    imported.push(e.name.clone());
+                    User {
+                        username: e.name.clone(),
+                        full_name: None,
+                        email: None,
+                        hashed_password: e.hash.clone(),
+                        disabled: e.disabled,
+                        created_at: ctx.now,
+                        password_changed_at: ctx.now,
+                    }
+                }
+            };
+            s.put(&user)?;
+        }
+        Ok(())
+    })?;
+    skipped.extend(exists);
+    skipped.sort_by_key(|s| s.line);
+    report(ctx, &args.file, &imported, &replaced, &skipped);
+    if ctx.json {
+        output::json(&Summary {
+            imported,
+            replaced,
+            skipped,
+        })?;
+    }
+    Ok(())
+}
+
+/// The human summary on stderr: one line per skipped entry, then the counts.
+fn report(ctx: &Ctx, file: &Path, imported: &[String], replaced: &[String], skipped: &[Skipped]) {
+    for s in skipped {
+        let who = if s.name.is_empty() {
+            String::new()
+        } else {
+            format!(" {:?}", s.name)
+        };
+        ctx.info(format!(
+            "{}:{}:{who} skipped: {}",
+            file.display(),
+            s.line,
+            s.reason
+        ));
+    }
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in skipped {
+        *reasons.entry(s.kind).or_default() += 1;
+    }
+    let mut msg = format!("imported {}", imported.len());
+    if !replaced.is_empty() {
+        msg.push_str(&format!(", replaced {}", replaced.len()));
+    }
+    msg.push_str(&format!(", skipped {}", skipped.len()));
+    if !reasons.is_empty() {
+        let parts: Vec<String> = reasons.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        msg.push_str(&format!(": {}", parts.join(", ")));
+    }
+    ctx.info(msg);
+}
+
+/// `user export --htpasswd`: `name:hash` lines on stdout.
+///
+/// # Errors
+/// Exit 8 when the users file is unreadable.
+pub fn export(_args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
+    let path = ctx.users_path()?;
+    let all = store::load::<UserStore>(path)?.all(path)?;
+    let mut out = String::new();
+    let mut disabled = 0;
+    for u in &all {
+        if u.username.contains(':') {
+            ctx.info(format!(
+                "user {:?} not exported: htpasswd names cannot contain ':'",
+                u.username
+            ));
+            continue;
+        }
+        out.push_str(&u.username);
+        out.push(':');
+        if u.disabled {
+            disabled += 1;
+            out.push(DISABLED_PREFIX);
+        }
+        out.push_str(&u.hashed_password);
+        out.push('\n');
+    }
+    if disabled > 0 {
+        ctx.info(format!(
+            "{disabled} disabled user(s) exported with '{DISABLED_PREFIX}' before the hash, so no password matches"
+        ));
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    out.pop();
+    output::text(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_sorts_lines_into_entries_and_skips() {
+        let b = bcrypt::hash("x", 4).unwrap();
+        let text = format!(
+            "alice:{b}\n# comment\n\nmd5:$apr1$abc$def\nsha:{{SHA}}abc=\nplain:secret\nbad name:{b}\nnocolon\nalice:{b}\nlocked:!{b}\r\n"
+        );
+        let (entries, skipped) = parse(&text);
+        let names: Vec<_> = entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.disabled))
+            .collect();
+        assert_eq!(names, [("alice", false), ("locked", true)]);
+        assert_eq!(entries[1].hash, b);
+        let lines: Vec<_> = skipped.iter().map(|s| s.line).collect();
+        assert_eq!(lines, [4, 5, 6, 7, 8, 9]);
+        assert_eq!(skipped[0].reason, "MD5 ($apr1$) hash, not bcrypt");
+        assert_eq!(skipped[1].reason, "SHA-1 ({SHA}) hash, not bcrypt");
+        assert_eq!(skipped[2].reason, "crypt or plain text hash, not bcrypt");
+        assert_eq!(skipped[5].reason, "appears earlier in the file");
+        assert!(skipped[3].reason.starts_with("invalid user name"));
+    }
+}

@@ -1,0 +1,200 @@
+//! The interactive password prompt, driven for real through a pseudo-terminal (rexpect):
+//! no echo, confirmation, Ctrl-C, and colour only on a terminal.
+#![cfg(unix)]
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::Env;
+use rexpect::process::{Signal, WaitStatus};
+use rexpect::session::{PtySession, spawn_command};
+
+const TIMEOUT_MS: u64 = 20_000;
+
+/// Runs jwtauth in a pseudo-terminal. rexpect turns the terminal's echo off before it starts
+/// the child, which would hide an echoing prompt; `stty echo` turns it back on first, so the
+/// no-echo checks below fail if jwtauth does not switch echo off itself.
+fn spawn(env: &Env, args: &[&str]) -> PtySession {
+    spawn_with(env, &[], args)
+}
+
+fn spawn_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> PtySession {
+    let base = env.std_cmd();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("stty echo && exec \"$0\" \"$@\"")
+        .arg(base.get_program())
+        .args(args);
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    if let Some(dir) = base.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    spawn_command(cmd, Some(TIMEOUT_MS)).expect("spawn in a pty")
+}
+
+#[test]
+fn the_pty_echoes_typed_input_unless_the_program_turns_echo_off() {
+    // Guards the no-echo tests: with a plain `read`, the typed text does come back.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "stty echo && read x && echo got"]);
+    let mut p = spawn_command(cmd, Some(TIMEOUT_MS)).expect("spawn");
+    p.send_line("visible-input").expect("send");
+    let out = p.exp_eof().expect("eof");
+    assert!(out.contains("visible-input"), "{out:?}");
+}
+
+/// Every file under the temp home with its bytes (lock sidecars included).
+fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("read");
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn exit_code(p: &mut PtySession) -> i32 {
+    match p.process().wait().expect("wait") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn user_add_prompts_twice_without_echo() {
+    let env = Env::new();
+    let mut p = spawn(&env, &["user", "add", "bob", "--cost", "4"]);
+    let mut seen = p.exp_string("Password: ").expect("first prompt");
+    p.send_line("s3cret-typed").expect("send");
+    seen += &p.exp_string("Retype password: ").expect("second prompt");
+    p.send_line("s3cret-typed").expect("send");
+    seen += &p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(
+        !seen.contains("s3cret"),
+        "the password was echoed: {seen:?}"
+    );
+    assert!(seen.contains("jwtauth: added user bob"), "{seen:?}");
+    // The password set at the prompt is the one that logs in.
+    env.login("bob", "s3cret-typed");
+}
+
+#[test]
+fn mismatched_retype_is_exit_2_and_leaves_users_file_unchanged() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    let before = snapshot(env.path());
+    let mut p = spawn(&env, &["user", "add", "bob", "--cost", "4"]);
+    p.exp_string("Password: ").expect("first prompt");
+    p.send_line("one-password").expect("send");
+    p.exp_string("Retype password: ").expect("second prompt");
+    p.send_line("another-one").expect("send");
+    let rest = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 2);
+    assert!(
+        rest.contains("jwtauth: password: the two entries do not match"),
+        "{rest:?}"
+    );
+    assert!(!rest.contains("password\r\n") && !rest.contains("one-password"));
+    assert_eq!(snapshot(env.path()), before);
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_leaves_files_untouched() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    let before = snapshot(env.path());
+    let mut p = spawn(&env, &["user", "add", "bob", "--cost", "4"]);
+    p.exp_string("Password: ").expect("first prompt");
+    p.send_line("half").expect("send");
+    p.exp_string("Retype password: ").expect("second prompt");
+    p.send_control('c').expect("ctrl-c");
+    match p.process().wait().expect("wait") {
+        WaitStatus::Signaled(_, sig, _) => assert_eq!(sig, Signal::SIGINT),
+        WaitStatus::Exited(_, code) => assert_ne!(code, 0),
+        other => panic!("unexpected: {other:?}"),
+    }
+    assert_eq!(snapshot(env.path()), before);
+    env.cmd()
+        .args(["user", "show", "bob"])
+        .assert()
+        .code(6)
+        .stdout("");
+}
+
+#[test]
+fn login_via_prompt_prints_a_token_that_verifies() {
+    let env = Env::new();
+    env.add_user("alice", "correct horse");
+    let mut p = spawn(&env, &["-q", "login", "alice"]);
+    let mut seen = p.exp_string("Password: ").expect("prompt");
+    p.send_line("correct horse").expect("send");
+    let out = p.exp_eof().expect("eof");
+    seen += &out;
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(!seen.contains("correct horse"), "echoed: {seen:?}");
+    let token = out
+        .split_whitespace()
+        .find(|w| w.starts_with("eyJ"))
+        .unwrap_or_else(|| panic!("no token in {out:?}"))
+        .to_string();
+    env.cmd()
+        .args(["verify", &token])
+        .assert()
+        .code(0)
+        .stdout("alice\n");
+    // A wrong password at the prompt is refused like any other.
+    let mut p = spawn(&env, &["login", "alice"]);
+    p.exp_string("Password: ").expect("prompt");
+    p.send_line("wrong").expect("send");
+    let out = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 5);
+    assert!(out.contains("jwtauth: login refused: incorrect username or password"));
+}
+
+#[test]
+fn decode_is_coloured_on_a_terminal_but_not_with_no_color() {
+    let env = Env::new();
+    env.init();
+    let token = env.mint(&[
+        "--sub",
+        "alice",
+        "--iat",
+        "1700000000",
+        "--exp",
+        "1700000900",
+    ]);
+    let mut p = spawn(&env, &["decode", &token]);
+    let out = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(out.contains("\u{1b}[31mexpired "), "{out:?}");
+    assert!(out.contains("\u{1b}[1mHeader\u{1b}[0m"), "{out:?}");
+
+    let mut p = spawn_with(&env, &[("NO_COLOR", "1")], &["decode", &token]);
+    let out = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("Status: expired "), "{out:?}");
+
+    // --json is never coloured, terminal or not.
+    let mut p = spawn(&env, &["decode", "--json", &token]);
+    let out = p.exp_eof().expect("eof");
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+}
