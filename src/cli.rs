@@ -59,6 +59,8 @@ pub enum Command {
     /// Show or prune the revocation list
     #[command(subcommand)]
     Revocations(RevocationsCommand),
+    /// Print the public JWK Set of the asymmetric signing key
+    Jwks,
     /// Print the files in use
     Paths,
 }
@@ -70,11 +72,22 @@ pub enum Alg {
     HS256,
     HS384,
     HS512,
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    #[value(name = "EdDSA")]
+    EdDSA,
 }
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Signing algorithm of the new key
+    /// Signing algorithm of the new key: HS* makes a 512-bit secret, RS*/PS* an RSA 3072-bit
+    /// key, ES256 a P-256 key, ES384 a P-384 key, EdDSA an Ed25519 key
     #[arg(long, value_enum, default_value = "HS256")]
     pub alg: Alg,
     /// Overwrite an existing key (every token signed with it stops verifying)
@@ -241,6 +254,9 @@ pub struct VerifyArgs {
     /// Accept only this algorithm [default: every algorithm of the key's family]
     #[arg(long, value_enum)]
     pub alg: Option<Alg>,
+    /// Verify with the public keys of a JWK Set file, chosen by the token's kid
+    #[arg(long, value_name = "PATH")]
+    pub jwks: Option<PathBuf>,
     /// Do not check the revocation list
     #[arg(long)]
     pub no_revocation: bool,

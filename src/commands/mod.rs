@@ -2,6 +2,7 @@
 
 pub mod hash;
 pub mod init;
+pub mod jwks;
 pub mod paths;
 pub mod revoke;
 pub mod token;

@@ -219,6 +219,37 @@ pub fn verifier(ctx: &Ctx, rules: Rules, skip_revocation: bool) -> Result<Verifi
     Verifier::new(&key, rules, ctx.now, revocations)
 }
 
+/// Builds the verifier for `verify --jwks FILE`: the keys of a JWK Set, chosen by `kid`.
+fn jwks_verifier(
+    ctx: &Ctx,
+    path: &std::path::Path,
+    rules: Rules,
+    skip_revocation: bool,
+) -> Result<Verifier> {
+    if ctx.key_flag.is_some() {
+        return Err(Error::usage(
+            "--jwks",
+            "cannot be combined with --key; verify with one or the other",
+        ));
+    }
+    let bytes = keys::read_bounded(path)?;
+    let (set, skipped) = crate::asym::parse_jwks(&bytes)
+        .map_err(|why| Error::config(format!("key set {}", path.display()), why))?;
+    let revocations = if skip_revocation {
+        None
+    } else {
+        Some(store::load::<Revocations>(ctx.state_path()?)?)
+    };
+    Verifier::from_set(
+        &path.display().to_string(),
+        &set,
+        &skipped,
+        rules,
+        ctx.now,
+        revocations,
+    )
+}
+
 /// A single token from the argument, or `None` for batch mode (`-` or nothing).
 fn single(token: &Option<String>) -> Option<&str> {
     token.as_deref().filter(|t| *t != "-")
@@ -230,7 +261,10 @@ fn single(token: &Option<String>) -> Option<&str> {
 /// Exit 1, 3 or 4 for a token that fails; in batch mode 1 if any failed.
 pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
     let rules = rules(args)?;
-    let mut v = verifier(ctx, rules, args.no_revocation)?;
+    let mut v = match &args.jwks {
+        Some(path) => jwks_verifier(ctx, path, rules, args.no_revocation)?,
+        None => verifier(ctx, rules, args.no_revocation)?,
+    };
     if let Some(token) = single(&args.token) {
         let mut claims = Value::Null;
         let token = token.trim().as_bytes();
@@ -355,10 +389,35 @@ fn describe(d: &Decoded, now: i64) -> String {
         (Some(exp), _) => format!("not expired (expires in {})", output::span(exp - now)),
         (None, _) => "no exp claim: never expires".to_string(),
     };
+    let alg = d
+        .header
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or("(none)");
+    s.push_str(&format!("\nAlgorithm: {alg} ({})", algorithm_family(alg)));
+    if let Some(kid) = d.header.get("kid") {
+        let kid = kid.as_str().map_or_else(|| kid.to_string(), str::to_string);
+        s.push_str(&format!("\nKey ID: {kid}"));
+    }
     s.push_str(&format!(
         "\nStatus: {status}\nSignature: not checked (use 'jwtauth verify')"
     ));
     s
+}
+
+/// The family an algorithm name belongs to, for `decode`'s text view.
+fn algorithm_family(alg: &str) -> &'static str {
+    match alg {
+        "HS256" | "HS384" | "HS512" => "HMAC, shared secret",
+        "RS256" | "RS384" | "RS512" => "RSA, PKCS#1 v1.5",
+        "PS256" | "PS384" | "PS512" => "RSA, PSS",
+        "ES256" => "ECDSA, P-256",
+        "ES384" => "ECDSA, P-384",
+        "ES512" => "ECDSA, P-521; not supported",
+        "EdDSA" | "Ed25519" => "EdDSA, Ed25519",
+        a if a.eq_ignore_ascii_case("none") => "unsigned; never accepted",
+        _ => "unknown algorithm",
+    }
 }
 
 /// Where batch results go: one line per token, text or JSON.
