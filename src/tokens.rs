@@ -392,11 +392,15 @@ impl Verifier {
             )?);
         }
         if entries.is_empty() {
-            let why = match rules.alg {
+            let mut why = match rules.alg {
                 Some(a) => format!("has no key that can verify --alg {}", alg_name(a)),
                 None => "has no key that can verify signatures (RSA, P-256, P-384 or Ed25519)"
                     .to_string(),
             };
+            let reasons: Vec<&str> = skipped.iter().map(|s| s.why.as_str()).collect();
+            if !reasons.is_empty() {
+                why = format!("{why}: {}", reasons.join("; "));
+            }
             return Err(Error::config(format!("key set {name}"), why));
         }
         let set = KeySet {

@@ -624,7 +624,7 @@ fn unusable_jwks_files_are_configuration_errors() {
     check(
         "{\"keys\": [{\"kty\": \"oct\", \"k\": \"c2VjcmV0\", \"kid\": \"h\"}]}",
         format!(
-            "jwtauth: key set {name}: has no key that can verify signatures (RSA, P-256, P-384 or Ed25519)"
+            "jwtauth: key set {name}: has no key that can verify signatures (RSA, P-256, P-384 or Ed25519): key 1 is a symmetric (oct) key; a JWK Set verifies public keys only"
         ),
     );
     // Unknown kid when a usable key exists, and a kid naming an unusable key.
