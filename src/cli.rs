@@ -96,6 +96,12 @@ pub enum Command {
     #[command(subcommand)]
     #[command(after_help = EX_REVOCATIONS)]
     Revocations(RevocationsCommand),
+    /// Print the public JWK Set of the asymmetric signing key
+    ///
+    /// Services that verify tokens need only this set (or public.pem), never the private key.
+    /// The kid of each key is its RFC 7638 thumbprint, as in the headers of the tokens it signs.
+    #[command(after_help = EX_JWKS)]
+    Jwks,
     /// Print the files in use
     ///
     /// The users file, the revocation state file and the key, with where the key setting came
@@ -119,11 +125,22 @@ pub enum Alg {
     HS256,
     HS384,
     HS512,
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    #[value(name = "EdDSA")]
+    EdDSA,
 }
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Signing algorithm of the new key
+    /// Signing algorithm of the new key: HS* makes a 512-bit secret, RS*/PS* an RSA 3072-bit
+    /// key, ES256 a P-256 key, ES384 a P-384 key, EdDSA an Ed25519 key
     #[arg(long, value_enum, default_value = "HS256")]
     pub alg: Alg,
     /// Overwrite an existing key (every token signed with it stops verifying)
@@ -315,6 +332,9 @@ pub struct VerifyArgs {
     /// Accept only this algorithm [default: every algorithm of the key's family]
     #[arg(long, value_enum)]
     pub alg: Option<Alg>,
+    /// Verify with the public keys of a JWK Set file, chosen by the token's kid
+    #[arg(long, value_name = "PATH")]
+    pub jwks: Option<PathBuf>,
     /// Do not check the revocation list
     #[arg(long)]
     pub no_revocation: bool,
@@ -384,6 +404,11 @@ Examples:
 
 Exit codes: 0 ok, 1 invalid token, 2 usage, 3 expired, 4 revoked, 5 login refused,
 6 no such user, 7 user exists, 8 data or configuration error.";
+
+const EX_JWKS: &str = "\
+Examples:
+  jwtauth init --alg EdDSA && jwtauth jwks > jwks.json
+  jwtauth verify --jwks jwks.json \"$TOKEN\"";
 
 const EX_INIT: &str = "\
 Examples:

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
 use zeroize::Zeroizing;
 
+use crate::asym::{self, KeyKind, PublicKey};
 use crate::context::{Ctx, KeyConfig, KeySource};
 use crate::error::{Error, Result};
 use crate::store;
@@ -24,8 +25,10 @@ pub const DEFAULT_PRIVATE: &str = "private.pem";
 
 /// A loaded key, ready to sign (if it is private or a secret) and to verify.
 pub struct Key {
-    /// The algorithm family; `verify` accepts exactly this family's algorithms.
+    /// The algorithm family.
     pub family: AlgorithmFamily,
+    /// What the key is; `verify` accepts exactly its algorithms (`KeyKind::algorithms`).
+    pub kind: KeyKind,
     /// Default signing algorithm: from `<key file>.alg`, else the family's default.
     pub alg: Algorithm,
     /// Where it came from.
@@ -34,6 +37,8 @@ pub struct Key {
     pub path: Option<PathBuf>,
     /// The RFC 7638 thumbprint for asymmetric keys (the header's `kid`).
     pub kid: Option<String>,
+    /// The public half of an asymmetric key (for `jwks`).
+    pub public: Option<PublicKey>,
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     secret_len: Option<usize>,
@@ -42,7 +47,7 @@ pub struct Key {
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Key")
-            .field("family", &self.family)
+            .field("kind", &self.kind)
             .field("alg", &self.alg)
             .field("path", &self.path)
             .finish_non_exhaustive()
@@ -53,13 +58,36 @@ impl Key {
     fn hmac(secret: &[u8], alg: Algorithm, source: KeySource, path: Option<PathBuf>) -> Self {
         Key {
             family: AlgorithmFamily::Hmac,
+            kind: KeyKind::Hmac,
             alg,
             source,
             path,
             kid: None,
+            public: None,
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
             secret_len: Some(secret.len()),
+        }
+    }
+
+    fn asymmetric(
+        parsed: asym::Parsed,
+        alg: Algorithm,
+        source: KeySource,
+        path: Option<PathBuf>,
+    ) -> Self {
+        let kind = parsed.public.kind();
+        Key {
+            family: kind.family(),
+            kind,
+            alg,
+            source,
+            path,
+            kid: Some(parsed.public.thumbprint()),
+            encoding: parsed.encoding_key(),
+            decoding: parsed.public.decoding_key(),
+            secret_len: None,
+            public: Some(parsed.public),
         }
     }
 
@@ -80,14 +108,27 @@ impl Key {
     ///
     /// # Errors
     /// Exit 8 for a public-only key, an algorithm of another family, or an HMAC secret
-    /// shorter than 32 bytes without `allow_weak`.
+    /// shorter than 32 bytes (or an RSA key under 2048 bits) without `allow_weak`.
     pub fn encoding(&self, alg: Algorithm, allow_weak: bool) -> Result<&EncodingKey> {
-        if alg.family() != self.family {
+        if !self.kind.algorithms().contains(&alg) {
             return Err(Error::config(
                 format!("key {}", self.name()),
                 format!(
-                    "is a {} key and cannot sign {alg:?}",
-                    family_name(self.family)
+                    "is {} key and cannot sign {alg:?} (it signs {})",
+                    article(self.kind),
+                    names(self.kind.algorithms())
+                ),
+            ));
+        }
+        if let Some(bits) = self.public.as_ref().and_then(PublicKey::rsa_bits)
+            && bits < asym::MIN_RSA_BITS
+            && !allow_weak
+        {
+            return Err(Error::config(
+                format!("key {}", self.name()),
+                format!(
+                    "RSA key is {bits} bits, under the {}-bit minimum; run 'jwtauth init --alg RS256' for a strong one, or pass --allow-weak-key",
+                    asym::MIN_RSA_BITS
                 ),
             ));
         }
@@ -111,6 +152,21 @@ impl Key {
     }
 }
 
+/// "an RSA", "a P-256", … for messages.
+pub fn article(kind: KeyKind) -> String {
+    let name = kind.name();
+    match kind {
+        KeyKind::Hmac | KeyKind::Rsa | KeyKind::Ed25519 => format!("an {name}"),
+        KeyKind::P256 | KeyKind::P384 => format!("a {name}"),
+    }
+}
+
+/// `RS256, PS256, …` for messages.
+pub fn names(algs: &[Algorithm]) -> String {
+    let v: Vec<&str> = algs.iter().map(|a| crate::tokens::alg_name(*a)).collect();
+    v.join(", ")
+}
+
 /// A human name for an algorithm family.
 pub fn family_name(f: AlgorithmFamily) -> &'static str {
     match f {
@@ -118,16 +174,6 @@ pub fn family_name(f: AlgorithmFamily) -> &'static str {
         AlgorithmFamily::Rsa => "RSA",
         AlgorithmFamily::Ec => "EC",
         AlgorithmFamily::Ed => "Ed25519",
-    }
-}
-
-/// The family's default signing algorithm.
-pub fn default_alg(f: AlgorithmFamily) -> Algorithm {
-    match f {
-        AlgorithmFamily::Hmac => Algorithm::HS256,
-        AlgorithmFamily::Rsa => Algorithm::RS256,
-        AlgorithmFamily::Ec => Algorithm::ES256,
-        AlgorithmFamily::Ed => Algorithm::EdDSA,
     }
 }
 
@@ -177,7 +223,7 @@ pub fn load_or_create(ctx: &Ctx) -> Result<Key> {
     };
     let path = dir.join(DEFAULT_SECRET);
     match create(&path, Algorithm::HS256, false) {
-        Ok(()) => ctx.info(format!(
+        Ok(_) => ctx.info(format!(
             "created a new HS256 signing key at {}",
             path.display()
         )),
@@ -193,6 +239,14 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
         KeyConfig::Secret(bytes) => {
             if bytes.is_empty() {
                 return Err(Error::config("JWT_SECRET_KEY", "is set but empty"));
+            }
+            // RFC 8725 §2.1: a public key used as an HMAC secret lets anyone who has the
+            // public key forge tokens. A PEM key is never taken as a secret.
+            if asym::looks_like_pem(bytes) {
+                return Err(Error::config(
+                    "JWT_SECRET_KEY",
+                    "holds a PEM key, not an HMAC secret; pass the key file with --key",
+                ));
             }
             Ok(Some(Key::hmac(
                 bytes,
@@ -230,29 +284,64 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
     }
 }
 
-/// Reads a key file: PEM for asymmetric keys, else an HMAC secret as text (its bytes up to
-/// one optional trailing newline).
+/// Largest key file read (a certificate chain is a few KiB; a secret far less).
+const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// Reads a key file: PEM (or DER) for asymmetric keys — PKCS#8, SPKI, PKCS#1, SEC1 or an
+/// X.509 certificate — else an HMAC secret as text (its bytes up to one optional trailing
+/// newline).
 fn read_key_file(path: &Path, source: KeySource) -> Result<Key> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| Error::io(path, e))?);
+    let bytes = Zeroizing::new(read_bounded(path)?);
     let bad = |why: &str| Error::config(format!("key {}", path.display()), why);
-    if bytes.starts_with(b"-----BEGIN") {
-        return Err(bad(
-            "is a PEM key; this build signs and verifies with HMAC secrets only",
+    let parsed = if asym::looks_like_pem(&bytes) {
+        Some(asym::parse_pem(&bytes).map_err(|why| bad(&why))?)
+    } else if asym::looks_like_der(&bytes) {
+        Some(asym::parse_der(&bytes).map_err(|why| bad(&why))?)
+    } else {
+        None
+    };
+    if let Some(parsed) = parsed {
+        let alg = read_alg(path, parsed.public.kind())?;
+        return Ok(Key::asymmetric(
+            parsed,
+            alg,
+            source,
+            Some(path.to_path_buf()),
         ));
     }
     let secret = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
     if secret.is_empty() {
         return Err(bad("is empty"));
     }
-    let alg = read_alg(path, AlgorithmFamily::Hmac)?;
+    let alg = read_alg(path, KeyKind::Hmac)?;
     Ok(Key::hmac(secret, alg, source, Some(path.to_path_buf())))
 }
 
-/// The algorithm recorded in `<key file>.alg`, or the family's default.
-fn read_alg(key_path: &Path, family: AlgorithmFamily) -> Result<Algorithm> {
+/// Reads a file of at most `MAX_KEY_FILE` bytes.
+///
+/// # Errors
+/// Exit 8 when it is unreadable or larger.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(Error::config(
+            path.display(),
+            format!("is larger than {} KiB", MAX_KEY_FILE / 1024),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The algorithm recorded in `<key file>.alg`, or the kind's default.
+fn read_alg(key_path: &Path, kind: KeyKind) -> Result<Algorithm> {
     let path = store::sidecar(key_path, ".alg");
     let Some(bytes) = store::read_optional(&path)? else {
-        return Ok(default_alg(family));
+        return Ok(kind.default_alg());
     };
     let text = String::from_utf8_lossy(&bytes);
     let alg: Algorithm = text.trim().parse().map_err(|_| {
@@ -261,13 +350,10 @@ fn read_alg(key_path: &Path, family: AlgorithmFamily) -> Result<Algorithm> {
             format!("unknown algorithm {:?}", text.trim()),
         )
     })?;
-    if alg.family() != family {
+    if !kind.algorithms().contains(&alg) {
         return Err(Error::config(
             path.display(),
-            format!(
-                "names {alg:?}, which a {} key cannot sign",
-                family_name(family)
-            ),
+            format!("names {alg:?}, which {} key cannot sign", article(kind)),
         ));
     }
     Ok(alg)
@@ -294,31 +380,104 @@ pub fn init_path(ctx: &Ctx, alg: Algorithm) -> Result<PathBuf> {
     }))
 }
 
+/// What `init` made.
+#[derive(Debug, Default)]
+pub struct Created {
+    /// The public key file written beside an asymmetric private key.
+    pub public_path: Option<PathBuf>,
+    /// The new key's `kid` (asymmetric keys).
+    pub kid: Option<String>,
+}
+
+/// Where `init` writes the public key of the private key at `path`: `public.pem` beside
+/// `private.pem` (any `private` in the file name becomes `public`), else `<name>.pub.pem`.
+pub fn public_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let public = if name.contains("private") {
+        name.replacen("private", "public", 1)
+    } else {
+        let stem = name.strip_suffix(".pem").unwrap_or(&name);
+        format!("{stem}.pub.pem")
+    };
+    path.with_file_name(public)
+}
+
+/// The other default key file when `init` writes to the default location: `private.pem`
+/// for an HMAC key, `secret` for an asymmetric one. `None` for an explicit key path.
+pub fn other_default(ctx: &Ctx, alg: Algorithm) -> Option<PathBuf> {
+    if ctx.key_flag.is_some() || ctx.key_file_env.is_some() {
+        return None;
+    }
+    let dir = ctx.config_dir.as_ref()?;
+    Some(dir.join(if alg.family() == AlgorithmFamily::Hmac {
+        DEFAULT_PRIVATE
+    } else {
+        DEFAULT_SECRET
+    }))
+}
+
+/// Removes a key file with its `.alg` record (and, for a PEM key, the public key `init`
+/// wrote beside it).
+///
+/// # Errors
+/// Exit 8 on I/O failure.
+pub fn remove(path: &Path) -> Result<()> {
+    let _lock = store::lock(path, std::time::Duration::from_secs(10))?;
+    let mut files = vec![path.to_path_buf(), store::sidecar(path, ".alg")];
+    if path.file_name().is_some_and(|n| n == DEFAULT_PRIVATE) {
+        files.push(public_path(path));
+    }
+    for f in files {
+        match std::fs::remove_file(&f) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&f, e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Creates a key for `alg` at `path` (0600, atomically, under the key's lock) and records
-/// `alg` in `<path>.alg`. Refuses to replace an existing key unless `force`.
+/// `alg` in `<path>.alg`. An asymmetric key is a PKCS#8 PEM private key, with its SPKI PEM
+/// public key written beside it (`public_path`). Refuses to replace an existing key (or
+/// public key file) unless `force`.
 ///
 /// # Errors
 /// Exit 8 when the key exists without `force`, or on I/O failure.
-pub fn create(path: &Path, alg: Algorithm, force: bool) -> Result<()> {
+pub fn create(path: &Path, alg: Algorithm, force: bool) -> Result<Created> {
     let _lock = store::lock(path, std::time::Duration::from_secs(10))?;
-    if !force && path.exists() {
-        return Err(Error::config(
-            format!("key {}", path.display()),
-            "already exists; pass --force to replace it (tokens signed with it will stop verifying)",
-        ));
-    }
-    let material = match alg.family() {
-        AlgorithmFamily::Hmac => new_secret()?,
-        f => {
+    let exists = |p: &Path| -> Result<()> {
+        if !force && p.exists() {
             return Err(Error::config(
-                format!("{alg:?}"),
-                format!("{} keys are not supported by this build", family_name(f)),
+                format!("key {}", p.display()),
+                "already exists; pass --force to replace it (tokens signed with it will stop verifying)",
             ));
         }
+        Ok(())
     };
-    store::write_atomic(path, |w| w.write_all(&material))?;
+    exists(path)?;
+    let kind = KeyKind::of(alg);
+    let mut created = Created::default();
+    if kind == KeyKind::Hmac {
+        let material = new_secret()?;
+        store::write_atomic(path, |w| w.write_all(&material))?;
+    } else {
+        let public_path = public_path(path);
+        exists(&public_path)?;
+        let (private_pem, public) = asym::generate(kind)
+            .map_err(|e| Error::config(format!("generating {} key", kind.name()), e))?;
+        let public_pem = public
+            .to_pem()
+            .map_err(|e| Error::config(format!("encoding {} public key", kind.name()), e))?;
+        store::write_atomic(path, |w| w.write_all(private_pem.as_bytes()))?;
+        store::write_atomic(&public_path, |w| w.write_all(public_pem.as_bytes()))?;
+        created.kid = Some(public.thumbprint());
+        created.public_path = Some(public_path);
+    }
     store::write_atomic(&store::sidecar(path, ".alg"), |w| writeln!(w, "{alg:?}"))?;
-    Ok(())
+    Ok(created)
 }
 
 /// 512 random bits from the OS, as 86 base64url characters and a newline.
@@ -339,6 +498,15 @@ impl crate::cli::Alg {
             Alg::HS256 => Algorithm::HS256,
             Alg::HS384 => Algorithm::HS384,
             Alg::HS512 => Algorithm::HS512,
+            Alg::RS256 => Algorithm::RS256,
+            Alg::RS384 => Algorithm::RS384,
+            Alg::RS512 => Algorithm::RS512,
+            Alg::PS256 => Algorithm::PS256,
+            Alg::PS384 => Algorithm::PS384,
+            Alg::PS512 => Algorithm::PS512,
+            Alg::ES256 => Algorithm::ES256,
+            Alg::ES384 => Algorithm::ES384,
+            Alg::EdDSA => Algorithm::EdDSA,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! [`error::Result`] whose error carries its exit code.
 #![forbid(unsafe_code)]
 
+pub mod asym;
 pub mod cli;
 pub mod commands;
 pub mod context;
@@ -17,7 +18,7 @@ pub mod tokens;
 pub mod users;
 
 use cli::{Cli, Command};
-use commands::{docs, hash, init, paths, revoke, token, user};
+use commands::{docs, hash, init, jwks, paths, revoke, token, user};
 use context::Ctx;
 
 /// Runs one parsed command line.
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Command::Decode(a) => token::decode(a, &ctx),
         Command::Logout(a) => revoke::logout(a, &ctx),
         Command::Revocations(c) => revoke::run(c, &ctx),
+        Command::Jwks => jwks::run(&ctx),
         Command::Paths => paths::run(&ctx),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),

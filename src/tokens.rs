@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::asym;
 use crate::error::{Error, Result};
 use crate::keys::{self, Key};
 use crate::revocations::{RevocationView, Revoked};
@@ -161,6 +162,8 @@ struct HeaderView<'a> {
     #[serde(borrow)]
     alg: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
     crit: Option<Vec<Cow<'a, str>>>,
 }
 
@@ -241,9 +244,59 @@ pub struct Rules {
     pub exp_required: bool,
 }
 
-/// Checks tokens against one key and one set of rules; built once, used for every token.
-pub struct Verifier {
+/// One verifying key with a verifier built for each algorithm it accepts.
+struct Entry {
+    /// The key's `kid` (used only when keys are chosen from a set).
+    kid: Option<String>,
     verifiers: Vec<(Algorithm, Box<dyn JwtVerifier>)>,
+}
+
+impl Entry {
+    fn build(
+        kid: Option<String>,
+        algs: &[Algorithm],
+        decoding: &jsonwebtoken::DecodingKey,
+        name: &str,
+    ) -> Result<Self> {
+        let provider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+        let verifiers = algs
+            .iter()
+            .map(|alg| {
+                (provider.verifier_factory)(alg, decoding)
+                    .map(|v| (*alg, v))
+                    .map_err(|e| Error::config(name, e.to_string()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Entry { kid, verifiers })
+    }
+
+    fn find(&self, alg: &str) -> Option<&dyn JwtVerifier> {
+        self.verifiers
+            .iter()
+            .find(|(a, _)| alg_name(*a) == alg)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    fn allowed_names(&self) -> String {
+        let algs: Vec<Algorithm> = self.verifiers.iter().map(|(a, _)| *a).collect();
+        keys::names(&algs)
+    }
+}
+
+/// A JWK Set the keys come from: chosen by the token's `kid`.
+struct KeySet {
+    /// The file, for messages.
+    name: String,
+    /// Keys of the file that cannot be used, by `kid`, with the reason.
+    skipped: Vec<(String, String)>,
+}
+
+/// Checks tokens against one key (or a JWK Set) and one set of rules; built once, used for
+/// every token.
+pub struct Verifier {
+    entries: Vec<Entry>,
+    /// `Some` when `entries` come from a JWK Set and are chosen by `kid`.
+    set: Option<KeySet>,
     rules: Rules,
     now: i64,
     revocations: Option<RevocationView>,
@@ -252,7 +305,8 @@ pub struct Verifier {
     sig: Vec<u8>,
 }
 
-/// The algorithms `verify` accepts for a key family (SPEC §3).
+/// The algorithms `verify` accepts for a key family (SPEC §3). EC keys accept only their
+/// curve's algorithm: see `KeyKind::algorithms`.
 pub fn family_algorithms(f: AlgorithmFamily) -> &'static [Algorithm] {
     use Algorithm::*;
     match f {
@@ -268,53 +322,136 @@ impl Verifier {
     /// never from a token.
     ///
     /// # Errors
-    /// Exit 8 when `--alg` is not of the key's family or the key is unusable.
+    /// Exit 8 when `--alg` is not one the key verifies, or the key is unusable.
     pub fn new(
         key: &Key,
         rules: Rules,
         now: i64,
         revocations: Option<RevocationView>,
     ) -> Result<Self> {
+        let all = key.kind.algorithms();
         let allowed: Vec<Algorithm> = match rules.alg {
-            Some(a) if a.family() != key.family => {
+            Some(a) if !all.contains(&a) => {
                 return Err(Error::config(
                     format!("--alg {a:?}"),
                     format!(
-                        "does not fit key {}, which is a {} key",
+                        "does not fit key {}, which is {} key (it verifies {})",
                         key.name(),
-                        keys::family_name(key.family)
+                        keys::article(key.kind),
+                        keys::names(all)
                     ),
                 ));
             }
             Some(a) => vec![a],
-            None => family_algorithms(key.family).to_vec(),
+            None => all.to_vec(),
         };
-        let provider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
-        let verifiers = allowed
-            .into_iter()
-            .map(|alg| {
-                (provider.verifier_factory)(&alg, key.decoding())
-                    .map(|v| (alg, v))
-                    .map_err(|e| Error::config(format!("key {}", key.name()), e.to_string()))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Verifier {
-            verifiers,
+        let entry = Entry::build(
+            None,
+            &allowed,
+            key.decoding(),
+            &format!("key {}", key.name()),
+        )?;
+        Ok(Self::with_entries(
+            vec![entry],
+            None,
+            rules,
+            now,
+            revocations,
+        ))
+    }
+
+    /// Builds a verifier for the keys of a JWK Set (`verify --jwks`): each token's key is
+    /// chosen by its `kid`; a token without `kid` needs exactly one key in the set that
+    /// accepts its algorithm. A key accepts its kind's algorithms, narrowed by the JWK's
+    /// `alg` and by `--alg`.
+    ///
+    /// # Errors
+    /// Exit 8 when no key of the set can verify (the allowed algorithms).
+    pub fn from_set(
+        name: &str,
+        keys: &[asym::SetKey],
+        skipped: &[asym::Skipped],
+        rules: Rules,
+        now: i64,
+        revocations: Option<RevocationView>,
+    ) -> Result<Self> {
+        let mut entries = Vec::new();
+        let mut unusable: Vec<(String, String)> = skipped
+            .iter()
+            .filter_map(|s| s.kid.clone().map(|k| (k, s.why.clone())))
+            .collect();
+        for k in keys {
+            let algs: Vec<Algorithm> = k
+                .public
+                .kind()
+                .algorithms()
+                .iter()
+                .copied()
+                .filter(|a| k.alg.is_none_or(|x| x == *a) && rules.alg.is_none_or(|x| x == *a))
+                .collect();
+            if algs.is_empty() {
+                let own: &[Algorithm] = match &k.alg {
+                    Some(a) => std::slice::from_ref(a),
+                    None => k.public.kind().algorithms(),
+                };
+                unusable.push((
+                    k.kid.clone(),
+                    format!(
+                        "it verifies only {}, not --alg {}",
+                        keys::names(own),
+                        rules.alg.map_or("", alg_name)
+                    ),
+                ));
+                continue;
+            }
+            entries.push(Entry::build(
+                Some(k.kid.clone()),
+                &algs,
+                &k.public.decoding_key(),
+                &format!("key {:?} in {name}", k.kid),
+            )?);
+        }
+        if entries.is_empty() {
+            let mut why = match rules.alg {
+                Some(a) => format!("has no key that can verify --alg {}", alg_name(a)),
+                None => "has no key that can verify signatures (RSA, P-256, P-384 or Ed25519)"
+                    .to_string(),
+            };
+            let reasons: Vec<&str> = skipped.iter().map(|s| s.why.as_str()).collect();
+            if !reasons.is_empty() {
+                why = format!("{why}: {}", reasons.join("; "));
+            }
+            return Err(Error::config(format!("key set {name}"), why));
+        }
+        let set = KeySet {
+            name: name.to_string(),
+            skipped: unusable,
+        };
+        Ok(Self::with_entries(
+            entries,
+            Some(set),
+            rules,
+            now,
+            revocations,
+        ))
+    }
+
+    fn with_entries(
+        entries: Vec<Entry>,
+        set: Option<KeySet>,
+        rules: Rules,
+        now: i64,
+        revocations: Option<RevocationView>,
+    ) -> Self {
+        Verifier {
+            entries,
+            set,
             rules,
             now,
             revocations,
             buf: Vec::with_capacity(1024),
             sig: Vec::with_capacity(512),
-        })
-    }
-
-    fn allowed_names(&self) -> String {
-        let names: Vec<String> = self
-            .verifiers
-            .iter()
-            .map(|(a, _)| format!("{a:?}"))
-            .collect();
-        names.join(", ")
+        }
     }
 
     /// Checks one token: size and shape, header algorithm, signature, then the claims
@@ -339,11 +476,17 @@ impl Verifier {
                 "alg none (an unsigned token) is never accepted".into(),
             ));
         }
-        let Some((_, verifier)) = self.verifiers.iter().find(|(a, _)| alg_name(*a) == alg) else {
-            return Err(Error::TokenInvalid(format!(
-                "algorithm {alg} is not accepted for this key (accepted: {})",
-                self.allowed_names()
-            )));
+        let verifier = match &self.set {
+            None => {
+                let entry = &self.entries[0];
+                entry.find(&alg).ok_or_else(|| {
+                    Error::TokenInvalid(format!(
+                        "algorithm {alg} is not accepted for this key (accepted: {})",
+                        entry.allowed_names()
+                    ))
+                })?
+            }
+            Some(set) => select(&self.entries, set, &alg, header.kid.as_deref())?,
         };
         // RFC 7515 §4.1.11: extensions we do not understand must be refused.
         if let Some(crit) = header.crit {
@@ -456,6 +599,57 @@ impl Verifier {
             exp: exp.map(|e| e.ceil() as i64),
         })
     }
+}
+
+/// Chooses the verifier of a JWK Set for a token's `alg` and `kid` (SPEC §3).
+fn select<'a>(
+    entries: &'a [Entry],
+    set: &KeySet,
+    alg: &str,
+    kid: Option<&str>,
+) -> Result<&'a dyn JwtVerifier> {
+    let Some(kid) = kid else {
+        let mut usable = entries.iter().filter_map(|e| e.find(alg));
+        return match (usable.next(), usable.next()) {
+            (Some(v), None) => Ok(v),
+            (None, _) => Err(Error::TokenInvalid(format!(
+                "algorithm {alg} is not accepted by any key in {}",
+                set.name
+            ))),
+            (Some(_), Some(_)) => Err(Error::TokenInvalid(format!(
+                "token has no kid and {} keys in {} accept {alg}; cannot choose",
+                entries.iter().filter(|e| e.find(alg).is_some()).count(),
+                set.name
+            ))),
+        };
+    };
+    let mut named = entries
+        .iter()
+        .filter(|e| e.kid.as_deref() == Some(kid))
+        .peekable();
+    if named.peek().is_none() {
+        if let Some((_, why)) = set.skipped.iter().find(|(k, _)| k == kid) {
+            return Err(Error::TokenInvalid(format!(
+                "kid {kid:?} names a key of {} that cannot be used: {why}",
+                set.name
+            )));
+        }
+        return Err(Error::TokenInvalid(format!(
+            "unknown kid {kid:?}: no such key in {}",
+            set.name
+        )));
+    }
+    let mut accepted = Vec::new();
+    for e in named {
+        if let Some(v) = e.find(alg) {
+            return Ok(v);
+        }
+        accepted.push(e.allowed_names());
+    }
+    Err(Error::TokenInvalid(format!(
+        "algorithm {alg} is not accepted for key {kid:?} (accepted: {})",
+        accepted.join(", ")
+    )))
 }
 
 /// The JOSE name of an algorithm (`HS256`, `EdDSA`, …).

@@ -4,24 +4,57 @@ use serde_json::json;
 
 use crate::cli::InitArgs;
 use crate::context::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::{keys, output};
 
 /// Creates the key at the key path and records its algorithm.
 ///
+/// On the default location only one of `secret` and `private.pem` may exist (with both,
+/// every command would have to ask which to use): making one while the other exists is
+/// refused without `--force`, and with `--force` the other is removed once the new key is
+/// in place.
+///
 /// # Errors
-/// Exit 8 when the key exists without `--force`, or on I/O failure.
+/// Exit 8 when the key (or the other default key) exists without `--force`, or on I/O
+/// failure.
 pub fn run(args: &InitArgs, ctx: &Ctx) -> Result<()> {
     let alg = args.alg.algorithm();
     let path = keys::init_path(ctx, alg)?;
-    keys::create(&path, alg, args.force)?;
+    let other = keys::other_default(ctx, alg).filter(|p| p.exists());
+    if let Some(other) = &other
+        && !args.force
+    {
+        return Err(Error::config(
+            format!("key {}", other.display()),
+            format!(
+                "already exists as the default key; pass --force to replace it with a new {alg:?} key at {}, or --key PATH to create the new key elsewhere",
+                path.display()
+            ),
+        ));
+    }
+    let created = keys::create(&path, alg, args.force)?;
+    if let Some(other) = &other {
+        keys::remove(other)?;
+        ctx.info(format!(
+            "removed the previous default key {}",
+            other.display()
+        ));
+    }
     if matches!(ctx.key, Some(crate::context::KeyConfig::Secret(_))) && ctx.key_flag.is_none() {
         ctx.info("note: JWT_SECRET_KEY is set and takes precedence over this key file");
     }
     if ctx.json {
-        output::json(&json!({"key": path, "alg": format!("{alg:?}")}))
+        output::json(&json!({
+            "key": path,
+            "alg": format!("{alg:?}"),
+            "kid": created.kid,
+            "public_key": created.public_path,
+        }))
     } else {
         ctx.info(format!("created {alg:?} key {}", path.display()));
+        if let (Some(public), Some(kid)) = (&created.public_path, &created.kid) {
+            ctx.info(format!("public key {} (kid {kid})", public.display()));
+        }
         Ok(())
     }
 }

@@ -4,6 +4,7 @@ pub mod docs;
 pub mod hash;
 pub mod htpasswd;
 pub mod init;
+pub mod jwks;
 pub mod paths;
 pub mod revoke;
 pub mod token;

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::cli::{LogoutArgs, RevocationsCommand};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::revocations::{self, Revocations};
+use crate::revocations::{self, Lookups, Revocations};
 use crate::tokens::{MAX_TOKEN_BYTES, Rules};
 use crate::{output, store};
 
@@ -39,7 +39,7 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         exp_required: true,
         ..Rules::default()
     };
-    let mut verifier = super::token::verifier(ctx, rules, false)?;
+    let mut verifier = super::token::verifier(ctx, rules, Some(Lookups::Few))?;
     let checked = verifier.verify(token.as_bytes(), None)?;
     let (Some(jti), Some(exp)) = (checked.jti, checked.exp) else {
         return Err(Error::TokenInvalid(

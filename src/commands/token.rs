@@ -210,14 +210,43 @@ fn rules(args: &VerifyArgs) -> Result<Rules> {
 
 /// Builds the verifier for `verify` and `logout`: the configured key, and the revocation
 /// list unless `skip_revocation`.
-pub fn verifier(ctx: &Ctx, rules: Rules, skip_revocation: bool) -> Result<Verifier> {
+pub fn verifier(ctx: &Ctx, rules: Rules, revocations: Option<Lookups>) -> Result<Verifier> {
     let key = keys::load(ctx)?;
-    let revocations = if skip_revocation {
-        None
-    } else {
-        Some(RevocationView::load(ctx.state_path()?, Lookups::Few)?)
-    };
-    Verifier::new(&key, rules, ctx.now, revocations)
+    Verifier::new(&key, rules, ctx.now, revocation_view(ctx, revocations)?)
+}
+
+/// The revocation list, loaded for `lookups`, or `None` when not checked (`--no-revocation`).
+fn revocation_view(ctx: &Ctx, lookups: Option<Lookups>) -> Result<Option<RevocationView>> {
+    lookups
+        .map(|l| RevocationView::load(ctx.state_path()?, l))
+        .transpose()
+}
+
+/// Builds the verifier for `verify --jwks FILE`: the keys of a JWK Set, chosen by `kid`.
+fn jwks_verifier(
+    ctx: &Ctx,
+    path: &std::path::Path,
+    rules: Rules,
+    revocations: Option<Lookups>,
+) -> Result<Verifier> {
+    if ctx.key_flag.is_some() {
+        return Err(Error::usage(
+            "--jwks",
+            "cannot be combined with --key; verify with one or the other",
+        ));
+    }
+    let bytes = keys::read_bounded(path)?;
+    let (set, skipped) = crate::asym::parse_jwks(&bytes)
+        .map_err(|why| Error::config(format!("key set {}", path.display()), why))?;
+    let revocations = revocation_view(ctx, revocations)?;
+    Verifier::from_set(
+        &path.display().to_string(),
+        &set,
+        &skipped,
+        rules,
+        ctx.now,
+        revocations,
+    )
 }
 
 /// A single token from the argument, or `None` for batch mode (`-` or nothing).
@@ -231,7 +260,16 @@ fn single(token: &Option<String>) -> Option<&str> {
 /// Exit 1, 3 or 4 for a token that fails; in batch mode 1 if any failed.
 pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
     let rules = rules(args)?;
-    let mut v = verifier(ctx, rules, args.no_revocation)?;
+    // One token searches the revocation index in place; a stream loads it once.
+    let lookups = match single(&args.token) {
+        Some(_) => Lookups::Few,
+        None => Lookups::Many,
+    };
+    let lookups = (!args.no_revocation).then_some(lookups);
+    let mut v = match &args.jwks {
+        Some(path) => jwks_verifier(ctx, path, rules, lookups)?,
+        None => verifier(ctx, rules, lookups)?,
+    };
     if let Some(token) = single(&args.token) {
         let mut claims = Value::Null;
         let token = token.trim().as_bytes();
@@ -374,14 +412,49 @@ fn describe(d: &Decoded, now: i64, color: bool) -> String {
         ),
         (None, _) => ("no exp claim: never expires".to_string(), Style::Yellow),
     };
-    format!(
-        "{}\n\n{}\n\n{} {}\n{} not checked (use 'jwtauth verify')",
+    let alg = d
+        .header
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or("(none)");
+    let mut s = format!(
+        "{}\n\n{}\n\n{} {} ({})",
         section("Header", &d.header, false),
         section("Claims", &d.payload, true),
+        paint(color, Style::Bold, "Algorithm:"),
+        output::printable(alg),
+        algorithm_family(alg),
+    );
+    if let Some(kid) = d.header.get("kid") {
+        let kid = kid.as_str().map_or_else(|| kid.to_string(), str::to_string);
+        s.push_str(&format!(
+            "\n{} {}",
+            paint(color, Style::Bold, "Key ID:"),
+            output::printable(&kid)
+        ));
+    }
+    s.push_str(&format!(
+        "\n{} {}\n{} not checked (use 'jwtauth verify')",
         paint(color, Style::Bold, "Status:"),
         paint(color, style, &status),
         paint(color, Style::Bold, "Signature:"),
-    )
+    ));
+    s
+}
+
+/// The family an algorithm name belongs to, for `decode`'s text view.
+fn algorithm_family(alg: &str) -> &'static str {
+    match alg {
+        "HS256" | "HS384" | "HS512" => "HMAC, shared secret",
+        "RS256" | "RS384" | "RS512" => "RSA, PKCS#1 v1.5",
+        "PS256" | "PS384" | "PS512" => "RSA, PSS",
+        "ES256" => "ECDSA, P-256",
+        "ES384" => "ECDSA, P-384",
+        "ES512" => "ECDSA, P-521; not supported",
+        "EdDSA" | "Ed25519" => "EdDSA, Ed25519",
+        a if a.eq_ignore_ascii_case("none") => "unsigned; never accepted",
+        _ => "unknown algorithm",
+    }
 }
 
 /// Where batch results go: one line per token, text or JSON.

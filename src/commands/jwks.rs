@@ -1,0 +1,29 @@
+//! `jwtauth jwks`: the public JWK Set of the asymmetric signing key.
+
+use serde_json::{Value, json};
+
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::{keys, output};
+
+/// Prints `{"keys":[<public JWK>]}` for the configured key (pretty in text mode, one line
+/// with `--json`). The JWK's `alg` is the key's signing algorithm and its `kid` the RFC 7638
+/// thumbprint that jwtauth puts in token headers.
+///
+/// # Errors
+/// Exit 8 without a key, or for an HMAC key (a secret is never published).
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let key = keys::load(ctx)?;
+    let Some(public) = &key.public else {
+        return Err(Error::config(
+            format!("key {}", key.name()),
+            "is an HMAC secret, which has no public part and must never be published; a JWK Set needs an asymmetric key (jwtauth init --alg ES256, RS256, EdDSA, ...)",
+        ));
+    };
+    let set = json!({"keys": [Value::Object(public.jwk(key.alg))]});
+    if ctx.json {
+        output::json(&set)
+    } else {
+        output::text(serde_json::to_string_pretty(&set).map_err(|e| Error::Output(e.into()))?)
+    }
+}
