@@ -222,7 +222,7 @@ pub fn load_or_create(ctx: &Ctx) -> Result<Key> {
         return load(ctx);
     };
     let path = dir.join(DEFAULT_SECRET);
-    match create(&path, Algorithm::HS256, false) {
+    match create(ctx, &path, Algorithm::HS256, false) {
         Ok(_) => ctx.info(format!(
             "created a new HS256 signing key at {}",
             path.display()
@@ -446,8 +446,8 @@ pub fn remove(path: &Path) -> Result<()> {
 ///
 /// # Errors
 /// Exit 8 when the key exists without `force`, or on I/O failure.
-pub fn create(path: &Path, alg: Algorithm, force: bool) -> Result<Created> {
-    let _lock = store::lock(path, std::time::Duration::from_secs(10))?;
+pub fn create(ctx: &Ctx, path: &Path, alg: Algorithm, force: bool) -> Result<Created> {
+    let _lock = store::lock(path, ctx.lock_timeout)?;
     let exists = |p: &Path| -> Result<()> {
         if !force && p.exists() {
             return Err(Error::config(

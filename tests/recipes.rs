@@ -1,4 +1,4 @@
-//! Runs every ```sh block of docs/recipes.md with bash, in an empty temp home with the built
+//! Runs every ```sh block of README.md with bash, in an empty temp home with the built
 //! binary first on PATH, and asserts exit 0: the recipes cannot rot.
 mod common;
 
@@ -37,8 +37,8 @@ fn needs(block: &str) -> Vec<String> {
 
 #[test]
 fn every_recipe_block_runs_and_exits_0() {
-    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/recipes.md");
-    let text = std::fs::read_to_string(&doc).expect("docs/recipes.md");
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let text = std::fs::read_to_string(&doc).expect("README.md");
     let blocks = sh_blocks(&text);
     assert!(blocks.len() >= 6, "only {} sh blocks", blocks.len());
     let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
@@ -52,11 +52,11 @@ fn every_recipe_block_runs_and_exits_0() {
             .into_iter()
             .filter(|peer| match peer.as_str() {
                 "htpasswd" => !common::htpasswd(),
-                other => panic!("docs/recipes.md:{line}: unknown peer {other:?}"),
+                other => panic!("README.md:{line}: unknown peer {other:?}"),
             })
             .collect();
         if !missing.is_empty() {
-            eprintln!("skipping docs/recipes.md:{line}: missing {missing:?}");
+            eprintln!("skipping README.md:{line}: missing {missing:?}");
             continue;
         }
         let env = Env::new();
@@ -77,7 +77,7 @@ fn every_recipe_block_runs_and_exits_0() {
             .expect("bash");
         assert!(
             out.status.success(),
-            "docs/recipes.md:{line}: exit {:?}\n--- block\n{block}--- stdout\n{}--- stderr\n{}",
+            "README.md:{line}: exit {:?}\n--- block\n{block}--- stdout\n{}--- stderr\n{}",
             out.status.code(),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)

@@ -32,7 +32,7 @@ pub fn run(args: &InitArgs, ctx: &Ctx) -> Result<()> {
             ),
         ));
     }
-    let created = keys::create(&path, alg, args.force)?;
+    let created = keys::create(ctx, &path, alg, args.force)?;
     if let Some(other) = &other {
         keys::remove(other)?;
         ctx.info(format!(
