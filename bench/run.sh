@@ -208,8 +208,15 @@ section_process() {
 section_state() {
   log "generating $REVOCATIONS live revocations and $N tokens"
   $TOOL gen-state "$STATE" "$REVOCATIONS"
-  # Let jwtauth rewrite the file in whatever layout it keeps (nothing expires here).
+  # Let jwtauth rewrite the file in whatever layout it keeps (nothing expires here), and
+  # revoke one token of its own so the checks below prove the list is consulted.
   "$J" -q --state "$STATE" revocations prune >/dev/null
+  local revoked rc=0
+  revoked=$("$J" --key "$KEY" --state "$EMPTY" mint --sub revoked-one)
+  "$J" -q --key "$KEY" --state "$STATE" logout "$revoked"
+  "$J" --key "$KEY" --state "$STATE" verify "$revoked" >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 4 ] || { echo "verify of a revoked token: exit $rc, not 4" >&2; return 1; }
+  printf '%s\n%s\n' "$TOKEN" "$revoked" >"$W/mixed.txt"
   "$BARE" mint "$N" "$KEY" "$TOKENS"
   head -n "$SMALL_N" "$TOKENS" >"$W/tokens-small.txt"
   [ "$(sort -u "$TOKENS" | wc -l)" = "$N" ] || { echo "tokens are not distinct" >&2; return 1; }
@@ -225,6 +232,12 @@ section_batch() {
   metric batch_rss_kib "$(tail -n 1 "$W/rss.txt")"
   /usr/bin/time -f %M -o "$W/rss.txt" "${vcmd[@]}" <"$W/tokens-small.txt" >/dev/null
   metric batch_small_rss_kib "$(tail -n 1 "$W/rss.txt")"
+  local mixed
+  mixed=$("${vcmd[@]}" <"$W/mixed.txt" 2>/dev/null || true)
+  [[ $mixed == "ok x"$'\n'"error 4 "* ]] || {
+    echo "verify - does not see the revocation list: $mixed" >&2
+    return 1
+  }
   metric batch_n "$N"
   metric batch_small_n "$SMALL_N"
   metric revocations "$REVOCATIONS"
@@ -343,6 +356,7 @@ main() {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); jwtauth $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "- machine: $(nproc) CPUs, $cpu; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $versions"
+    [ "$QUICK" = 1 ] && echo "- QUICK run: a smoke test of the harness. N and the run counts are too small for the figures to count (the batch rate here includes loading the state once)"
     echo "- medians; one-process times over $ROUNDS alternating rounds of $PROC_RUNS runs (hyperfine -N), bcrypt work $ROUNDS × $BCRYPT_RUNS runs; batch throughput over $BATCH_RUNS runs"
   } >"$W/header.md"
   local strict=()
