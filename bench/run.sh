@@ -7,7 +7,8 @@
 #
 # Environment overrides: BENCH_N (batch tokens), BENCH_ROUNDS, BENCH_PROC_RUNS (hyperfine runs
 # per round for one-process commands), BENCH_BCRYPT_RUNS, BENCH_PYJWT_MAX (tokens PyJWT
-# decodes; its rate is per token), BENCH_PEERS (peer cache dir, default target/bench-peers).
+# decodes; its rate is per token), BENCH_PEERS (peer cache dir, default target/bench-peers),
+# BENCH_JWTAUTH (bench this jwtauth binary instead of building target/release/jwtauth).
 #
 # Works on a fresh clone: installs its peers itself. Debian packages hyperfine, time
 # (/usr/bin/time) and apache2-utils (htpasswd) via apt-get when missing (as root, else sudo);
@@ -104,9 +105,14 @@ install_peers() {
   fi
   PY=$VENV/bin/python
 
-  log "cargo build --release (jwtauth)"
-  cargo build --release --locked --quiet
-  J=$ROOT/target/release/jwtauth
+  if [ -n "${BENCH_JWTAUTH:-}" ]; then
+    J=$(realpath "$BENCH_JWTAUTH")
+    log "using $J (BENCH_JWTAUTH), not building"
+  else
+    log "cargo build --release (jwtauth)"
+    cargo build --release --locked --quiet
+    J=$ROOT/target/release/jwtauth
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
