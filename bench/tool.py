@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh (standard library only).
+
+  tool.py gen-state PATH N              revocations.json with N live token entries
+  tool.py gen-users PATH N HASH         users.json with N filler users sharing HASH
+  tool.py hf-median NAME FILE...        median seconds of the hyperfine command NAME over
+                                        several --export-json files (rounds)
+  tool.py hf-cpu NAME FILE...           median over the files (rounds) of the mean user+system
+                                        seconds of NAME
+  tool.py median X...                   median of numbers
+  tool.py report METRICS HEADER OUT     Markdown table of SPEC section 7 to stdout and OUT;
+                                        exit 3 with --strict when a target is missed
+"""
+
+import base64
+import json
+import os
+import statistics
+import sys
+import time
+
+
+def gen_state(path, n):
+    """Revocation state in the layout jwtauth writes: one entry per line, keys sorted."""
+    now = int(time.time())
+    far = now + 365 * 86400
+    jtis = sorted(
+        base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode() for _ in range(n)
+    )
+    # Subjects revoked long ago: the bench tokens were issued after these marks, so they
+    # stay valid, but the subject lookup finds an entry.
+    users = sorted(f"user{i}" for i in range(min(n, 1000)))
+    with open(path, "w") as f:
+        f.write('{\n  "version": 1,\n  "tokens": {')
+        f.write(",".join(f'\n    "{j}": {far - i % 86400}' for i, j in enumerate(jtis)))
+        f.write("\n  }" if jtis else "}")
+        f.write(',\n  "users": {')
+        f.write(",".join(f'\n    "{u}": {now - 40 * 86400}' for u in users))
+        f.write("\n  }" if users else "}")
+        f.write("\n}\n")
+
+
+def gen_users(path, n, hashed):
+    """Users file in the layout jwtauth writes: one compact record per line, names sorted."""
+    now = int(time.time())
+    names = sorted(f"filler{i:06d}" for i in range(n))
+    with open(path, "w") as f:
+        f.write('{\n  "version": 1,\n  "users": {')
+        first = True
+        for name in names:
+            rec = {
+                "username": name,
+                "full_name": f"Filler User {name[6:]}",
+                "email": f"{name}@example.com",
+                "hashed_password": hashed,
+                "disabled": False,
+                "created_at": now - 86400,
+                "password_changed_at": now - 86400,
+            }
+            f.write("\n    " if first else ",\n    ")
+            first = False
+            f.write(json.dumps(name) + ": " + json.dumps(rec, separators=(",", ":")))
+        f.write("\n  }" if n else "}")
+        f.write("\n}\n")
+
+
+def hf_times(name, files):
+    times = []
+    for path in files:
+        with open(path) as f:
+            for r in json.load(f)["results"]:
+                if r["command"] == name:
+                    times.extend(r["times"])
+    if not times:
+        sys.exit(f"tool.py: no hyperfine results for {name!r}")
+    return times
+
+
+def hf_cpu(name, files):
+    cpu = []
+    for path in files:
+        with open(path) as f:
+            for r in json.load(f)["results"]:
+                if r["command"] == name:
+                    cpu.append(r["user"] + r["system"])
+    if not cpu:
+        sys.exit(f"tool.py: no hyperfine results for {name!r}")
+    return cpu
+
+
+# ---------------------------------------------------------------------------------------
+# Report
+
+
+def load_metrics(path):
+    m = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.rstrip("\n").split("=", 1)
+                    m[k] = v
+    return m
+
+
+def num(m, k):
+    try:
+        return float(m[k])
+    except (KeyError, ValueError):
+        return None
+
+
+def fmt(x, unit, digits=2):
+    if x is None:
+        return "n/a"
+    if unit == "tok/s":
+        return f"{x:,.0f} tok/s"
+    return f"{x:.{digits}f} {unit}".strip()
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def met(ok):
+    return "n/a" if ok is None else ("yes" if ok else "**NO**")
+
+
+def report(metrics_path, header_path, out_path, strict):
+    m = load_metrics(metrics_path)
+    rows = []
+    missed = []
+
+    def cpu(key, digits=2):
+        x = num(m, key)
+        return "" if x is None else f" (CPU {x:.{digits}f} ms)"
+
+    def cpu_ratio(a, b):
+        r = ratio(num(m, a), num(m, b))
+        return "" if r is None else f" (CPU {r:.2f} ×)"
+
+    def row(work, j, peer, r, target, ok):
+        rows.append((work, j, peer, r, target, met(ok)))
+        if ok is False:
+            missed.append(work)
+
+    # One process: time and peak RSS against jwt-cli.
+    for cmd, peer_cmd in (
+        ("decode", "jwt decode"),
+        ("verify", "jwt decode -S @key"),
+        ("mint", "jwt encode -S @key"),
+    ):
+        j, p = num(m, f"{cmd}_ms"), num(m, f"{cmd}_peer_ms")
+        r = ratio(j, p)
+        row(
+            f"`{cmd}` one process, time",
+            fmt(j, "ms", 3) + cpu(f"{cmd}_cpu_ms"),
+            f"{fmt(p, 'ms', 3)}{cpu(f'{cmd}_peer_cpu_ms')} (`{peer_cmd}`)",
+            fmt(r, "×") + cpu_ratio(f"{cmd}_cpu_ms", f"{cmd}_peer_cpu_ms"),
+            "≤ 0.9×",
+            None if r is None else r <= 0.9,
+        )
+        j, p = num(m, f"{cmd}_rss_kib"), num(m, f"{cmd}_peer_rss_kib")
+        row(
+            f"`{cmd}` one process, peak RSS",
+            fmt(None if j is None else j / 1024, "MiB"),
+            fmt(None if p is None else p / 1024, "MiB"),
+            fmt(ratio(j, p), "×"),
+            "≤ 4 MiB",
+            None if j is None else j <= 4096,
+        )
+
+    n = m.get("batch_n", "?")
+    revs = m.get("revocations", "?")
+    tps = num(m, "batch_tps")
+    row(
+        f"`verify -` throughput, {n} HS256 tokens, {revs} live revocations",
+        fmt(tps, "tok/s"),
+        "—",
+        "—",
+        "≥ 400,000 tok/s",
+        None if tps is None else tps >= 400_000,
+    )
+    bare = num(m, "bare_tps")
+    r = ratio(tps, bare)
+    row(
+        "`verify -` vs bare `jsonwebtoken` decode loop (same tokens, typed claims)",
+        fmt(tps, "tok/s"),
+        fmt(bare, "tok/s"),
+        fmt(r, "×"),
+        "≥ 0.75×",
+        None if r is None else r >= 0.75,
+    )
+    bare_v = num(m, "bare_value_tps")
+    if bare_v is not None:
+        r = ratio(tps, bare_v)
+        row(
+            "`verify -` vs bare loop decoding into `serde_json::Value` (info)",
+            fmt(tps, "tok/s"),
+            fmt(bare_v, "tok/s"),
+            fmt(r, "×"),
+            "info",
+            None,
+        )
+    py = num(m, "pyjwt_tps")
+    r = ratio(tps, py)
+    row(
+        f"`verify -` vs PyJWT `jwt.decode` in one process ({m.get('pyjwt_n', '?')} of the tokens)",
+        fmt(tps, "tok/s"),
+        fmt(py, "tok/s"),
+        fmt(r, "×"),
+        "≥ 15×",
+        None if r is None else r >= 15,
+    )
+    big, small = num(m, "batch_rss_kib"), num(m, "batch_small_rss_kib")
+    r = ratio(big, small)
+    row(
+        f"`verify -` peak RSS, {n} vs {m.get('batch_small_n', '?')} tokens",
+        fmt(None if big is None else big / 1024, "MiB"),
+        fmt(None if small is None else small / 1024, "MiB"),
+        fmt(r, "×"),
+        "independent of N (≤ 1.1×)",
+        None if r is None else r <= 1.1,
+    )
+    j, p = num(m, "verify_revs_ms"), num(m, "verify_norevs_ms")
+    row(
+        f"one `verify` process, {revs} live revocations",
+        fmt(j, "ms", 3) + cpu("verify_revs_cpu_ms"),
+        f"{fmt(p, 'ms', 3)}{cpu('verify_norevs_cpu_ms')} (jwtauth, empty state)",
+        fmt(ratio(j, p), "×"),
+        "≤ 10 ms",
+        None if j is None else j <= 10,
+    )
+    j, p = num(m, "hash_ms"), num(m, "htpasswd_ms")
+    r = ratio(j, p)
+    row(
+        "`hash --cost 12`",
+        fmt(j, "ms", 1) + cpu("hash_cpu_ms", 1),
+        f"{fmt(p, 'ms', 1)}{cpu('htpasswd_cpu_ms', 1)} (`htpasswd -nBi -C 12`)",
+        fmt(r, "×") + cpu_ratio("hash_cpu_ms", "htpasswd_cpu_ms"),
+        "≤ 1.05×",
+        None if r is None else r <= 1.05,
+    )
+    users = m.get("users_n", "?")
+    base = num(m, "check_ms")
+    for cmd in ("login", "user_add"):
+        j = num(m, f"{cmd}_ms")
+        extra = None if j is None or base is None else j - base
+        row(
+            f"`{cmd.replace('_', ' ')}` with {users} users (cost 12), time beyond bcrypt",
+            f"{fmt(j, 'ms', 1)} − {fmt(base, 'ms', 1)} = {fmt(extra, 'ms', 1)}",
+            f"{fmt(base, 'ms', 1)} (`hash --check`, cost 12)",
+            "—",
+            "≤ 100 ms beyond bcrypt",
+            None if extra is None else extra <= 100,
+        )
+
+    lines = []
+    with open(header_path) as f:
+        lines.append(f.read().rstrip("\n"))
+    lines.append("")
+    lines.append("| work | jwtauth | peer | ratio | target | met? |")
+    lines.append("|---|---|---|---|---|---|")
+    for r in rows:
+        lines.append("| " + " | ".join(r) + " |")
+    lines.append("")
+    failed = m.get("failed_sections", "").split()
+    if failed:
+        lines.append(f"Sections that FAILED to run (see the log above): {', '.join(failed)}")
+    if missed:
+        lines.append(f"Targets missed: {len(missed)} of {sum(1 for r in rows if r[5] != 'n/a')}.")
+    else:
+        lines.append("All measured targets met.")
+    text = "\n".join(lines) + "\n"
+    with open(out_path, "w") as f:
+        f.write(text)
+    sys.stdout.write(text)
+    if strict and missed:
+        sys.exit(3)
+
+
+def main():
+    a = sys.argv[1:]
+    if not a:
+        sys.exit(__doc__)
+    cmd = a[0]
+    if cmd == "gen-state":
+        gen_state(a[1], int(a[2]))
+    elif cmd == "gen-users":
+        gen_users(a[1], int(a[2]), a[3])
+    elif cmd == "hf-median":
+        print(f"{statistics.median(hf_times(a[1], a[2:])):.9f}")
+    elif cmd == "hf-cpu":
+        print(f"{statistics.median(hf_cpu(a[1], a[2:])):.9f}")
+    elif cmd == "median":
+        print(f"{statistics.median(float(x) for x in a[1:]):.9f}")
+    elif cmd == "report":
+        strict = "--strict" in a
+        a = [x for x in a if x != "--strict"]
+        report(a[1], a[2], a[3], strict)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
