@@ -116,7 +116,8 @@ pub fn corrupt_json(path: &Path, e: &serde_json::Error) -> Error {
     }
 }
 
-fn strip_position(e: &serde_json::Error) -> String {
+/// A serde_json message without its trailing " at line L column C".
+pub fn strip_position(e: &serde_json::Error) -> String {
     let s = e.to_string();
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_string(),

@@ -3,7 +3,6 @@
 //! Records are kept as raw JSON until one is asked for, so a login or an add in a file of
 //! 100,000 users parses only the record it touches.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -60,17 +59,61 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The users file in memory.
+/// The users file in memory: the file's text as read, and one entry per user pointing into
+/// it. Parsing validates the whole file but allocates nothing per user, and writing copies the
+/// untouched records' bytes as they are, so `login` and `user add` stay fast with 100,000
+/// users.
 #[derive(Debug, Default)]
 pub struct UserStore {
-    users: BTreeMap<String, Box<RawValue>>,
+    src: String,
+    /// Sorted by name, names unique.
+    entries: Vec<Entry>,
 }
 
+#[derive(Debug)]
+struct Entry {
+    name: Text,
+    record: Text,
+}
+
+/// A string either inside `UserStore::src` or owned (a new or changed record, or a name that
+/// had escapes in the file).
+#[derive(Debug)]
+enum Text {
+    Src(std::ops::Range<usize>),
+    Own(Box<str>),
+}
+
+/// The file, borrowing every name and record from the input.
 #[derive(Deserialize)]
-struct UsersFile {
+struct UsersFile<'a> {
     version: u64,
-    #[serde(default)]
-    users: BTreeMap<String, Box<RawValue>>,
+    #[serde(default, borrow, deserialize_with = "entries")]
+    users: Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>,
+}
+
+/// Reads the `users` object as a list of (name, raw record), in file order.
+fn entries<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<(std::borrow::Cow<'de, str>, &'de RawValue)>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<(std::borrow::Cow<'de, str>, &'de RawValue)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of user records")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut v = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                v.push((k, map.next_value::<&'de RawValue>()?));
+            }
+            Ok(v)
+        }
+    }
+    d.deserialize_map(V)
 }
 
 impl Document for UserStore {
@@ -81,19 +124,60 @@ impl Document for UserStore {
     fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
         let file: UsersFile = store::parse_json(path, bytes)?;
         store::check_version(path, file.version)?;
-        Ok(UserStore { users: file.users })
+        // serde_json accepted the bytes, so they are UTF-8; the offsets below are those of
+        // the borrowed slices within them.
+        let src = std::str::from_utf8(bytes).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            why: format!("not UTF-8: {e}"),
+        })?;
+        let base = src.as_ptr() as usize;
+        let span = |s: &str| {
+            let start = s.as_ptr() as usize - base;
+            start..start + s.len()
+        };
+        let mut entries: Vec<Entry> = file
+            .users
+            .iter()
+            .map(|(name, raw)| Entry {
+                name: match name {
+                    std::borrow::Cow::Borrowed(n) => Text::Src(span(n)),
+                    std::borrow::Cow::Owned(n) => Text::Own(n.as_str().into()),
+                },
+                record: Text::Src(span(raw.get())),
+            })
+            .collect();
+        drop(file);
+        let mut store = UserStore {
+            src: src.to_string(),
+            entries: Vec::new(),
+        };
+        // Files jwtauth writes are sorted already; a hand-edited one may not be, and a
+        // repeated name keeps its last record (as a JSON object reader would).
+        if !entries.is_sorted_by(|a, b| store.text(&a.name) < store.text(&b.name)) {
+            entries.sort_by(|a, b| store.text(&a.name).cmp(store.text(&b.name)));
+            let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
+            for e in entries {
+                match unique.last_mut() {
+                    Some(last) if store.text(&last.name) == store.text(&e.name) => *last = e,
+                    _ => unique.push(e),
+                }
+            }
+            entries = unique;
+        }
+        store.entries = entries;
+        Ok(store)
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
         // One record per line: readable, diffable, and cheap to write.
         out.write_all(b"{\n  \"version\": 1,\n  \"users\": {")?;
-        for (i, (name, raw)) in self.users.iter().enumerate() {
+        for (i, e) in self.entries.iter().enumerate() {
             out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
-            store::write_json_str(out, name)?;
+            store::write_json_str(out, self.text(&e.name))?;
             out.write_all(b": ")?;
-            out.write_all(raw.get().as_bytes())?;
+            out.write_all(self.text(&e.record).as_bytes())?;
         }
-        if !self.users.is_empty() {
+        if !self.entries.is_empty() {
             out.write_all(b"\n  ")?;
         }
         out.write_all(b"}\n}\n")
@@ -101,19 +185,31 @@ impl Document for UserStore {
 }
 
 impl UserStore {
+    fn text<'a>(&'a self, t: &'a Text) -> &'a str {
+        match t {
+            Text::Src(r) => self.src.get(r.clone()).unwrap_or_default(),
+            Text::Own(s) => s,
+        }
+    }
+
+    fn find(&self, name: &str) -> std::result::Result<usize, usize> {
+        self.entries
+            .binary_search_by(|e| self.text(&e.name).cmp(name))
+    }
+
     /// Number of users.
     pub fn len(&self) -> usize {
-        self.users.len()
+        self.entries.len()
     }
 
     /// True when there are no users.
     pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
+        self.entries.is_empty()
     }
 
     /// True if `name` is a user.
     pub fn contains(&self, name: &str) -> bool {
-        self.users.contains_key(name)
+        self.find(name).is_ok()
     }
 
     /// The record of `name`, parsed.
@@ -121,10 +217,10 @@ impl UserStore {
     /// # Errors
     /// `Error::Corrupt` when the stored record is not a valid user record.
     pub fn get(&self, path: &Path, name: &str) -> Result<Option<User>> {
-        self.users
-            .get(name)
-            .map(|raw| parse_record(path, name, raw))
-            .transpose()
+        match self.find(name) {
+            Ok(i) => self.parse_entry(path, &self.entries[i]).map(Some),
+            Err(_) => Ok(None),
+        }
     }
 
     /// The record of `name`, or `UserNotFound`.
@@ -141,22 +237,22 @@ impl UserStore {
     /// # Errors
     /// `Error::Corrupt` for the first bad record.
     pub fn all(&self, path: &Path) -> Result<Vec<User>> {
-        self.users
+        self.entries
             .iter()
-            .map(|(name, raw)| parse_record(path, name, raw))
+            .map(|e| self.parse_entry(path, e))
             .collect()
     }
 
     /// The bcrypt cost most worth imitating for an unknown user: that of the first record.
     pub fn typical_cost(&self) -> Option<u32> {
-        let (_, raw) = self.users.iter().next()?;
+        let e = self.entries.first()?;
         #[derive(Deserialize)]
         struct HashOnly<'a> {
             #[serde(borrow)]
-            hashed_password: &'a str,
+            hashed_password: std::borrow::Cow<'a, str>,
         }
-        let rec: HashOnly = serde_json::from_str(raw.get()).ok()?;
-        crate::passwords::cost_of(rec.hashed_password)
+        let rec: HashOnly = serde_json::from_str(self.text(&e.record)).ok()?;
+        crate::passwords::cost_of(&rec.hashed_password)
     }
 
     /// Inserts or replaces a record.
@@ -164,44 +260,65 @@ impl UserStore {
     /// # Errors
     /// Only if serialization fails, which it cannot for this type.
     pub fn put(&mut self, user: &User) -> Result<()> {
-        let raw = serde_json::value::to_raw_value(user)
-            .map_err(|e| Error::config("users file", e.to_string()))?;
-        self.users.insert(user.username.clone(), raw);
+        let record = serde_json::to_string(user)
+            .map_err(|e| Error::config("users file", e.to_string()))?
+            .into_boxed_str();
+        match self.find(&user.username) {
+            Ok(i) => self.entries[i].record = Text::Own(record),
+            Err(i) => self.entries.insert(
+                i,
+                Entry {
+                    name: Text::Own(user.username.as_str().into()),
+                    record: Text::Own(record),
+                },
+            ),
+        }
         Ok(())
     }
 
     /// Removes a record; false if there was none.
     pub fn remove(&mut self, name: &str) -> bool {
-        self.users.remove(name).is_some()
+        match self.find(name) {
+            Ok(i) => {
+                self.entries.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
     }
-}
 
-fn parse_record(path: &Path, name: &str, raw: &RawValue) -> Result<User> {
-    let mut user: User =
-        serde_json::from_str(raw.get()).map_err(|e| record_error(path, name, &e))?;
-    // The key is authoritative.
-    user.username = name.to_string();
-    Ok(user)
-}
+    fn parse_entry(&self, path: &Path, e: &Entry) -> Result<User> {
+        let name = self.text(&e.name);
+        let mut user: User = serde_json::from_str(self.text(&e.record))
+            .map_err(|err| self.record_error(path, name, e, &err))?;
+        // The key is authoritative.
+        user.username = name.to_string();
+        Ok(user)
+    }
 
-/// The error for a record that does not parse. serde's position is within the record, which
-/// means nothing to whoever edits the file, so (on this error path only) the file is parsed
-/// again with every record typed to report the line and column in the file.
-fn record_error(path: &Path, name: &str, e: &serde_json::Error) -> Error {
-    #[derive(Deserialize)]
-    struct Typed {
-        #[serde(rename = "users")]
-        _users: BTreeMap<String, User>,
-    }
-    if let Ok(bytes) = std::fs::read(path)
-        && let Err(fe) = serde_json::from_slice::<Typed>(&bytes)
-        && fe.is_data()
-    {
-        return store::corrupt_json(path, &fe);
-    }
-    Error::Corrupt {
-        path: path.to_path_buf(),
-        why: format!("the record of user {name:?} is not valid: {e}; the file was not changed"),
+    /// A record that does not parse, reported at its line and column in the file (serde's
+    /// position is within the record, which means nothing to whoever edits the file).
+    fn record_error(&self, path: &Path, name: &str, e: &Entry, err: &serde_json::Error) -> Error {
+        let at = match &e.record {
+            Text::Src(r) => {
+                let before = &self.src[..r.start];
+                let line = before.matches('\n').count() + err.line();
+                let column = if err.line() == 1 {
+                    before.len() - before.rfind('\n').map_or(0, |i| i + 1) + err.column()
+                } else {
+                    err.column()
+                };
+                format!(" at line {line} column {column}")
+            }
+            Text::Own(_) => String::new(),
+        };
+        Error::Corrupt {
+            path: path.to_path_buf(),
+            why: format!(
+                "the record of user {name:?} is not valid{at}: {}; fix or move it away (it was not changed)",
+                store::strip_position(err)
+            ),
+        }
     }
 }
 
@@ -241,5 +358,38 @@ mod tests {
         let mut empty = Vec::new();
         UserStore::default().write(&mut empty).unwrap();
         assert!(UserStore::parse(Path::new("x"), &empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn hand_edited_files_are_sorted_deduplicated_and_unescaped() {
+        let rec = |h: &str| format!(r#"{{"hashed_password":"{h}"}}"#);
+        let text = format!(
+            r#"{{"version":1,"users":{{"zed":{},"b\u0062":{},"amy":{},"zed":{}}}}}"#,
+            rec("1"),
+            rec("2"),
+            rec("3"),
+            rec("4")
+        );
+        let p = Path::new("x");
+        let mut s = UserStore::parse(p, text.as_bytes()).unwrap();
+        let names: Vec<String> = s.all(p).unwrap().into_iter().map(|u| u.username).collect();
+        assert_eq!(names, ["amy", "bb", "zed"]);
+        assert_eq!(s.get(p, "zed").unwrap().unwrap().hashed_password, "4");
+        assert_eq!(s.get(p, "bb").unwrap().unwrap().hashed_password, "2");
+        let mut u = s.require(p, "amy").unwrap();
+        u.username = "carl".into();
+        s.put(&u).unwrap();
+        assert!(s.remove("zed"));
+        assert!(!s.remove("zed"));
+        let mut out = Vec::new();
+        s.write(&mut out).unwrap();
+        let back = UserStore::parse(p, &out).unwrap();
+        let names: Vec<String> = back
+            .all(p)
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, ["amy", "bb", "carl"]);
     }
 }

@@ -58,8 +58,10 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     if let Some(h) = &args.hash {
         passwords::check_hash_format(h)?;
     }
-    // Fail fast, before asking for a password; checked again under the lock.
-    if load(ctx)?.contains(&args.name) {
+    // Before prompting, fail fast rather than ask for a password in vain; scripts skip this
+    // extra read of the file (the check under the lock is the one that counts).
+    let prompts = args.hash.is_none() && !args.password.password_stdin;
+    if prompts && load(ctx)?.contains(&args.name) {
         return Err(Error::UserExists(args.name.clone()));
     }
     // bcrypt runs outside the lock, so concurrent adds do not queue behind each other's hashing.
