@@ -15,7 +15,7 @@
 # jwt-cli with `cargo install --locked` into target/bench-peers/jwt-cli; PyJWT in a venv at
 # target/bench-peers/venv; the bare jsonwebtoken loop (bench/jwtdecode, its own Cargo project)
 # built into target/bench-peers/jwtdecode-target. Peers are cached, so reruns are fast.
-# jwtauth itself is built with `cargo build --release` and run as target/release/jwtauth.
+# jwtauth itself is built with `cargo build --release` and run from target/<triple>/release.
 #
 # Prints a Markdown table (work | jwtauth | peer | ratio | target | met?) and writes it to
 # target/bench/results.md; scratch files go to target/bench/work (recreated on every run).
@@ -89,12 +89,14 @@ install_peers() {
   JWT=$PEERS/jwt-cli/bin/jwt
   if [ ! -x "$JWT" ]; then
     log "cargo install jwt-cli (cached in $PEERS/jwt-cli)"
-    cargo install jwt-cli --locked --quiet --root "$PEERS/jwt-cli"
+    # From outside the repository, so that its .cargo/config.toml (static linking) does not
+    # apply: the peer is measured as its users install it.
+    (cd / && cargo install jwt-cli --locked --quiet --root "$PEERS/jwt-cli")
   fi
 
   log "building the bare jsonwebtoken loop (bench/jwtdecode)"
-  cargo build --release --locked --quiet --manifest-path "$ROOT/bench/jwtdecode/Cargo.toml" \
-    --target-dir "$PEERS/jwtdecode-target"
+  (cd / && cargo build --release --locked --quiet --manifest-path "$ROOT/bench/jwtdecode/Cargo.toml" \
+    --target-dir "$PEERS/jwtdecode-target")
   BARE=$PEERS/jwtdecode-target/release/jwtdecode
 
   VENV=$PEERS/venv
@@ -111,7 +113,9 @@ install_peers() {
   else
     log "cargo build --release (jwtauth)"
     cargo build --release --locked --quiet
-    J=$ROOT/target/release/jwtauth
+    # .cargo/config.toml names the target (for static linking), which moves the binary.
+    J=$ROOT/target/x86_64-unknown-linux-gnu/release/jwtauth
+    [ -x "$J" ] || J=$ROOT/target/release/jwtauth
   fi
 }
 
