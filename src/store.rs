@@ -233,6 +233,13 @@ pub trait Document: Sized {
     /// # Errors
     /// `Error::Corrupt` when the bytes are not a valid document of this kind.
     fn parse(path: &Path, bytes: &[u8]) -> Result<Self>;
+    /// As `parse`, taking the bytes (a document that keeps the file's text saves a copy).
+    ///
+    /// # Errors
+    /// As `parse`.
+    fn parse_owned(path: &Path, bytes: Vec<u8>) -> Result<Self> {
+        Self::parse(path, &bytes)
+    }
     /// Writes the whole document.
     ///
     /// # Errors
@@ -247,7 +254,7 @@ pub trait Document: Sized {
 /// `Error::Io` or `Error::Corrupt`, naming the path.
 pub fn load<D: Document>(path: &Path) -> Result<D> {
     match read_optional(path)? {
-        Some(bytes) => D::parse(path, &bytes),
+        Some(bytes) => D::parse_owned(path, bytes),
         None => Ok(D::empty()),
     }
 }

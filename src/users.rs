@@ -122,20 +122,19 @@ impl Document for UserStore {
     }
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let file: UsersFile = store::parse_json(path, bytes)?;
+        Self::parse_owned(path, bytes.to_vec())
+    }
+
+    fn parse_owned(path: &Path, bytes: Vec<u8>) -> Result<Self> {
+        let file: UsersFile = store::parse_json(path, &bytes)?;
         store::check_version(path, file.version)?;
-        // serde_json accepted the bytes, so they are UTF-8; the offsets below are those of
-        // the borrowed slices within them.
-        let src = std::str::from_utf8(bytes).map_err(|e| Error::Corrupt {
-            path: path.to_path_buf(),
-            why: format!("not UTF-8: {e}"),
-        })?;
-        let base = src.as_ptr() as usize;
+        // The offsets of the borrowed names and records within the bytes.
+        let base = bytes.as_ptr() as usize;
         let span = |s: &str| {
             let start = s.as_ptr() as usize - base;
             start..start + s.len()
         };
-        let mut entries: Vec<Entry> = file
+        let entries: Vec<Entry> = file
             .users
             .iter()
             .map(|(name, raw)| Entry {
@@ -147,35 +146,36 @@ impl Document for UserStore {
             })
             .collect();
         drop(file);
+        // serde_json accepted the bytes, so they are UTF-8.
+        let src = String::from_utf8(bytes).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            why: format!("not UTF-8: {e}"),
+        })?;
         let mut store = UserStore {
-            src: src.to_string(),
+            src,
             entries: Vec::new(),
         };
-        // Files jwtauth writes are sorted already; a hand-edited one may not be, and a
-        // repeated name keeps its last record (as a JSON object reader would).
-        if !entries.is_sorted_by(|a, b| store.text(&a.name) < store.text(&b.name)) {
-            entries.sort_by(|a, b| store.text(&a.name).cmp(store.text(&b.name)));
-            let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
-            for e in entries {
-                match unique.last_mut() {
-                    Some(last) if store.text(&last.name) == store.text(&e.name) => *last = e,
-                    _ => unique.push(e),
-                }
-            }
-            entries = unique;
-        }
-        store.entries = entries;
+        store.entries = store.sorted_unique(entries);
         Ok(store)
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        // One record per line: readable, diffable, and cheap to write.
+        // One record per line: readable, diffable, and cheap to write. Runs of records that
+        // stand in the file as they are are copied in one piece.
         out.write_all(b"{\n  \"version\": 1,\n  \"users\": {")?;
-        for (i, e) in self.entries.iter().enumerate() {
+        let mut i = 0;
+        while i < self.entries.len() {
             out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+            if let Some((from, to, next)) = self.source_run(i) {
+                out.write_all(&self.src.as_bytes()[from..to])?;
+                i = next;
+                continue;
+            }
+            let e = &self.entries[i];
             store::write_json_str(out, self.text(&e.name))?;
             out.write_all(b": ")?;
             out.write_all(self.text(&e.record).as_bytes())?;
+            i += 1;
         }
         if !self.entries.is_empty() {
             out.write_all(b"\n  ")?;
@@ -185,6 +185,44 @@ impl Document for UserStore {
 }
 
 impl UserStore {
+    /// Files jwtauth writes are sorted already; a hand-edited one may not be, and a repeated
+    /// name keeps its last record (as a JSON object reader would).
+    fn sorted_unique(&self, mut entries: Vec<Entry>) -> Vec<Entry> {
+        if entries.is_sorted_by(|a, b| self.text(&a.name) < self.text(&b.name)) {
+            return entries;
+        }
+        entries.sort_by(|a, b| self.text(&a.name).cmp(self.text(&b.name)));
+        let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match unique.last_mut() {
+                Some(last) if self.text(&last.name) == self.text(&e.name) => *last = e,
+                _ => unique.push(e),
+            }
+        }
+        unique
+    }
+
+    /// The longest run of entries from `i` on that stand one after the other in the source
+    /// text (separated only by a comma and white space), as the byte range from the first
+    /// name's opening quote to the last record's end, and the index after the run.
+    fn source_run(&self, i: usize) -> Option<(usize, usize, usize)> {
+        let src = |e: &Entry| match (&e.name, &e.record) {
+            (Text::Src(n), Text::Src(r)) => Some((n.start.checked_sub(1)?, r.end)),
+            _ => None,
+        };
+        let (from, mut to) = src(&self.entries[i])?;
+        let mut j = i + 1;
+        while let Some((start, end)) = self.entries.get(j).and_then(src) {
+            let gap = self.src.get(to..start)?.trim_ascii();
+            if start < to || gap != "," {
+                break;
+            }
+            to = end;
+            j += 1;
+        }
+        Some((from, to, j))
+    }
+
     fn text<'a>(&'a self, t: &'a Text) -> &'a str {
         match t {
             Text::Src(r) => self.src.get(r.clone()).unwrap_or_default(),
@@ -391,5 +429,47 @@ mod tests {
             .map(|u| u.username)
             .collect();
         assert_eq!(names, ["amy", "bb", "carl"]);
+    }
+
+    #[test]
+    fn unchanged_records_are_copied_byte_for_byte() {
+        let p = Path::new("x");
+        let mut s = UserStore::default();
+        for name in ["a", "b", "c", "d"] {
+            let u = User {
+                username: name.into(),
+                full_name: None,
+                email: None,
+                hashed_password: format!("h{name}"),
+                disabled: false,
+                created_at: 1,
+                password_changed_at: 1,
+            };
+            s.put(&u).unwrap();
+        }
+        let mut first = Vec::new();
+        s.write(&mut first).unwrap();
+        let mut s = UserStore::parse(p, &first).unwrap();
+        let mut again = Vec::new();
+        s.write(&mut again).unwrap();
+        assert_eq!(first, again, "a rewrite of an unchanged file is identical");
+        // A change in the middle splits the copied runs; the result is still the same
+        // document as a fresh write of the same records.
+        let mut c = s.require(p, "c").unwrap();
+        c.disabled = true;
+        s.put(&c).unwrap();
+        s.remove("a");
+        let mut changed = Vec::new();
+        s.write(&mut changed).unwrap();
+        let back = UserStore::parse(p, &changed).unwrap();
+        assert_eq!(back.all(p).unwrap(), s.all(p).unwrap());
+        assert_eq!(back.len(), 3);
+        // A hand-written layout (other spacing) is copied as it is, and stays valid JSON.
+        let hand = br#"{"version":1,"users":{"a":{"hashed_password":"x"} ,  "b":{"hashed_password":"y"}}}"#;
+        let s = UserStore::parse(p, hand).unwrap();
+        let mut out = Vec::new();
+        s.write(&mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["users"]["b"]["hashed_password"], "y");
     }
 }
