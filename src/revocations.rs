@@ -195,36 +195,6 @@ pub fn index_path(state: &Path) -> std::path::PathBuf {
     store::sidecar(state, ".idx")
 }
 
-/// What identifies one version of the JSON file: size, mtime, ctime, inode, device. Every
-/// atomic rewrite changes the inode; any edit in place changes ctime.
-fn stamp(meta: &std::fs::Metadata) -> [u64; 5] {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let ns = |s: i64, n: i64| {
-            (s as u64)
-                .wrapping_mul(1_000_000_000)
-                .wrapping_add(n as u64)
-        };
-        [
-            meta.len(),
-            ns(meta.mtime(), meta.mtime_nsec()),
-            ns(meta.ctime(), meta.ctime_nsec()),
-            meta.ino(),
-            meta.dev(),
-        ]
-    }
-    #[cfg(not(unix))]
-    {
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as u64);
-        [meta.len(), mtime, 0, 0, 0]
-    }
-}
-
 fn word(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
@@ -233,7 +203,7 @@ fn word(bytes: &[u8], at: usize) -> Option<u64> {
 fn write_index(state: &Path, r: &Revocations) -> Result<()> {
     let meta = std::fs::metadata(state).map_err(|e| Error::io(state, e))?;
     let mut image = image_of(r);
-    for (i, n) in stamp(&meta).into_iter().enumerate() {
+    for (i, n) in store::stamp(&meta).into_iter().enumerate() {
         image[8 + 8 * i..16 + 8 * i].copy_from_slice(&n.to_le_bytes());
     }
     store::write_atomic(&index_path(state), |w| w.write_all(&image))
@@ -299,7 +269,7 @@ impl RevocationView {
         if image.word(0)? != u64::from_le_bytes(*INDEX_MAGIC) {
             return None;
         }
-        let want = stamp(meta);
+        let want = store::stamp(meta);
         if (0..5).any(|i| image.word(8 + 8 * i) != Some(want[i])) {
             return None;
         }

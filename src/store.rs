@@ -270,9 +270,121 @@ pub fn update<D: Document, T>(
     timeout: Duration,
     change: impl FnOnce(&mut D) -> Result<T>,
 ) -> Result<T> {
+    update_with(path, timeout, None, change)
+}
+
+/// What identifies one version of a file: size, mtime, ctime, inode, device. Every atomic
+/// rewrite changes the inode; any edit in place changes ctime.
+pub fn stamp(meta: &fs::Metadata) -> [u64; 5] {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| {
+            (s as u64)
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(n as u64)
+        };
+        [
+            meta.len(),
+            ns(meta.mtime(), meta.mtime_nsec()),
+            ns(meta.ctime(), meta.ctime_nsec()),
+            meta.ino(),
+            meta.dev(),
+        ]
+    }
+    #[cfg(not(unix))]
+    {
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        [meta.len(), mtime, 0, 0, 0]
+    }
+}
+
+fn stamp_of(path: &Path) -> Option<[u64; 5]> {
+    fs::metadata(path).ok().map(|m| stamp(&m))
+}
+
+/// A document read ahead of its update (without the lock), with the identity of the file
+/// version it came from. `update_with` uses it only if the file is still that version once
+/// the lock is held, so reading ahead can overlap slow work (bcrypt) safely.
+pub struct ReadAhead<D> {
+    doc: D,
+    stamp: Option<[u64; 5]>,
+}
+
+impl<D> ReadAhead<D> {
+    /// The document as it was read.
+    pub fn doc(&self) -> &D {
+        &self.doc
+    }
+}
+
+/// Reads `path` for a later `update_with`; `None` when it cannot (the update then reads it
+/// again under the lock and reports any error).
+pub fn read_ahead<D: Document>(path: &Path) -> Option<ReadAhead<D>> {
+    let stamp = stamp_of(path);
+    let doc = load(path).ok()?;
+    // A file replaced while it was read could mix versions: only a stable one is kept.
+    (stamp_of(path) == stamp).then_some(ReadAhead { doc, stamp })
+}
+
+/// `update`, starting from a document read ahead when the file has not changed since.
+///
+/// # Errors
+/// As `update`.
+pub fn update_with<D: Document, T>(
+    path: &Path,
+    timeout: Duration,
+    ahead: Option<ReadAhead<D>>,
+    change: impl FnOnce(&mut D) -> Result<T>,
+) -> Result<T> {
     let _lock = lock(path, timeout)?;
-    let mut doc = load::<D>(path)?;
+    let mut doc = match ahead {
+        Some(a) if a.stamp == stamp_of(path) => a.doc,
+        _ => load::<D>(path)?,
+    };
     let out = change(&mut doc)?;
     write_atomic(path, |w| doc.write(w))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::revocations::Revocations;
+
+    #[test]
+    fn a_stale_read_ahead_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let timeout = Duration::from_secs(1);
+        update(&path, timeout, |r: &mut Revocations| {
+            r.users.insert("a".into(), 1);
+            Ok(())
+        })
+        .unwrap();
+        let ahead = read_ahead::<Revocations>(&path).expect("readable");
+        // Another writer changes the file after it was read ahead.
+        update(&path, timeout, |r: &mut Revocations| {
+            r.users.insert("b".into(), 2);
+            Ok(())
+        })
+        .unwrap();
+        let seen = update_with(&path, timeout, Some(ahead), |r: &mut Revocations| {
+            Ok(r.users.len())
+        })
+        .unwrap();
+        assert_eq!(seen, 2, "the update saw the other writer's change");
+        // A fresh read ahead is used as it is.
+        let ahead = read_ahead::<Revocations>(&path).expect("readable");
+        assert_eq!(ahead.doc().users.len(), 2);
+        let seen = update_with(&path, timeout, Some(ahead), |r: &mut Revocations| {
+            Ok(r.users.len())
+        })
+        .unwrap();
+        assert_eq!(seen, 2);
+    }
 }

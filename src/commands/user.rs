@@ -9,6 +9,7 @@ use crate::cli::{
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::passwords::{self, Ask};
+use crate::store::ReadAhead;
 use crate::users::{self, User, UserStore};
 use crate::{output, revocations, store};
 
@@ -65,9 +66,13 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
         return Err(Error::UserExists(args.name.clone()));
     }
     // bcrypt runs outside the lock, so concurrent adds do not queue behind each other's hashing.
-    let hashed_password = match &args.hash {
-        Some(h) => h.clone(),
-        None => passwords::hash(&passwords::read(&args.password, Ask::Confirm)?, args.cost)?,
+    let (hashed_password, ahead) = match &args.hash {
+        Some(h) => (h.clone(), None),
+        None => hash_reading_ahead(
+            ctx,
+            &passwords::read(&args.password, Ask::Confirm)?,
+            args.cost,
+        )?,
     };
     let user = User {
         username: args.name.clone(),
@@ -78,7 +83,8 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
         created_at: ctx.now,
         password_changed_at: ctx.now,
     };
-    update(ctx, |s| {
+    let path = ctx.users_path()?;
+    store::update_with(path, ctx.lock_timeout, ahead, |s: &mut UserStore| {
         if s.contains(&user.username) {
             return Err(Error::UserExists(user.username.clone()));
         }
@@ -173,22 +179,55 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
 }
 
 /// Applies `change` to an existing user under the lock; `UserNotFound` if it is gone.
-fn modify(ctx: &Ctx, name: &str, change: impl FnOnce(&mut User)) -> Result<()> {
+fn modify(
+    ctx: &Ctx,
+    name: &str,
+    ahead: Option<ReadAhead<UserStore>>,
+    change: impl FnOnce(&mut User),
+) -> Result<()> {
     let path = ctx.users_path()?;
-    update(ctx, |s| {
+    store::update_with(path, ctx.lock_timeout, ahead, |s: &mut UserStore| {
         let mut u = s.require(path, name)?;
         change(&mut u);
         s.put(&u)
     })
 }
 
+/// bcrypt-hashes `password` while a second thread reads the users file ahead of the update
+/// that follows, so even a file of 100,000 users costs little beyond the hashing itself.
+fn hash_reading_ahead(
+    ctx: &Ctx,
+    password: &passwords::Password,
+    cost: u32,
+) -> Result<(String, Option<ReadAhead<UserStore>>)> {
+    let path = ctx.users_path()?;
+    std::thread::scope(|s| {
+        let ahead = s.spawn(|| store::read_ahead::<UserStore>(path));
+        let hash = passwords::hash(password, cost);
+        let ahead = ahead.join().ok().flatten();
+        hash.map(|h| (h, ahead))
+    })
+}
+
 fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
-    require_existing(ctx, &args.name)?;
-    let hash = passwords::hash(&passwords::read(&args.password, Ask::Confirm)?, args.cost)?;
+    // As in `add`: only a prompt is worth an early check; the one under the lock counts.
+    if args.password.password_stdin {
+        users::check_name(&args.name)?;
+    } else {
+        require_existing(ctx, &args.name)?;
+    }
+    let password = passwords::read(&args.password, Ask::Confirm)?;
+    let (hash, ahead) = hash_reading_ahead(ctx, &password, args.cost)?;
+    drop(password);
+    // Nothing is revoked for a user that does not exist or whose record is unreadable.
+    match &ahead {
+        Some(a) => a.doc().require(ctx.users_path()?, &args.name).map(drop)?,
+        None => require_existing(ctx, &args.name).map(drop)?,
+    }
     // Revoke first: a crash in between leaves the old password with no live tokens, never
     // the new password with the old tokens still accepted.
     revocations::revoke_subject(ctx, &args.name)?;
-    modify(ctx, &args.name, |u| {
+    modify(ctx, &args.name, ahead, |u| {
         u.hashed_password = hash;
         u.password_changed_at = ctx.now;
     })?;
@@ -204,7 +243,7 @@ fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
     if disabled {
         revocations::revoke_subject(ctx, &args.name)?;
     }
-    modify(ctx, &args.name, |u| u.disabled = disabled)?;
+    modify(ctx, &args.name, None, |u| u.disabled = disabled)?;
     ctx.info(format!(
         "{} {}",
         if disabled {
