@@ -76,7 +76,7 @@ pub enum Error {
     Locked {
         path: PathBuf,
         pid: Option<u32>,
-        secs: u64,
+        secs: f64,
     },
 
     /// A configuration problem: missing or weak key, bad key file, existing key (exit 8).

@@ -208,7 +208,7 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
                     "does not exist; run 'jwtauth init' to create it",
                 ));
             }
-            read_key_file(path, *source).map(Some)
+            read_key_file(path, *source, ctx.quiet).map(Some)
         }
         KeyConfig::Default { dir } => {
             let secret = dir.join(DEFAULT_SECRET);
@@ -222,8 +222,8 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
                         private.display()
                     ),
                 )),
-                (true, false) => read_key_file(&secret, KeySource::Default).map(Some),
-                (false, true) => read_key_file(&private, KeySource::Default).map(Some),
+                (true, false) => read_key_file(&secret, KeySource::Default, ctx.quiet).map(Some),
+                (false, true) => read_key_file(&private, KeySource::Default, ctx.quiet).map(Some),
                 (false, false) => Ok(None),
             }
         }
@@ -231,21 +231,57 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
 }
 
 /// Reads a key file: PEM for asymmetric keys, else an HMAC secret as text (its bytes up to
-/// one optional trailing newline).
-fn read_key_file(path: &Path, source: KeySource) -> Result<Key> {
+/// one optional trailing newline). A key file that group or others may access gets a warning
+/// on stderr (silenced by `-q`): it still works, since public keys and test secrets are often
+/// shared on purpose, but a signing secret should be 0600.
+fn read_key_file(path: &Path, source: KeySource, quiet: bool) -> Result<Key> {
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| Error::io(path, e))?);
+    let mut key = parse_key(path, &bytes, source)?;
+    key.alg = read_alg(path, key.family)?;
+    if !quiet && let Some(mode) = loose_mode(path) {
+        eprintln!(
+            "jwtauth: warning: key {} is accessible by group or others (mode {mode:04o}); run 'chmod 600 {}'",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn loose_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn loose_mode(_: &Path) -> Option<u32> {
+    None
+}
+
+/// Parses the bytes of a key file (`path` is for messages); the algorithm is the family's
+/// default until `<key file>.alg` says otherwise.
+///
+/// # Errors
+/// Exit 8 for an empty or unsupported key.
+pub fn parse_key(path: &Path, bytes: &[u8], source: KeySource) -> Result<Key> {
     let bad = |why: &str| Error::config(format!("key {}", path.display()), why);
     if bytes.starts_with(b"-----BEGIN") {
         return Err(bad(
             "is a PEM key; this build signs and verifies with HMAC secrets only",
         ));
     }
-    let secret = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let secret = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if secret.is_empty() {
         return Err(bad("is empty"));
     }
-    let alg = read_alg(path, AlgorithmFamily::Hmac)?;
-    Ok(Key::hmac(secret, alg, source, Some(path.to_path_buf())))
+    Ok(Key::hmac(
+        secret,
+        default_alg(AlgorithmFamily::Hmac),
+        source,
+        Some(path.to_path_buf()),
+    ))
 }
 
 /// The algorithm recorded in `<key file>.alg`, or the family's default.

@@ -270,13 +270,21 @@ fn payload(token: &[u8]) -> Result<Map<String, Value>> {
 }
 
 /// A token taken apart without any check.
-struct Decoded {
-    header: Map<String, Value>,
-    payload: Map<String, Value>,
-    signature: String,
+#[derive(Debug)]
+pub struct Decoded {
+    /// The header object.
+    pub header: Map<String, Value>,
+    /// The payload object.
+    pub payload: Map<String, Value>,
+    /// The signature, still base64url.
+    pub signature: String,
 }
 
-fn decode_token(token: &[u8]) -> Result<Decoded> {
+/// Takes a token apart without checking it (the `decode` path; public for fuzzing).
+///
+/// # Errors
+/// `TokenInvalid` for a token that is not three base64url JSON parts.
+pub fn decode_token(token: &[u8]) -> Result<Decoded> {
     let parts = tokens::split(token)?;
     Ok(Decoded {
         header: decode_part(parts.header, "header")?,
@@ -318,8 +326,8 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
     })
 }
 
-/// The human view of a decoded token.
-fn describe(d: &Decoded, now: i64) -> String {
+/// The human view of a decoded token (`decode` in text mode).
+pub fn describe(d: &Decoded, now: i64) -> String {
     let pretty =
         |m: &Map<String, Value>| serde_json::to_string_pretty(m).unwrap_or_else(|_| "{}".into());
     let mut s = format!(
@@ -348,11 +356,19 @@ fn describe(d: &Decoded, now: i64) -> String {
         s.push_str(&times);
     }
     let status = match (time("exp"), time("nbf")) {
-        (Some(exp), _) if now >= exp => format!("expired {} ago", output::span(now - exp)),
-        (_, Some(nbf)) if nbf > now => {
-            format!("not yet valid (starts in {})", output::span(nbf - now))
+        (Some(exp), _) if now >= exp => {
+            format!("expired {} ago", output::span(now.saturating_sub(exp)))
         }
-        (Some(exp), _) => format!("not expired (expires in {})", output::span(exp - now)),
+        (_, Some(nbf)) if nbf > now => {
+            format!(
+                "not yet valid (starts in {})",
+                output::span(nbf.saturating_sub(now))
+            )
+        }
+        (Some(exp), _) => format!(
+            "not expired (expires in {})",
+            output::span(exp.saturating_sub(now))
+        ),
         (None, _) => "no exp claim: never expires".to_string(),
     };
     s.push_str(&format!(
