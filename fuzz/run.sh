@@ -24,7 +24,7 @@ run_one() {
   local t="$1"
   mkdir -p "corpus/$t" "seeds/$t"
   cargo "${toolchain[@]}" fuzz run -a "$t" "corpus/$t" "seeds/$t" -- \
-    -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=1024 \
+    -max_total_time="$secs" -print_final_stats=1 -max_len=8192 -timeout=10 -rss_limit_mb=1024 \
     >"logs/$t.log" 2>&1
   local rc=$?
   local execs

@@ -179,16 +179,43 @@ impl UserStore {
 fn parse_record(path: &Path, name: &str, raw: &RawValue) -> Result<User> {
     let mut user: User = serde_json::from_str(raw.get()).map_err(|e| Error::Corrupt {
         path: path.to_path_buf(),
-        why: format!("the record of user {name:?} is not valid: {e}; the file was not changed"),
+        why: format!(
+            "the record of user {name:?} is not valid: {}; the file was not changed",
+            redact_quoted(&e.to_string())
+        ),
     })?;
     // The key is authoritative.
     user.username = name.to_string();
     Ok(user)
 }
 
+/// serde quotes the offending value in its messages (`invalid type: string "$2b$12$…",
+/// expected a boolean`); a record's values may be a password hash, so they are left out.
+fn redact_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut parts = msg.split('"');
+    out.push_str(parts.next().unwrap_or_default());
+    let mut inside = true;
+    for part in parts {
+        out.push('"');
+        out.push_str(if inside { "…" } else { part });
+        inside = !inside;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_errors_leave_values_out() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "$2b$04$x", expected a boolean at line 1"#),
+            r#"invalid type: string "…", expected a boolean at line 1"#
+        );
+        assert_eq!(redact_quoted("missing field `x`"), "missing field `x`");
+    }
 
     #[test]
     fn names() {
