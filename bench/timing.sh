@@ -3,7 +3,7 @@
 # (SPEC §6). Release build, bcrypt cost 10, RUNS runs each (default 30), interleaved so that
 # machine load hits all three alike. Prints the medians and their ratio; exits 1 if the
 # slowest median is more than 10% above the fastest. Uses hyperfine when installed.
-# Usage: bench/timing.sh [RUNS]
+# Usage: bench/timing.sh [RUNS]   (TIMING_NO_HYPERFINE=1 forces the built-in timer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-30}"
@@ -33,7 +33,7 @@ done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-if command -v hyperfine >/dev/null 2>&1; then
+if [ -z "${TIMING_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null 2>&1; then
   hyperfine -N --warmup 3 --runs "$runs" -i --export-json "$work/h.json" \
     -n unknown "sh -c '${cmd[unknown]}'" -n wrong "sh -c '${cmd[wrong]}'" \
     -n disabled "sh -c '${cmd[disabled]}'" >/dev/null
