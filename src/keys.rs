@@ -262,7 +262,7 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
                     "does not exist; run 'jwtauth init' to create it",
                 ));
             }
-            read_key_file(path, *source).map(Some)
+            read_key_file(path, *source, ctx.quiet).map(Some)
         }
         KeyConfig::Default { dir } => {
             let secret = dir.join(DEFAULT_SECRET);
@@ -276,8 +276,8 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
                         private.display()
                     ),
                 )),
-                (true, false) => read_key_file(&secret, KeySource::Default).map(Some),
-                (false, true) => read_key_file(&private, KeySource::Default).map(Some),
+                (true, false) => read_key_file(&secret, KeySource::Default, ctx.quiet).map(Some),
+                (false, true) => read_key_file(&private, KeySource::Default, ctx.quiet).map(Some),
                 (false, false) => Ok(None),
             }
         }
@@ -287,16 +287,50 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
 /// Largest key file read (a certificate chain is a few KiB; a secret far less).
 const MAX_KEY_FILE: u64 = 1 << 20;
 
-/// Reads a key file: PEM (or DER) for asymmetric keys — PKCS#8, SPKI, PKCS#1, SEC1 or an
-/// X.509 certificate — else an HMAC secret as text (its bytes up to one optional trailing
-/// newline).
-fn read_key_file(path: &Path, source: KeySource) -> Result<Key> {
+/// Reads a key file (see `parse_key`). A secret or private key file that group or others may
+/// access gets a warning on stderr (silenced by `-q`): it still works, since test secrets are
+/// often shared on purpose, but a signing key should be 0600, as `init` writes it.
+fn read_key_file(path: &Path, source: KeySource, quiet: bool) -> Result<Key> {
     let bytes = Zeroizing::new(read_bounded(path)?);
+    let key = parse_key(path, &bytes, source)?;
+    // Only a secret is worth the warning: a public key or certificate is meant to be shared.
+    if !quiet
+        && key.encoding.is_some()
+        && let Some(mode) = loose_mode(path)
+    {
+        eprintln!(
+            "jwtauth: warning: key {} is accessible by group or others (mode {mode:04o}); run 'chmod 600 {}'",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn loose_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn loose_mode(_: &Path) -> Option<u32> {
+    None
+}
+
+/// Parses the bytes of a key file (`path` is for messages and its `.alg` sidecar): PEM (or
+/// DER) for asymmetric keys — PKCS#8, SPKI, PKCS#1, SEC1 or an X.509 certificate — else an
+/// HMAC secret as text (its bytes up to one optional trailing newline).
+///
+/// # Errors
+/// Exit 8 for an empty, malformed or unsupported key.
+pub fn parse_key(path: &Path, bytes: &[u8], source: KeySource) -> Result<Key> {
     let bad = |why: &str| Error::config(format!("key {}", path.display()), why);
-    let parsed = if asym::looks_like_pem(&bytes) {
-        Some(asym::parse_pem(&bytes).map_err(|why| bad(&why))?)
-    } else if asym::looks_like_der(&bytes) {
-        Some(asym::parse_der(&bytes).map_err(|why| bad(&why))?)
+    let parsed = if asym::looks_like_pem(bytes) {
+        Some(asym::parse_pem(bytes).map_err(|why| bad(&why))?)
+    } else if asym::looks_like_der(bytes) {
+        Some(asym::parse_der(bytes).map_err(|why| bad(&why))?)
     } else {
         None
     };
@@ -309,7 +343,7 @@ fn read_key_file(path: &Path, source: KeySource) -> Result<Key> {
             Some(path.to_path_buf()),
         ));
     }
-    let secret = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let secret = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if secret.is_empty() {
         return Err(bad("is empty"));
     }

@@ -123,8 +123,8 @@ pub fn span(secs: i64) -> String {
 pub fn relative(t: i64, now: i64) -> String {
     match t.cmp(&now) {
         std::cmp::Ordering::Equal => "now".to_string(),
-        std::cmp::Ordering::Greater => format!("in {}", span(t - now)),
-        std::cmp::Ordering::Less => format!("{} ago", span(now - t)),
+        std::cmp::Ordering::Greater => format!("in {}", span(t.saturating_sub(now))),
+        std::cmp::Ordering::Less => format!("{} ago", span(now.saturating_sub(t))),
     }
 }
 

@@ -95,6 +95,8 @@ impl Revocations {
 pub fn update<T>(ctx: &Ctx, change: impl FnOnce(&mut Revocations) -> Result<T>) -> Result<T> {
     let path = ctx.state_path()?;
     let _lock = store::lock(path, ctx.lock_timeout)?;
+    store::remove_stale_temps(path);
+    store::remove_stale_temps(&index_path(path));
     let mut r: Revocations = store::load(path)?;
     let out = change(&mut r)?;
     r.prune(ctx.now);

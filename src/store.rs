@@ -182,7 +182,10 @@ pub fn write_atomic(
     let err = |e: io::Error| Error::io(path, e);
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
+    builder
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .rand_bytes(TEMP_RAND_CHARS);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -205,6 +208,40 @@ pub fn write_atomic(
         .map_err(|e| Error::io(dir, e))?;
     Ok(())
 }
+
+/// Removes the temp files (`.<name>.XXXXXX.tmp`) that writers killed mid-write left next to
+/// `path`. Only a holder of `path`'s lock may call this: every live writer of `path` holds
+/// that lock while its temp file exists, so any such file seen now is an orphan. Best effort.
+pub fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(f) = file_name.to_str() else {
+            continue;
+        };
+        if let Some(mid) = f
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            && mid.len() == TEMP_RAND_CHARS
+            && mid.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Random characters in a temp file name (between `.<name>.` and `.tmp`).
+const TEMP_RAND_CHARS: usize = 6;
 
 /// Opens (creating if needed) a file with mode 0600.
 ///
@@ -342,6 +379,7 @@ pub fn update_with<D: Document, T>(
     change: impl FnOnce(&mut D) -> Result<T>,
 ) -> Result<T> {
     let _lock = lock(path, timeout)?;
+    remove_stale_temps(path);
     let mut doc = match ahead {
         Some(a) if a.stamp == stamp_of(path) => a.doc,
         _ => load::<D>(path)?,

@@ -514,7 +514,17 @@ impl Verifier {
                     .map_err(|e| Error::TokenInvalid(format!("payload: {e}")))
                     .and_then(|c| self.check_claims(&c));
             }
-            None => match serde_json::from_slice(&self.buf) {
+            // serde skips the strings of claims it does not look at without checking their
+            // UTF-8; check it here so text and `--json` agree on what is valid JSON.
+            None => match std::str::from_utf8(&self.buf)
+                .map_err(|e| {
+                    Error::TokenInvalid(format!(
+                        "payload is not valid JSON: invalid UTF-8 at byte {}",
+                        e.valid_up_to()
+                    ))
+                })
+                .map(serde_json::from_str)?
+            {
                 Ok(c) => {
                     check_depth(&self.buf, "payload")?;
                     c

@@ -354,15 +354,39 @@ impl UserStore {
             path: path.to_path_buf(),
             why: format!(
                 "the record of user {name:?} is not valid{at}: {}; fix or move it away (it was not changed)",
-                store::strip_position(err)
+                redact_quoted(&store::strip_position(err))
             ),
         }
     }
 }
 
+/// serde quotes the offending value in its messages (`invalid type: string "$2b$12$…",
+/// expected a boolean`); a record's values may be a password hash, so they are left out.
+fn redact_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut parts = msg.split('"');
+    out.push_str(parts.next().unwrap_or_default());
+    let mut inside = true;
+    for part in parts {
+        out.push('"');
+        out.push_str(if inside { "…" } else { part });
+        inside = !inside;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_errors_leave_values_out() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "$2b$04$x", expected a boolean at line 1"#),
+            r#"invalid type: string "…", expected a boolean at line 1"#
+        );
+        assert_eq!(redact_quoted("missing field `x`"), "missing field `x`");
+    }
 
     #[test]
     fn names() {

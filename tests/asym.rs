@@ -83,7 +83,7 @@ fn rsa_env(alg: &str) -> (Env, String) {
     let env = Env::new();
     let dir = env.path().join("config/jwtauth");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("private.pem"), pem).unwrap();
+    common::write_secret(&dir.join("private.pem"), pem);
     std::fs::write(dir.join("public.pem"), spki).unwrap();
     std::fs::write(dir.join("private.pem.alg"), format!("{alg}\n")).unwrap();
     (env, kid.clone())
@@ -387,7 +387,7 @@ fn hmac_key_never_verifies_asymmetric_tokens() {
     init(&env, "EdDSA");
     let t = env.mint(&["--sub", "svc"]);
     let secret = env.path().join("secret");
-    std::fs::write(&secret, "k".repeat(40)).unwrap();
+    common::write_secret(&secret, "k".repeat(40));
     verify_err(
         &env,
         &t,
@@ -742,7 +742,7 @@ fn decode_names_the_algorithm_family_and_kid() {
     );
     let (pem, _, _) = rsa_key();
     let rsa = env.path().join("rsa.pem");
-    std::fs::write(&rsa, pem).unwrap();
+    common::write_secret(&rsa, pem);
     let t = env.mint(&["--sub", "svc", "--key", s(&rsa), "--alg", "PS512"]);
     let out = env
         .cmd()

@@ -448,7 +448,7 @@ fn both_default_key_files_present_is_exit_8() {
 fn weak_hmac_secret_needs_allow_weak_key() {
     let env = Env::new();
     let weak = env.path().join("weak");
-    std::fs::write(&weak, "0123456789\n").unwrap();
+    common::write_secret(&weak, "0123456789\n");
     let w = weak.to_str().unwrap();
     let out = env
         .cmd()
@@ -930,7 +930,7 @@ fn rfc7515_appendix_a1_example() {
     assert_eq!(key.len(), 64);
     assert_ne!(key.last(), Some(&b'\n'), "no newline to strip");
     let kf = env.path().join("rfc.key");
-    std::fs::write(&kf, &key).unwrap();
+    common::write_secret(&kf, &key);
     let k = kf.to_str().unwrap();
 
     let out = env
@@ -976,7 +976,7 @@ fn rfc7515_appendix_a1_example() {
     let kf2 = env.path().join("rfc-nl.key");
     let mut with_nl = key.clone();
     with_nl.push(b'\n');
-    std::fs::write(&kf2, &with_nl).unwrap();
+    common::write_secret(&kf2, &with_nl);
     assert_eq!(
         verify(
             &env,

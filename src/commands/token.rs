@@ -309,13 +309,21 @@ fn payload(token: &[u8]) -> Result<Map<String, Value>> {
 }
 
 /// A token taken apart without any check.
-struct Decoded {
-    header: Map<String, Value>,
-    payload: Map<String, Value>,
-    signature: String,
+#[derive(Debug)]
+pub struct Decoded {
+    /// The header object.
+    pub header: Map<String, Value>,
+    /// The payload object.
+    pub payload: Map<String, Value>,
+    /// The signature, still base64url.
+    pub signature: String,
 }
 
-fn decode_token(token: &[u8]) -> Result<Decoded> {
+/// Takes a token apart without checking it (the `decode` path; public for fuzzing).
+///
+/// # Errors
+/// `TokenInvalid` for a token that is not three base64url JSON parts.
+pub fn decode_token(token: &[u8]) -> Result<Decoded> {
     let parts = tokens::split(token)?;
     Ok(Decoded {
         header: decode_part(parts.header, "header")?,
@@ -359,7 +367,7 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
 
 /// The human view of a decoded token: header and claims one per line, times also as UTC
 /// dates with the time relative to `now`, and whether the token is expired.
-fn describe(d: &Decoded, now: i64, color: bool) -> String {
+pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
     use output::{Style, paint};
     let time = |k: &str| {
         d.payload
@@ -399,15 +407,21 @@ fn describe(d: &Decoded, now: i64, color: bool) -> String {
     };
     let (status, style) = match (time("exp"), time("nbf")) {
         (Some(exp), _) if now >= exp => (
-            format!("expired {} ago", output::span(now - exp)),
+            format!("expired {} ago", output::span(now.saturating_sub(exp))),
             Style::Red,
         ),
         (_, Some(nbf)) if nbf > now => (
-            format!("not yet valid (starts in {})", output::span(nbf - now)),
+            format!(
+                "not yet valid (starts in {})",
+                output::span(nbf.saturating_sub(now))
+            ),
             Style::Yellow,
         ),
         (Some(exp), _) => (
-            format!("not expired (expires in {})", output::span(exp - now)),
+            format!(
+                "not expired (expires in {})",
+                output::span(exp.saturating_sub(now))
+            ),
             Style::Green,
         ),
         (None, _) => ("no exp claim: never expires".to_string(), Style::Yellow),

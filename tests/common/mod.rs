@@ -173,3 +173,14 @@ fn peer(ok: bool, what: &str) -> bool {
     }
     ok
 }
+
+/// Writes a secret or private key file with mode 0600, as `jwtauth init` would (a looser
+/// mode makes jwtauth warn on stderr).
+pub fn write_secret(p: &Path, bytes: impl AsRef<[u8]>) {
+    std::fs::write(p, bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+}

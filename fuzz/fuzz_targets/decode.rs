@@ -1,0 +1,16 @@
+//! `decode`: split, base64url, JSON, and the text view (times, relative spans).
+#![no_main]
+
+use jwtauth::commands::token::{decode_token, describe};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(parts) = jwtauth::tokens::split(data) {
+        assert_eq!(parts.message.len() + 1 + parts.signature.len(), data.len());
+    }
+    if let Ok(d) = decode_token(data) {
+        for now in [0, 1_764_115_200, i64::MAX, i64::MIN] {
+            let _ = describe(&d, now, false);
+        }
+    }
+});

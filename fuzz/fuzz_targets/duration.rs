@@ -1,0 +1,10 @@
+//! Durations (`--ttl`, `--leeway`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|s: &str| {
+    if let Ok(secs) = jwtauth::tokens::parse_duration("--ttl", s) {
+        assert!(secs >= 0);
+    }
+});
