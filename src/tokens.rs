@@ -307,6 +307,10 @@ impl Verifier {
         let parts = split(token)?;
         // Header: only the algorithm matters, and only to pick among those the key allows.
         b64_decode_into(parts.header, "header", &mut self.buf)?;
+        if self.buf.trim_ascii_start().first() != Some(&b'{') {
+            json_object(&self.buf, "header")?;
+            return Err(Error::TokenInvalid("header is not a JSON object".into()));
+        }
         let header: HeaderView = serde_json::from_slice(&self.buf)
             .map_err(|e| Error::TokenInvalid(format!("header is not valid JSON: {e}")))?;
         let alg = header
@@ -347,6 +351,11 @@ impl Verifier {
                 e.valid_up_to()
             ))
         })?;
+        // serde would also read a struct from a JSON array (`[1]` as `exp: 1`).
+        if !text.trim_start().starts_with('{') {
+            json_object(&self.buf, "payload")?;
+            return Err(Error::TokenInvalid("payload is not a JSON object".into()));
+        }
         // Parsed the same way in both modes, so a duplicated registered claim (RFC 7519 §4)
         // is refused in both, not silently resolved to its last value by `--json`.
         let claims: ClaimsView = match serde_json::from_str(text) {

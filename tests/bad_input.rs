@@ -549,3 +549,25 @@ fn duplicated_registered_claim() {
         );
     }
 }
+
+#[test]
+fn header_or_payload_that_is_an_array() {
+    // Found by fuzzing (tests/data/fuzz-verify-array-payload, `[1]`): serde read the array as
+    // the claims struct, so text mode said "expired" (3) where --json said invalid (1).
+    let env = env_with_key();
+    let raw = fs::read("tests/data/fuzz-verify-array-payload").unwrap();
+    let t = sign_raw(&env, HS256, &raw[1..]);
+    for args in [&["verify", &t][..], &["--json", "verify", &t]] {
+        fails(
+            env.cmd().args(args),
+            1,
+            "invalid token: payload is not a JSON object",
+        );
+    }
+    let t = sign_raw(&env, br#"["HS256"]"#, br#"{"sub":"x"}"#);
+    fails(
+        env.cmd().args(["verify", &t]),
+        1,
+        "invalid token: header is not a JSON object",
+    );
+}
