@@ -504,43 +504,37 @@ impl Verifier {
         }
         // Only now, with the signature checked, are the claims looked at.
         b64_decode_into(parts.payload, "payload", &mut self.buf)?;
-        if claims_out.is_none() {
-            require_object(&self.buf, "payload")?;
-        }
-        let claims: ClaimsView = match claims_out {
-            Some(out) => {
-                *out = Value::Object(json_object(&self.buf, "payload")?);
-                return ClaimsView::deserialize(&*out)
-                    .map_err(|e| Error::TokenInvalid(format!("payload: {e}")))
-                    .and_then(|c| self.check_claims(&c));
+        // serde skips the strings of claims it does not look at without checking their
+        // UTF-8; check it here so text and `--json` agree on what is valid JSON.
+        let text = std::str::from_utf8(&self.buf).map_err(|e| {
+            Error::TokenInvalid(format!(
+                "payload is not valid JSON: invalid UTF-8 at byte {}",
+                e.valid_up_to()
+            ))
+        })?;
+        // serde would also read a struct from a JSON array (`[1]` as `exp: 1`).
+        require_object(&self.buf, "payload")?;
+        // Parsed the same way in both modes, so a duplicated registered claim (RFC 7519 §4)
+        // is refused in both, not silently resolved to its last value by `--json`.
+        let claims: ClaimsView = match serde_json::from_str(text) {
+            Ok(c) => {
+                check_depth(&self.buf, "payload")?;
+                c
             }
-            // serde skips the strings of claims it does not look at without checking their
-            // UTF-8; check it here so text and `--json` agree on what is valid JSON.
-            None => match std::str::from_utf8(&self.buf)
-                .map_err(|e| {
-                    Error::TokenInvalid(format!(
-                        "payload is not valid JSON: invalid UTF-8 at byte {}",
-                        e.valid_up_to()
-                    ))
-                })
-                .map(serde_json::from_str)?
-            {
-                Ok(c) => {
-                    check_depth(&self.buf, "payload")?;
-                    c
-                }
-                Err(e) if e.is_data() => {
-                    // Not a JSON object, or a registered claim of the wrong type.
-                    json_object(&self.buf, "payload")?;
-                    return Err(Error::TokenInvalid(format!("payload: {e}")));
-                }
-                Err(e) => {
-                    return Err(Error::TokenInvalid(format!(
-                        "payload is not valid JSON: {e}"
-                    )));
-                }
-            },
+            Err(e) if e.is_data() => {
+                // Not a JSON object, or a registered claim of the wrong type.
+                json_object(&self.buf, "payload")?;
+                return Err(Error::TokenInvalid(format!("payload: {e}")));
+            }
+            Err(e) => {
+                return Err(Error::TokenInvalid(format!(
+                    "payload is not valid JSON: {e}"
+                )));
+            }
         };
+        if let Some(out) = claims_out {
+            *out = Value::Object(json_object(&self.buf, "payload")?);
+        }
         self.check_claims(&claims)
     }
 

@@ -531,3 +531,43 @@ fn float_claims_keep_every_digit() {
     assert_eq!(v["claims"]["f"].to_string(), "-140719682071902.03");
     let _: Map<String, Value> = serde_json::from_value(v["claims"].clone()).unwrap();
 }
+
+#[test]
+fn duplicated_registered_claim() {
+    // Found by fuzzing (tests/data/fuzz-verify-duplicate-claim): text mode refused a
+    // duplicated `nbf` (1) while --json kept the last one and said "not yet valid" (3).
+    // RFC 7519 §4 allows refusing; both modes now refuse.
+    let env = env_with_key();
+    let raw = fs::read("tests/data/fuzz-verify-duplicate-claim").unwrap();
+    let sep = raw.iter().position(|&b| b == 0xff).unwrap();
+    let t = sign_raw(&env, &raw[1..sep], &raw[sep + 1..]);
+    for args in [&["verify", &t][..], &["--json", "verify", &t]] {
+        fails_with_prefix(
+            env.cmd().args(args),
+            1,
+            "invalid token: payload: duplicate field `nbf`",
+        );
+    }
+}
+
+#[test]
+fn header_or_payload_that_is_an_array() {
+    // Found by fuzzing (tests/data/fuzz-verify-array-payload, `[1]`): serde read the array as
+    // the claims struct, so text mode said "expired" (3) where --json said invalid (1).
+    let env = env_with_key();
+    let raw = fs::read("tests/data/fuzz-verify-array-payload").unwrap();
+    let t = sign_raw(&env, HS256, &raw[1..]);
+    for args in [&["verify", &t][..], &["--json", "verify", &t]] {
+        fails(
+            env.cmd().args(args),
+            1,
+            "invalid token: payload is not a JSON object",
+        );
+    }
+    let t = sign_raw(&env, br#"["HS256"]"#, br#"{"sub":"x"}"#);
+    fails(
+        env.cmd().args(["verify", &t]),
+        1,
+        "invalid token: header is not a JSON object",
+    );
+}

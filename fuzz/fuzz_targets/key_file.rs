@@ -19,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut v = Verifier::new(&key, Rules::default(), 1_764_115_200, None).unwrap();
-    let got = v.verify(token.as_bytes(), None).expect("a token signed with the key verifies");
+    let got = v
+        .verify(token.as_bytes(), None)
+        .expect("a token signed with the key verifies");
     assert_eq!(got.sub.as_deref(), Some("alice"));
 });

@@ -47,7 +47,15 @@ fuzz_target!(|data: &[u8]| {
     let plain = verifier.verify(&token, None);
     let mut claims = serde_json::Value::Null;
     let with_json = verifier.verify(&token, Some(&mut claims));
-    // The two paths (text and --json) must agree on the exit code.
+    // Known, accepted divergence: a claim verify does not read holding a number serde_json
+    // cannot represent (`1e3000`) passes in text mode, while --json, which must print every
+    // claim, refuses it (exit 1 where text mode gives 0, 3 or 4). Text mode does not parse claims
+    // it does not check (speed of `verify -`).
+    if matches!(&with_json, Err(jwtauth::error::Error::TokenInvalid(m)) if m.contains("number out of range"))
+    {
+        return;
+    }
+    // Otherwise the two paths (text and --json) must agree on the exit code.
     assert_eq!(
         plain.as_ref().err().map(|e| e.exit_code()),
         with_json.as_ref().err().map(|e| e.exit_code()),
