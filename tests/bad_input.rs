@@ -1,4 +1,4 @@
-//! One test per row of docs/bad-input.md ("What bad input gets"): the exit code and the shape
+//! One test per row of the README table ("What bad input gets"): the exit code and the shape
 //! of the one-line message. Files given bad content are left byte-for-byte as they were.
 
 mod common;
