@@ -395,4 +395,14 @@ mod tests {
         let view = RevocationView::load(&state, Lookups::Many).unwrap();
         assert_eq!(view.check(Some("jti-1"), None, None), None);
     }
+
+    #[test]
+    fn a_json_array_is_not_a_state_file() {
+        let e = Revocations::parse(Path::new("x"), b"\n  [1, {}]").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x: not a valid jwtauth file at line 2 column 3: expected a JSON object; fix or move it away (it was not changed)"
+        );
+        assert!(Revocations::parse(Path::new("x"), b" {\"version\": 1}").is_ok());
+    }
 }

@@ -100,6 +100,24 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
 /// # Errors
 /// `Error::Corrupt` naming the path, line and column.
 pub fn parse_json<'a, T: serde::Deserialize<'a>>(path: &Path, bytes: &'a [u8]) -> Result<T> {
+    // serde would read a struct from a JSON array too (`[1, {…}]`); the files are objects.
+    if let Some(i) = bytes.iter().position(|b| !b.is_ascii_whitespace())
+        && bytes[i] != b'{'
+    {
+        let before = &bytes[..i];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = i - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |n| n + 1)
+            + 1;
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            why: format!(
+                "not a valid jwtauth file at line {line} column {column}: expected a JSON object; fix or move it away (it was not changed)"
+            ),
+        });
+    }
     serde_json::from_slice(bytes).map_err(|e| corrupt_json(path, &e))
 }
 

@@ -792,3 +792,29 @@ fn htpasswd_round_trip_with_apache_htpasswd() {
     assert!(check("alice", "pw"));
     assert!(!check("bob", "bobpw"));
 }
+
+#[test]
+fn decode_text_calls_out_an_exp_that_is_not_a_number() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let token = format!(
+        "{}.{}.c2ln",
+        b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+        b64(r#"{"sub":"x","exp":"tomorrow"}"#)
+    );
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["decode", &token])
+        .assert()
+        .code(0)
+        .stderr("")
+        .get_output()
+        .clone();
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l == "Status: exp is not a number of seconds: verify refuses this token"),
+        "{text}"
+    );
+}

@@ -424,6 +424,10 @@ pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
             ),
             Style::Green,
         ),
+        (None, _) if d.payload.contains_key("exp") => (
+            "exp is not a number of seconds: verify refuses this token".to_string(),
+            Style::Red,
+        ),
         (None, _) => ("no exp claim: never expires".to_string(), Style::Yellow),
     };
     let alg = d
