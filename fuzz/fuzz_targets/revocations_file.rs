@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use jwtauth::revocations::Revocations;
+use jwtauth::revocations::{RevocationView, Revocations, Revoked};
 use jwtauth::store::Document;
 use libfuzzer_sys::fuzz_target;
 
@@ -16,9 +16,17 @@ fuzz_target!(|data: &[u8]| {
     r.write(&mut out).unwrap();
     let back = Revocations::parse(path, &out).expect("a written state file parses");
     assert_eq!(back, r);
-    for (sub, at) in r.users.clone() {
-        let _ = r.check(None, Some(&sub), Some(at));
-        let _ = r.check(None, Some(&sub), Some(at.wrapping_add(1)));
+    // The lookup view agrees with the document it was built from.
+    let view = RevocationView::from(&r);
+    for (sub, at) in &r.users {
+        assert_eq!(view.subject_revoked_at(sub), Some(*at));
+        assert_eq!(view.check(None, Some(sub), Some(*at)), Some(Revoked::Subject(*at)));
+        if *at < i64::MAX {
+            assert_eq!(view.check(None, Some(sub), Some(at + 1)), None);
+        }
+    }
+    for jti in r.tokens.keys() {
+        assert_eq!(view.check(Some(jti), None, None), Some(Revoked::Token));
     }
     let _ = r.prune(1_764_115_200);
 });
