@@ -8,6 +8,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Env, bytes, json, mode};
+use common::{stderr_str as stderr_of, stdout_str as stdout_of};
 use serde_json::Value;
 
 /// Every command gets a watchdog: a hang is a failure, not a stuck test run.
@@ -20,14 +21,6 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64
-}
-
-fn stdout_of(out: &std::process::Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
 }
 
 /// A `$2b$04$` hash of `pw` made by the binary.

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Env, json};
+use common::{stderr_str, stdout_str};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
@@ -57,14 +58,6 @@ fn secret_bytes(env: &Env) -> Vec<u8> {
         b.pop();
     }
     b
-}
-
-fn stdout_str(out: &std::process::Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
-}
-
-fn stderr_str(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
 }
 
 /// The payload of a token as `decode --json` shows it.
@@ -115,6 +108,28 @@ fn verify(env: &Env, token: &str, extra: &[&str]) -> (i32, String, String) {
         stdout_str(&out),
         stderr_str(&out),
     )
+}
+
+/// `mint` and `login` (user alice, password `PW`) with `extra` both fail as a usage error:
+/// exit 2, nothing on stdout, one stderr line naming `flag`.
+fn usage_error_on_mint_and_login(env: &Env, extra: &[&str], flag: &str, bad: &str) {
+    for cmd in [
+        &["mint", "--sub", "bob"][..],
+        &["login", "alice", "--password-stdin"],
+    ] {
+        let out = env
+            .cmd()
+            .args(cmd)
+            .args(extra)
+            .write_stdin(format!("{PW}\n"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd:?} {extra:?}");
+        assert!(out.stdout.is_empty());
+        let err = stderr_str(&out);
+        assert_one_error_line(&err, bad);
+        assert!(err.contains(flag), "{err}");
+    }
 }
 
 /// Asserts a failure printed exactly one `jwtauth: …` line on stderr and no panic.
@@ -241,23 +256,7 @@ fn ttl_forms_set_exp_minus_iat() {
         );
     }
     for bad in ["soon", "-5", "1000y", "", "5x"] {
-        for cmd in [
-            &["mint", "--sub", "bob"][..],
-            &["login", "alice", "--password-stdin"],
-        ] {
-            let out = env
-                .cmd()
-                .args(cmd)
-                .arg(format!("--ttl={bad}"))
-                .write_stdin(format!("{PW}\n"))
-                .output()
-                .unwrap();
-            assert_eq!(out.status.code(), Some(2), "{cmd:?} --ttl {bad:?}");
-            assert!(out.stdout.is_empty());
-            let err = stderr_str(&out);
-            assert_one_error_line(&err, bad);
-            assert!(err.contains("--ttl"), "{err}");
-        }
+        usage_error_on_mint_and_login(&env, &[&format!("--ttl={bad}")], "--ttl", bad);
     }
 }
 
@@ -596,23 +595,7 @@ fn reserved_and_malformed_claims_are_usage_errors() {
     for bad in [
         "exp=1", "iat=1", "nbf=1", "sub=x", "iss=x", "aud=x", "novalue", "=1",
     ] {
-        for cmd in [
-            &["mint", "--sub", "bob"][..],
-            &["login", "alice", "--password-stdin"],
-        ] {
-            let out = env
-                .cmd()
-                .args(cmd)
-                .args(["--claim", bad])
-                .write_stdin(format!("{PW}\n"))
-                .output()
-                .unwrap();
-            assert_eq!(out.status.code(), Some(2), "{cmd:?} --claim {bad}");
-            assert!(out.stdout.is_empty());
-            let err = stderr_str(&out);
-            assert_one_error_line(&err, bad);
-            assert!(err.contains("--claim"), "{err}");
-        }
+        usage_error_on_mint_and_login(&env, &["--claim", bad], "--claim", bad);
     }
 }
 

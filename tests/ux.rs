@@ -5,6 +5,7 @@ mod common;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::Env;
+use common::{stderr_str as stderr, stdout_str as stdout};
 use serde_json::json;
 
 fn now() -> i64 {
@@ -12,14 +13,6 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
 }
 
 /// Every command and subcommand, as argument lists.

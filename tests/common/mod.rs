@@ -138,6 +138,16 @@ pub fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
 }
 
+/// A command's stdout as text.
+pub fn stdout_str(out: &std::process::Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
+}
+
+/// A command's stderr as text.
+pub fn stderr_str(out: &std::process::Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
+}
+
 /// Parses stdout as JSON.
 pub fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out)
