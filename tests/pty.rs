@@ -4,8 +4,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use common::Env;
+use nix::sys::termios::{LocalFlags, tcgetattr};
 use rexpect::process::{Signal, WaitStatus};
 use rexpect::session::{PtySession, spawn_command};
 
@@ -40,12 +42,46 @@ fn spawn_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> PtySession {
     spawn_command(cmd, Some(TIMEOUT_MS)).expect("spawn in a pty")
 }
 
+/// Whether the terminal echoes typed input right now. The master side of a pty reports the
+/// line discipline's settings, which the program on the slave side changes.
+fn echoing(p: &PtySession) -> bool {
+    let master = p.process().get_file_handle().expect("pty handle");
+    let attrs = tcgetattr(&master).expect("tcgetattr");
+    attrs.local_flags.contains(LocalFlags::ECHO)
+}
+
+/// Waits (bounded) until the terminal's echo is in the given state. Typed text is echoed or
+/// not by the terminal when it arrives, so a test that types before a program has switched
+/// echo off would see an echo that no user at a keyboard could produce; a program that never
+/// switches echo off fails here.
+fn wait_for_echo(p: &PtySession, on: bool) {
+    let deadline = Instant::now() + Duration::from_millis(TIMEOUT_MS);
+    while echoing(p) != on {
+        assert!(
+            Instant::now() < deadline,
+            "the terminal's echo never turned {}",
+            if on { "on" } else { "off" }
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Answers a password prompt the way a person does: once it is shown and echo is off.
+fn answer(p: &mut PtySession, prompt: &str, text: &str) -> String {
+    let seen = p.exp_string(prompt).expect(prompt);
+    wait_for_echo(p, false);
+    p.send_line(text).expect("send");
+    seen
+}
+
 #[test]
 fn the_pty_echoes_typed_input_unless_the_program_turns_echo_off() {
     // Guards the no-echo tests: with a plain `read`, the typed text does come back.
     let mut cmd = std::process::Command::new("sh");
-    cmd.args(["-c", "stty echo && read x && echo got"]);
+    cmd.args(["-c", "stty echo && echo ready && read x && echo got"]);
     let mut p = spawn_command(cmd, Some(TIMEOUT_MS)).expect("spawn");
+    p.exp_string("ready").expect("ready");
+    wait_for_echo(&p, true);
     p.send_line("visible-input").expect("send");
     let out = p.exp_eof().expect("eof");
     assert!(out.contains("visible-input"), "{out:?}");
@@ -81,10 +117,8 @@ fn exit_code(p: &mut PtySession) -> i32 {
 fn user_add_prompts_twice_without_echo() {
     let env = Env::new();
     let mut p = spawn(&env, &["user", "add", "bob", "--cost", "4"]);
-    let mut seen = p.exp_string("Password: ").expect("first prompt");
-    p.send_line("s3cret-typed").expect("send");
-    seen += &p.exp_string("Retype password: ").expect("second prompt");
-    p.send_line("s3cret-typed").expect("send");
+    let mut seen = answer(&mut p, "Password: ", "s3cret-typed");
+    seen += &answer(&mut p, "Retype password: ", "s3cret-typed");
     seen += &p.exp_eof().expect("eof");
     assert_eq!(exit_code(&mut p), 0);
     assert!(
@@ -102,10 +136,8 @@ fn mismatched_retype_is_exit_2_and_leaves_users_file_unchanged() {
     env.add_user("alice", "pw");
     let before = snapshot(env.path());
     let mut p = spawn(&env, &["user", "add", "bob", "--cost", "4"]);
-    p.exp_string("Password: ").expect("first prompt");
-    p.send_line("one-password").expect("send");
-    p.exp_string("Retype password: ").expect("second prompt");
-    p.send_line("another-one").expect("send");
+    answer(&mut p, "Password: ", "one-password");
+    answer(&mut p, "Retype password: ", "another-one");
     let rest = p.exp_eof().expect("eof");
     assert_eq!(exit_code(&mut p), 2);
     assert!(
@@ -122,9 +154,9 @@ fn ctrl_c_at_the_prompt_leaves_files_untouched() {
     env.add_user("alice", "pw");
     let before = snapshot(env.path());
     let mut p = spawn(&env, &["user", "add", "bob", "--cost", "4"]);
-    p.exp_string("Password: ").expect("first prompt");
-    p.send_line("half").expect("send");
+    answer(&mut p, "Password: ", "half");
     p.exp_string("Retype password: ").expect("second prompt");
+    wait_for_echo(&p, false);
     p.send_control('c').expect("ctrl-c");
     match p.process().wait().expect("wait") {
         WaitStatus::Signaled(_, sig, _) => assert_eq!(sig, Signal::SIGINT),
@@ -144,8 +176,7 @@ fn login_via_prompt_prints_a_token_that_verifies() {
     let env = Env::new();
     env.add_user("alice", "correct horse");
     let mut p = spawn(&env, &["-q", "login", "alice"]);
-    let mut seen = p.exp_string("Password: ").expect("prompt");
-    p.send_line("correct horse").expect("send");
+    let mut seen = answer(&mut p, "Password: ", "correct horse");
     let out = p.exp_eof().expect("eof");
     seen += &out;
     assert_eq!(exit_code(&mut p), 0);
@@ -162,8 +193,7 @@ fn login_via_prompt_prints_a_token_that_verifies() {
         .stdout("alice\n");
     // A wrong password at the prompt is refused like any other.
     let mut p = spawn(&env, &["login", "alice"]);
-    p.exp_string("Password: ").expect("prompt");
-    p.send_line("wrong").expect("send");
+    answer(&mut p, "Password: ", "wrong");
     let out = p.exp_eof().expect("eof");
     assert_eq!(exit_code(&mut p), 5);
     assert!(out.contains("jwtauth: login refused: incorrect username or password"));
