@@ -421,6 +421,20 @@ pub struct Created {
     pub public_path: Option<PathBuf>,
     /// The new key's `kid` (asymmetric keys).
     pub kid: Option<String>,
+    /// The public key of the asymmetric key this HMAC secret replaced, now removed.
+    pub removed_public: Option<PathBuf>,
+}
+
+/// Whether `<path>.alg` records an asymmetric algorithm, i.e. `init` made a PEM key pair at
+/// `path`. Unreadable or unknown records count as no.
+fn made_asymmetric(path: &Path) -> bool {
+    let Ok(Some(bytes)) = store::read_optional(&store::sidecar(path, ".alg")) else {
+        return false;
+    };
+    String::from_utf8_lossy(&bytes)
+        .trim()
+        .parse::<Algorithm>()
+        .is_ok_and(|alg| alg.family() != AlgorithmFamily::Hmac)
 }
 
 /// Where `init` writes the public key of the private key at `path`: `public.pem` beside
@@ -495,8 +509,18 @@ pub fn create(ctx: &Ctx, path: &Path, alg: Algorithm, force: bool) -> Result<Cre
     let kind = KeyKind::of(alg);
     let mut created = Created::default();
     if kind == KeyKind::Hmac {
+        // A private key that init made here had its public key written beside it; once the
+        // private key is replaced by a secret, that file would still verify old tokens.
+        let stale = made_asymmetric(path).then(|| public_path(path));
         let material = new_secret()?;
         store::write_atomic(path, |w| w.write_all(&material))?;
+        if let Some(stale) = stale {
+            match std::fs::remove_file(&stale) {
+                Ok(()) => created.removed_public = Some(stale),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&stale, e)),
+            }
+        }
     } else {
         let public_path = public_path(path);
         exists(&public_path)?;

@@ -306,6 +306,39 @@ fn init_with_an_explicit_path_writes_the_public_key_beside_it() {
     verify_ok(&env, &t, &["--key", s(&spki)], "svc");
     // The default secret is not involved in an explicit path.
     assert!(!env.secret().exists());
+
+    // Replacing the pair with an HMAC secret removes the old public key too: left behind,
+    // it would go on verifying tokens of a key that no longer exists.
+    env.cmd()
+        .args(["init", "--force", "--key", s(&key)])
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr(format!(
+            "jwtauth: removed the public key {} of the replaced key\njwtauth: created HS256 key {}\n",
+            spki.display(),
+            key.display()
+        ));
+    assert!(!spki.exists());
+    verify_err(
+        &env,
+        &t,
+        &["--key", s(&key)],
+        1,
+        "jwtauth: invalid token: algorithm ES256 is not accepted for this key (accepted: HS256, HS384, HS512)",
+    );
+    // A public key file that init did not make (no asymmetric record) is left alone.
+    let other = env.path().join("keys/hand.pem");
+    let other_pub = env.path().join("keys/hand.pub.pem");
+    std::fs::write(&other, "old").unwrap();
+    std::fs::write(&other_pub, "not ours").unwrap();
+    env.cmd()
+        .args(["init", "--force", "--key", s(&other)])
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr(format!("jwtauth: created HS256 key {}\n", other.display()));
+    assert_eq!(std::fs::read_to_string(&other_pub).unwrap(), "not ours");
 }
 
 /// An HS256 token signed with `secret`, with `kid` when given.

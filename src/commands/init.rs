@@ -33,6 +33,12 @@ pub fn run(args: &InitArgs, ctx: &Ctx) -> Result<()> {
         ));
     }
     let created = keys::create(ctx, &path, alg, args.force)?;
+    if let Some(public) = &created.removed_public {
+        ctx.info(format!(
+            "removed the public key {} of the replaced key",
+            public.display()
+        ));
+    }
     if let Some(other) = &other {
         keys::remove(other)?;
         ctx.info(format!(
