@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{Env, json};
+use common::{Env, Exits, json};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -90,15 +90,7 @@ fn rsa_env(alg: &str) -> (Env, String) {
 }
 
 fn header(env: &Env, token: &str) -> Value {
-    let out = env
-        .cmd()
-        .args(["decode", "--json", token])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    json(&out)["header"].clone()
+    env.decoded(token)["header"].clone()
 }
 
 fn jwks(env: &Env) -> (Value, PathBuf) {
@@ -132,10 +124,7 @@ fn verify_err(env: &Env, token: &str, extra: &[&str], code: i32, stderr: &str) {
         .arg("verify")
         .args(extra)
         .arg(token)
-        .assert()
-        .code(code)
-        .stdout("")
-        .stderr(format!("{stderr}\n"));
+        .stderr_only(code, format!("{stderr}\n"));
 }
 
 /// login and mint with the default key, then verify each token with the key file, the
@@ -217,10 +206,7 @@ fn init_refuses_to_replace_a_key_without_force() {
     let before = common::bytes(&private(&env));
     env.cmd()
         .args(["init", "--alg", "ES256"])
-        .assert()
-        .code(8)
-        .stdout("")
-        .stderr(format!(
+        .stderr_only(8, format!(
             "jwtauth: key {}: already exists; pass --force to replace it (tokens signed with it will stop verifying)\n",
             private(&env).display()
         ));
@@ -229,11 +215,8 @@ fn init_refuses_to_replace_a_key_without_force() {
     let new_kid = env
         .cmd()
         .args(["init", "--alg", "ES384", "--force", "--json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+        .exits(0)
+        .stdout;
     let new_kid = json(&new_kid)["kid"].as_str().unwrap().to_string();
     assert_ne!(new_kid, kid);
     verify_err(
@@ -255,10 +238,7 @@ fn init_keeps_a_single_default_key() {
     let secret = env.secret();
     env.cmd()
         .args(["init", "--alg", "ES256"])
-        .assert()
-        .code(8)
-        .stdout("")
-        .stderr(format!(
+        .stderr_only(8, format!(
             "jwtauth: key {}: already exists as the default key; pass --force to replace it with a new ES256 key at {}, or --key PATH to create the new key elsewhere\n",
             secret.display(),
             private(&env).display()
@@ -266,25 +246,20 @@ fn init_keeps_a_single_default_key() {
     assert!(!private(&env).exists() && !public(&env).exists());
     env.cmd()
         .args(["init", "--alg", "ES256", "--force", "-q"])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("");
+        .stderr_only(0, "");
     assert!(!secret.exists());
     assert!(!env.path().join("config/jwtauth/secret.alg").exists());
     let t = env.mint(&["--sub", "svc"]);
     assert_eq!(header(&env, &t)["alg"], "ES256");
     // And back: the PEM pair and its records go.
-    env.cmd()
-        .args(["init", "--force"])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr(format!(
+    env.cmd().args(["init", "--force"]).stderr_only(
+        0,
+        format!(
             "jwtauth: removed the previous default key {}\njwtauth: created HS256 key {}\n",
             private(&env).display(),
             secret.display()
-        ));
+        ),
+    );
     assert!(!private(&env).exists() && !public(&env).exists());
     assert!(!env.path().join("config/jwtauth/private.pem.alg").exists());
     let t = env.mint(&["--sub", "svc"]);
@@ -297,10 +272,7 @@ fn init_with_an_explicit_path_writes_the_public_key_beside_it() {
     let key = env.path().join("keys/signing.pem");
     env.cmd()
         .args(["init", "--alg", "ES256", "-q", "--key", s(&key)])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("");
+        .stderr_only(0, "");
     let spki = env.path().join("keys/signing.pub.pem");
     let t = env.mint(&["--sub", "svc", "--key", s(&key)]);
     verify_ok(&env, &t, &["--key", s(&spki)], "svc");
@@ -311,10 +283,7 @@ fn init_with_an_explicit_path_writes_the_public_key_beside_it() {
     // it would go on verifying tokens of a key that no longer exists.
     env.cmd()
         .args(["init", "--force", "--key", s(&key)])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr(format!(
+        .stderr_only(0, format!(
             "jwtauth: removed the public key {} of the replaced key\njwtauth: created HS256 key {}\n",
             spki.display(),
             key.display()
@@ -334,10 +303,10 @@ fn init_with_an_explicit_path_writes_the_public_key_beside_it() {
     std::fs::write(&other_pub, "not ours").unwrap();
     env.cmd()
         .args(["init", "--force", "--key", s(&other)])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr(format!("jwtauth: created HS256 key {}\n", other.display()));
+        .stderr_only(
+            0,
+            format!("jwtauth: created HS256 key {}\n", other.display()),
+        );
     assert_eq!(std::fs::read_to_string(&other_pub).unwrap(), "not ours");
 }
 
@@ -396,10 +365,7 @@ fn public_key_bytes_as_hmac_secret_never_verify() {
         env.cmd()
             .args(["verify", "--alg", "HS256", "--key", s(&public(&env))])
             .arg(hs256(secret, None))
-            .assert()
-            .code(8)
-            .stdout("")
-            .stderr(format!(
+            .stderr_only(8, format!(
                 "jwtauth: --alg HS256: does not fit key {}, which is a P-256 key (it verifies ES256)\n",
                 public(&env).display()
             ));
@@ -408,10 +374,7 @@ fn public_key_bytes_as_hmac_secret_never_verify() {
     env.cmd()
         .env("JWT_SECRET_KEY", String::from_utf8(spki).unwrap())
         .args(["verify", &hs256(&trimmed, None)])
-        .assert()
-        .code(8)
-        .stdout("")
-        .stderr("jwtauth: JWT_SECRET_KEY: holds a PEM key, not an HMAC secret; pass the key file with --key\n");
+        .stderr_only(8, "jwtauth: JWT_SECRET_KEY: holds a PEM key, not an HMAC secret; pass the key file with --key\n");
 }
 
 #[test]
@@ -431,10 +394,7 @@ fn hmac_key_never_verifies_asymmetric_tokens() {
     // And jwks refuses to publish a secret.
     env.cmd()
         .args(["jwks", "--key", s(&secret)])
-        .assert()
-        .code(8)
-        .stdout("")
-        .stderr(format!(
+        .stderr_only(8, format!(
             "jwtauth: key {}: is an HMAC secret, which has no public part and must never be published; a JWK Set needs an asymmetric key (jwtauth init --alg ES256, RS256, EdDSA, ...)\n",
             secret.display()
         ));
@@ -445,10 +405,7 @@ fn jwks_without_a_key_says_to_run_init() {
     let env = Env::new();
     env.cmd()
         .arg("jwks")
-        .assert()
-        .code(8)
-        .stdout("")
-        .stderr("jwtauth: no signing key: run 'jwtauth init' to create one (or set JWT_SECRET_KEY or pass --key)\n");
+        .stderr_only(8, "jwtauth: no signing key: run 'jwtauth init' to create one (or set JWT_SECRET_KEY or pass --key)\n");
 }
 
 #[test]
@@ -471,31 +428,28 @@ fn verify_accepts_exactly_the_algorithms_of_the_key() {
     // A key of the wrong type for --alg is a configuration error, for verify and mint.
     env.cmd()
         .args(["verify", "--alg", "ES384", &t384])
-        .assert()
-        .code(8)
-        .stdout("")
-        .stderr(format!(
+        .stderr_only(8, format!(
             "jwtauth: --alg ES384: does not fit key {}, which is a P-256 key (it verifies ES256)\n",
             private(&env).display()
         ));
     env.cmd()
         .args(["mint", "--sub", "svc", "--alg", "RS256"])
-        .assert()
-        .code(8)
-        .stdout("")
-        .stderr(format!(
-            "jwtauth: key {}: is a P-256 key and cannot sign RS256 (it signs ES256)\n",
-            private(&env).display()
-        ));
+        .stderr_only(
+            8,
+            format!(
+                "jwtauth: key {}: is a P-256 key and cannot sign RS256 (it signs ES256)\n",
+                private(&env).display()
+            ),
+        );
     env.cmd()
         .args(["mint", "--sub", "svc", "--key", s(&public(&env))])
-        .assert()
-        .code(8)
-        .stdout("")
-        .stderr(format!(
-            "jwtauth: key {}: is a public key and cannot sign\n",
-            public(&env).display()
-        ));
+        .stderr_only(
+            8,
+            format!(
+                "jwtauth: key {}: is a public key and cannot sign\n",
+                public(&env).display()
+            ),
+        );
 }
 
 #[test]
@@ -579,11 +533,8 @@ fn jwks_picks_the_key_by_kid_and_needs_one_candidate_without_kid() {
         let out = env
             .cmd()
             .args(["jwks", "--json", "--key", s(&key)])
-            .assert()
-            .code(0)
-            .get_output()
-            .stdout
-            .clone();
+            .exits(0)
+            .stdout;
         keys.push(json(&out)["keys"][0].clone());
         tokens.push(env.mint(&["--sub", &format!("svc{i}"), "--key", s(&key)]));
         pems.push(common::bytes(&key));
@@ -629,10 +580,10 @@ fn jwks_picks_the_key_by_kid_and_needs_one_candidate_without_kid() {
     // --jwks and --key do not mix.
     env.cmd()
         .args(["verify", "--jwks", s(&set), "--key", s(&private(&env)), &ed])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr("jwtauth: --jwks: cannot be combined with --key; verify with one or the other\n");
+        .stderr_only(
+            2,
+            "jwtauth: --jwks: cannot be combined with --key; verify with one or the other\n",
+        );
 }
 
 #[test]
@@ -777,13 +728,6 @@ fn decode_names_the_algorithm_family_and_kid() {
     let rsa = env.path().join("rsa.pem");
     common::write_secret(&rsa, pem);
     let t = env.mint(&["--sub", "svc", "--key", s(&rsa), "--alg", "PS512"]);
-    let out = env
-        .cmd()
-        .args(["decode", &t])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let out = env.cmd().args(["decode", &t]).exits(0).stdout;
     assert!(out_str(&out).contains("\nAlgorithm: PS512 (RSA, PSS)\n"));
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Env, bytes, json, mode};
+use common::{Env, Exits, bytes, json, mode};
 use common::{stderr_str as stderr_of, stdout_str as stdout_of};
 use serde_json::Value;
 
@@ -248,10 +248,7 @@ fn global_flags_work_before_and_after_the_subcommand() {
         .args(["user", "add", "alice", "--cost", "4", "--password-stdin"])
         .args(["--users", &users, "-q"])
         .write_stdin("pw\n")
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("");
+        .stderr_only(0, "");
     assert!(json(&bytes(Path::new(&users)))["users"]["alice"].is_object());
     assert!(!env.users().exists());
     // And before it.
@@ -276,10 +273,7 @@ fn read_only_commands_create_no_files_or_directories() {
         .stdout("{\"users\":[]}\n");
     env.cmd()
         .args(["user", "show", "alice"])
-        .assert()
-        .code(6)
-        .stdout("")
-        .stderr("jwtauth: no such user: alice\n");
+        .stderr_only(6, "jwtauth: no such user: alice\n");
     env.cmd()
         .args(["hash", "--cost", "4", "--password-stdin"])
         .write_stdin("pw\n")
@@ -317,15 +311,10 @@ fn alg_file(key: &Path) -> PathBuf {
 #[test]
 fn init_creates_a_private_secret_and_refuses_to_overwrite_it() {
     let env = Env::new();
-    env.cmd()
-        .arg("init")
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr(format!(
-            "jwtauth: created HS256 key {}\n",
-            env.secret().display()
-        ));
+    env.cmd().arg("init").stderr_only(
+        0,
+        format!("jwtauth: created HS256 key {}\n", env.secret().display()),
+    );
     assert_secret(&env.secret());
     let dir = env.path().join("config/jwtauth");
     assert_eq!(mode(&dir), 0o700);
@@ -359,10 +348,7 @@ fn init_creates_a_private_secret_and_refuses_to_overwrite_it() {
 
     env.cmd()
         .args(["-q", "init", "--force", "--alg", "HS512"])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("");
+        .stderr_only(0, "");
     assert_secret(&env.secret());
     assert_ne!(bytes(&env.secret()), first, "--force replaced the key");
     assert_eq!(bytes(&alg_file(&env.secret())), b"HS512\n");
@@ -379,14 +365,7 @@ fn init_alg_is_recorded_and_used_for_signing() {
             format!("{alg}\n").as_bytes()
         );
         let token = env.mint(&["--sub", "x"]);
-        let out = env
-            .cmd()
-            .args(["--json", "decode", &token])
-            .assert()
-            .code(0)
-            .get_output()
-            .stdout
-            .clone();
+        let out = env.cmd().args(["--json", "decode", &token]).exits(0).stdout;
         assert_eq!(json(&out)["header"]["alg"], alg);
     }
     let env = Env::new();
@@ -478,11 +457,8 @@ fn hash_cost_bounds() {
         .cmd()
         .args(["--json", "hash", "--cost", "4", "--password-stdin"])
         .write_stdin("pw\n")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+        .exits(0)
+        .stdout;
     let h = json(&out)["hash"].as_str().expect("hash").to_string();
     assert!(h.starts_with("$2b$04$"), "{h}");
     let h5 = stdout_of(
@@ -509,17 +485,11 @@ fn hash_check_matches_mismatches_and_accepts_every_prefix() {
     env.cmd()
         .args(["hash", "--check", &h, "--password-stdin"])
         .write_stdin("wrong\n")
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr("jwtauth: password does not match the hash\n");
+        .stderr_only(1, "jwtauth: password does not match the hash\n");
     env.cmd()
         .args(["hash", "--check", &h, "--password-stdin"])
         .write_stdin("secret pw\n")
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("");
+        .stderr_only(0, "");
     env.cmd()
         .args(["--json", "hash", "--check", &h, "--password-stdin"])
         .write_stdin("secret pw\n")
@@ -586,12 +556,10 @@ fn hash_password_length_rules() {
     env.cmd()
         .args(["hash", "--cost", "4", "--password-stdin"])
         .write_stdin(format!("{multibyte}\n"))
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicates::str::starts_with(
-            "jwtauth: password: is 73 bytes",
-        ));
+        .stderr_only(
+            2,
+            predicates::str::starts_with("jwtauth: password: is 73 bytes"),
+        );
     let p73 = "b".repeat(73);
     env.cmd()
         .args(["hash", "--cost", "4", "--password-stdin"])
@@ -615,10 +583,7 @@ fn hash_password_stdin_strips_crlf_and_reads_only_the_first_line() {
         .cmd()
         .args(["hash", "--cost", "4", "--password-stdin"])
         .write_stdin("pw\r\n")
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+        .exits(0);
     let h = stdout_of(&out).trim_end().to_string();
     assert_eq!(check(&env, &h, "pw\n"), 0);
     assert_eq!(check(&env, &h, "pw"), 0, "no newline at all");
@@ -634,10 +599,7 @@ fn hash_password_stdin_strips_crlf_and_reads_only_the_first_line() {
         .cmd()
         .args(["hash", "--cost", "4", "--password-stdin"])
         .write_stdin("pw\nsecond line\n")
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+        .exits(0);
     assert_eq!(check(&env, stdout_of(&out).trim_end(), "pw\n"), 0);
 }
 
@@ -661,7 +623,7 @@ fn no_password_stdin_and_no_terminal_fails_at_once() {
                 // A password waiting on stdin is still not read without --password-stdin.
                 cmd.write_stdin("pw\n");
             }
-            cmd.assert().code(2).stdout("").stderr(msg);
+            cmd.stderr_only(2, msg);
             assert!(start.elapsed() < Duration::from_secs(10), "{args:?}");
         }
     }
@@ -711,10 +673,7 @@ fn user_add_writes_the_record_of_spec_section_1() {
             "--password-stdin",
         ])
         .write_stdin("wonderland\n")
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("jwtauth: added user alice\n");
+        .stderr_only(0, "jwtauth: added user alice\n");
     let t1 = now();
     let doc = users_json(&env);
     assert_eq!(doc["version"], 1);
@@ -759,11 +718,8 @@ fn user_add_writes_the_record_of_spec_section_1() {
             "--password-stdin",
         ])
         .write_stdin("pw\n")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+        .exits(0)
+        .stdout;
     let j = json(&out);
     assert_eq!(j["username"], "bob");
     assert_eq!(j["full_name"], Value::Null);
@@ -781,10 +737,7 @@ fn user_add_writes_the_record_of_spec_section_1() {
             "--password-stdin",
         ])
         .write_stdin("pw\n")
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("");
+        .stderr_only(0, "");
 }
 
 #[test]
@@ -934,18 +887,12 @@ fn unknown_users_are_6_for_every_user_command() {
     for sub in ["show", "disable", "enable", "remove"] {
         env.cmd()
             .args(["user", sub, "bob"])
-            .assert()
-            .code(6)
-            .stdout("")
-            .stderr("jwtauth: no such user: bob\n");
+            .stderr_only(6, "jwtauth: no such user: bob\n");
     }
     env.cmd()
         .args(["user", "passwd", "bob", "--cost", "4", "--password-stdin"])
         .write_stdin("pw\n")
-        .assert()
-        .code(6)
-        .stdout("")
-        .stderr("jwtauth: no such user: bob\n");
+        .stderr_only(6, "jwtauth: no such user: bob\n");
     assert_eq!(bytes(&env.users()), before);
     assert!(!env.state().exists(), "nothing revoked for an unknown user");
     // With no users file at all.
@@ -1079,10 +1026,10 @@ fn passwd_changes_the_hash_and_revokes() {
     env.cmd()
         .args(["user", "passwd", "alice", "--cost", "4", "--password-stdin"])
         .write_stdin("new pw\n")
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("jwtauth: changed the password of alice; their earlier tokens are revoked\n");
+        .stderr_only(
+            0,
+            "jwtauth: changed the password of alice; their earlier tokens are revoked\n",
+        );
     let t1 = now();
     let new = record(&env, "alice");
     assert_ne!(new["hashed_password"], old["hashed_password"]);
@@ -1103,10 +1050,7 @@ fn passwd_changes_the_hash_and_revokes() {
     env.cmd()
         .args(["login", "alice", "--password-stdin"])
         .write_stdin("old pw\n")
-        .assert()
-        .code(5)
-        .stdout("")
-        .stderr(LOGIN_REFUSED);
+        .stderr_only(5, LOGIN_REFUSED);
     env.cmd().args(["verify", &token]).assert().code(4);
     let fresh = env.login("alice", "new pw");
     env.cmd()
@@ -1129,10 +1073,7 @@ fn disable_enable_remove_and_their_revocations() {
     let t0 = now();
     env.cmd()
         .args(["user", "disable", "alice"])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("jwtauth: disabled user (tokens revoked) alice\n");
+        .stderr_only(0, "jwtauth: disabled user (tokens revoked) alice\n");
     let t1 = now();
     assert_eq!(record(&env, "alice")["disabled"], true);
     let at = revocations_json(&env)["users"]["alice"]
@@ -1143,10 +1084,7 @@ fn disable_enable_remove_and_their_revocations() {
     env.cmd()
         .args(["login", "alice", "--password-stdin"])
         .write_stdin("pw\n")
-        .assert()
-        .code(5)
-        .stdout("")
-        .stderr(LOGIN_REFUSED);
+        .stderr_only(5, LOGIN_REFUSED);
     // Disabling twice is fine.
     env.cmd()
         .args(["-q", "user", "disable", "alice"])
@@ -1158,10 +1096,7 @@ fn disable_enable_remove_and_their_revocations() {
     let state_before = bytes(&env.state());
     env.cmd()
         .args(["user", "enable", "alice"])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("jwtauth: enabled user alice\n");
+        .stderr_only(0, "jwtauth: enabled user alice\n");
     env.cmd().args(["user", "enable", "carol"]).assert().code(0);
     assert_eq!(
         bytes(&env.state()),
@@ -1174,10 +1109,7 @@ fn disable_enable_remove_and_their_revocations() {
     // remove revokes and deletes.
     env.cmd()
         .args(["user", "remove", "bob"])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("jwtauth: removed user bob (tokens revoked)\n");
+        .stderr_only(0, "jwtauth: removed user bob (tokens revoked)\n");
     assert!(users_json(&env)["users"].get("bob").is_none());
     assert!(revocations_json(&env)["users"]["bob"].is_i64());
     assert!(revocations_json(&env)["users"].get("carol").is_none());
@@ -1222,10 +1154,7 @@ fn login_refusals_share_one_message() {
             .args(["login", name, "--password-stdin"])
             .write_stdin(format!("{pw}\n"))
             .timeout(LIMIT)
-            .assert()
-            .code(5)
-            .stdout("")
-            .stderr(LOGIN_REFUSED);
+            .stderr_only(5, LOGIN_REFUSED);
     }
     // An unknown user with no users file at all.
     let fresh = Env::new();

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Env, json};
+use common::{Env, Exits, json};
 use serde_json::Value;
 
 const ALGS: [&str; 9] = [
@@ -240,14 +240,7 @@ fn jwtauth_tokens_verify_in_pyjwt_with_the_jwks_key() {
         };
         let public = jwtauth_public(&key);
         let token = env.mint(&["--sub", &format!("rs-{alg}"), "--key", s(&key)]);
-        let out = env
-            .cmd()
-            .args(["jwks", "--key", s(&key)])
-            .assert()
-            .code(0)
-            .get_output()
-            .stdout
-            .clone();
+        let out = env.cmd().args(["jwks", "--key", s(&key)]).exits(0).stdout;
         cases.push(serde_json::json!({
             "alg": alg, "token": token, "jwks": json(&out), "public": public,
         }));

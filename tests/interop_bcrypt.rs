@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::Env;
+use common::{Env, Exits};
 
 const PW: &str = "correct horse battery";
 
@@ -14,11 +14,8 @@ fn jwtauth_hash(env: &Env, pw: &str, cost: &str) -> String {
         .cmd()
         .args(["hash", "--cost", cost, "--password-stdin"])
         .write_stdin(format!("{pw}\n"))
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+        .exits(0)
+        .stdout;
     String::from_utf8(out).unwrap().trim_end().to_string()
 }
 

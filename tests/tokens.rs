@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Env, json};
-use common::{stderr_str, stdout_str};
+use common::{Env, Exits, json};
+use common::{json_lines, stderr_str, stdout_str};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
@@ -62,25 +62,11 @@ fn secret_bytes(env: &Env) -> Vec<u8> {
 
 /// The payload of a token as `decode --json` shows it.
 fn payload(env: &Env, token: &str) -> Value {
-    let out = env
-        .cmd()
-        .args(["decode", "--json", token])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    json(&out.stdout)["payload"].clone()
+    env.decoded(token)["payload"].clone()
 }
 
 fn header(env: &Env, token: &str) -> Value {
-    let out = env
-        .cmd()
-        .args(["decode", "--json", token])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    json(&out.stdout)["header"].clone()
+    env.decoded(token)["header"].clone()
 }
 
 fn keys_of(v: &Value) -> Vec<String> {
@@ -177,10 +163,7 @@ fn classic_flow_login_verify_logout() {
         .stdout("");
     env.cmd()
         .args(["verify", &token])
-        .assert()
-        .code(4)
-        .stdout("")
-        .stderr("jwtauth: token revoked: this token was logged out\n");
+        .stderr_only(4, "jwtauth: token revoked: this token was logged out\n");
     // A second login gets a new, valid token.
     let again = env.login("alice", PW);
     assert_ne!(again, token);
@@ -193,10 +176,10 @@ fn classic_flow_login_verify_logout() {
     env.cmd()
         .args(["login", "alice", "--password-stdin"])
         .write_stdin("wrong\n")
-        .assert()
-        .code(5)
-        .stdout("")
-        .stderr("jwtauth: login refused: incorrect username or password\n");
+        .stderr_only(
+            5,
+            "jwtauth: login refused: incorrect username or password\n",
+        );
 }
 
 #[test]
@@ -244,10 +227,7 @@ fn ttl_forms_set_exp_minus_iat() {
             .cmd()
             .args(["login", "alice", "--password-stdin", "--ttl", ttl])
             .write_stdin(format!("{PW}\n"))
-            .assert()
-            .code(0)
-            .get_output()
-            .clone();
+            .exits(0);
         let p = payload(&env, stdout_str(&out).trim());
         assert_eq!(
             p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap(),
@@ -273,10 +253,7 @@ fn first_login_creates_the_default_key_and_says_so() {
         .cmd()
         .args(["login", "alice", "--password-stdin"])
         .write_stdin(format!("{PW}\n"))
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+        .exits(0);
     let err = stderr_str(&out);
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(err.starts_with("jwtauth: "), "{err:?}");
@@ -389,10 +366,7 @@ fn jwt_secret_key_is_the_raw_bytes_of_the_secret_file() {
         .cmd()
         .env("JWT_SECRET_KEY", &secret)
         .args(["mint", "--sub", "envsub"])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+        .exits(0);
     let from_env = stdout_str(&out).trim().to_string();
     env.cmd()
         .args(["verify", &from_env])
@@ -499,6 +473,20 @@ fn assert_jti(v: &Value) {
     assert_eq!(URL_SAFE_NO_PAD.decode(jti).unwrap().len(), 16);
 }
 
+/// `--iss`, `--aud` and `--claim` flags that login and mint both take.
+const EXTRA_CLAIMS: [&str; 10] = [
+    "--iss",
+    "me",
+    "--aud",
+    "api",
+    "--claim",
+    "n=1",
+    "--claim",
+    "s=x",
+    "--claim",
+    r#"o={"a":1}"#,
+];
+
 #[test]
 fn login_and_mint_claims() {
     let env = Env::new();
@@ -517,26 +505,10 @@ fn login_and_mint_claims() {
 
     let out = env
         .cmd()
-        .args([
-            "login",
-            "alice",
-            "--password-stdin",
-            "--iss",
-            "me",
-            "--aud",
-            "api",
-            "--claim",
-            "n=1",
-            "--claim",
-            "s=x",
-            "--claim",
-            r#"o={"a":1}"#,
-        ])
+        .args(["login", "alice", "--password-stdin"])
+        .args(EXTRA_CLAIMS)
         .write_stdin(format!("{PW}\n"))
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+        .exits(0);
     let p2 = payload(&env, stdout_str(&out).trim());
     assert_eq!(
         keys_of(&p2),
@@ -549,20 +521,7 @@ fn login_and_mint_claims() {
     assert_eq!(p2["o"], json!({"a": 1}));
     assert_ne!(p2["jti"], p["jti"], "every token has its own jti");
 
-    let m = env.mint(&[
-        "--sub",
-        "svc",
-        "--iss",
-        "me",
-        "--aud",
-        "api",
-        "--claim",
-        "n=1",
-        "--claim",
-        "s=x",
-        "--claim",
-        r#"o={"a":1}"#,
-    ]);
+    let m = env.mint(&[&["--sub", "svc"][..], &EXTRA_CLAIMS].concat());
     let pm = payload(&env, &m);
     assert_eq!(
         keys_of(&pm),
@@ -574,13 +533,7 @@ fn login_and_mint_claims() {
     assert_eq!(pm["o"], json!({"a": 1}));
     assert_jti(&pm);
     // verify --json returns the claims exactly.
-    let out = env
-        .cmd()
-        .args(["verify", "--json", &m])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+    let out = env.cmd().args(["verify", "--json", &m]).exits(0);
     let v = json(&out.stdout);
     assert_eq!(v["valid"], true);
     assert_eq!(v["claims"], pm);
@@ -877,10 +830,7 @@ fn logout_all_revokes_any_subject() {
         .stdout("");
     env.cmd()
         .args(["-q", "logout", "--all", "svc"])
-        .assert()
-        .code(0)
-        .stdout("")
-        .stderr("");
+        .stderr_only(0, "");
     let after = env.login("alice", PW);
     assert_subject_revoked(&env, &before, &after, "alice");
     assert_eq!(verify(&env, &svc, &[]).0, 4);
@@ -919,10 +869,7 @@ fn rfc7515_appendix_a1_example() {
     let out = env
         .cmd()
         .args(["decode", "--json", RFC7515_A1_TOKEN])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+        .exits(0);
     let v = json(&out.stdout);
     assert_eq!(v["header"], json!({"typ": "JWT", "alg": "HS256"}));
     assert_eq!(
@@ -1228,13 +1175,7 @@ fn decode_text_and_json() {
     assert!(text.lines().any(|l| l.trim() == "sub  x"), "{text}");
 
     let live = env.mint(&["--sub", "x"]);
-    let out = env
-        .cmd()
-        .args(["decode", &live])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+    let out = env.cmd().args(["decode", &live]).exits(0);
     let text = stdout_str(&out);
     assert!(
         text.lines().any(|l| l.starts_with("Status: not expired")),
@@ -1259,14 +1200,7 @@ fn decode_text_and_json() {
     // decode takes apart even unsigned and forged tokens (it is an inspection).
     let p = live.split('.').nth(1).unwrap();
     let none = format!("{}.{p}.", b64(br#"{"alg":"none"}"#));
-    let out = env
-        .cmd()
-        .args(["decode", "--json", &none])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    let v = json(&out.stdout);
+    let v = env.decoded(&none);
     assert_eq!(v["header"], json!({"alg": "none"}));
     assert_eq!(v["payload"]["sub"], "x");
     assert_eq!(v["signature"], "");
@@ -1317,14 +1251,8 @@ fn verify_batch_text_and_json() {
         .cmd()
         .args(["verify", "--json"])
         .write_stdin(input)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let lines: Vec<Value> = stdout_str(&out)
-        .lines()
-        .map(|l| json(l.as_bytes()))
-        .collect();
+        .exits(1);
+    let lines: Vec<Value> = json_lines(&out);
     assert_eq!(lines.len(), 6);
     let good_claims = payload(&env, &good);
     assert_eq!(
@@ -1377,14 +1305,8 @@ fn decode_batch_text_and_json() {
         .cmd()
         .args(["decode", "--json", "-"])
         .write_stdin(input)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let lines: Vec<Value> = stdout_str(&out)
-        .lines()
-        .map(|l| json(l.as_bytes()))
-        .collect();
+        .exits(1);
+    let lines: Vec<Value> = json_lines(&out);
     assert_eq!(lines.len(), 3);
     assert_eq!(
         keys_of(&lines[0]),
@@ -1486,20 +1408,14 @@ fn logout_refuses_expired_and_invalid_tokens_and_writes_nothing() {
     let expired = env.mint(&["--sub", "x", "--iat", "999999000", "--exp", "1000000000"]);
     env.cmd()
         .args(["logout", &expired])
-        .assert()
-        .code(3)
-        .stdout("")
-        .stderr("jwtauth: token expired at 2001-09-09T01:46:40Z\n");
+        .stderr_only(3, "jwtauth: token expired at 2001-09-09T01:46:40Z\n");
     assert!(
         !env.state().exists(),
         "nothing written for an expired token"
     );
     env.cmd()
         .args(["logout", &forge_signature(&env.mint(&["--sub", "x"]))])
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr("jwtauth: invalid token: signature does not match\n");
+        .stderr_only(1, "jwtauth: invalid token: signature does not match\n");
     assert!(
         !env.state().exists(),
         "nothing written for an invalid token"
@@ -1574,24 +1490,12 @@ fn revocations_list_text_and_json() {
         .assert()
         .code(0);
     let at = revocations(&env)["users"]["alice"].as_i64().unwrap();
-    let out = env
-        .cmd()
-        .args(["revocations", "list", "--json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+    let out = env.cmd().args(["revocations", "list", "--json"]).exits(0);
     assert_eq!(
         json(&out.stdout),
         json!({"tokens": [{"jti": jti, "exp": exp}], "users": [{"sub": "alice", "revoked_at": at}]})
     );
-    let out = env
-        .cmd()
-        .args(["revocations", "list"])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+    let out = env.cmd().args(["revocations", "list"]).exits(0);
     let text = stdout_str(&out);
     assert!(text.contains(&jti), "{text}");
     assert!(text.contains("2096-10-02T07:06:40Z"), "{text}");
@@ -1671,14 +1575,8 @@ fn fifty_concurrent_logouts_are_all_recorded() {
         .cmd()
         .args(["verify", "--json", "-"])
         .write_stdin(input)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let lines: Vec<Value> = stdout_str(&out)
-        .lines()
-        .map(|l| json(l.as_bytes()))
-        .collect();
+        .exits(1);
+    let lines: Vec<Value> = json_lines(&out);
     assert_eq!(lines.len(), 50);
     for (t, l) in tokens.iter().zip(&lines) {
         let jti = payload(&env, t)["jti"].as_str().unwrap().to_string();

@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command as StdCommand;
+use std::process::{Command as StdCommand, Output};
 
 use assert_cmd::Command;
+use assert_cmd::assert::{Assert, IntoOutputPredicate};
+use predicates::Predicate;
 use tempfile::TempDir;
 
 /// A temp home with the XDG directories pointed into it.
@@ -88,36 +90,53 @@ impl Env {
 
     /// Logs in and returns the token.
     pub fn login(&self, name: &str, pw: &str) -> String {
-        let out = self
-            .cmd()
-            .args(["login", name, "--password-stdin"])
-            .write_stdin(format!("{pw}\n"))
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out)
-            .expect("utf-8 token")
-            .trim()
-            .to_string()
+        let mut cmd = self.cmd();
+        cmd.args(["login", name, "--password-stdin"])
+            .write_stdin(format!("{pw}\n"));
+        token_printed_by(cmd)
     }
 
     /// Mints a token with extra arguments and returns it.
     pub fn mint(&self, args: &[&str]) -> String {
-        let out = self
-            .cmd()
-            .arg("mint")
-            .args(args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out)
-            .expect("utf-8 token")
-            .trim()
-            .to_string()
+        let mut cmd = self.cmd();
+        cmd.arg("mint").args(args);
+        token_printed_by(cmd)
+    }
+
+    /// `decode --json TOKEN`: the token's header, payload and signature.
+    pub fn decoded(&self, token: &str) -> serde_json::Value {
+        json(&self.cmd().args(["decode", "--json", token]).exits(0).stdout)
+    }
+}
+
+/// Runs a command that must succeed and print one token.
+fn token_printed_by(mut cmd: Command) -> String {
+    stdout_str(&cmd.exits(0)).trim().to_string()
+}
+
+/// Running a command and checking how it ended.
+pub trait Exits {
+    /// Runs the command, asserts its exit code and returns what it printed.
+    fn exits(&mut self, code: i32) -> Output;
+
+    /// Runs the command and asserts its exit code, nothing on stdout, and `stderr`.
+    fn stderr_only<I, P>(&mut self, code: i32, stderr: I) -> Assert
+    where
+        I: IntoOutputPredicate<P>,
+        P: Predicate<[u8]>;
+}
+
+impl Exits for Command {
+    fn exits(&mut self, code: i32) -> Output {
+        self.assert().code(code).get_output().clone()
+    }
+
+    fn stderr_only<I, P>(&mut self, code: i32, stderr: I) -> Assert
+    where
+        I: IntoOutputPredicate<P>,
+        P: Predicate<[u8]>,
+    {
+        self.assert().code(code).stdout("").stderr(stderr)
     }
 }
 
@@ -139,13 +158,21 @@ pub fn mode(p: &Path) -> u32 {
 }
 
 /// A command's stdout as text.
-pub fn stdout_str(out: &std::process::Output) -> String {
+pub fn stdout_str(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
 }
 
 /// A command's stderr as text.
-pub fn stderr_str(out: &std::process::Output) -> String {
+pub fn stderr_str(out: &Output) -> String {
     String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
+}
+
+/// Parses each line of stdout as JSON (batch `--json` output).
+pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    stdout_str(out)
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .collect()
 }
 
 /// Parses stdout as JSON.
