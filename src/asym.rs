@@ -60,16 +60,6 @@ impl KeyKind {
         }
     }
 
-    /// The `jsonwebtoken` family.
-    pub fn family(self) -> AlgorithmFamily {
-        match self {
-            KeyKind::Hmac => AlgorithmFamily::Hmac,
-            KeyKind::Rsa => AlgorithmFamily::Rsa,
-            KeyKind::P256 | KeyKind::P384 => AlgorithmFamily::Ec,
-            KeyKind::Ed25519 => AlgorithmFamily::Ed,
-        }
-    }
-
     /// A human name (`RSA`, `P-256`, …).
     pub fn name(self) -> &'static str {
         match self {

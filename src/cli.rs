@@ -159,7 +159,7 @@ pub struct PasswordArgs {
 #[derive(Debug, Args)]
 pub struct HashArgs {
     /// bcrypt cost (4-31)
-    #[arg(long, value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31))]
+    #[arg(long, value_name = "N", default_value_t = crate::passwords::DEFAULT_COST, value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: u32,
     /// Check the password against HASH instead: exit 0 on match, 1 on mismatch
     #[arg(long, value_name = "HASH", conflicts_with = "cost")]
@@ -228,7 +228,7 @@ pub struct UserAddArgs {
     #[arg(long, value_name = "S")]
     pub email: Option<String>,
     /// bcrypt cost (4-31)
-    #[arg(long, value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31))]
+    #[arg(long, value_name = "N", default_value_t = crate::passwords::DEFAULT_COST, value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: u32,
     /// Use an existing bcrypt hash ($2a$, $2b$, $2x$, $2y$) instead of reading a password
     #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "password_stdin"])]
@@ -258,7 +258,7 @@ pub struct UserPasswdArgs {
     /// User name
     pub name: String,
     /// bcrypt cost (4-31)
-    #[arg(long, value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31))]
+    #[arg(long, value_name = "N", default_value_t = crate::passwords::DEFAULT_COST, value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: u32,
     #[command(flatten)]
     pub password: PasswordArgs,

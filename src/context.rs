@@ -183,7 +183,8 @@ fn color_wanted() -> bool {
     !no_color && !dumb && std::io::stdout().is_terminal()
 }
 
-fn no_home(flag: &str) -> Error {
+/// The error for a default path that needs the home directory when none is known.
+pub(crate) fn no_home(flag: &str) -> Error {
     Error::config(
         "no default location",
         format!("the home directory is unknown; pass {flag} PATH"),

@@ -25,14 +25,10 @@ pub const DEFAULT_PRIVATE: &str = "private.pem";
 
 /// A loaded key, ready to sign (if it is private or a secret) and to verify.
 pub struct Key {
-    /// The algorithm family.
-    pub family: AlgorithmFamily,
     /// What the key is; `verify` accepts exactly its algorithms (`KeyKind::algorithms`).
     pub kind: KeyKind,
     /// Default signing algorithm: from `<key file>.alg`, else the family's default.
     pub alg: Algorithm,
-    /// Where it came from.
-    pub source: KeySource,
     /// The file, unless it came from `JWT_SECRET_KEY`.
     pub path: Option<PathBuf>,
     /// The RFC 7638 thumbprint for asymmetric keys (the header's `kid`).
@@ -55,12 +51,10 @@ impl std::fmt::Debug for Key {
 }
 
 impl Key {
-    fn hmac(secret: &[u8], alg: Algorithm, source: KeySource, path: Option<PathBuf>) -> Self {
+    fn hmac(secret: &[u8], alg: Algorithm, path: Option<PathBuf>) -> Self {
         Key {
-            family: AlgorithmFamily::Hmac,
             kind: KeyKind::Hmac,
             alg,
-            source,
             path,
             kid: None,
             public: None,
@@ -70,18 +64,10 @@ impl Key {
         }
     }
 
-    fn asymmetric(
-        parsed: asym::Parsed,
-        alg: Algorithm,
-        source: KeySource,
-        path: Option<PathBuf>,
-    ) -> Self {
-        let kind = parsed.public.kind();
+    fn asymmetric(parsed: asym::Parsed, alg: Algorithm, path: Option<PathBuf>) -> Self {
         Key {
-            family: kind.family(),
-            kind,
+            kind: parsed.public.kind(),
             alg,
-            source,
             path,
             kid: Some(parsed.public.thumbprint()),
             encoding: parsed.encoding_key(),
@@ -114,8 +100,9 @@ impl Key {
             return Err(Error::config(
                 format!("key {}", self.name()),
                 format!(
-                    "is {} key and cannot sign {alg:?} (it signs {})",
+                    "is {} key and cannot sign {} (it signs {})",
                     article(self.kind),
+                    crate::tokens::alg_name(alg),
                     names(self.kind.algorithms())
                 ),
             ));
@@ -165,16 +152,6 @@ pub fn article(kind: KeyKind) -> String {
 pub fn names(algs: &[Algorithm]) -> String {
     let v: Vec<&str> = algs.iter().map(|a| crate::tokens::alg_name(*a)).collect();
     v.join(", ")
-}
-
-/// A human name for an algorithm family.
-pub fn family_name(f: AlgorithmFamily) -> &'static str {
-    match f {
-        AlgorithmFamily::Hmac => "HMAC",
-        AlgorithmFamily::Rsa => "RSA",
-        AlgorithmFamily::Ec => "EC",
-        AlgorithmFamily::Ed => "Ed25519",
-    }
 }
 
 /// What `paths` shows for the key: the file (if any) and its source.
@@ -248,21 +225,16 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
                     "holds a PEM key, not an HMAC secret; pass the key file with --key",
                 ));
             }
-            Ok(Some(Key::hmac(
-                bytes,
-                Algorithm::HS256,
-                KeySource::SecretEnv,
-                None,
-            )))
+            Ok(Some(Key::hmac(bytes, Algorithm::HS256, None)))
         }
-        KeyConfig::File { path, source } => {
+        KeyConfig::File { path, .. } => {
             if !path.exists() {
                 return Err(Error::config(
                     format!("key {}", path.display()),
                     "does not exist; run 'jwtauth init' to create it",
                 ));
             }
-            read_key_file(path, *source, ctx.quiet).map(Some)
+            read_key_file(path, ctx.quiet).map(Some)
         }
         KeyConfig::Default { dir } => {
             let secret = dir.join(DEFAULT_SECRET);
@@ -276,8 +248,8 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
                         private.display()
                     ),
                 )),
-                (true, false) => read_key_file(&secret, KeySource::Default, ctx.quiet).map(Some),
-                (false, true) => read_key_file(&private, KeySource::Default, ctx.quiet).map(Some),
+                (true, false) => read_key_file(&secret, ctx.quiet).map(Some),
+                (false, true) => read_key_file(&private, ctx.quiet).map(Some),
                 (false, false) => Ok(None),
             }
         }
@@ -290,9 +262,9 @@ const MAX_KEY_FILE: u64 = 1 << 20;
 /// Reads a key file (see `parse_key`). A secret or private key file that group or others may
 /// access gets a warning on stderr (silenced by `-q`): it still works, since test secrets are
 /// often shared on purpose, but a signing key should be 0600, as `init` writes it.
-fn read_key_file(path: &Path, source: KeySource, quiet: bool) -> Result<Key> {
+fn read_key_file(path: &Path, quiet: bool) -> Result<Key> {
     let bytes = Zeroizing::new(read_bounded(path)?);
-    let key = parse_key(path, &bytes, source)?;
+    let key = parse_key(path, &bytes)?;
     // Only a secret is worth the warning: a public key or certificate is meant to be shared.
     if !quiet
         && key.encoding.is_some()
@@ -325,7 +297,7 @@ fn loose_mode(_: &Path) -> Option<u32> {
 ///
 /// # Errors
 /// Exit 8 for an empty, malformed or unsupported key.
-pub fn parse_key(path: &Path, bytes: &[u8], source: KeySource) -> Result<Key> {
+pub fn parse_key(path: &Path, bytes: &[u8]) -> Result<Key> {
     let bad = |why: &str| Error::config(format!("key {}", path.display()), why);
     let parsed = if asym::looks_like_pem(bytes) {
         Some(asym::parse_pem(bytes).map_err(|why| bad(&why))?)
@@ -336,19 +308,14 @@ pub fn parse_key(path: &Path, bytes: &[u8], source: KeySource) -> Result<Key> {
     };
     if let Some(parsed) = parsed {
         let alg = read_alg(path, parsed.public.kind())?;
-        return Ok(Key::asymmetric(
-            parsed,
-            alg,
-            source,
-            Some(path.to_path_buf()),
-        ));
+        return Ok(Key::asymmetric(parsed, alg, Some(path.to_path_buf())));
     }
     let secret = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if secret.is_empty() {
         return Err(bad("is empty"));
     }
     let alg = read_alg(path, KeyKind::Hmac)?;
-    Ok(Key::hmac(secret, alg, source, Some(path.to_path_buf())))
+    Ok(Key::hmac(secret, alg, Some(path.to_path_buf())))
 }
 
 /// Reads a file of at most `MAX_KEY_FILE` bytes.
@@ -371,26 +338,46 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// What `<key file>.alg` records: `None` without that file, else its text parsed as an
+/// algorithm (`Err` with the text when it names none).
+fn recorded_alg(key_path: &Path) -> Result<Option<std::result::Result<Algorithm, String>>> {
+    let Some(bytes) = store::read_optional(&store::sidecar(key_path, ".alg"))? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    Ok(Some(text.parse().map_err(|_| text)))
+}
+
 /// The algorithm recorded in `<key file>.alg`, or the kind's default.
 fn read_alg(key_path: &Path, kind: KeyKind) -> Result<Algorithm> {
-    let path = store::sidecar(key_path, ".alg");
-    let Some(bytes) = store::read_optional(&path)? else {
-        return Ok(kind.default_alg());
+    let bad = |why: String| Error::config(store::sidecar(key_path, ".alg").display(), why);
+    let alg = match recorded_alg(key_path)? {
+        None => return Ok(kind.default_alg()),
+        Some(Ok(alg)) => alg,
+        Some(Err(text)) => return Err(bad(format!("unknown algorithm {text:?}"))),
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let alg: Algorithm = text.trim().parse().map_err(|_| {
-        Error::config(
-            path.display(),
-            format!("unknown algorithm {:?}", text.trim()),
-        )
-    })?;
     if !kind.algorithms().contains(&alg) {
-        return Err(Error::config(
-            path.display(),
-            format!("names {alg:?}, which {} key cannot sign", article(kind)),
-        ));
+        return Err(bad(format!(
+            "names {}, which {} key cannot sign",
+            crate::tokens::alg_name(alg),
+            article(kind)
+        )));
     }
     Ok(alg)
+}
+
+/// The key path given by `--key` or `JWTAUTH_KEY_FILE`.
+fn explicit_path(ctx: &Ctx) -> Option<&PathBuf> {
+    ctx.key_flag.as_ref().or(ctx.key_file_env.as_ref())
+}
+
+/// The default key file names: the one for `alg`'s family, then the other one.
+fn default_names(alg: Algorithm) -> (&'static str, &'static str) {
+    if alg.family() == AlgorithmFamily::Hmac {
+        (DEFAULT_SECRET, DEFAULT_PRIVATE)
+    } else {
+        (DEFAULT_PRIVATE, DEFAULT_SECRET)
+    }
 }
 
 /// Where `init` writes: `--key`, else `JWTAUTH_KEY_FILE`, else the default file for `alg`.
@@ -398,20 +385,14 @@ fn read_alg(key_path: &Path, kind: KeyKind) -> Result<Algorithm> {
 /// # Errors
 /// A configuration error when no home directory is known.
 pub fn init_path(ctx: &Ctx, alg: Algorithm) -> Result<PathBuf> {
-    if let Some(p) = ctx.key_flag.as_ref().or(ctx.key_file_env.as_ref()) {
+    if let Some(p) = explicit_path(ctx) {
         return Ok(p.clone());
     }
-    let dir = ctx.config_dir.as_ref().ok_or_else(|| {
-        Error::config(
-            "no default location",
-            "the home directory is unknown; pass --key PATH",
-        )
-    })?;
-    Ok(dir.join(if alg.family() == AlgorithmFamily::Hmac {
-        DEFAULT_SECRET
-    } else {
-        DEFAULT_PRIVATE
-    }))
+    let dir = ctx
+        .config_dir
+        .as_ref()
+        .ok_or_else(|| crate::context::no_home("--key"))?;
+    Ok(dir.join(default_names(alg).0))
 }
 
 /// What `init` made.
@@ -428,13 +409,7 @@ pub struct Created {
 /// Whether `<path>.alg` records an asymmetric algorithm, i.e. `init` made a PEM key pair at
 /// `path`. Unreadable or unknown records count as no.
 fn made_asymmetric(path: &Path) -> bool {
-    let Ok(Some(bytes)) = store::read_optional(&store::sidecar(path, ".alg")) else {
-        return false;
-    };
-    String::from_utf8_lossy(&bytes)
-        .trim()
-        .parse::<Algorithm>()
-        .is_ok_and(|alg| alg.family() != AlgorithmFamily::Hmac)
+    matches!(recorded_alg(path), Ok(Some(Ok(alg))) if alg.family() != AlgorithmFamily::Hmac)
 }
 
 /// Where `init` writes the public key of the private key at `path`: `public.pem` beside
@@ -456,15 +431,10 @@ pub fn public_path(path: &Path) -> PathBuf {
 /// The other default key file when `init` writes to the default location: `private.pem`
 /// for an HMAC key, `secret` for an asymmetric one. `None` for an explicit key path.
 pub fn other_default(ctx: &Ctx, alg: Algorithm) -> Option<PathBuf> {
-    if ctx.key_flag.is_some() || ctx.key_file_env.is_some() {
+    if explicit_path(ctx).is_some() {
         return None;
     }
-    let dir = ctx.config_dir.as_ref()?;
-    Some(dir.join(if alg.family() == AlgorithmFamily::Hmac {
-        DEFAULT_PRIVATE
-    } else {
-        DEFAULT_SECRET
-    }))
+    Some(ctx.config_dir.as_ref()?.join(default_names(alg).1))
 }
 
 /// Removes a key file with its `.alg` record (and, for a PEM key, the public key `init`
@@ -472,8 +442,8 @@ pub fn other_default(ctx: &Ctx, alg: Algorithm) -> Option<PathBuf> {
 ///
 /// # Errors
 /// Exit 8 on I/O failure.
-pub fn remove(path: &Path) -> Result<()> {
-    let _lock = store::lock(path, std::time::Duration::from_secs(10))?;
+pub fn remove(ctx: &Ctx, path: &Path) -> Result<()> {
+    let _lock = store::lock(path, ctx.lock_timeout)?;
     let mut files = vec![path.to_path_buf(), store::sidecar(path, ".alg")];
     if path.file_name().is_some_and(|n| n == DEFAULT_PRIVATE) {
         files.push(public_path(path));
@@ -534,15 +504,16 @@ pub fn create(ctx: &Ctx, path: &Path, alg: Algorithm, force: bool) -> Result<Cre
         created.kid = Some(public.thumbprint());
         created.public_path = Some(public_path);
     }
-    store::write_atomic(&store::sidecar(path, ".alg"), |w| writeln!(w, "{alg:?}"))?;
+    store::write_atomic(&store::sidecar(path, ".alg"), |w| {
+        writeln!(w, "{}", crate::tokens::alg_name(alg))
+    })?;
     Ok(created)
 }
 
 /// 512 random bits from the OS, as 86 base64url characters and a newline.
 fn new_secret() -> Result<Zeroizing<Vec<u8>>> {
     let mut raw = Zeroizing::new([0u8; SECRET_BYTES]);
-    getrandom::fill(raw.as_mut())
-        .map_err(|e| Error::config("random number generator", e.to_string()))?;
+    crate::tokens::fill_random(raw.as_mut())?;
     let mut text = Zeroizing::new(URL_SAFE_NO_PAD.encode(raw.as_ref()).into_bytes());
     text.push(b'\n');
     Ok(text)

@@ -79,6 +79,12 @@ pub enum Revoked {
 }
 
 impl Revocations {
+    /// Revokes every token of `sub` issued up to `now` (a later time already recorded stays).
+    pub fn revoke_subject(&mut self, sub: &str, now: i64) {
+        let at = self.users.entry(sub.to_string()).or_insert(now);
+        *at = (*at).max(now);
+    }
+
     /// Drops the entries of tokens whose `exp` has passed.
     pub fn prune(&mut self, now: i64) -> usize {
         let before = self.tokens.len();
@@ -94,21 +100,26 @@ impl Revocations {
 /// As `store::update`.
 pub fn update<T>(ctx: &Ctx, change: impl FnOnce(&mut Revocations) -> Result<T>) -> Result<T> {
     let path = ctx.state_path()?;
-    let _lock = store::lock(path, ctx.lock_timeout)?;
-    store::remove_stale_temps(path);
-    store::remove_stale_temps(&index_path(path));
-    let mut r: Revocations = store::load(path)?;
-    let out = change(&mut r)?;
-    r.prune(ctx.now);
-    store::write_atomic(path, |w| r.write(w))?;
-    // The index only speeds readers up: one that is missing or stale is ignored by them, so
-    // failing to write it must not fail a revocation that is already on disk.
-    if let Err(e) = write_index(path, &r) {
-        ctx.info(format!(
-            "warning: could not write the revocation index: {e}"
-        ));
-    }
-    Ok(out)
+    store::update_then(
+        path,
+        ctx.lock_timeout,
+        None,
+        |r: &mut Revocations| {
+            let out = change(r)?;
+            r.prune(ctx.now);
+            Ok(out)
+        },
+        |r| {
+            store::remove_stale_temps(&index_path(path));
+            // The index only speeds readers up: one that is missing or stale is ignored by
+            // them, so failing to write it must not fail a revocation already on disk.
+            if let Err(e) = write_index(path, r) {
+                ctx.info(format!(
+                    "warning: could not write the revocation index: {e}"
+                ));
+            }
+        },
+    )
 }
 
 /// Records that every token of `sub` issued up to `ctx.now` is revoked.
@@ -117,8 +128,7 @@ pub fn update<T>(ctx: &Ctx, change: impl FnOnce(&mut Revocations) -> Result<T>) 
 /// As `update`.
 pub fn revoke_subject(ctx: &Ctx, sub: &str) -> Result<()> {
     update(ctx, |r| {
-        let at = r.users.entry(sub.to_string()).or_insert(ctx.now);
-        *at = (*at).max(ctx.now);
+        r.revoke_subject(sub, ctx.now);
         Ok(())
     })
 }

@@ -104,34 +104,49 @@ pub fn parse_json<'a, T: serde::Deserialize<'a>>(path: &Path, bytes: &'a [u8]) -
     if let Some(i) = bytes.iter().position(|b| !b.is_ascii_whitespace())
         && bytes[i] != b'{'
     {
-        let before = &bytes[..i];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = i - before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |n| n + 1)
-            + 1;
-        return Err(Error::Corrupt {
-            path: path.to_path_buf(),
-            why: format!(
-                "not a valid jwtauth file at line {line} column {column}: expected a JSON object; fix or move it away (it was not changed)"
+        let (line, column) = line_col(bytes, i);
+        return Err(corrupt(
+            path,
+            format!(
+                "not a valid jwtauth file at line {line} column {column}: expected a JSON object"
             ),
-        });
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| corrupt_json(path, &e))
 }
 
 /// The `Corrupt` error for a serde_json failure on `path`.
 pub fn corrupt_json(path: &Path, e: &serde_json::Error) -> Error {
-    Error::Corrupt {
-        path: path.to_path_buf(),
-        why: format!(
-            "not a valid jwtauth file at line {} column {}: {}; fix or move it away (it was not changed)",
+    corrupt(
+        path,
+        format!(
+            "not a valid jwtauth file at line {} column {}: {}",
             e.line(),
             e.column(),
             strip_position(e)
         ),
+    )
+}
+
+/// The `Corrupt` error for `path`: what is wrong, and that the file was left alone.
+pub fn corrupt(path: &Path, what: String) -> Error {
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        why: format!("{what}; fix or move it away (it was not changed)"),
     }
+}
+
+/// The 1-based line and column of byte `offset` in `text`.
+pub fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |n| n + 1);
+    (
+        before.iter().filter(|&&b| b == b'\n').count() + 1,
+        offset - line_start + 1,
+    )
 }
 
 /// A serde_json message without its trailing " at line L column C".
@@ -189,16 +204,13 @@ pub fn write_atomic(
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
     ensure_parent(path)?;
-    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(d) => d,
-        None => Path::new("."),
-    };
+    let dir = dir_of(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let err = |e: io::Error| Error::io(path, e);
-    let prefix = format!(".{name}.");
+    let prefix = temp_prefix(&name);
     let mut builder = tempfile::Builder::new();
     builder
         .prefix(&prefix)
@@ -227,6 +239,18 @@ pub fn write_atomic(
     Ok(())
 }
 
+/// The directory holding `path` (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// How the names of `name`'s temp files begin; they end in `.tmp`.
+fn temp_prefix(name: &str) -> String {
+    format!(".{name}.")
+}
+
 /// Removes the temp files (`.<name>.XXXXXX.tmp`) that writers killed mid-write left next to
 /// `path`. Only a holder of `path`'s lock may call this: every live writer of `path` holds
 /// that lock while its temp file exists, so any such file seen now is an orphan. Best effort.
@@ -234,14 +258,10 @@ pub fn remove_stale_temps(path: &Path) {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return;
     };
-    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(d) => d,
-        None => Path::new("."),
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
+    let Ok(entries) = fs::read_dir(dir_of(path)) else {
         return;
     };
-    let prefix = format!(".{name}.");
+    let prefix = temp_prefix(name);
     for entry in entries.flatten() {
         let file_name = entry.file_name();
         let Some(f) = file_name.to_str() else {
@@ -396,6 +416,21 @@ pub fn update_with<D: Document, T>(
     ahead: Option<ReadAhead<D>>,
     change: impl FnOnce(&mut D) -> Result<T>,
 ) -> Result<T> {
+    update_then(path, timeout, ahead, change, |_| {})
+}
+
+/// `update_with`, then `after` with the document as written, still under the lock (for files
+/// derived from it).
+///
+/// # Errors
+/// As `update`.
+pub fn update_then<D: Document, T>(
+    path: &Path,
+    timeout: Duration,
+    ahead: Option<ReadAhead<D>>,
+    change: impl FnOnce(&mut D) -> Result<T>,
+    after: impl FnOnce(&D),
+) -> Result<T> {
     let _lock = lock(path, timeout)?;
     remove_stale_temps(path);
     let mut doc = match ahead {
@@ -404,6 +439,7 @@ pub fn update_with<D: Document, T>(
     };
     let out = change(&mut doc)?;
     write_atomic(path, |w| doc.write(w))?;
+    after(&doc);
     Ok(out)
 }
 

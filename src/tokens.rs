@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::JwtVerifier;
-use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -28,9 +28,16 @@ pub const RESERVED_CLAIMS: [&str; 6] = ["sub", "iat", "exp", "nbf", "iss", "aud"
 /// Exit 8 when the OS random number generator fails.
 pub fn new_jti() -> Result<String> {
     let mut raw = [0u8; 16];
-    getrandom::fill(&mut raw)
-        .map_err(|e| Error::config("random number generator", e.to_string()))?;
+    fill_random(&mut raw)?;
     Ok(URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// Fills `buf` from the OS random number generator.
+///
+/// # Errors
+/// Exit 8 when the generator fails.
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|e| Error::config("random number generator", e.to_string()))
 }
 
 /// Signs `claims` with `key` as `alg`; the header is `{"alg","typ":"JWT"}` plus the key's
@@ -46,7 +53,7 @@ pub fn sign(
 ) -> Result<String> {
     let encoding = key.encoding(alg, allow_weak)?;
     let mut header = Map::new();
-    header.insert("alg".into(), Value::String(format!("{alg:?}")));
+    header.insert("alg".into(), alg_name(alg).into());
     header.insert("typ".into(), Value::String("JWT".into()));
     if let Some(kid) = &key.kid {
         header.insert("kid".into(), Value::String(kid.clone()));
@@ -305,18 +312,6 @@ pub struct Verifier {
     sig: Vec<u8>,
 }
 
-/// The algorithms `verify` accepts for a key family (SPEC §3). EC keys accept only their
-/// curve's algorithm: see `KeyKind::algorithms`.
-pub fn family_algorithms(f: AlgorithmFamily) -> &'static [Algorithm] {
-    use Algorithm::*;
-    match f {
-        AlgorithmFamily::Hmac => &[HS256, HS384, HS512],
-        AlgorithmFamily::Rsa => &[RS256, RS384, RS512, PS256, PS384, PS512],
-        AlgorithmFamily::Ec => &[ES256, ES384],
-        AlgorithmFamily::Ed => &[EdDSA],
-    }
-}
-
 impl Verifier {
     /// Builds a verifier for `key`. The accepted algorithms come from the key (and `--alg`),
     /// never from a token.
@@ -333,7 +328,7 @@ impl Verifier {
         let allowed: Vec<Algorithm> = match rules.alg {
             Some(a) if !all.contains(&a) => {
                 return Err(Error::config(
-                    format!("--alg {a:?}"),
+                    format!("--alg {}", alg_name(a)),
                     format!(
                         "does not fit key {}, which is {} key (it verifies {})",
                         key.name(),

@@ -339,24 +339,24 @@ impl UserStore {
     fn record_error(&self, path: &Path, name: &str, e: &Entry, err: &serde_json::Error) -> Error {
         let at = match &e.record {
             Text::Src(r) => {
-                let before = &self.src[..r.start];
-                let line = before.matches('\n').count() + err.line();
+                // The record starts at (line, column); serde counts from there.
+                let (line, column) = store::line_col(self.src.as_bytes(), r.start);
                 let column = if err.line() == 1 {
-                    before.len() - before.rfind('\n').map_or(0, |i| i + 1) + err.column()
+                    column - 1 + err.column()
                 } else {
                     err.column()
                 };
-                format!(" at line {line} column {column}")
+                format!(" at line {} column {column}", line - 1 + err.line())
             }
             Text::Own(_) => String::new(),
         };
-        Error::Corrupt {
-            path: path.to_path_buf(),
-            why: format!(
-                "the record of user {name:?} is not valid{at}: {}; fix or move it away (it was not changed)",
+        store::corrupt(
+            path,
+            format!(
+                "the record of user {name:?} is not valid{at}: {}",
                 redact_quoted(&store::strip_position(err))
             ),
-        }
+        )
     }
 }
 

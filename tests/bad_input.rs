@@ -37,13 +37,7 @@ fn env_with_key() -> Env {
 /// Signs arbitrary header and payload bytes with the env's key, so the checks behind the
 /// signature are reached.
 fn sign_raw(env: &Env, header: &[u8], payload: &[u8]) -> String {
-    use jwtauth::context::KeySource;
-    let key = jwtauth::keys::parse_key(
-        Path::new("k"),
-        &fs::read(env.secret()).unwrap(),
-        KeySource::Flag,
-    )
-    .unwrap();
+    let key = jwtauth::keys::parse_key(Path::new("k"), &fs::read(env.secret()).unwrap()).unwrap();
     let message = format!("{}.{}", B64.encode(header), B64.encode(payload));
     let enc = key.encoding(jsonwebtoken::Algorithm::HS256, false).unwrap();
     let sig = jsonwebtoken::crypto::sign(message.as_bytes(), enc, jsonwebtoken::Algorithm::HS256)

@@ -7,7 +7,6 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use jwtauth::commands::token::{decode_token, describe};
-use jwtauth::context::KeySource;
 use jwtauth::keys::{Key, parse_key};
 use jwtauth::revocations::{RevocationView, Revocations};
 use jwtauth::store::Document;
@@ -20,7 +19,6 @@ fn key() -> Key {
     parse_key(
         Path::new("test-key"),
         b"0123456789abcdef0123456789abcdef-properties\n",
-        KeySource::Flag,
     )
     .unwrap()
 }

@@ -3,13 +3,12 @@
 
 use std::path::Path;
 
-use jwtauth::context::KeySource;
 use jwtauth::keys::parse_key;
 use jwtauth::tokens::{Rules, Verifier, sign};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(key) = parse_key(Path::new("key"), data, KeySource::Flag) else {
+    let Ok(key) = parse_key(Path::new("key"), data) else {
         return;
     };
     let mut claims = serde_json::Map::new();

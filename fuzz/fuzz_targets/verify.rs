@@ -6,7 +6,6 @@ use std::path::Path;
 
 use base64::Engine as _;
 use jsonwebtoken::Algorithm;
-use jwtauth::context::KeySource;
 use jwtauth::keys::parse_key;
 use jwtauth::revocations::{RevocationView, Revocations};
 use jwtauth::tokens::{Rules, Verifier};
@@ -18,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let key = parse_key(Path::new("fuzz-key"), SECRET, KeySource::Flag).unwrap();
+    let key = parse_key(Path::new("fuzz-key"), SECRET).unwrap();
     let mut revocations = Revocations::default();
     revocations.tokens.insert("revoked".into(), i64::MAX);
     revocations.users.insert("alice".into(), 1_764_115_200);

@@ -149,10 +149,20 @@ pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
     let text = read_input(&args.file)?;
     let (entries, mut skipped) = parse(&text);
     let path = ctx.users_path()?;
+    let mut ahead = None;
     if args.replace {
         // Revoke before the new hashes land (as `user passwd` does): a crash in between leaves
         // the old password with no live tokens, never a new password with old tokens alive.
-        let current: UserStore = store::load(path)?;
+        // The file read here serves the update below too unless it changes in between.
+        let read = store::read_ahead::<UserStore>(path);
+        let loaded;
+        let current = match &read {
+            Some(a) => a.doc(),
+            None => {
+                loaded = store::load::<UserStore>(path)?;
+                &loaded
+            }
+        };
         let mut changing = Vec::new();
         for e in &entries {
             if let Some(u) = current.get(path, &e.name)?
@@ -164,17 +174,17 @@ pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
         if !changing.is_empty() {
             revocations::update(ctx, |r| {
                 for name in &changing {
-                    let at = r.users.entry(name.clone()).or_insert(ctx.now);
-                    *at = (*at).max(ctx.now);
+                    r.revoke_subject(name, ctx.now);
                 }
                 Ok(())
             })?;
         }
+        ahead = read;
     }
     let mut imported = Vec::new();
     let mut replaced = Vec::new();
     let mut exists = Vec::new();
-    store::update(path, ctx.lock_timeout, |s: &mut UserStore| {
+    store::update_with(path, ctx.lock_timeout, ahead, |s: &mut UserStore| {
         for e in &entries {
             let user = match s.get(path, &e.name)? {
                 Some(_) if !args.replace => {

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::cli::InitArgs;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::{keys, output};
+use crate::{keys, output, tokens};
 
 /// Creates the key at the key path and records its algorithm.
 ///
@@ -27,7 +27,8 @@ pub fn run(args: &InitArgs, ctx: &Ctx) -> Result<()> {
         return Err(Error::config(
             format!("key {}", other.display()),
             format!(
-                "already exists as the default key; pass --force to replace it with a new {alg:?} key at {}, or --key PATH to create the new key elsewhere",
+                "already exists as the default key; pass --force to replace it with a new {} key at {}, or --key PATH to create the new key elsewhere",
+                tokens::alg_name(alg),
                 path.display()
             ),
         ));
@@ -40,24 +41,28 @@ pub fn run(args: &InitArgs, ctx: &Ctx) -> Result<()> {
         ));
     }
     if let Some(other) = &other {
-        keys::remove(other)?;
+        keys::remove(ctx, other)?;
         ctx.info(format!(
             "removed the previous default key {}",
             other.display()
         ));
     }
-    if matches!(ctx.key, Some(crate::context::KeyConfig::Secret(_))) && ctx.key_flag.is_none() {
+    if matches!(ctx.key, Some(crate::context::KeyConfig::Secret(_))) {
         ctx.info("note: JWT_SECRET_KEY is set and takes precedence over this key file");
     }
     if ctx.json {
         output::json(&json!({
             "key": path,
-            "alg": format!("{alg:?}"),
+            "alg": tokens::alg_name(alg),
             "kid": created.kid,
             "public_key": created.public_path,
         }))
     } else {
-        ctx.info(format!("created {alg:?} key {}", path.display()));
+        ctx.info(format!(
+            "created {} key {}",
+            tokens::alg_name(alg),
+            path.display()
+        ));
         if let (Some(public), Some(kid)) = (&created.public_path, &created.kid) {
             ctx.info(format!("public key {} (kid {kid})", public.display()));
         }

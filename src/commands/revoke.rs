@@ -31,7 +31,7 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         ));
         return Ok(());
     }
-    let token = match args.token.as_deref().filter(|t| *t != "-") {
+    let token = match super::token::single(&args.token) {
         Some(t) => t.trim().to_string(),
         None => read_one_token()?,
     };

@@ -250,7 +250,7 @@ fn jwks_verifier(
 }
 
 /// A single token from the argument, or `None` for batch mode (`-` or nothing).
-fn single(token: &Option<String>) -> Option<&str> {
+pub(crate) fn single(token: &Option<String>) -> Option<&str> {
     token.as_deref().filter(|t| *t != "-")
 }
 
@@ -287,7 +287,7 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
         if ctx.json {
             let mut claims = Value::Null;
             v.verify(token, Some(&mut claims))?;
-            out.json_ok("claims", &claims)
+            out.json_fields([("claims", claims)])
         } else {
             let checked = v.verify(token, None)?;
             match checked.sub {
@@ -350,10 +350,10 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
     batch(ctx, |token, out| {
         let d = decode_token(token)?;
         if ctx.json {
-            out.json_fields(&[
-                ("header", &Value::Object(d.header)),
-                ("payload", &Value::Object(d.payload)),
-                ("signature", &Value::String(d.signature)),
+            out.json_fields([
+                ("header", Value::Object(d.header)),
+                ("payload", Value::Object(d.payload)),
+                ("signature", Value::String(d.signature)),
             ])
         } else {
             let sub = d.payload.get("sub").and_then(Value::as_str);
@@ -487,16 +487,12 @@ impl<W: Write> BatchOut<W> {
         writeln!(self.out, "ok {what}").map_err(Error::Output)
     }
 
-    fn json_ok(&mut self, key: &str, value: &Value) -> Result<()> {
-        self.json_fields(&[(key, value)])
-    }
-
-    fn json_fields(&mut self, fields: &[(&str, &Value)]) -> Result<()> {
+    fn json_fields<const N: usize>(&mut self, fields: [(&str, Value); N]) -> Result<()> {
         let mut m = Map::new();
         m.insert("line".into(), self.line.into());
         m.insert("exit_code".into(), 0.into());
         for (k, v) in fields {
-            m.insert((*k).into(), (*v).clone());
+            m.insert(k.into(), v);
         }
         serde_json::to_writer(&mut self.out, &m).map_err(|e| Error::Output(e.into()))?;
         self.out.write_all(b"\n").map_err(Error::Output)

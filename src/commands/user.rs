@@ -35,16 +35,31 @@ fn load(ctx: &Ctx) -> Result<UserStore> {
     store::load(ctx.users_path()?)
 }
 
-/// Read-modify-write of the users file under its lock.
-fn update<T>(ctx: &Ctx, change: impl FnOnce(&mut UserStore) -> Result<T>) -> Result<T> {
-    store::update(ctx.users_path()?, ctx.lock_timeout, change)
-}
-
 /// Checks a name given to a command that needs an existing user: a name that could never be
 /// valid cannot exist, so it is "no such user" only when well formed.
 fn require_existing(ctx: &Ctx, name: &str) -> Result<User> {
     users::check_name(name)?;
     load(ctx)?.require(ctx.users_path()?, name)
+}
+
+/// `require_existing` on the file as read ahead (`ahead`, else read now), which is returned
+/// for the update that follows: that update then need not parse the file again when it has
+/// not changed since.
+fn read_existing(
+    ctx: &Ctx,
+    name: &str,
+    ahead: Option<ReadAhead<UserStore>>,
+) -> Result<Option<ReadAhead<UserStore>>> {
+    users::check_name(name)?;
+    let path = ctx.users_path()?;
+    match ahead.or_else(|| store::read_ahead(path)) {
+        Some(a) => {
+            a.doc().require(path, name)?;
+            Ok(Some(a))
+        }
+        // Unreadable or changing while read: the plain check reports it.
+        None => require_existing(ctx, name).map(|_| None),
+    }
 }
 
 fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
@@ -220,10 +235,7 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
     let (hash, ahead) = hash_reading_ahead(ctx, &password, args.cost)?;
     drop(password);
     // Nothing is revoked for a user that does not exist or whose record is unreadable.
-    match &ahead {
-        Some(a) => a.doc().require(ctx.users_path()?, &args.name).map(drop)?,
-        None => require_existing(ctx, &args.name).map(drop)?,
-    }
+    let ahead = read_existing(ctx, &args.name, ahead)?;
     // Revoke first: a crash in between leaves the old password with no live tokens, never
     // the new password with the old tokens still accepted.
     revocations::revoke_subject(ctx, &args.name)?;
@@ -239,11 +251,11 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
 }
 
 fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
-    require_existing(ctx, &args.name)?;
+    let ahead = read_existing(ctx, &args.name, None)?;
     if disabled {
         revocations::revoke_subject(ctx, &args.name)?;
     }
-    modify(ctx, &args.name, None, |u| u.disabled = disabled)?;
+    modify(ctx, &args.name, ahead, |u| u.disabled = disabled)?;
     ctx.info(format!(
         "{} {}",
         if disabled {
@@ -257,9 +269,10 @@ fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
 }
 
 fn remove(args: &UserNameArg, ctx: &Ctx) -> Result<()> {
-    require_existing(ctx, &args.name)?;
+    let ahead = read_existing(ctx, &args.name, None)?;
     revocations::revoke_subject(ctx, &args.name)?;
-    update(ctx, |s| {
+    let path = ctx.users_path()?;
+    store::update_with(path, ctx.lock_timeout, ahead, |s: &mut UserStore| {
         if s.remove(&args.name) {
             Ok(())
         } else {
