@@ -6,7 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
+
+use crate::alg::{self, Algorithm, KeyKind};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::der::asn1::AnyRef;
 use p256::pkcs8::der::{Decode, Encode, SliceReader, Tag, Tagged};
@@ -32,62 +34,6 @@ const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
-
-/// What a key is: it decides the algorithms it signs and verifies (SPEC §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    /// An HMAC secret.
-    Hmac,
-    /// An RSA key.
-    Rsa,
-    /// An ECDSA key on P-256.
-    P256,
-    /// An ECDSA key on P-384.
-    P384,
-    /// An Ed25519 key.
-    Ed25519,
-}
-
-impl KeyKind {
-    /// The kind of key `alg` needs.
-    pub fn of(alg: Algorithm) -> Self {
-        match alg {
-            Algorithm::ES256 => KeyKind::P256,
-            Algorithm::ES384 => KeyKind::P384,
-            Algorithm::EdDSA => KeyKind::Ed25519,
-            a if a.family() == AlgorithmFamily::Rsa => KeyKind::Rsa,
-            _ => KeyKind::Hmac,
-        }
-    }
-
-    /// A human name (`RSA`, `P-256`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            KeyKind::Hmac => "HMAC",
-            KeyKind::Rsa => "RSA",
-            KeyKind::P256 => "P-256",
-            KeyKind::P384 => "P-384",
-            KeyKind::Ed25519 => "Ed25519",
-        }
-    }
-
-    /// Every algorithm this kind of key signs and verifies; the first is the default.
-    pub fn algorithms(self) -> &'static [Algorithm] {
-        use Algorithm::*;
-        match self {
-            KeyKind::Hmac => &[HS256, HS384, HS512],
-            KeyKind::Rsa => &[RS256, RS384, RS512, PS256, PS384, PS512],
-            KeyKind::P256 => &[ES256],
-            KeyKind::P384 => &[ES384],
-            KeyKind::Ed25519 => &[EdDSA],
-        }
-    }
-
-    /// The default signing algorithm.
-    pub fn default_alg(self) -> Algorithm {
-        self.algorithms()[0]
-    }
-}
 
 /// The public half of an asymmetric key.
 #[derive(Clone, PartialEq, Eq)]
@@ -183,7 +129,7 @@ impl PublicKey {
             m.insert(k.into(), Value::String(v));
         }
         m.insert("use".into(), "sig".into());
-        m.insert("alg".into(), crate::tokens::alg_name(alg).into());
+        m.insert("alg".into(), alg::name(alg).into());
         m.insert("kid".into(), self.thumbprint().into());
         m
     }

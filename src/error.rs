@@ -1,110 +1,151 @@
-//! The one error type of jwtauth and the exit codes it maps to (SPEC §4).
+//! The typed errors of the core. The core never decides an exit code or an HTTP status: each
+//! front end maps these (the command line in `cli::error`, the server in `serve`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-/// Exit codes are a stable contract: scripts depend on them.
-pub mod code {
-    /// Token invalid, or password mismatch in `hash --check`.
-    pub const INVALID: u8 = 1;
-    /// Usage error: bad flags, arguments or values.
-    pub const USAGE: u8 = 2;
-    /// Token expired or not yet valid.
-    pub const EXPIRED: u8 = 3;
-    /// Token revoked.
-    pub const REVOKED: u8 = 4;
-    /// Login refused.
-    pub const LOGIN_REFUSED: u8 = 5;
-    /// No such user.
-    pub const NO_USER: u8 = 6;
-    /// User already exists.
-    pub const USER_EXISTS: u8 = 7;
-    /// Data or configuration error.
-    pub const DATA: u8 = 8;
-}
+use crate::clock::utc;
 
-/// Everything that can go wrong, each variant with the context its message needs.
+/// Everything the core can fail with, each variant with the context its message needs.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A value given by the user is not acceptable (exit 2).
+    /// A value given by the user is not acceptable (a username, a duration, a claim, a
+    /// malformed hash): `what` is the offending input, `why` the reason.
     #[error("{what}: {why}")]
-    Usage { what: String, why: String },
+    Invalid { what: String, why: String },
 
-    /// `hash --check` did not match (exit 1).
-    #[error("password does not match the hash")]
-    PasswordMismatch,
+    /// A token failed verification.
+    #[error(transparent)]
+    Token(#[from] VerifyError),
 
-    /// The token failed a check (exit 1).
-    #[error("invalid token: {0}")]
-    TokenInvalid(String),
-
-    /// The token is expired or not yet valid (exit 3).
-    #[error("token {0}")]
-    TokenTime(String),
-
-    /// The token was revoked (exit 4).
-    #[error("token revoked: {0}")]
-    TokenRevoked(String),
-
-    /// Unknown user, wrong password or disabled user: one message for all (exit 5).
+    /// Unknown user, wrong password or disabled user: one message for all.
     #[error("login refused: incorrect username or password")]
     LoginRefused,
 
-    /// A user command named a user that does not exist (exit 6).
+    /// A user operation named a user that does not exist.
     #[error("no such user: {0}")]
     UserNotFound(String),
 
-    /// `user add` of an existing name (exit 7).
+    /// An add of an existing name.
     #[error("user already exists: {0}")]
     UserExists(String),
 
-    /// An I/O error on a file, with its path (exit 8).
+    /// A store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// A key problem: missing, weak, malformed, of the wrong kind, or already there.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+
+    /// Any other configuration problem (no home directory, the random number generator).
+    #[error("{what}: {why}")]
+    Config { what: String, why: String },
+}
+
+/// Why a token is not accepted (SPEC §3 order: format, algorithm, signature, claims, times,
+/// revocation).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Malformed, wrong algorithm, bad signature, audience or issuer: the detail says which.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// `exp` has passed (beyond the leeway); the time is `exp`.
+    #[error("token expired at {}", utc(*.0))]
+    Expired(i64),
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not valid before {}", utc(*.0))]
+    NotYetValid(i64),
+    /// `iat` is in the future (beyond the leeway).
+    #[error("token not yet valid: issued in the future at {}", utc(*.0))]
+    IssuedInFuture(i64),
+    /// Logged out.
+    #[error("token revoked: {0}")]
+    Revoked(Revoked),
+}
+
+impl VerifyError {
+    /// True for the "expired or not yet valid" outcomes (exit 3, not 1).
+    pub fn is_time(&self) -> bool {
+        matches!(
+            self,
+            VerifyError::Expired(_) | VerifyError::NotYetValid(_) | VerifyError::IssuedInFuture(_)
+        )
+    }
+}
+
+/// Why a token is revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// Its `jti` was logged out.
+    Token,
+    /// Its subject was logged out everywhere (or changed password, was disabled or removed)
+    /// at `at`, at or after the token's `iat`.
+    Subject { sub: String, at: i64 },
+}
+
+impl fmt::Display for Revoked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Revoked::Token => f.write_str("this token was logged out"),
+            Revoked::Subject { sub, at } => write!(
+                f,
+                "every token of {sub:?} issued up to {} was revoked",
+                utc(*at)
+            ),
+        }
+    }
+}
+
+/// A store that could not be used. A file that does not parse is never overwritten.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O error on a file, with its path.
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-
-    /// A file that does not parse or has an unknown version (exit 8). It is never overwritten.
+    /// A file that does not parse or has an unknown version.
     #[error("{}: {why}", path.display())]
     Corrupt { path: PathBuf, why: String },
-
-    /// A lock file stayed held past the timeout (exit 8).
+    /// A lock stayed held past the timeout.
     #[error("{}: locked by another process{} (gave up after {secs}s)", path.display(), holder(*.pid))]
     Locked {
         path: PathBuf,
         pid: Option<u32>,
         secs: f64,
     },
-
-    /// A configuration problem: missing or weak key, bad key file, existing key (exit 8).
-    #[error("{what}: {why}")]
-    Config { what: String, why: String },
-
-    /// Writing to stdout failed (a closed pipe is not reported).
-    #[error("writing output: {0}")]
-    Output(std::io::Error),
 }
 
 fn holder(pid: Option<u32>) -> String {
     pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
 }
 
-/// Shorthand for results in this crate.
+/// A key that cannot be used as asked: `what` names it, `why` says what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {why}")]
+pub struct KeyError {
+    /// The key (its path, `JWT_SECRET_KEY`, `--alg X`, …).
+    pub what: String,
+    /// The reason, with a hint where one helps.
+    pub why: String,
+}
+
+/// Shorthand for results of the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// A usage error (exit 2): `what` is the offending input, `why` the reason.
-    pub fn usage(what: impl fmt::Display, why: impl fmt::Display) -> Self {
-        Error::Usage {
+    /// An unacceptable value given by the user.
+    pub fn invalid(what: impl fmt::Display, why: impl fmt::Display) -> Self {
+        Error::Invalid {
             what: what.to_string(),
             why: why.to_string(),
         }
     }
 
-    /// A configuration error (exit 8).
+    /// A configuration problem.
     pub fn config(what: impl fmt::Display, why: impl fmt::Display) -> Self {
         Error::Config {
             what: what.to_string(),
@@ -112,39 +153,32 @@ impl Error {
         }
     }
 
-    /// Wraps an I/O error with the path it happened on.
+    /// A key problem.
+    pub fn key(what: impl fmt::Display, why: impl fmt::Display) -> Self {
+        Error::Key(KeyError {
+            what: what.to_string(),
+            why: why.to_string(),
+        })
+    }
+
+    /// An invalid token, with the detail.
+    pub fn token(why: impl Into<String>) -> Self {
+        Error::Token(VerifyError::Invalid(why.into()))
+    }
+
+    /// An I/O error with the path it happened on.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io {
+        Error::Store(StoreError::Io {
             path: path.to_path_buf(),
             source,
-        }
+        })
     }
 
-    /// The process exit code of SPEC §4.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::PasswordMismatch | Error::TokenInvalid(_) => code::INVALID,
-            Error::Usage { .. } => code::USAGE,
-            Error::TokenTime(_) => code::EXPIRED,
-            Error::TokenRevoked(_) => code::REVOKED,
-            Error::LoginRefused => code::LOGIN_REFUSED,
-            Error::UserNotFound(_) => code::NO_USER,
-            Error::UserExists(_) => code::USER_EXISTS,
-            Error::Io { .. }
-            | Error::Corrupt { .. }
-            | Error::Locked { .. }
-            | Error::Config { .. } => code::DATA,
-            Error::Output(_) => code::DATA,
-        }
-    }
-
-    /// True when stdout was closed by the reader (`jwtauth … | head`): not a failure.
-    pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
-    }
-
-    /// The exit code as a process `ExitCode`.
-    pub fn exit(&self) -> ExitCode {
-        ExitCode::from(self.exit_code())
+    /// A file that does not parse: `why` should end with what to do.
+    pub fn corrupt(path: &Path, why: impl Into<String>) -> Self {
+        Error::Store(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            why: why.into(),
+        })
     }
 }

@@ -2,16 +2,18 @@
 //! `init`, which creates them.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use zeroize::Zeroizing;
 
-use crate::asym::{self, KeyKind, PublicKey};
-use crate::context::{Ctx, KeyConfig, KeySource};
+use crate::alg::{self, Algorithm, KeyKind};
+use crate::asym::{self, PublicKey};
 use crate::error::{Error, Result};
-use crate::store;
+use crate::settings::{KeyConfig, KeySource, Settings, no_home};
+use crate::store::file as store;
 
 /// Shortest HMAC secret accepted for signing without `--allow-weak-key` (RFC 7518 §3.2 asks
 /// for at least the hash size; 32 bytes is HS256's).
@@ -35,6 +37,9 @@ pub struct Key {
     pub kid: Option<String>,
     /// The public half of an asymmetric key (for `jwks`).
     pub public: Option<PublicKey>,
+    /// A warning for whoever loaded the key (a secret readable by group or others); the
+    /// front end decides whether and how to show it.
+    pub warning: Option<String>,
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     secret_len: Option<usize>,
@@ -61,6 +66,7 @@ impl Key {
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
             secret_len: Some(secret.len()),
+            warning: None,
         }
     }
 
@@ -73,6 +79,7 @@ impl Key {
             encoding: parsed.encoding_key(),
             decoding: parsed.public.decoding_key(),
             secret_len: None,
+            warning: None,
             public: Some(parsed.public),
         }
     }
@@ -97,13 +104,13 @@ impl Key {
     /// shorter than 32 bytes (or an RSA key under 2048 bits) without `allow_weak`.
     pub fn encoding(&self, alg: Algorithm, allow_weak: bool) -> Result<&EncodingKey> {
         if !self.kind.algorithms().contains(&alg) {
-            return Err(Error::config(
+            return Err(Error::key(
                 format!("key {}", self.name()),
                 format!(
                     "is {} key and cannot sign {} (it signs {})",
-                    article(self.kind),
-                    crate::tokens::alg_name(alg),
-                    names(self.kind.algorithms())
+                    self.kind.article(),
+                    alg::name(alg),
+                    alg::names(self.kind.algorithms())
                 ),
             ));
         }
@@ -111,7 +118,7 @@ impl Key {
             && bits < asym::MIN_RSA_BITS
             && !allow_weak
         {
-            return Err(Error::config(
+            return Err(Error::key(
                 format!("key {}", self.name()),
                 format!(
                     "RSA key is {bits} bits, under the {}-bit minimum; run 'jwtauth init --alg RS256' for a strong one, or pass --allow-weak-key",
@@ -123,7 +130,7 @@ impl Key {
             && len < MIN_HMAC_BYTES
             && !allow_weak
         {
-            return Err(Error::config(
+            return Err(Error::key(
                 format!("key {}", self.name()),
                 format!(
                     "HMAC secret is {len} bytes, under the {MIN_HMAC_BYTES}-byte minimum; run 'jwtauth init' for a strong one, or pass --allow-weak-key"
@@ -131,7 +138,7 @@ impl Key {
             ));
         }
         self.encoding.as_ref().ok_or_else(|| {
-            Error::config(
+            Error::key(
                 format!("key {}", self.name()),
                 "is a public key and cannot sign",
             )
@@ -139,24 +146,9 @@ impl Key {
     }
 }
 
-/// "an RSA", "a P-256", … for messages.
-pub fn article(kind: KeyKind) -> String {
-    let name = kind.name();
-    match kind {
-        KeyKind::Hmac | KeyKind::Rsa | KeyKind::Ed25519 => format!("an {name}"),
-        KeyKind::P256 | KeyKind::P384 => format!("a {name}"),
-    }
-}
-
-/// `RS256, PS256, …` for messages.
-pub fn names(algs: &[Algorithm]) -> String {
-    let v: Vec<&str> = algs.iter().map(|a| crate::tokens::alg_name(*a)).collect();
-    v.join(", ")
-}
-
 /// What `paths` shows for the key: the file (if any) and its source.
-pub fn describe(ctx: &Ctx) -> Result<(Option<PathBuf>, KeySource)> {
-    Ok(match ctx.key_config()? {
+pub fn describe(settings: &Settings) -> Result<(Option<PathBuf>, KeySource)> {
+    Ok(match settings.key_config()? {
         KeyConfig::File { path, source } => (Some(path.clone()), *source),
         KeyConfig::Secret(_) => (None, KeySource::SecretEnv),
         KeyConfig::Default { dir } => {
@@ -176,10 +168,10 @@ pub fn describe(ctx: &Ctx) -> Result<(Option<PathBuf>, KeySource)> {
 /// # Errors
 /// Exit 8 when no key is configured (with the hint `run 'jwtauth init'`), when an explicit
 /// key file does not exist, when both default files exist, or when the file is unreadable.
-pub fn load(ctx: &Ctx) -> Result<Key> {
-    match locate(ctx)? {
+pub fn load(settings: &Settings) -> Result<Key> {
+    match locate(settings)? {
         Some(key) => Ok(key),
-        None => Err(Error::config(
+        None => Err(Error::key(
             "no signing key",
             "run 'jwtauth init' to create one (or set JWT_SECRET_KEY or pass --key)",
         )),
@@ -187,40 +179,38 @@ pub fn load(ctx: &Ctx) -> Result<Key> {
 }
 
 /// Loads the configured key; when none is configured anywhere, creates the default HMAC key
-/// exactly as `init` would and says so on stderr (the first `login` of a fresh install).
+/// exactly as `init` would (the first `login` of a fresh install) and returns its path too, so
+/// the front end can say so.
 ///
 /// # Errors
 /// As `load`, plus the errors of creating the key.
-pub fn load_or_create(ctx: &Ctx) -> Result<Key> {
-    if let Some(key) = locate(ctx)? {
-        return Ok(key);
+pub fn load_or_create(settings: &Settings) -> Result<(Key, Option<PathBuf>)> {
+    if let Some(key) = locate(settings)? {
+        return Ok((key, None));
     }
-    let KeyConfig::Default { dir } = ctx.key_config()? else {
-        return load(ctx);
+    let KeyConfig::Default { dir } = settings.key_config()? else {
+        return load(settings).map(|k| (k, None));
     };
     let path = dir.join(DEFAULT_SECRET);
-    match create(ctx, &path, Algorithm::HS256, false) {
-        Ok(_) => ctx.info(format!(
-            "created a new HS256 signing key at {}",
-            path.display()
-        )),
+    let created = match create(settings.lock_timeout, &path, Algorithm::HS256, false) {
+        Ok(_) => Some(path),
         // Another process created it first: use theirs.
-        Err(Error::Config { .. }) if path.exists() => {}
+        Err(Error::Key(_)) if path.exists() => None,
         Err(e) => return Err(e),
-    }
-    load(ctx)
+    };
+    Ok((load(settings)?, created))
 }
 
-fn locate(ctx: &Ctx) -> Result<Option<Key>> {
-    match ctx.key_config()? {
+fn locate(settings: &Settings) -> Result<Option<Key>> {
+    match settings.key_config()? {
         KeyConfig::Secret(bytes) => {
             if bytes.is_empty() {
-                return Err(Error::config("JWT_SECRET_KEY", "is set but empty"));
+                return Err(Error::key("JWT_SECRET_KEY", "is set but empty"));
             }
             // RFC 8725 §2.1: a public key used as an HMAC secret lets anyone who has the
             // public key forge tokens. A PEM key is never taken as a secret.
             if asym::looks_like_pem(bytes) {
-                return Err(Error::config(
+                return Err(Error::key(
                     "JWT_SECRET_KEY",
                     "holds a PEM key, not an HMAC secret; pass the key file with --key",
                 ));
@@ -229,18 +219,18 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
         }
         KeyConfig::File { path, .. } => {
             if !path.exists() {
-                return Err(Error::config(
+                return Err(Error::key(
                     format!("key {}", path.display()),
                     "does not exist; run 'jwtauth init' to create it",
                 ));
             }
-            read_key_file(path, ctx.quiet).map(Some)
+            read_key_file(path).map(Some)
         }
         KeyConfig::Default { dir } => {
             let secret = dir.join(DEFAULT_SECRET);
             let private = dir.join(DEFAULT_PRIVATE);
             match (secret.exists(), private.exists()) {
-                (true, true) => Err(Error::config(
+                (true, true) => Err(Error::key(
                     "two default keys",
                     format!(
                         "both {} and {} exist; choose with --key",
@@ -248,8 +238,8 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
                         private.display()
                     ),
                 )),
-                (true, false) => read_key_file(&secret, ctx.quiet).map(Some),
-                (false, true) => read_key_file(&private, ctx.quiet).map(Some),
+                (true, false) => read_key_file(&secret).map(Some),
+                (false, true) => read_key_file(&private).map(Some),
                 (false, false) => Ok(None),
             }
         }
@@ -260,21 +250,20 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
 const MAX_KEY_FILE: u64 = 1 << 20;
 
 /// Reads a key file (see `parse_key`). A secret or private key file that group or others may
-/// access gets a warning on stderr (silenced by `-q`): it still works, since test secrets are
-/// often shared on purpose, but a signing key should be 0600, as `init` writes it.
-fn read_key_file(path: &Path, quiet: bool) -> Result<Key> {
+/// access gets a warning: it still works, since test secrets are often shared on purpose, but
+/// a signing key should be 0600, as `init` writes it.
+fn read_key_file(path: &Path) -> Result<Key> {
     let bytes = Zeroizing::new(read_bounded(path)?);
-    let key = parse_key(path, &bytes)?;
+    let mut key = parse_key(path, &bytes)?;
     // Only a secret is worth the warning: a public key or certificate is meant to be shared.
-    if !quiet
-        && key.encoding.is_some()
+    if key.encoding.is_some()
         && let Some(mode) = loose_mode(path)
     {
-        eprintln!(
-            "jwtauth: warning: key {} is accessible by group or others (mode {mode:04o}); run 'chmod 600 {}'",
+        key.warning = Some(format!(
+            "warning: key {} is accessible by group or others (mode {mode:04o}); run 'chmod 600 {}'",
             path.display(),
             path.display()
-        );
+        ));
     }
     Ok(key)
 }
@@ -298,7 +287,7 @@ fn loose_mode(_: &Path) -> Option<u32> {
 /// # Errors
 /// Exit 8 for an empty, malformed or unsupported key.
 pub fn parse_key(path: &Path, bytes: &[u8]) -> Result<Key> {
-    let bad = |why: &str| Error::config(format!("key {}", path.display()), why);
+    let bad = |why: &str| Error::key(format!("key {}", path.display()), why);
     let parsed = if asym::looks_like_pem(bytes) {
         Some(asym::parse_pem(bytes).map_err(|why| bad(&why))?)
     } else if asym::looks_like_der(bytes) {
@@ -330,7 +319,7 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
     if bytes.len() as u64 > MAX_KEY_FILE {
-        return Err(Error::config(
+        return Err(Error::key(
             path.display(),
             format!("is larger than {} KiB", MAX_KEY_FILE / 1024),
         ));
@@ -350,7 +339,7 @@ fn recorded_alg(key_path: &Path) -> Result<Option<std::result::Result<Algorithm,
 
 /// The algorithm recorded in `<key file>.alg`, or the kind's default.
 fn read_alg(key_path: &Path, kind: KeyKind) -> Result<Algorithm> {
-    let bad = |why: String| Error::config(store::sidecar(key_path, ".alg").display(), why);
+    let bad = |why: String| Error::key(store::sidecar(key_path, ".alg").display(), why);
     let alg = match recorded_alg(key_path)? {
         None => return Ok(kind.default_alg()),
         Some(Ok(alg)) => alg,
@@ -359,21 +348,16 @@ fn read_alg(key_path: &Path, kind: KeyKind) -> Result<Algorithm> {
     if !kind.algorithms().contains(&alg) {
         return Err(bad(format!(
             "names {}, which {} key cannot sign",
-            crate::tokens::alg_name(alg),
-            article(kind)
+            alg::name(alg),
+            kind.article()
         )));
     }
     Ok(alg)
 }
 
-/// The key path given by `--key` or `JWTAUTH_KEY_FILE`.
-fn explicit_path(ctx: &Ctx) -> Option<&PathBuf> {
-    ctx.key_flag.as_ref().or(ctx.key_file_env.as_ref())
-}
-
 /// The default key file names: the one for `alg`'s family, then the other one.
 fn default_names(alg: Algorithm) -> (&'static str, &'static str) {
-    if alg.family() == AlgorithmFamily::Hmac {
+    if alg::is_hmac(alg) {
         (DEFAULT_SECRET, DEFAULT_PRIVATE)
     } else {
         (DEFAULT_PRIVATE, DEFAULT_SECRET)
@@ -384,14 +368,14 @@ fn default_names(alg: Algorithm) -> (&'static str, &'static str) {
 ///
 /// # Errors
 /// A configuration error when no home directory is known.
-pub fn init_path(ctx: &Ctx, alg: Algorithm) -> Result<PathBuf> {
-    if let Some(p) = explicit_path(ctx) {
+pub fn init_path(settings: &Settings, alg: Algorithm) -> Result<PathBuf> {
+    if let Some(p) = &settings.key_file {
         return Ok(p.clone());
     }
-    let dir = ctx
+    let dir = settings
         .config_dir
         .as_ref()
-        .ok_or_else(|| crate::context::no_home("--key"))?;
+        .ok_or_else(|| no_home("--key"))?;
     Ok(dir.join(default_names(alg).0))
 }
 
@@ -409,7 +393,7 @@ pub struct Created {
 /// Whether `<path>.alg` records an asymmetric algorithm, i.e. `init` made a PEM key pair at
 /// `path`. Unreadable or unknown records count as no.
 fn made_asymmetric(path: &Path) -> bool {
-    matches!(recorded_alg(path), Ok(Some(Ok(alg))) if alg.family() != AlgorithmFamily::Hmac)
+    matches!(recorded_alg(path), Ok(Some(Ok(alg))) if !alg::is_hmac(alg))
 }
 
 /// Where `init` writes the public key of the private key at `path`: `public.pem` beside
@@ -430,11 +414,11 @@ pub fn public_path(path: &Path) -> PathBuf {
 
 /// The other default key file when `init` writes to the default location: `private.pem`
 /// for an HMAC key, `secret` for an asymmetric one. `None` for an explicit key path.
-pub fn other_default(ctx: &Ctx, alg: Algorithm) -> Option<PathBuf> {
-    if explicit_path(ctx).is_some() {
+pub fn other_default(settings: &Settings, alg: Algorithm) -> Option<PathBuf> {
+    if settings.key_file.is_some() {
         return None;
     }
-    Some(ctx.config_dir.as_ref()?.join(default_names(alg).1))
+    Some(settings.config_dir.as_ref()?.join(default_names(alg).1))
 }
 
 /// Removes a key file with its `.alg` record (and, for a PEM key, the public key `init`
@@ -442,8 +426,8 @@ pub fn other_default(ctx: &Ctx, alg: Algorithm) -> Option<PathBuf> {
 ///
 /// # Errors
 /// Exit 8 on I/O failure.
-pub fn remove(ctx: &Ctx, path: &Path) -> Result<()> {
-    let _lock = store::lock(path, ctx.lock_timeout)?;
+pub fn remove(lock_timeout: Duration, path: &Path) -> Result<()> {
+    let _lock = store::lock(path, lock_timeout)?;
     let mut files = vec![path.to_path_buf(), store::sidecar(path, ".alg")];
     if path.file_name().is_some_and(|n| n == DEFAULT_PRIVATE) {
         files.push(public_path(path));
@@ -464,11 +448,11 @@ pub fn remove(ctx: &Ctx, path: &Path) -> Result<()> {
 ///
 /// # Errors
 /// Exit 8 when the key exists without `force`, or on I/O failure.
-pub fn create(ctx: &Ctx, path: &Path, alg: Algorithm, force: bool) -> Result<Created> {
-    let _lock = store::lock(path, ctx.lock_timeout)?;
+pub fn create(lock_timeout: Duration, path: &Path, alg: Algorithm, force: bool) -> Result<Created> {
+    let _lock = store::lock(path, lock_timeout)?;
     let exists = |p: &Path| -> Result<()> {
         if !force && p.exists() {
-            return Err(Error::config(
+            return Err(Error::key(
                 format!("key {}", p.display()),
                 "already exists; pass --force to replace it (tokens signed with it will stop verifying)",
             ));
@@ -495,17 +479,17 @@ pub fn create(ctx: &Ctx, path: &Path, alg: Algorithm, force: bool) -> Result<Cre
         let public_path = public_path(path);
         exists(&public_path)?;
         let (private_pem, public) = asym::generate(kind)
-            .map_err(|e| Error::config(format!("generating {} key", kind.name()), e))?;
+            .map_err(|e| Error::key(format!("generating {} key", kind.name()), e))?;
         let public_pem = public
             .to_pem()
-            .map_err(|e| Error::config(format!("encoding {} public key", kind.name()), e))?;
+            .map_err(|e| Error::key(format!("encoding {} public key", kind.name()), e))?;
         store::write_atomic(path, |w| w.write_all(private_pem.as_bytes()))?;
         store::write_atomic(&public_path, |w| w.write_all(public_pem.as_bytes()))?;
         created.kid = Some(public.thumbprint());
         created.public_path = Some(public_path);
     }
     store::write_atomic(&store::sidecar(path, ".alg"), |w| {
-        writeln!(w, "{}", crate::tokens::alg_name(alg))
+        writeln!(w, "{}", alg::name(alg))
     })?;
     Ok(created)
 }
@@ -517,25 +501,4 @@ fn new_secret() -> Result<Zeroizing<Vec<u8>>> {
     let mut text = Zeroizing::new(URL_SAFE_NO_PAD.encode(raw.as_ref()).into_bytes());
     text.push(b'\n');
     Ok(text)
-}
-
-impl crate::cli::Alg {
-    /// The `jsonwebtoken` algorithm this flag value names.
-    pub fn algorithm(self) -> Algorithm {
-        use crate::cli::Alg;
-        match self {
-            Alg::HS256 => Algorithm::HS256,
-            Alg::HS384 => Algorithm::HS384,
-            Alg::HS512 => Algorithm::HS512,
-            Alg::RS256 => Algorithm::RS256,
-            Alg::RS384 => Algorithm::RS384,
-            Alg::RS512 => Algorithm::RS512,
-            Alg::PS256 => Algorithm::PS256,
-            Alg::PS384 => Algorithm::PS384,
-            Alg::PS512 => Algorithm::PS512,
-            Alg::ES256 => Algorithm::ES256,
-            Alg::ES384 => Algorithm::ES384,
-            Alg::EdDSA => Algorithm::EdDSA,
-        }
-    }
 }

@@ -1,45 +1,21 @@
-//! jwtauth: a local, file-backed JWT login system.
-//!
-//! `main.rs` parses the command line and calls [`run`]; every command returns a
-//! [`error::Result`] whose error carries its exit code.
+//! jwtauth: a JWT login system. The core (users, passwords, keys, tokens, the verifier, the
+//! stores, the clock, the settings) returns data and typed errors and never prints; the front
+//! ends render them: [`cli`] as text, JSON and exit codes, [`serve`] as HTTP.
+//! `ARCHITECTURE.md` draws the picture.
 #![forbid(unsafe_code)]
 
+pub mod alg;
 pub mod asym;
-pub mod cli;
-pub mod commands;
-pub mod context;
+pub mod auth;
+pub mod clock;
 pub mod error;
 pub mod keys;
-pub mod output;
 pub mod passwords;
-pub mod revocations;
+pub mod settings;
 pub mod store;
 pub mod tokens;
 pub mod users;
+pub mod verifier;
 
-use cli::{Cli, Command};
-use commands::{docs, hash, init, jwks, paths, revoke, token, user};
-use context::Ctx;
-
-/// Runs one parsed command line.
-///
-/// # Errors
-/// Any [`error::Error`]; its `exit_code` is the process exit code.
-pub fn run(cli: Cli) -> error::Result<()> {
-    let ctx = Ctx::new(&cli.global)?;
-    match &cli.command {
-        Command::Init(a) => init::run(a, &ctx),
-        Command::Hash(a) => hash::run(a, &ctx),
-        Command::User(c) => user::run(c, &ctx),
-        Command::Login(a) => token::login(a, &ctx),
-        Command::Mint(a) => token::mint(a, &ctx),
-        Command::Verify(a) => token::verify(a, &ctx),
-        Command::Decode(a) => token::decode(a, &ctx),
-        Command::Logout(a) => revoke::logout(a, &ctx),
-        Command::Revocations(c) => revoke::run(c, &ctx),
-        Command::Jwks => jwks::run(&ctx),
-        Command::Paths => paths::run(&ctx),
-        Command::Completions(a) => docs::completions(a),
-        Command::Man => docs::man(),
-    }
-}
+pub mod cli;
+pub mod serve;

@@ -7,11 +7,11 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
-    let cli = match jwtauth::cli::Cli::try_parse() {
+    let cli = match jwtauth::cli::args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    match jwtauth::run(cli) {
+    match jwtauth::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // `jwtauth … | head` is not a failure.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
@@ -33,7 +33,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     ) {
         let _ = e.print();
         return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-            ExitCode::from(jwtauth::error::code::USAGE)
+            ExitCode::from(jwtauth::cli::error::code::USAGE)
         } else {
             ExitCode::SUCCESS
         };
@@ -54,5 +54,5 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     }
     let first = what.join(" ");
     eprintln!("jwtauth: usage: {first}{tip}; see 'jwtauth --help'");
-    ExitCode::from(jwtauth::error::code::USAGE)
+    ExitCode::from(jwtauth::cli::error::code::USAGE)
 }

@@ -1,12 +1,10 @@
-//! Passwords: reading them without echo or from stdin, the length rules, bcrypt hashing
-//! and verification.
+//! Passwords: the length rules, bcrypt hashing and verification. Reading them from a
+//! terminal or stdin is the command line's business (`cli::password_input`).
 
 use std::fmt;
-use std::io::{BufRead, IsTerminal};
 
 use zeroize::Zeroizing;
 
-use crate::cli::PasswordArgs;
 use crate::error::{Error, Result};
 
 /// bcrypt reads at most 72 bytes; longer passwords are refused rather than truncated.
@@ -30,10 +28,10 @@ impl Password {
     /// A usage error for an empty password or one over 72 bytes.
     pub fn new(bytes: Zeroizing<Vec<u8>>) -> Result<Self> {
         if bytes.is_empty() {
-            return Err(Error::usage("password", "must not be empty"));
+            return Err(Error::invalid("password", "must not be empty"));
         }
         if bytes.len() > MAX_PASSWORD_BYTES {
-            return Err(Error::usage(
+            return Err(Error::invalid(
                 "password",
                 format!(
                     "is {} bytes; bcrypt uses at most {MAX_PASSWORD_BYTES}, and longer passwords are refused rather than truncated",
@@ -50,88 +48,13 @@ impl Password {
     }
 }
 
-/// How a password is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ask {
-    /// Once (checking a password).
-    Once,
-    /// Twice, and both must match (setting a password).
-    Confirm,
-}
-
-/// Reads a password: the first line of stdin with `--password-stdin` (a trailing `\n` or
-/// `\r\n` removed), else a no-echo prompt on the terminal. Never hangs: with neither a
-/// terminal nor `--password-stdin` it fails at once.
-///
-/// # Errors
-/// Usage errors for a missing terminal, empty stdin, a mismatch on confirmation, or a
-/// password that breaks the length rules.
-pub fn read(args: &PasswordArgs, ask: Ask) -> Result<Password> {
-    check_source(args)?;
-    if args.password_stdin {
-        return read_stdin_line();
-    }
-    let first = prompt("Password: ")?;
-    if ask == Ask::Confirm {
-        let second = prompt("Retype password: ")?;
-        if first.as_bytes() != second.as_bytes() {
-            return Err(Error::usage("password", "the two entries do not match"));
-        }
-    }
-    Ok(first)
-}
-
-/// Fails at once when there is nowhere to read a password from, so a command can refuse
-/// before doing anything else.
-///
-/// # Errors
-/// A usage error when neither `--password-stdin` is given nor stdin is a terminal.
-pub fn check_source(args: &PasswordArgs) -> Result<()> {
-    // Prompting needs a terminal; rpassword talks to /dev/tty, but when stdin is not a
-    // terminal the caller is a script, and a prompt would hang it.
-    if !args.password_stdin && !std::io::stdin().is_terminal() {
-        return Err(Error::usage(
-            "password",
-            "stdin is not a terminal; pipe the password in with --password-stdin",
-        ));
-    }
-    Ok(())
-}
-
-fn prompt(text: &str) -> Result<Password> {
-    let s = rpassword::prompt_password(text)
-        .map_err(|e| Error::usage("password", format!("cannot read from the terminal: {e}")))?;
-    Password::new(Zeroizing::new(s.into_bytes()))
-}
-
-fn read_stdin_line() -> Result<Password> {
-    let mut buf = Zeroizing::new(Vec::with_capacity(128));
-    let n = std::io::stdin()
-        .lock()
-        .read_until(b'\n', &mut buf)
-        .map_err(|e| Error::usage("password", format!("cannot read stdin: {e}")))?;
-    if n == 0 {
-        return Err(Error::usage(
-            "password",
-            "stdin is empty; expected the password on its first line",
-        ));
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-    }
-    Password::new(buf)
-}
-
 /// Checks that `hash` is a well-formed bcrypt hash (`$2a$`, `$2b$`, `$2x$` or `$2y$`, a cost
 /// of 4–31, 53 characters of bcrypt base64).
 ///
 /// # Errors
 /// A usage error saying what is wrong.
 pub fn check_hash_format(hash: &str) -> Result<()> {
-    let bad = |why: &str| Error::usage("bcrypt hash", why);
+    let bad = |why: &str| Error::invalid("bcrypt hash", why);
     let b = hash.as_bytes();
     if b.len() != 60 {
         return Err(bad("expected 60 characters like $2b$12$…"));
@@ -161,7 +84,7 @@ pub fn hash(password: &Password, cost: u32) -> Result<String> {
     // `Password` is at most 72 bytes, so nothing is truncated. (The crate's `non_truncating_*`
     // functions count bcrypt's NUL terminator and so refuse a 72-byte password; the plain ones
     // hash its 72 bytes exactly as OpenBSD, htpasswd and Python bcrypt do.)
-    bcrypt::hash(password.as_bytes(), cost).map_err(|e| Error::usage("bcrypt", e.to_string()))
+    bcrypt::hash(password.as_bytes(), cost).map_err(|e| Error::invalid("bcrypt", e.to_string()))
 }
 
 /// Checks a password against a bcrypt hash; the hash must be well formed.
@@ -171,7 +94,7 @@ pub fn hash(password: &Password, cost: u32) -> Result<String> {
 pub fn verify(password: &Password, hash: &str) -> Result<bool> {
     check_hash_format(hash)?;
     bcrypt::verify(password.as_bytes(), hash)
-        .map_err(|e| Error::usage("bcrypt hash", e.to_string()))
+        .map_err(|e| Error::invalid("bcrypt hash", e.to_string()))
 }
 
 /// A well-formed hash that no password matches, at `cost`: verifying against it costs the

@@ -1,20 +1,16 @@
-//! Issuing and checking JWTs (SPEC §3): the claims `login` and `mint` sign, and a `Verifier`
-//! built once per process that checks tokens by the rules of RFC 8725.
+//! Issuing JWTs and taking them apart (SPEC §3): signing, the compact-form parts, token ids,
+//! and the parsers of the values that shape a token (durations, times, claims). Checking a
+//! token is `verifier`'s.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
-use jsonwebtoken::crypto::JwtVerifier;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::asym;
+use crate::alg::{self, Algorithm};
 use crate::error::{Error, Result};
-use crate::keys::{self, Key};
-use crate::revocations::{RevocationView, Revoked};
+use crate::keys::Key;
 
 /// Largest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -53,7 +49,7 @@ pub fn sign(
 ) -> Result<String> {
     let encoding = key.encoding(alg, allow_weak)?;
     let mut header = Map::new();
-    header.insert("alg".into(), alg_name(alg).into());
+    header.insert("alg".into(), alg::name(alg).into());
     header.insert("typ".into(), Value::String("JWT".into()));
     if let Some(kid) = &key.kid {
         header.insert("kid".into(), Value::String(kid.clone()));
@@ -62,7 +58,7 @@ pub fn sign(
     message.push('.');
     message.push_str(&b64_json(&Value::Object(claims.clone())));
     let signature = jsonwebtoken::crypto::sign(message.as_bytes(), encoding, alg)
-        .map_err(|e| Error::config(format!("signing with {}", key.name()), e.to_string()))?;
+        .map_err(|e| Error::key(format!("signing with {}", key.name()), e.to_string()))?;
     message.push('.');
     message.push_str(&signature);
     Ok(message)
@@ -91,14 +87,14 @@ pub struct Parts<'a> {
 /// `TokenInvalid` for an oversized or malformed token.
 pub fn split(token: &[u8]) -> Result<Parts<'_>> {
     if token.len() > MAX_TOKEN_BYTES {
-        return Err(Error::TokenInvalid(format!(
+        return Err(Error::token(format!(
             "token is {} bytes, over the {} KiB limit",
             token.len(),
             MAX_TOKEN_BYTES / 1024
         )));
     }
     if token.is_empty() {
-        return Err(Error::TokenInvalid("token is empty".into()));
+        return Err(Error::token("token is empty"));
     }
     let mut dots = memchr::memchr_iter(b'.', token);
     let (Some(a), Some(b), None) = (dots.next(), dots.next(), dots.next()) else {
@@ -109,7 +105,7 @@ pub fn split(token: &[u8]) -> Result<Parts<'_>> {
         } else {
             format!("expected 3 dot-separated parts (header.payload.signature), found {n}")
         };
-        return Err(Error::TokenInvalid(why));
+        return Err(Error::token(why));
     };
     Ok(Parts {
         message: &token[..b],
@@ -127,7 +123,7 @@ pub fn b64_decode_into(part: &[u8], what: &str, buf: &mut Vec<u8>) -> Result<()>
     buf.clear();
     URL_SAFE_NO_PAD
         .decode_vec(part, buf)
-        .map_err(|_| Error::TokenInvalid(format!("{what} is not valid base64url")))
+        .map_err(|_| Error::token(format!("{what} is not valid base64url")))
 }
 
 /// Parses a decoded part as a JSON object.
@@ -137,537 +133,43 @@ pub fn b64_decode_into(part: &[u8], what: &str, buf: &mut Vec<u8>) -> Result<()>
 pub fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>> {
     match serde_json::from_slice(bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Error::TokenInvalid(format!("{what} is not a JSON object"))),
-        Err(e) => Err(Error::TokenInvalid(format!(
-            "{what} is not valid JSON: {e}"
-        ))),
+        Ok(_) => Err(Error::token(format!("{what} is not a JSON object"))),
+        Err(e) => Err(Error::token(format!("{what} is not valid JSON: {e}"))),
     }
 }
 
-/// serde_json skips unknown fields without applying its recursion limit, so a view struct
-/// alone would accept any nesting. Input with more brackets than the limit (128) is parsed in
-/// full, which refuses nesting deeper than serde's default as every other path does (SPEC §6).
-fn check_depth(bytes: &[u8], what: &str) -> Result<()> {
-    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() > 128 {
-        json_object(bytes, what)?;
-    }
-    Ok(())
+/// Decodes one base64url part as a JSON object.
+///
+/// # Errors
+/// An invalid token naming the part.
+pub fn decode_part(part: &[u8], what: &str) -> Result<Map<String, Value>> {
+    let mut buf = Vec::new();
+    b64_decode_into(part, what, &mut buf)?;
+    json_object(&buf, what)
 }
 
-/// View structs deserialize from JSON arrays too (serde fills the fields in order), but a
-/// JOSE header and a claims set must be objects: anything else gets `json_object`'s error.
-fn require_object(bytes: &[u8], what: &str) -> Result<()> {
-    if bytes.trim_ascii_start().first() != Some(&b'{') {
-        json_object(bytes, what)?;
-        return Err(Error::TokenInvalid(format!("{what} is not a JSON object")));
-    }
-    Ok(())
+/// A token taken apart without any check.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The header object.
+    pub header: Map<String, Value>,
+    /// The payload object.
+    pub payload: Map<String, Value>,
+    /// The signature, still base64url.
+    pub signature: String,
 }
 
-#[derive(Deserialize)]
-struct HeaderView<'a> {
-    #[serde(borrow)]
-    alg: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    kid: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    crit: Option<Vec<Cow<'a, str>>>,
-}
-
-/// A string or a list of strings (`aud`, `iss`).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany<'a> {
-    One(#[serde(borrow)] Cow<'a, str>),
-    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
-}
-
-impl OneOrMany<'_> {
-    fn contains(&self, want: &str) -> bool {
-        match self {
-            OneOrMany::One(s) => s == want,
-            OneOrMany::Many(v) => v.iter().any(|s| s == want),
-        }
-    }
-}
-
-/// The registered claims verification looks at, borrowed from the payload.
-#[derive(Deserialize)]
-struct ClaimsView<'a> {
-    #[serde(default)]
-    exp: Option<Value>,
-    #[serde(default)]
-    nbf: Option<Value>,
-    #[serde(default)]
-    iat: Option<Value>,
-    #[serde(default, borrow)]
-    sub: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    jti: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    iss: Option<OneOrMany<'a>>,
-    #[serde(default, borrow)]
-    aud: Option<OneOrMany<'a>>,
-}
-
-/// A NumericDate claim: a JSON number of seconds (fractions allowed, RFC 7519 §2).
-fn numeric_date(v: Option<&Value>, name: &str) -> Result<Option<f64>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|f| f.is_finite())
-            .map(Some)
-            .ok_or_else(|| Error::TokenInvalid(format!("claim {name} is not a usable number"))),
-        Some(_) => Err(Error::TokenInvalid(format!(
-            "claim {name} is not a number of seconds"
-        ))),
-    }
-}
-
-/// What a verified token tells: enough for text output, logout and revocation.
-#[derive(Debug, Clone)]
-pub struct Verified {
-    /// `sub`, if present.
-    pub sub: Option<String>,
-    /// `jti`, if present.
-    pub jti: Option<String>,
-    /// `exp` in whole seconds (rounded up), if present.
-    pub exp: Option<i64>,
-}
-
-/// The settings of one `verify` run.
-#[derive(Debug, Clone, Default)]
-pub struct Rules {
-    /// Accept only this algorithm (else every algorithm of the key's family).
-    pub alg: Option<Algorithm>,
-    /// Required audience.
-    pub aud: Option<String>,
-    /// Required issuer.
-    pub iss: Option<String>,
-    /// Clock skew allowed for `exp`, `nbf` and `iat`, in seconds.
-    pub leeway: i64,
-    /// Whether `exp` must be present.
-    pub exp_required: bool,
-}
-
-/// One verifying key with a verifier built for each algorithm it accepts.
-struct Entry {
-    /// The key's `kid` (used only when keys are chosen from a set).
-    kid: Option<String>,
-    verifiers: Vec<(Algorithm, Box<dyn JwtVerifier>)>,
-}
-
-impl Entry {
-    fn build(
-        kid: Option<String>,
-        algs: &[Algorithm],
-        decoding: &jsonwebtoken::DecodingKey,
-        name: &str,
-    ) -> Result<Self> {
-        let provider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
-        let verifiers = algs
-            .iter()
-            .map(|alg| {
-                (provider.verifier_factory)(alg, decoding)
-                    .map(|v| (*alg, v))
-                    .map_err(|e| Error::config(name, e.to_string()))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Entry { kid, verifiers })
-    }
-
-    fn find(&self, alg: &str) -> Option<&dyn JwtVerifier> {
-        self.verifiers
-            .iter()
-            .find(|(a, _)| alg_name(*a) == alg)
-            .map(|(_, v)| v.as_ref())
-    }
-
-    fn allowed_names(&self) -> String {
-        let algs: Vec<Algorithm> = self.verifiers.iter().map(|(a, _)| *a).collect();
-        keys::names(&algs)
-    }
-}
-
-/// A JWK Set the keys come from: chosen by the token's `kid`.
-struct KeySet {
-    /// The file, for messages.
-    name: String,
-    /// Keys of the file that cannot be used, by `kid`, with the reason.
-    skipped: Vec<(String, String)>,
-}
-
-/// Checks tokens against one key (or a JWK Set) and one set of rules; built once, used for
-/// every token.
-pub struct Verifier {
-    entries: Vec<Entry>,
-    /// `Some` when `entries` come from a JWK Set and are chosen by `kid`.
-    set: Option<KeySet>,
-    rules: Rules,
-    now: i64,
-    revocations: Option<RevocationView>,
-    /// Reused decode buffers: no allocation per token in the hot loop.
-    buf: Vec<u8>,
-    sig: Vec<u8>,
-}
-
-impl Verifier {
-    /// Builds a verifier for `key`. The accepted algorithms come from the key (and `--alg`),
-    /// never from a token.
-    ///
-    /// # Errors
-    /// Exit 8 when `--alg` is not one the key verifies, or the key is unusable.
-    pub fn new(
-        key: &Key,
-        rules: Rules,
-        now: i64,
-        revocations: Option<RevocationView>,
-    ) -> Result<Self> {
-        let all = key.kind.algorithms();
-        let allowed: Vec<Algorithm> = match rules.alg {
-            Some(a) if !all.contains(&a) => {
-                return Err(Error::config(
-                    format!("--alg {}", alg_name(a)),
-                    format!(
-                        "does not fit key {}, which is {} key (it verifies {})",
-                        key.name(),
-                        keys::article(key.kind),
-                        keys::names(all)
-                    ),
-                ));
-            }
-            Some(a) => vec![a],
-            None => all.to_vec(),
-        };
-        let entry = Entry::build(
-            None,
-            &allowed,
-            key.decoding(),
-            &format!("key {}", key.name()),
-        )?;
-        Ok(Self::with_entries(
-            vec![entry],
-            None,
-            rules,
-            now,
-            revocations,
-        ))
-    }
-
-    /// Builds a verifier for the keys of a JWK Set (`verify --jwks`): each token's key is
-    /// chosen by its `kid`; a token without `kid` needs exactly one key in the set that
-    /// accepts its algorithm. A key accepts its kind's algorithms, narrowed by the JWK's
-    /// `alg` and by `--alg`.
-    ///
-    /// # Errors
-    /// Exit 8 when no key of the set can verify (the allowed algorithms).
-    pub fn from_set(
-        name: &str,
-        keys: &[asym::SetKey],
-        skipped: &[asym::Skipped],
-        rules: Rules,
-        now: i64,
-        revocations: Option<RevocationView>,
-    ) -> Result<Self> {
-        let mut entries = Vec::new();
-        let mut unusable: Vec<(String, String)> = skipped
-            .iter()
-            .filter_map(|s| s.kid.clone().map(|k| (k, s.why.clone())))
-            .collect();
-        for k in keys {
-            let algs: Vec<Algorithm> = k
-                .public
-                .kind()
-                .algorithms()
-                .iter()
-                .copied()
-                .filter(|a| k.alg.is_none_or(|x| x == *a) && rules.alg.is_none_or(|x| x == *a))
-                .collect();
-            if algs.is_empty() {
-                let own: &[Algorithm] = match &k.alg {
-                    Some(a) => std::slice::from_ref(a),
-                    None => k.public.kind().algorithms(),
-                };
-                unusable.push((
-                    k.kid.clone(),
-                    format!(
-                        "it verifies only {}, not --alg {}",
-                        keys::names(own),
-                        rules.alg.map_or("", alg_name)
-                    ),
-                ));
-                continue;
-            }
-            entries.push(Entry::build(
-                Some(k.kid.clone()),
-                &algs,
-                &k.public.decoding_key(),
-                &format!("key {:?} in {name}", k.kid),
-            )?);
-        }
-        if entries.is_empty() {
-            let mut why = match rules.alg {
-                Some(a) => format!("has no key that can verify --alg {}", alg_name(a)),
-                None => "has no key that can verify signatures (RSA, P-256, P-384 or Ed25519)"
-                    .to_string(),
-            };
-            let reasons: Vec<&str> = skipped.iter().map(|s| s.why.as_str()).collect();
-            if !reasons.is_empty() {
-                why = format!("{why}: {}", reasons.join("; "));
-            }
-            return Err(Error::config(format!("key set {name}"), why));
-        }
-        let set = KeySet {
-            name: name.to_string(),
-            skipped: unusable,
-        };
-        Ok(Self::with_entries(
-            entries,
-            Some(set),
-            rules,
-            now,
-            revocations,
-        ))
-    }
-
-    fn with_entries(
-        entries: Vec<Entry>,
-        set: Option<KeySet>,
-        rules: Rules,
-        now: i64,
-        revocations: Option<RevocationView>,
-    ) -> Self {
-        Verifier {
-            entries,
-            set,
-            rules,
-            now,
-            revocations,
-            buf: Vec::with_capacity(1024),
-            sig: Vec::with_capacity(512),
-        }
-    }
-
-    /// Checks one token: size and shape, header algorithm, signature, then the claims
-    /// (exp, nbf, iat, aud, iss), then revocation. With `claims_out`, the payload is also
-    /// returned as a JSON object (for `--json`).
-    ///
-    /// # Errors
-    /// `TokenInvalid` (1), `TokenTime` (3) or `TokenRevoked` (4).
-    pub fn verify(&mut self, token: &[u8], claims_out: Option<&mut Value>) -> Result<Verified> {
-        let parts = split(token)?;
-        // Header: only the algorithm matters, and only to pick among those the key allows.
-        b64_decode_into(parts.header, "header", &mut self.buf)?;
-        require_object(&self.buf, "header")?;
-        let header: HeaderView = serde_json::from_slice(&self.buf)
-            .map_err(|e| Error::TokenInvalid(format!("header is not valid JSON: {e}")))?;
-        check_depth(&self.buf, "header")?;
-        let alg = header
-            .alg
-            .ok_or_else(|| Error::TokenInvalid("header has no alg".into()))?;
-        if alg.eq_ignore_ascii_case("none") {
-            return Err(Error::TokenInvalid(
-                "alg none (an unsigned token) is never accepted".into(),
-            ));
-        }
-        let verifier = match &self.set {
-            None => {
-                let entry = &self.entries[0];
-                entry.find(&alg).ok_or_else(|| {
-                    Error::TokenInvalid(format!(
-                        "algorithm {alg} is not accepted for this key (accepted: {})",
-                        entry.allowed_names()
-                    ))
-                })?
-            }
-            Some(set) => select(&self.entries, set, &alg, header.kid.as_deref())?,
-        };
-        // RFC 7515 §4.1.11: extensions we do not understand must be refused.
-        if let Some(crit) = header.crit {
-            return Err(Error::TokenInvalid(format!(
-                "header lists critical extensions this tool does not support: {}",
-                crit.join(", ")
-            )));
-        }
-        self.sig.clear();
-        URL_SAFE_NO_PAD
-            .decode_vec(parts.signature, &mut self.sig)
-            .map_err(|_| Error::TokenInvalid("signature is not valid base64url".into()))?;
-        if verifier.verify(parts.message, &self.sig).is_err() {
-            return Err(Error::TokenInvalid("signature does not match".into()));
-        }
-        // Only now, with the signature checked, are the claims looked at.
-        b64_decode_into(parts.payload, "payload", &mut self.buf)?;
-        // serde skips the strings of claims it does not look at without checking their
-        // UTF-8; check it here so text and `--json` agree on what is valid JSON.
-        let text = std::str::from_utf8(&self.buf).map_err(|e| {
-            Error::TokenInvalid(format!(
-                "payload is not valid JSON: invalid UTF-8 at byte {}",
-                e.valid_up_to()
-            ))
-        })?;
-        // serde would also read a struct from a JSON array (`[1]` as `exp: 1`).
-        require_object(&self.buf, "payload")?;
-        // Parsed the same way in both modes, so a duplicated registered claim (RFC 7519 §4)
-        // is refused in both, not silently resolved to its last value by `--json`.
-        let claims: ClaimsView = match serde_json::from_str(text) {
-            Ok(c) => {
-                check_depth(&self.buf, "payload")?;
-                c
-            }
-            Err(e) if e.is_data() => {
-                // Not a JSON object, or a registered claim of the wrong type.
-                json_object(&self.buf, "payload")?;
-                return Err(Error::TokenInvalid(format!("payload: {e}")));
-            }
-            Err(e) => {
-                return Err(Error::TokenInvalid(format!(
-                    "payload is not valid JSON: {e}"
-                )));
-            }
-        };
-        if let Some(out) = claims_out {
-            *out = Value::Object(json_object(&self.buf, "payload")?);
-        }
-        self.check_claims(&claims)
-    }
-
-    fn check_claims(&self, c: &ClaimsView) -> Result<Verified> {
-        let now = self.now as f64;
-        let leeway = self.rules.leeway as f64;
-        let exp = numeric_date(c.exp.as_ref(), "exp")?;
-        let nbf = numeric_date(c.nbf.as_ref(), "nbf")?;
-        let iat = numeric_date(c.iat.as_ref(), "iat")?;
-        match exp {
-            None if self.rules.exp_required => {
-                return Err(Error::TokenInvalid(
-                    "token has no exp claim (pass --no-exp-required to accept such tokens)".into(),
-                ));
-            }
-            Some(exp) if now >= exp + leeway => {
-                return Err(Error::TokenTime(format!(
-                    "expired at {}",
-                    crate::output::utc(exp.floor() as i64)
-                )));
-            }
-            _ => {}
-        }
-        if let Some(nbf) = nbf
-            && nbf > now + leeway
-        {
-            return Err(Error::TokenTime(format!(
-                "not valid before {}",
-                crate::output::utc(nbf.ceil() as i64)
-            )));
-        }
-        if let Some(iat) = iat
-            && iat > now + leeway
-        {
-            return Err(Error::TokenTime(format!(
-                "not yet valid: issued in the future at {}",
-                crate::output::utc(iat.ceil() as i64)
-            )));
-        }
-        if let Some(want) = &self.rules.aud
-            && !c.aud.as_ref().is_some_and(|a| a.contains(want))
-        {
-            return Err(Error::TokenInvalid(format!("audience is not {want:?}")));
-        }
-        if let Some(want) = &self.rules.iss
-            && !c.iss.as_ref().is_some_and(|a| a.contains(want))
-        {
-            return Err(Error::TokenInvalid(format!("issuer is not {want:?}")));
-        }
-        let iat_secs = iat.map(|t| t.floor() as i64);
-        if let Some(r) = &self.revocations
-            && let Some(why) = r.check(c.jti.as_deref(), c.sub.as_deref(), iat_secs)
-        {
-            return Err(Error::TokenRevoked(match why {
-                Revoked::Token => "this token was logged out".to_string(),
-                Revoked::Subject(at) => format!(
-                    "every token of {:?} issued up to {} was revoked",
-                    c.sub.as_deref().unwrap_or_default(),
-                    crate::output::utc(at)
-                ),
-            }));
-        }
-        Ok(Verified {
-            sub: c.sub.as_ref().map(|s| s.to_string()),
-            jti: c.jti.as_ref().map(|s| s.to_string()),
-            exp: exp.map(|e| e.ceil() as i64),
-        })
-    }
-}
-
-/// Chooses the verifier of a JWK Set for a token's `alg` and `kid` (SPEC §3).
-fn select<'a>(
-    entries: &'a [Entry],
-    set: &KeySet,
-    alg: &str,
-    kid: Option<&str>,
-) -> Result<&'a dyn JwtVerifier> {
-    let Some(kid) = kid else {
-        let mut usable = entries.iter().filter_map(|e| e.find(alg));
-        return match (usable.next(), usable.next()) {
-            (Some(v), None) => Ok(v),
-            (None, _) => Err(Error::TokenInvalid(format!(
-                "algorithm {alg} is not accepted by any key in {}",
-                set.name
-            ))),
-            (Some(_), Some(_)) => Err(Error::TokenInvalid(format!(
-                "token has no kid and {} keys in {} accept {alg}; cannot choose",
-                entries.iter().filter(|e| e.find(alg).is_some()).count(),
-                set.name
-            ))),
-        };
-    };
-    let mut named = entries
-        .iter()
-        .filter(|e| e.kid.as_deref() == Some(kid))
-        .peekable();
-    if named.peek().is_none() {
-        if let Some((_, why)) = set.skipped.iter().find(|(k, _)| k == kid) {
-            return Err(Error::TokenInvalid(format!(
-                "kid {kid:?} names a key of {} that cannot be used: {why}",
-                set.name
-            )));
-        }
-        return Err(Error::TokenInvalid(format!(
-            "unknown kid {kid:?}: no such key in {}",
-            set.name
-        )));
-    }
-    let mut accepted = Vec::new();
-    for e in named {
-        if let Some(v) = e.find(alg) {
-            return Ok(v);
-        }
-        accepted.push(e.allowed_names());
-    }
-    Err(Error::TokenInvalid(format!(
-        "algorithm {alg} is not accepted for key {kid:?} (accepted: {})",
-        accepted.join(", ")
-    )))
-}
-
-/// The JOSE name of an algorithm (`HS256`, `EdDSA`, …).
-pub fn alg_name(a: Algorithm) -> &'static str {
-    match a {
-        Algorithm::HS256 => "HS256",
-        Algorithm::HS384 => "HS384",
-        Algorithm::HS512 => "HS512",
-        Algorithm::ES256 => "ES256",
-        Algorithm::ES384 => "ES384",
-        Algorithm::RS256 => "RS256",
-        Algorithm::RS384 => "RS384",
-        Algorithm::RS512 => "RS512",
-        Algorithm::PS256 => "PS256",
-        Algorithm::PS384 => "PS384",
-        Algorithm::PS512 => "PS512",
-        Algorithm::EdDSA => "EdDSA",
-        _ => "unknown",
-    }
+/// Takes a token apart without checking it (the `decode` path; public for fuzzing).
+///
+/// # Errors
+/// `TokenInvalid` for a token that is not three base64url JSON parts.
+pub fn decode_token(token: &[u8]) -> Result<Decoded> {
+    let parts = split(token)?;
+    Ok(Decoded {
+        header: decode_part(parts.header, "header")?,
+        payload: decode_part(parts.payload, "payload")?,
+        signature: String::from_utf8_lossy(parts.signature).into_owned(),
+    })
 }
 
 /// Parses a duration: `20s`, `15m`, `2h`, `7d`, or plain seconds.
@@ -681,7 +183,7 @@ pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
     } else {
         humantime::parse_duration(s)
             .map_err(|e| {
-                Error::usage(
+                Error::invalid(
                     format!("{flag} {s:?}"),
                     format!("{e}; expected e.g. 20s, 15m, 2h, 7d or seconds"),
                 )
@@ -690,7 +192,7 @@ pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
     };
     // A century is more than any token needs, and keeps the arithmetic far from overflow.
     if secs > 100 * 366 * 86_400 {
-        return Err(Error::usage(
+        return Err(Error::invalid(
             format!("{flag} {s:?}"),
             "is longer than 100 years",
         ));
@@ -708,7 +210,7 @@ pub fn parse_time(flag: &str, s: &str) -> Result<i64> {
         return if (0..=253_402_300_799).contains(&n) {
             Ok(n)
         } else {
-            Err(Error::usage(
+            Err(Error::invalid(
                 format!("{flag} {s}"),
                 "unix seconds must be between 0 and 253402300799 (year 9999)",
             ))
@@ -717,14 +219,14 @@ pub fn parse_time(flag: &str, s: &str) -> Result<i64> {
     s.parse::<jiff::Timestamp>()
         .map(|t| t.as_second())
         .map_err(|_| {
-            Error::usage(
+            Error::invalid(
                 format!("{flag} {s:?}"),
                 "expected unix seconds or an RFC 3339 time such as 2026-01-01T00:00:00Z",
             )
         })
         .and_then(|t| {
             if t < 0 {
-                Err(Error::usage(format!("{flag} {s:?}"), "is before 1970"))
+                Err(Error::invalid(format!("{flag} {s:?}"), "is before 1970"))
             } else {
                 Ok(t)
             }
@@ -739,28 +241,28 @@ pub fn parse_claims(specs: &[String], into: &mut Map<String, Value>) -> Result<(
     let mut seen = HashSet::new();
     for spec in specs {
         let Some((k, v)) = spec.split_once('=') else {
-            return Err(Error::usage(format!("--claim {spec:?}"), "expected K=V"));
+            return Err(Error::invalid(format!("--claim {spec:?}"), "expected K=V"));
         };
         if k.is_empty() {
-            return Err(Error::usage(
+            return Err(Error::invalid(
                 format!("--claim {spec:?}"),
                 "the claim name is empty",
             ));
         }
         if RESERVED_CLAIMS.contains(&k) {
-            return Err(Error::usage(
+            return Err(Error::invalid(
                 format!("--claim {k}"),
                 format!("set {k} with its own flag (--{k})"),
             ));
         }
         if !seen.insert(k) {
-            return Err(Error::usage(format!("--claim {k}"), "is given twice"));
+            return Err(Error::invalid(format!("--claim {k}"), "is given twice"));
         }
         let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
         // A token id is a string (RFC 7519 §4.1.7); a number here would mint a token that
         // verification and logout cannot use.
         if k == "jti" && !value.is_string() {
-            return Err(Error::usage(
+            return Err(Error::invalid(
                 format!("--claim {spec:?}"),
                 "jti must be a string",
             ));

@@ -8,9 +8,9 @@ use std::io::Write;
 use std::process::{Child, Output, Stdio};
 
 use common::{Env, json};
-use jwtauth::revocations::Revocations;
-use jwtauth::store::Document;
-use jwtauth::users::UserStore;
+use jwtauth::store::file::Document;
+use jwtauth::store::revocations_file::Revocations;
+use jwtauth::store::users_file::UsersDoc as UserStore;
 
 const FAR: &str = "4000000000";
 
@@ -88,7 +88,7 @@ fn hundred_concurrent_writers_and_readers_lose_nothing() {
     }
     for i in 0..20 {
         let t = env.mint(&["--sub", &format!("svc{i}"), "--exp", FAR]);
-        let payload = jwtauth::commands::token::decode_token(t.as_bytes()).unwrap();
+        let payload = jwtauth::tokens::decode_token(t.as_bytes()).unwrap();
         jtis.push(payload.payload["jti"].as_str().unwrap().to_string());
         jobs.push(Job::Logout(t));
     }

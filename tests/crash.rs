@@ -12,9 +12,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Env;
-use jwtauth::revocations::Revocations;
-use jwtauth::store::Document;
-use jwtauth::users::UserStore;
+use jwtauth::store::file::Document;
+use jwtauth::store::revocations_file::Revocations;
+use jwtauth::store::users_file::UsersDoc as UserStore;
 
 /// xorshift64*: enough randomness for kill timing, seeded from the clock (printed on failure).
 struct Rng(u64);

@@ -6,12 +6,21 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use jwtauth::commands::token::{decode_token, describe};
+use jwtauth::cli::commands::token::describe;
 use jwtauth::keys::{Key, parse_key};
-use jwtauth::revocations::{RevocationView, Revocations};
-use jwtauth::store::Document;
-use jwtauth::tokens::{self, RESERVED_CLAIMS, Rules, Verifier};
-use jwtauth::users::{User, UserStore};
+use jwtauth::store::file::Document;
+use jwtauth::store::memory::MemoryRevocations;
+use jwtauth::store::revocations_file::Revocations;
+use jwtauth::store::users_file::UsersDoc as UserStore;
+use jwtauth::tokens::decode_token;
+use jwtauth::tokens::{self, RESERVED_CLAIMS};
+use jwtauth::users::User;
+use jwtauth::verifier::{Rules, Scratch, Verifier};
+
+/// The exit code the command line gives a core error.
+fn code(e: jwtauth::error::Error) -> u8 {
+    jwtauth::cli::error::Error::from(e).exit_code()
+}
 
 const NOW: i64 = 1_764_115_200;
 
@@ -88,15 +97,17 @@ proptest! {
         claims.insert("exp".into(), (NOW + ttl).into());
         claims.insert("jti".into(), Value::String(jti.clone()));
         let token = tokens::sign(&key, key.alg, &claims, false).unwrap();
-        let mut v = Verifier::new(&key, Rules { exp_required: true, ..Rules::default() }, NOW, Some(RevocationView::from(&Revocations::default()))).unwrap();
+        let v = Verifier::new(&key, Rules { exp_required: true, ..Rules::default() }).unwrap();
+        let none = MemoryRevocations::default();
+        let mut scratch = Scratch::new();
         let mut out = Value::Null;
-        let got = v.verify(token.as_bytes(), Some(&mut out)).unwrap();
+        let got = v.verify(token.as_bytes(), NOW, &mut scratch, Some(&none), Some(&mut out)).unwrap();
         prop_assert_eq!(got.sub.as_deref(), Some(sub.as_str()));
         prop_assert_eq!(got.jti.as_deref(), Some(jti.as_str()));
         prop_assert_eq!(got.exp, Some(NOW + ttl));
         prop_assert_eq!(&out, &Value::Object(claims.clone()));
         // The text path agrees, and decode shows the same payload.
-        prop_assert!(v.verify(token.as_bytes(), None).is_ok());
+        prop_assert!(v.verify(token.as_bytes(), NOW, &mut scratch, Some(&none), None).is_ok());
         let d = decode_token(token.as_bytes()).unwrap();
         prop_assert_eq!(Value::Object(d.payload), Value::Object(claims));
     }
@@ -167,8 +178,8 @@ proptest! {
     #[test]
     fn data_files_parse_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let p = Path::new("f.json");
-        if let Err(e) = UserStore::parse(p, &bytes) { prop_assert_eq!(e.exit_code(), 8); }
-        if let Err(e) = Revocations::parse(p, &bytes) { prop_assert_eq!(e.exit_code(), 8); }
+        if let Err(e) = UserStore::parse(p, &bytes) { prop_assert_eq!(code(e), 8); }
+        if let Err(e) = Revocations::parse(p, &bytes) { prop_assert_eq!(code(e), 8); }
     }
 
     /// Durations, times and claims parse or fail with a usage error (2).
@@ -176,7 +187,7 @@ proptest! {
     fn value_parsers_fail_as_usage_errors(s in any::<String>()) {
         for r in [tokens::parse_duration("--ttl", &s).map(drop), tokens::parse_time("--exp", &s).map(drop),
                   tokens::parse_claims(std::slice::from_ref(&s), &mut Map::new())] {
-            if let Err(e) = r { prop_assert_eq!(e.exit_code(), 2); }
+            if let Err(e) = r { prop_assert_eq!(code(e), 2); }
         }
     }
 }
@@ -195,12 +206,19 @@ fn check_no_panic(bytes: &[u8]) {
             alg: None,
         },
     ] {
-        let mut v = Verifier::new(&key, rules, NOW, Some(RevocationView::from(&r))).unwrap();
-        let e = v.verify(bytes, None).unwrap_err();
-        assert!(matches!(e.exit_code(), 1 | 3 | 4), "{e}");
+        let v = Verifier::new(&key, rules).unwrap();
+        let revoked = MemoryRevocations::new(r.clone());
+        let mut scratch = Scratch::new();
+        let e = code(
+            v.verify(bytes, NOW, &mut scratch, Some(&revoked), None)
+                .unwrap_err(),
+        );
+        assert!(matches!(e, 1 | 3 | 4), "{e}");
         let mut out = Value::Null;
-        let e2 = v.verify(bytes, Some(&mut out)).unwrap_err();
-        assert_eq!(e.exit_code(), e2.exit_code());
+        let e2 = v
+            .verify(bytes, NOW, &mut scratch, Some(&revoked), Some(&mut out))
+            .unwrap_err();
+        assert_eq!(e, code(e2));
     }
     if let Ok(d) = decode_token(bytes) {
         let _ = describe(&d, NOW, false);

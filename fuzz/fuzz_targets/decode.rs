@@ -1,7 +1,8 @@
 //! `decode`: split, base64url, JSON, and the text view (times, relative spans).
 #![no_main]
 
-use jwtauth::commands::token::{decode_token, describe};
+use jwtauth::cli::commands::token::describe;
+use jwtauth::tokens::decode_token;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use jwtauth::revocations::{RevocationView, Revocations, Revoked};
-use jwtauth::store::Document;
+use jwtauth::error::Revoked;
+use jwtauth::store::file::Document;
+use jwtauth::store::revocations_file::{RevocationView, Revocations};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let view = RevocationView::from(&r);
     for (sub, at) in &r.users {
         assert_eq!(view.subject_revoked_at(sub), Some(*at));
-        assert_eq!(view.check(None, Some(sub), Some(*at)), Some(Revoked::Subject(*at)));
+        assert_eq!(view.check(None, Some(sub), Some(*at)), Some(Revoked::Subject { sub: sub.clone(), at: *at }));
         if *at < i64::MAX {
             assert_eq!(view.check(None, Some(sub), Some(at + 1)), None);
         }

@@ -6,6 +6,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|s: &str| {
     if let Ok(t) = jwtauth::tokens::parse_time("--exp", s) {
         assert!(t >= 0);
-        let _ = jwtauth::output::utc(t);
+        let _ = jwtauth::clock::utc(t);
     }
 });

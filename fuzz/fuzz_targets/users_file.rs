@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use jwtauth::store::Document;
-use jwtauth::users::UserStore;
+use jwtauth::store::file::Document;
+use jwtauth::store::users_file::UsersDoc as UserStore;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

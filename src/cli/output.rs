@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::cli::error::{Error, Result};
 
 /// Prints one compact JSON document and a newline on stdout.
 ///
@@ -25,13 +25,7 @@ pub fn text(s: impl std::fmt::Display) -> Result<()> {
     writeln!(std::io::stdout().lock(), "{s}").map_err(Error::Output)
 }
 
-/// A unix time as UTC RFC 3339 (`2026-11-26T17:47:19Z`), or the number when out of range.
-pub fn utc(t: i64) -> String {
-    match jiff::Timestamp::from_second(t) {
-        Ok(ts) => ts.to_string(),
-        Err(_) => t.to_string(),
-    }
-}
+pub use crate::clock::{relative, span, utc};
 
 /// Lays out rows as columns separated by two spaces (the last column is not padded).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -105,26 +99,6 @@ pub fn printable(s: &str) -> String {
         serde_json::Value::from(s).to_string()
     } else {
         s.to_string()
-    }
-}
-
-/// A span of seconds as a short human phrase: `45s`, `14m`, `3h`, `2d`.
-pub fn span(secs: i64) -> String {
-    let s = secs.unsigned_abs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
-
-/// `t` relative to `now`: `in 14m`, `3h ago`, `now`.
-pub fn relative(t: i64, now: i64) -> String {
-    match t.cmp(&now) {
-        std::cmp::Ordering::Equal => "now".to_string(),
-        std::cmp::Ordering::Greater => format!("in {}", span(t.saturating_sub(now))),
-        std::cmp::Ordering::Less => format!("{} ago", span(now.saturating_sub(t))),
     }
 }
 

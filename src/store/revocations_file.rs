@@ -1,17 +1,20 @@
-//! The revocation state (`revocations.json`): revoked token ids with their expiry, and
-//! per-subject "everything issued up to this time is revoked" marks.
+//! The revocation store on a file (`revocations.json`): revoked token ids with their expiry,
+//! per-subject "everything issued up to this time is revoked" marks, and the lookup index
+//! beside the file that spares a reader the parse of a large state file.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use sha2::{Digest, Sha256};
 
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::store::{self, Document};
+use crate::error::{Error, Result, Revoked};
+use crate::store::file::{self as store, Document};
+use crate::store::{Lookups, RevocationList, RevocationStore};
 
 /// The revocation state in memory.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -68,21 +71,25 @@ fn write_map(out: &mut dyn Write, map: &BTreeMap<String, i64>) -> io::Result<()>
     out.write_all(b"}")
 }
 
-/// Why a token is revoked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revoked {
-    /// Its `jti` was logged out.
-    Token,
-    /// Its subject was logged out everywhere (or changed password, was disabled or removed)
-    /// at this time, at or after the token's `iat`.
-    Subject(i64),
-}
-
 impl Revocations {
     /// Revokes every token of `sub` issued up to `now` (a later time already recorded stays).
     pub fn revoke_subject(&mut self, sub: &str, now: i64) {
         let at = self.users.entry(sub.to_string()).or_insert(now);
         *at = (*at).max(now);
+    }
+
+    /// Whether a token with these claims is revoked (the rule every store follows).
+    pub fn check(&self, jti: Option<&str>, sub: Option<&str>, iat: Option<i64>) -> Option<Revoked> {
+        if jti.is_some_and(|j| self.tokens.contains_key(j)) {
+            return Some(Revoked::Token);
+        }
+        let sub = sub?;
+        let at = *self.users.get(sub)?;
+        // A token without `iat` cannot prove it was issued after the mark.
+        (iat.is_none_or(|iat| iat <= at)).then(|| Revoked::Subject {
+            sub: sub.to_string(),
+            at,
+        })
     }
 
     /// Drops the entries of tokens whose `exp` has passed.
@@ -91,46 +98,6 @@ impl Revocations {
         self.tokens.retain(|_, exp| *exp > now);
         before - self.tokens.len()
     }
-}
-
-/// Read-modify-write of the state file under its lock; expired entries are pruned on every
-/// write, and the lookup index beside the file is rebuilt.
-///
-/// # Errors
-/// As `store::update`.
-pub fn update<T>(ctx: &Ctx, change: impl FnOnce(&mut Revocations) -> Result<T>) -> Result<T> {
-    let path = ctx.state_path()?;
-    store::update_then(
-        path,
-        ctx.lock_timeout,
-        None,
-        |r: &mut Revocations| {
-            let out = change(r)?;
-            r.prune(ctx.now);
-            Ok(out)
-        },
-        |r| {
-            store::remove_stale_temps(&index_path(path));
-            // The index only speeds readers up: one that is missing or stale is ignored by
-            // them, so failing to write it must not fail a revocation already on disk.
-            if let Err(e) = write_index(path, r) {
-                ctx.info(format!(
-                    "warning: could not write the revocation index: {e}"
-                ));
-            }
-        },
-    )
-}
-
-/// Records that every token of `sub` issued up to `ctx.now` is revoked.
-///
-/// # Errors
-/// As `update`.
-pub fn revoke_subject(ctx: &Ctx, sub: &str) -> Result<()> {
-    update(ctx, |r| {
-        r.revoke_subject(sub, ctx.now);
-        Ok(())
-    })
 }
 
 /// A read-only view of the revocations, shaped for lookups: sorted `(key hash, time)` pairs.
@@ -180,15 +147,6 @@ impl Image {
             Image::File(f) => f.metadata().ok().map(|m| m.len()),
         }
     }
-}
-
-/// How a view will be used: a few lookups (read the index on demand) or many (load it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lookups {
-    /// One process, one token: search the file in place.
-    Few,
-    /// A stream of tokens: load the whole index into memory once.
-    Many,
 }
 
 const INDEX_MAGIC: &[u8; 8] = b"JWTAIDX1";
@@ -333,9 +291,152 @@ impl RevocationView {
         if jti.is_some_and(|j| self.find(0, self.tokens, j).is_some()) {
             return Some(Revoked::Token);
         }
-        let at = self.subject_revoked_at(sub?)?;
+        let sub = sub?;
+        let at = self.subject_revoked_at(sub)?;
         // A token without `iat` cannot prove it was issued after the mark.
-        (iat.is_none_or(|iat| iat <= at)).then_some(Revoked::Subject(at))
+        (iat.is_none_or(|iat| iat <= at)).then(|| Revoked::Subject {
+            sub: sub.to_string(),
+            at,
+        })
+    }
+}
+
+/// The revocation store on a file. Writes are read-modify-writes under the lock that also
+/// rebuild the index; checks use a view of the index kept in memory, which
+/// [`RevocationStore::refresh`] replaces when the file has changed since it was loaded.
+#[derive(Debug)]
+pub struct FileRevocations {
+    path: PathBuf,
+    lock_timeout: Duration,
+    lookups: Lookups,
+    /// The view checks use, with the stamp of the file version it was loaded from.
+    view: RwLock<Option<Loaded>>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    stamp: Option<[u64; 5]>,
+    view: RevocationView,
+}
+
+impl FileRevocations {
+    /// The store at `path` (a missing file means nothing is revoked).
+    pub fn new(path: &Path, lock_timeout: Duration, lookups: Lookups) -> Self {
+        FileRevocations {
+            path: path.to_path_buf(),
+            lock_timeout,
+            lookups,
+            view: RwLock::new(None),
+        }
+    }
+
+    /// Read-modify-write of the state file under its lock; expired entries are pruned on
+    /// every write, and the lookup index beside the file is rebuilt.
+    fn update<T>(&self, now: i64, change: impl FnOnce(&mut Revocations) -> T) -> Result<T> {
+        let path = &self.path;
+        store::update_then(
+            path,
+            self.lock_timeout,
+            None,
+            |r: &mut Revocations| {
+                let out = change(r);
+                r.prune(now);
+                Ok(out)
+            },
+            |r| {
+                store::remove_stale_temps(&index_path(path));
+                // The index only speeds readers up: one that is missing or stale is ignored
+                // by them, so failing to write it must not fail a revocation already on disk.
+                let _ = write_index(path, r);
+            },
+        )
+    }
+
+    /// Runs `f` on the current view, loading it first if there is none.
+    fn with_view<T>(&self, f: impl FnOnce(&RevocationView) -> T) -> Result<T> {
+        {
+            let guard = self.view.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(l) = guard.as_ref() {
+                return Ok(f(&l.view));
+            }
+        }
+        let loaded = self.load()?;
+        let out = f(&loaded.view);
+        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Some(loaded);
+        Ok(out)
+    }
+
+    fn load(&self) -> Result<Loaded> {
+        // The stamp is taken before reading: a change in between makes the next refresh
+        // load again, never keeps a view older than its stamp says.
+        let stamp = stamp_of(&self.path)?;
+        Ok(Loaded {
+            stamp,
+            view: RevocationView::load(&self.path, self.lookups)?,
+        })
+    }
+}
+
+/// The identity of the state file's current version; `None` when there is none.
+fn stamp_of(path: &Path) -> Result<Option<[u64; 5]>> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some(store::stamp(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+impl RevocationStore for FileRevocations {
+    fn check(
+        &self,
+        jti: Option<&str>,
+        sub: Option<&str>,
+        iat: Option<i64>,
+    ) -> Result<Option<Revoked>> {
+        self.with_view(|v| v.check(jti, sub, iat))
+    }
+
+    fn subject_revoked_at(&self, sub: &str) -> Result<Option<i64>> {
+        self.with_view(|v| v.subject_revoked_at(sub))
+    }
+
+    fn revoke_token(&self, jti: &str, exp: i64, now: i64) -> Result<()> {
+        self.update(now, |r| {
+            r.tokens.insert(jti.to_string(), exp);
+        })
+    }
+
+    fn revoke_subjects(&self, subs: &[&str], at: i64, now: i64) -> Result<()> {
+        self.update(now, |r| {
+            for sub in subs {
+                r.revoke_subject(sub, at);
+            }
+        })
+    }
+
+    fn list(&self) -> Result<RevocationList> {
+        let r: Revocations = store::load(&self.path)?;
+        Ok(RevocationList {
+            tokens: r.tokens.into_iter().collect(),
+            users: r.users.into_iter().collect(),
+        })
+    }
+
+    fn prune(&self, now: i64) -> Result<usize> {
+        self.update(now, |r| r.prune(now))
+    }
+
+    fn refresh(&self) -> Result<()> {
+        let stamp = stamp_of(&self.path)?;
+        let stale = {
+            let guard = self.view.read().unwrap_or_else(|p| p.into_inner());
+            guard.as_ref().is_some_and(|l| l.stamp != stamp)
+        };
+        if stale {
+            let loaded = self.load()?;
+            *self.view.write().unwrap_or_else(|p| p.into_inner()) = Some(loaded);
+        }
+        Ok(())
     }
 }
 
@@ -348,19 +449,14 @@ mod tests {
         let mut r = Revocations::default();
         r.users.insert("alice".into(), 100);
         let r = RevocationView::from(&r);
-        assert_eq!(
-            r.check(None, Some("alice"), Some(100)),
-            Some(Revoked::Subject(100))
-        );
-        assert_eq!(
-            r.check(None, Some("alice"), Some(99)),
-            Some(Revoked::Subject(100))
-        );
+        let alice = Some(Revoked::Subject {
+            sub: "alice".into(),
+            at: 100,
+        });
+        assert_eq!(r.check(None, Some("alice"), Some(100)), alice);
+        assert_eq!(r.check(None, Some("alice"), Some(99)), alice);
         assert_eq!(r.check(None, Some("alice"), Some(101)), None);
-        assert_eq!(
-            r.check(None, Some("alice"), None),
-            Some(Revoked::Subject(100))
-        );
+        assert_eq!(r.check(None, Some("alice"), None), alice);
         assert_eq!(r.check(None, Some("bob"), Some(1)), None);
     }
 

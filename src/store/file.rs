@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 
 /// Mode of every file jwtauth creates.
 pub const FILE_MODE: u32 = 0o600;
@@ -63,11 +63,12 @@ pub fn lock(path: &Path, timeout: Duration) -> Result<Lock> {
                         .read_to_string(&mut text)
                         .ok()
                         .and_then(|_| text.trim().parse().ok());
-                    return Err(Error::Locked {
+                    return Err(StoreError::Locked {
                         path: path.to_path_buf(),
                         pid,
                         secs: timeout.as_secs_f64(),
-                    });
+                    }
+                    .into());
                 }
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(20));
@@ -130,10 +131,10 @@ pub fn corrupt_json(path: &Path, e: &serde_json::Error) -> Error {
 
 /// The `Corrupt` error for `path`: what is wrong, and that the file was left alone.
 pub fn corrupt(path: &Path, what: String) -> Error {
-    Error::Corrupt {
-        path: path.to_path_buf(),
-        why: format!("{what}; fix or move it away (it was not changed)"),
-    }
+    Error::corrupt(
+        path,
+        format!("{what}; fix or move it away (it was not changed)"),
+    )
 }
 
 /// The 1-based line and column of byte `offset` in `text`.
@@ -166,12 +167,12 @@ pub fn check_version(path: &Path, version: u64) -> Result<()> {
     if version == FORMAT_VERSION {
         Ok(())
     } else {
-        Err(Error::Corrupt {
-            path: path.to_path_buf(),
-            why: format!(
+        Err(Error::corrupt(
+            path,
+            format!(
                 "unsupported file version {version} (this jwtauth reads version {FORMAT_VERSION}); it was not changed"
             ),
-        })
+        ))
     }
 }
 
@@ -446,7 +447,7 @@ pub fn update_then<D: Document, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::revocations::Revocations;
+    use crate::store::revocations_file::Revocations;
 
     #[test]
     fn a_stale_read_ahead_is_ignored() {

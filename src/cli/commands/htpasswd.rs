@@ -7,11 +7,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::{UserExportArgs, UserImportArgs};
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::users::{self, User, UserStore};
-use crate::{output, passwords, revocations, store};
+use crate::cli::args::{UserExportArgs, UserImportArgs};
+use crate::cli::context::Ctx;
+use crate::cli::error::{Error, Result};
+use crate::cli::output;
+use crate::error::Error as CoreError;
+use crate::passwords;
+use crate::store::Lookups;
+use crate::users::{self, User};
 
 /// The prefix `user export --htpasswd` puts before a disabled user's hash. No password matches
 /// a hash that starts with it, and `user import` reads it back as a disabled user.
@@ -118,9 +121,9 @@ fn parse(text: &str) -> (Vec<Entry>, Vec<Skipped>) {
     (entries, skipped)
 }
 
-fn usage_why(e: &Error) -> String {
+fn usage_why(e: &CoreError) -> String {
     match e {
-        Error::Usage { why, .. } => why.clone(),
+        CoreError::Invalid { why, .. } => why.clone(),
         other => other.to_string(),
     }
 }
@@ -133,12 +136,10 @@ fn read_input(path: &Path) -> Result<String> {
             .read_to_end(&mut bytes)
             .map_err(|e| Error::usage("stdin", e))?;
     } else {
-        bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
     }
-    String::from_utf8(bytes).map_err(|_| Error::Corrupt {
-        path: path.to_path_buf(),
-        why: "not UTF-8 text; expected name:hash lines".into(),
-    })
+    String::from_utf8(bytes)
+        .map_err(|_| CoreError::corrupt(path, "not UTF-8 text; expected name:hash lines").into())
 }
 
 /// `user import FILE [--replace]`.
@@ -148,80 +149,52 @@ fn read_input(path: &Path) -> Result<String> {
 pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
     let text = read_input(&args.file)?;
     let (entries, mut skipped) = parse(&text);
-    let path = ctx.users_path()?;
-    let mut ahead = None;
+    let users = ctx.users()?;
     if args.replace {
         // Revoke before the new hashes land (as `user passwd` does): a crash in between leaves
         // the old password with no live tokens, never a new password with old tokens alive.
-        // The file read here serves the update below too unless it changes in between.
-        let read = store::read_ahead::<UserStore>(path);
-        let loaded;
-        let current = match &read {
-            Some(a) => a.doc(),
-            None => {
-                loaded = store::load::<UserStore>(path)?;
-                &loaded
-            }
-        };
-        let mut changing = Vec::new();
-        for e in &entries {
-            if let Some(u) = current.get(path, &e.name)?
-                && (u.hashed_password != e.hash || (e.disabled && !u.disabled))
-            {
-                changing.push(e.name.clone());
-            }
-        }
+        let current: BTreeMap<String, User> = users
+            .list()?
+            .into_iter()
+            .map(|u| (u.username.clone(), u))
+            .collect();
+        let changing: Vec<&str> = entries
+            .iter()
+            .filter(|e| {
+                current
+                    .get(&e.name)
+                    .is_some_and(|u| u.hashed_password != e.hash || (e.disabled && !u.disabled))
+            })
+            .map(|e| e.name.as_str())
+            .collect();
         if !changing.is_empty() {
-            revocations::update(ctx, |r| {
-                for name in &changing {
-                    r.revoke_subject(name, ctx.now);
-                }
-                Ok(())
-            })?;
+            ctx.revocations(Lookups::Few)?
+                .revoke_subjects(&changing, ctx.now, ctx.now)?;
         }
-        ahead = read;
     }
-    let mut imported = Vec::new();
-    let mut replaced = Vec::new();
-    let mut exists = Vec::new();
-    store::update_with(path, ctx.lock_timeout, ahead, |s: &mut UserStore| {
-        for e in &entries {
-            let user = match s.get(path, &e.name)? {
-                Some(_) if !args.replace => {
-                    exists.push(Skipped {
-                        line: e.line,
-                        name: e.name.clone(),
-                        reason: "user already exists (use --replace)".into(),
-                        kind: "existing user",
-                    });
-                    continue;
-                }
-                Some(mut u) => {
-                    if u.hashed_password != e.hash {
-                        u.hashed_password = e.hash.clone();
-                        u.password_changed_at = ctx.now;
-                    }
-                    u.disabled = e.disabled;
-                    replaced.push(e.name.clone());
-                    u
-                }
-                None => {
-                    imported.push(e.name.clone());
-                    User {
-                        username: e.name.clone(),
-                        full_name: None,
-                        email: None,
-                        hashed_password: e.hash.clone(),
-                        disabled: e.disabled,
-                        created_at: ctx.now,
-                        password_changed_at: ctx.now,
-                    }
-                }
-            };
-            s.put(&user)?;
-        }
-        Ok(())
-    })?;
+    let lines: BTreeMap<&str, usize> = entries.iter().map(|e| (e.name.as_str(), e.line)).collect();
+    let done = users.import(
+        entries
+            .iter()
+            .map(|e| User {
+                username: e.name.clone(),
+                full_name: None,
+                email: None,
+                hashed_password: e.hash.clone(),
+                disabled: e.disabled,
+                created_at: ctx.now,
+                password_changed_at: ctx.now,
+            })
+            .collect(),
+        args.replace,
+    )?;
+    let exists = done.kept.iter().map(|name| Skipped {
+        line: lines.get(name.as_str()).copied().unwrap_or_default(),
+        name: name.clone(),
+        reason: "user already exists (use --replace)".into(),
+        kind: "existing user",
+    });
+    let (imported, replaced) = (done.added, done.replaced);
     skipped.extend(exists);
     skipped.sort_by_key(|s| s.line);
     report(ctx, &args.file, &imported, &replaced, &skipped);
@@ -271,8 +244,7 @@ fn report(ctx: &Ctx, file: &Path, imported: &[String], replaced: &[String], skip
 /// # Errors
 /// Exit 8 when the users file is unreadable.
 pub fn export(_args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
-    let path = ctx.users_path()?;
-    let all = store::load::<UserStore>(path)?.all(path)?;
+    let all = ctx.users()?.list()?;
     let mut out = String::new();
     let mut disabled = 0;
     for u in &all {

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs};
-use crate::error::{Error, Result};
+use crate::cli::args::{Cli, CompletionsArgs};
+use crate::cli::error::{Error, Result};
 
 /// Prints the completion script for a shell on stdout.
 ///

@@ -2,10 +2,11 @@
 
 use serde_json::json;
 
-use crate::cli::InitArgs;
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::{keys, output, tokens};
+use crate::cli::args::InitArgs;
+use crate::cli::context::Ctx;
+use crate::cli::error::{Error, Result};
+use crate::cli::output;
+use crate::{alg, keys};
 
 /// Creates the key at the key path and records its algorithm.
 ///
@@ -19,8 +20,8 @@ use crate::{keys, output, tokens};
 /// failure.
 pub fn run(args: &InitArgs, ctx: &Ctx) -> Result<()> {
     let alg = args.alg.algorithm();
-    let path = keys::init_path(ctx, alg)?;
-    let other = keys::other_default(ctx, alg).filter(|p| p.exists());
+    let path = keys::init_path(&ctx.settings, alg)?;
+    let other = keys::other_default(&ctx.settings, alg).filter(|p| p.exists());
     if let Some(other) = &other
         && !args.force
     {
@@ -28,12 +29,12 @@ pub fn run(args: &InitArgs, ctx: &Ctx) -> Result<()> {
             format!("key {}", other.display()),
             format!(
                 "already exists as the default key; pass --force to replace it with a new {} key at {}, or --key PATH to create the new key elsewhere",
-                tokens::alg_name(alg),
+                alg::name(alg),
                 path.display()
             ),
         ));
     }
-    let created = keys::create(ctx, &path, alg, args.force)?;
+    let created = keys::create(ctx.settings.lock_timeout, &path, alg, args.force)?;
     if let Some(public) = &created.removed_public {
         ctx.info(format!(
             "removed the public key {} of the replaced key",
@@ -41,28 +42,27 @@ pub fn run(args: &InitArgs, ctx: &Ctx) -> Result<()> {
         ));
     }
     if let Some(other) = &other {
-        keys::remove(ctx, other)?;
+        keys::remove(ctx.settings.lock_timeout, other)?;
         ctx.info(format!(
             "removed the previous default key {}",
             other.display()
         ));
     }
-    if matches!(ctx.key, Some(crate::context::KeyConfig::Secret(_))) {
+    if matches!(
+        ctx.settings.key,
+        Some(crate::settings::KeyConfig::Secret(_))
+    ) {
         ctx.info("note: JWT_SECRET_KEY is set and takes precedence over this key file");
     }
     if ctx.json {
         output::json(&json!({
             "key": path,
-            "alg": tokens::alg_name(alg),
+            "alg": alg::name(alg),
             "kid": created.kid,
             "public_key": created.public_path,
         }))
     } else {
-        ctx.info(format!(
-            "created {} key {}",
-            tokens::alg_name(alg),
-            path.display()
-        ));
+        ctx.info(format!("created {} key {}", alg::name(alg), path.display()));
         if let (Some(public), Some(kid)) = (&created.public_path, &created.kid) {
             ctx.info(format!("public key {} (kid {kid})", public.display()));
         }

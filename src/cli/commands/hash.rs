@@ -1,10 +1,11 @@
 //! `jwtauth hash`: make a bcrypt hash, or check a password against one.
 
-use crate::cli::HashArgs;
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::output;
-use crate::passwords::{self, Ask};
+use crate::cli::args::HashArgs;
+use crate::cli::context::Ctx;
+use crate::cli::error::{Error, Result};
+use crate::cli::output;
+use crate::cli::password_input::{self, Ask};
+use crate::passwords;
 
 /// Prints the `$2b$` hash of a password, or with `--check` exits 0/1 on match/mismatch.
 ///
@@ -13,7 +14,7 @@ use crate::passwords::{self, Ask};
 pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
     if let Some(hash) = &args.check {
         passwords::check_hash_format(hash)?;
-        let pw = passwords::read(&args.password, Ask::Once)?;
+        let pw = password_input::read(&args.password, Ask::Once)?;
         if !passwords::verify(&pw, hash)? {
             return Err(Error::PasswordMismatch);
         }
@@ -22,7 +23,7 @@ pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
         }
         return Ok(());
     }
-    let pw = passwords::read(&args.password, Ask::Confirm)?;
+    let pw = password_input::read(&args.password, Ask::Confirm)?;
     let hash = passwords::hash(&pw, args.cost)?;
     if ctx.json {
         output::json(&serde_json::json!({"hash": hash}))

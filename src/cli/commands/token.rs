@@ -4,15 +4,20 @@ use std::io::{self, BufRead, BufWriter, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::{ClaimArgs, DecodeArgs, LoginArgs, MintArgs, VerifyArgs};
-use crate::context::Ctx;
-use crate::error::{Error, Result, code};
+use crate::alg;
+use crate::auth;
+use crate::cli::args::{ClaimArgs, DecodeArgs, LoginArgs, MintArgs, VerifyArgs};
+use crate::cli::context::Ctx;
+use crate::cli::error::{Error, Result, code};
+use crate::cli::output;
+use crate::cli::password_input::{self, Ask};
+use crate::clock::{Clock, SystemClock};
 use crate::keys::{self, Key};
-use crate::passwords::{self, Ask};
-use crate::revocations::{Lookups, RevocationView};
-use crate::tokens::{self, MAX_TOKEN_BYTES, Rules, Verifier};
-use crate::users::{self, UserStore};
-use crate::{output, store};
+use crate::settings::{KeyConfig, KeySource};
+use crate::store::Lookups;
+use crate::tokens::{self, Decoded, MAX_TOKEN_BYTES, decode_token};
+use crate::users;
+use crate::verifier::{Rules, Scratch, Verifier};
 
 /// `login NAME`: check the password and print a token.
 ///
@@ -23,30 +28,20 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     let ttl = tokens::parse_duration("--ttl", &args.claims.ttl)?;
     let mut claims = Map::new();
     tokens::parse_claims(&args.claims.claims, &mut claims)?;
-    passwords::check_source(&args.password)?;
-    let key = keys::load_or_create(ctx)?;
+    password_input::check_source(&args.password)?;
+    let (key, created) = keys::load_or_create(&ctx.settings)?;
+    if let Some(path) = created {
+        ctx.info(format!(
+            "created a new HS256 signing key at {}",
+            path.display()
+        ));
+    }
+    ctx.warn_about(&key);
     // Fail on an unusable key before asking for a password.
     key.encoding(key.alg, args.claims.allow_weak_key)?;
-    let password = passwords::read(&args.password, Ask::Once)?;
-    let path = ctx.users_path()?;
-    let store: UserStore = store::load(path)?;
-    // Unknown user, wrong password and disabled user cost one bcrypt verify each and end in
-    // the same error, so neither the message nor the time tells them apart.
-    let accepted = match store.get(path, &args.name)? {
-        Some(user) => {
-            let matches = passwords::verify(&password, &user.hashed_password).unwrap_or(false);
-            matches && !user.disabled
-        }
-        None => {
-            let cost = store.typical_cost().unwrap_or(passwords::DEFAULT_COST);
-            let _ = passwords::verify(&password, &passwords::dummy_hash(cost));
-            false
-        }
-    };
+    let password = password_input::read(&args.password, Ask::Once)?;
+    auth::authenticate(ctx.users()?.as_ref(), &args.name, &password)?;
     drop(password);
-    if !accepted {
-        return Err(Error::LoginRefused);
-    }
     let iat = issue_time(ctx, &args.name)?;
     let exp = iat + ttl;
     issue(
@@ -89,13 +84,13 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
         .transpose()?;
     let mut claims = Map::new();
     tokens::parse_claims(&args.claims.claims, &mut claims)?;
-    let key = keys::load(ctx)?;
+    let key = ctx.key()?;
     let alg = args.alg.map_or(key.alg, |a| a.algorithm());
     key.encoding(alg, args.claims.allow_weak_key)?;
     let iat = match iat {
         Some(t) => {
-            let state = RevocationView::load(ctx.state_path()?, Lookups::Few)?;
-            if let Some(at) = state.subject_revoked_at(&args.sub)
+            let state = ctx.revocations(Lookups::Few)?;
+            if let Some(at) = state.subject_revoked_at(&args.sub)?
                 && t <= at
             {
                 return Err(Error::usage(
@@ -126,32 +121,10 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
     )
 }
 
-/// The `iat` of a new token for `sub`: now, or the next second when `sub` was revoked in
-/// this very second (a token issued then would be born revoked).
+/// The `iat` of a new token for `sub` (see `auth::issue_time`).
 fn issue_time(ctx: &Ctx, sub: &str) -> Result<i64> {
-    let state = RevocationView::load(ctx.state_path()?, Lookups::Few)?;
-    match state.subject_revoked_at(sub) {
-        Some(at) if at >= ctx.now => {
-            if at > ctx.now + 1 {
-                return Err(Error::config(
-                    format!("revocation of {sub:?}"),
-                    format!(
-                        "is dated {} in the future ({}); is the clock right?",
-                        output::span(at - ctx.now),
-                        output::utc(at)
-                    ),
-                ));
-            }
-            let target = jiff::Timestamp::from_second(at + 1)
-                .map_err(|e| Error::config("clock", e.to_string()))?;
-            let wait = target.duration_since(jiff::Timestamp::now());
-            if let Ok(wait) = std::time::Duration::try_from(wait) {
-                std::thread::sleep(wait);
-            }
-            Ok(at + 1)
-        }
-        _ => Ok(ctx.now),
-    }
+    let state = ctx.revocations(Lookups::Few)?;
+    Ok(auth::issue_time(state.as_ref(), sub, &SystemClock)?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -208,28 +181,20 @@ fn rules(args: &VerifyArgs) -> Result<Rules> {
     })
 }
 
-/// Builds the verifier for `verify` and `logout`: the configured key, and the revocation
-/// list unless `skip_revocation`.
-pub fn verifier(ctx: &Ctx, rules: Rules, revocations: Option<Lookups>) -> Result<Verifier> {
-    let key = keys::load(ctx)?;
-    Verifier::new(&key, rules, ctx.now, revocation_view(ctx, revocations)?)
-}
-
-/// The revocation list, loaded for `lookups`, or `None` when not checked (`--no-revocation`).
-fn revocation_view(ctx: &Ctx, lookups: Option<Lookups>) -> Result<Option<RevocationView>> {
-    lookups
-        .map(|l| RevocationView::load(ctx.state_path()?, l))
-        .transpose()
+/// Builds the verifier for `verify` and `logout`: the configured key.
+pub fn verifier(ctx: &Ctx, rules: Rules) -> Result<Verifier> {
+    Ok(Verifier::new(&ctx.key()?, rules)?)
 }
 
 /// Builds the verifier for `verify --jwks FILE`: the keys of a JWK Set, chosen by `kid`.
-fn jwks_verifier(
-    ctx: &Ctx,
-    path: &std::path::Path,
-    rules: Rules,
-    revocations: Option<Lookups>,
-) -> Result<Verifier> {
-    if ctx.key_flag.is_some() {
+fn jwks_verifier(ctx: &Ctx, path: &std::path::Path, rules: Rules) -> Result<Verifier> {
+    if matches!(
+        ctx.settings.key,
+        Some(KeyConfig::File {
+            source: KeySource::Flag,
+            ..
+        })
+    ) {
         return Err(Error::usage(
             "--jwks",
             "cannot be combined with --key; verify with one or the other",
@@ -238,15 +203,12 @@ fn jwks_verifier(
     let bytes = keys::read_bounded(path)?;
     let (set, skipped) = crate::asym::parse_jwks(&bytes)
         .map_err(|why| Error::config(format!("key set {}", path.display()), why))?;
-    let revocations = revocation_view(ctx, revocations)?;
-    Verifier::from_set(
+    Ok(Verifier::from_set(
         &path.display().to_string(),
         &set,
         &skipped,
         rules,
-        ctx.now,
-        revocations,
-    )
+    )?)
 }
 
 /// A single token from the argument, or `None` for batch mode (`-` or nothing).
@@ -265,31 +227,38 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
         Some(_) => Lookups::Few,
         None => Lookups::Many,
     };
-    let lookups = (!args.no_revocation).then_some(lookups);
-    let mut v = match &args.jwks {
-        Some(path) => jwks_verifier(ctx, path, rules, lookups)?,
-        None => verifier(ctx, rules, lookups)?,
+    let v = match &args.jwks {
+        Some(path) => jwks_verifier(ctx, path, rules)?,
+        None => verifier(ctx, rules)?,
     };
+    let revocations = (!args.no_revocation)
+        .then(|| ctx.revocations(lookups))
+        .transpose()?;
+    let revocations = revocations.as_deref();
+    let mut scratch = Scratch::new();
     if let Some(token) = single(&args.token) {
         let mut claims = Value::Null;
         let token = token.trim().as_bytes();
-        let checked = v.verify(token, Some(&mut claims))?;
+        let checked = v.verify(token, ctx.now, &mut scratch, revocations, Some(&mut claims))?;
         return if ctx.json {
-            let header = tokens::split(token)
-                .and_then(|p| decode_part(p.header, "header"))
-                .map(Value::Object)?;
+            let header = Value::Object(decode_part(tokens::split(token)?.header, "header")?);
             output::json(&json!({"valid": true, "header": header, "claims": claims}))
         } else {
             output::text(checked.sub.unwrap_or_else(|| claims.to_string()))
         };
     }
-    batch(ctx, |token, out| {
+    // A stream may run for hours: each token is judged by the time it is read and by the
+    // revocations as they are then (see `batch`), never by those of start-up.
+    let clock = SystemClock;
+    let refresh = || revocations.map_or(Ok(()), |r| r.refresh().map_err(Error::from));
+    batch(ctx, refresh, |token, out| {
+        let now = clock.now();
         if ctx.json {
             let mut claims = Value::Null;
-            v.verify(token, Some(&mut claims))?;
+            v.verify(token, now, &mut scratch, revocations, Some(&mut claims))?;
             out.json_fields([("claims", claims)])
         } else {
-            let checked = v.verify(token, None)?;
+            let checked = v.verify(token, now, &mut scratch, revocations, None)?;
             match checked.sub {
                 Some(sub) => out.text_ok(&sub),
                 None => out.text_ok(&Value::Object(payload(token)?).to_string()),
@@ -299,37 +268,11 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
 }
 
 fn decode_part(part: &[u8], what: &str) -> Result<Map<String, Value>> {
-    let mut buf = Vec::new();
-    tokens::b64_decode_into(part, what, &mut buf)?;
-    tokens::json_object(&buf, what)
+    Ok(tokens::decode_part(part, what)?)
 }
 
 fn payload(token: &[u8]) -> Result<Map<String, Value>> {
     decode_part(tokens::split(token)?.payload, "payload")
-}
-
-/// A token taken apart without any check.
-#[derive(Debug)]
-pub struct Decoded {
-    /// The header object.
-    pub header: Map<String, Value>,
-    /// The payload object.
-    pub payload: Map<String, Value>,
-    /// The signature, still base64url.
-    pub signature: String,
-}
-
-/// Takes a token apart without checking it (the `decode` path; public for fuzzing).
-///
-/// # Errors
-/// `TokenInvalid` for a token that is not three base64url JSON parts.
-pub fn decode_token(token: &[u8]) -> Result<Decoded> {
-    let parts = tokens::split(token)?;
-    Ok(Decoded {
-        header: decode_part(parts.header, "header")?,
-        payload: decode_part(parts.payload, "payload")?,
-        signature: String::from_utf8_lossy(parts.signature).into_owned(),
-    })
 }
 
 /// `decode [TOKEN|-]`: header and claims, no signature check.
@@ -347,22 +290,26 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
             output::text(describe(&d, ctx.now, ctx.color))
         };
     }
-    batch(ctx, |token, out| {
-        let d = decode_token(token)?;
-        if ctx.json {
-            out.json_fields([
-                ("header", Value::Object(d.header)),
-                ("payload", Value::Object(d.payload)),
-                ("signature", Value::String(d.signature)),
-            ])
-        } else {
-            let sub = d.payload.get("sub").and_then(Value::as_str);
-            match sub {
-                Some(sub) => out.text_ok(sub),
-                None => out.text_ok(&Value::Object(d.payload).to_string()),
+    batch(
+        ctx,
+        || Ok(()),
+        |token, out| {
+            let d = decode_token(token)?;
+            if ctx.json {
+                out.json_fields([
+                    ("header", Value::Object(d.header)),
+                    ("payload", Value::Object(d.payload)),
+                    ("signature", Value::String(d.signature)),
+                ])
+            } else {
+                let sub = d.payload.get("sub").and_then(Value::as_str);
+                match sub {
+                    Some(sub) => out.text_ok(sub),
+                    None => out.text_ok(&Value::Object(d.payload).to_string()),
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// The human view of a decoded token: header and claims one per line, times also as UTC
@@ -441,7 +388,7 @@ pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
         section("Claims", &d.payload, true),
         paint(color, Style::Bold, "Algorithm:"),
         output::printable(alg),
-        algorithm_family(alg),
+        alg::family_description(alg),
     );
     if let Some(kid) = d.header.get("kid") {
         let kid = kid.as_str().map_or_else(|| kid.to_string(), str::to_string);
@@ -458,21 +405,6 @@ pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
         paint(color, Style::Bold, "Signature:"),
     ));
     s
-}
-
-/// The family an algorithm name belongs to, for `decode`'s text view.
-fn algorithm_family(alg: &str) -> &'static str {
-    match alg {
-        "HS256" | "HS384" | "HS512" => "HMAC, shared secret",
-        "RS256" | "RS384" | "RS512" => "RSA, PKCS#1 v1.5",
-        "PS256" | "PS384" | "PS512" => "RSA, PSS",
-        "ES256" => "ECDSA, P-256",
-        "ES384" => "ECDSA, P-384",
-        "ES512" => "ECDSA, P-521; not supported",
-        "EdDSA" | "Ed25519" => "EdDSA, Ed25519",
-        a if a.eq_ignore_ascii_case("none") => "unsigned; never accepted",
-        _ => "unknown algorithm",
-    }
 }
 
 /// Where batch results go: one line per token, text or JSON.
@@ -510,11 +442,17 @@ impl<W: Write> BatchOut<W> {
     }
 }
 
+/// How often a stream looks at the revocation state at least, when its input never waits.
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Runs `check` on every token of stdin (one per line; blank lines skipped), printing one
 /// result line each. Streams in constant memory; output is flushed whenever the input has
-/// nothing more buffered, so an interactive producer sees each answer at once.
-fn batch<F>(ctx: &Ctx, mut check: F) -> Result<()>
+/// nothing more buffered, so an interactive producer sees each answer at once. `refresh`
+/// runs before the first token, whenever the input made the stream wait, and at least every
+/// `REFRESH_EVERY` (a revocation state that changed is then reloaded).
+fn batch<R, F>(ctx: &Ctx, mut refresh: R, mut check: F) -> Result<()>
 where
+    R: FnMut() -> Result<()>,
     F: FnMut(&[u8], &mut BatchOut<BufWriter<io::StdoutLock<'static>>>) -> Result<()>,
 {
     let stdin = io::stdin();
@@ -526,18 +464,26 @@ where
     };
     let mut buf = Vec::with_capacity(1024);
     let (mut tokens, mut failed) = (0u64, 0u64);
+    let mut refreshed: Option<std::time::Instant> = None;
     loop {
         out.line += 1;
+        // An empty buffer means this read may wait for the producer: whatever happened in
+        // the meantime (a logout) must count for the tokens that come after it.
+        let waits = input.buffer().is_empty();
         let Some(oversized) = read_line(&mut input, &mut buf)? else {
             break;
         };
+        if waits || refreshed.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
+            refresh()?;
+            refreshed = Some(std::time::Instant::now());
+        }
         let token = buf.trim_ascii();
         if token.is_empty() && !oversized {
             continue;
         }
         tokens += 1;
         let result = if oversized {
-            Err(Error::TokenInvalid(format!(
+            Err(Error::token(format!(
                 "token is over the {} KiB limit",
                 MAX_TOKEN_BYTES / 1024
             )))
@@ -561,13 +507,11 @@ where
     }
     out.out.flush().map_err(Error::Output)?;
     if tokens == 0 {
-        return Err(Error::TokenInvalid("no tokens on stdin".into()));
+        return Err(Error::token("no tokens on stdin"));
     }
     if failed > 0 {
         // The per-line results already say what failed; the summary goes to stderr.
-        return Err(Error::TokenInvalid(format!(
-            "{failed} of {tokens} tokens failed"
-        )));
+        return Err(Error::token(format!("{failed} of {tokens} tokens failed")));
     }
     Ok(())
 }

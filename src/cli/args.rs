@@ -538,3 +538,24 @@ const EX_REVOCATIONS_PRUNE: &str = "\
 Examples:
   jwtauth revocations prune
   jwtauth revocations prune --json";
+
+impl Alg {
+    /// The algorithm this flag value names.
+    pub fn algorithm(self) -> crate::alg::Algorithm {
+        use crate::alg::Algorithm;
+        match self {
+            Alg::HS256 => Algorithm::HS256,
+            Alg::HS384 => Algorithm::HS384,
+            Alg::HS512 => Algorithm::HS512,
+            Alg::RS256 => Algorithm::RS256,
+            Alg::RS384 => Algorithm::RS384,
+            Alg::RS512 => Algorithm::RS512,
+            Alg::PS256 => Algorithm::PS256,
+            Alg::PS384 => Algorithm::PS384,
+            Alg::PS512 => Algorithm::PS512,
+            Alg::ES256 => Algorithm::ES256,
+            Alg::ES384 => Algorithm::ES384,
+            Alg::EdDSA => Algorithm::EdDSA,
+        }
+    }
+}

@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::{keys, output};
+use crate::cli::context::Ctx;
+use crate::cli::error::{Error, Result};
+use crate::cli::output;
 
 /// Prints `{"keys":[<public JWK>]}` for the configured key (pretty in text mode, one line
 /// with `--json`). The JWK's `alg` is the key's signing algorithm and its `kid` the RFC 7638
@@ -13,7 +13,7 @@ use crate::{keys, output};
 /// # Errors
 /// Exit 8 without a key, or for an HMAC key (a secret is never published).
 pub fn run(ctx: &Ctx) -> Result<()> {
-    let key = keys::load(ctx)?;
+    let key = ctx.key()?;
     let Some(public) = &key.public else {
         return Err(Error::config(
             format!("key {}", key.name()),

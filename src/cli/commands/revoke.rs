@@ -4,12 +4,13 @@ use std::io::Read;
 
 use serde_json::json;
 
-use crate::cli::{LogoutArgs, RevocationsCommand};
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::revocations::{self, Lookups, Revocations};
-use crate::tokens::{MAX_TOKEN_BYTES, Rules};
-use crate::{output, store};
+use crate::cli::args::{LogoutArgs, RevocationsCommand};
+use crate::cli::context::Ctx;
+use crate::cli::error::{Error, Result};
+use crate::cli::output;
+use crate::store::Lookups;
+use crate::tokens::MAX_TOKEN_BYTES;
+use crate::verifier::{Rules, Scratch};
 
 /// `logout TOKEN` revokes one verified token; `logout --all NAME` revokes every token of NAME
 /// issued up to now.
@@ -21,7 +22,8 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         if sub.is_empty() {
             return Err(Error::usage("--all", "the subject must not be empty"));
         }
-        revocations::revoke_subject(ctx, sub)?;
+        ctx.revocations(Lookups::Few)?
+            .revoke_subject(sub, ctx.now, ctx.now)?;
         if ctx.json {
             return output::json(&json!({"sub": sub, "revoked_at": ctx.now}));
         }
@@ -39,17 +41,21 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         exp_required: true,
         ..Rules::default()
     };
-    let mut verifier = super::token::verifier(ctx, rules, Some(Lookups::Few))?;
-    let checked = verifier.verify(token.as_bytes(), None)?;
+    let verifier = super::token::verifier(ctx, rules)?;
+    let revocations = ctx.revocations(Lookups::Few)?;
+    let checked = verifier.verify(
+        token.as_bytes(),
+        ctx.now,
+        &mut Scratch::new(),
+        Some(revocations.as_ref()),
+        None,
+    )?;
     let (Some(jti), Some(exp)) = (checked.jti, checked.exp) else {
-        return Err(Error::TokenInvalid(
-            "token has no jti to revoke; use 'jwtauth logout --all SUBJECT'".into(),
+        return Err(Error::token(
+            "token has no jti to revoke; use 'jwtauth logout --all SUBJECT'",
         ));
     };
-    revocations::update(ctx, |r| {
-        r.tokens.insert(jti.clone(), exp);
-        Ok(())
-    })?;
+    revocations.revoke_token(&jti, exp, ctx.now)?;
     if ctx.json {
         return output::json(&json!({"jti": jti, "exp": exp}));
     }
@@ -63,11 +69,11 @@ fn read_one_token() -> Result<String> {
         .lock()
         .take(MAX_TOKEN_BYTES as u64 + 2)
         .read_to_string(&mut s)
-        .map_err(|e| Error::TokenInvalid(format!("cannot read the token from stdin: {e}")))?;
+        .map_err(|e| Error::token(format!("cannot read the token from stdin: {e}")))?;
     let mut lines = s.lines().map(str::trim).filter(|l| !l.is_empty());
     let token = lines
         .next()
-        .ok_or_else(|| Error::TokenInvalid("no token on stdin".into()))?;
+        .ok_or_else(|| Error::token("no token on stdin"))?;
     if lines.next().is_some() {
         return Err(Error::usage(
             "stdin",
@@ -85,7 +91,7 @@ pub fn run(cmd: &RevocationsCommand, ctx: &Ctx) -> Result<()> {
     match cmd {
         RevocationsCommand::List => list(ctx),
         RevocationsCommand::Prune => {
-            let pruned = revocations::update(ctx, |r| Ok(r.prune(ctx.now)))?;
+            let pruned = ctx.revocations(Lookups::Few)?.prune(ctx.now)?;
             if ctx.json {
                 return output::json(&json!({"pruned": pruned}));
             }
@@ -96,7 +102,7 @@ pub fn run(cmd: &RevocationsCommand, ctx: &Ctx) -> Result<()> {
 }
 
 fn list(ctx: &Ctx) -> Result<()> {
-    let r: Revocations = store::load(ctx.state_path()?)?;
+    let r = ctx.revocations(Lookups::Few)?.list()?;
     if ctx.json {
         let tokens: Vec<_> = r
             .tokens

@@ -3,15 +3,17 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{
+use crate::cli::args::{
     UserAddArgs, UserCommand, UserListArgs, UserNameArg, UserPasswdArgs, UserShowArgs,
 };
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::passwords::{self, Ask};
-use crate::store::ReadAhead;
-use crate::users::{self, User, UserStore};
-use crate::{output, revocations, store};
+use crate::cli::context::Ctx;
+use crate::cli::error::{Error, Result};
+use crate::cli::output;
+use crate::cli::password_input::{self, Ask};
+use crate::error::Error as CoreError;
+use crate::passwords;
+use crate::store::{Lookups, UserStore};
+use crate::users::{self, User};
 
 /// Runs a `user` subcommand.
 ///
@@ -31,35 +33,13 @@ pub fn run(cmd: &UserCommand, ctx: &Ctx) -> Result<()> {
     }
 }
 
-fn load(ctx: &Ctx) -> Result<UserStore> {
-    store::load(ctx.users_path()?)
-}
-
 /// Checks a name given to a command that needs an existing user: a name that could never be
 /// valid cannot exist, so it is "no such user" only when well formed.
-fn require_existing(ctx: &Ctx, name: &str) -> Result<User> {
+fn require_existing(users: &dyn UserStore, name: &str) -> Result<User> {
     users::check_name(name)?;
-    load(ctx)?.require(ctx.users_path()?, name)
-}
-
-/// `require_existing` on the file as read ahead (`ahead`, else read now), which is returned
-/// for the update that follows: that update then need not parse the file again when it has
-/// not changed since.
-fn read_existing(
-    ctx: &Ctx,
-    name: &str,
-    ahead: Option<ReadAhead<UserStore>>,
-) -> Result<Option<ReadAhead<UserStore>>> {
-    users::check_name(name)?;
-    let path = ctx.users_path()?;
-    match ahead.or_else(|| store::read_ahead(path)) {
-        Some(a) => {
-            a.doc().require(path, name)?;
-            Ok(Some(a))
-        }
-        // Unreadable or changing while read: the plain check reports it.
-        None => require_existing(ctx, name).map(|_| None),
-    }
+    users
+        .get(name)?
+        .ok_or_else(|| CoreError::UserNotFound(name.to_string()).into())
 }
 
 fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
@@ -74,36 +54,34 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     if let Some(h) = &args.hash {
         passwords::check_hash_format(h)?;
     }
+    let users = ctx.users()?;
     // Before prompting, fail fast rather than ask for a password in vain; scripts skip this
-    // extra read of the file (the check under the lock is the one that counts).
+    // extra read of the file (the check in `add` is the one that counts).
     let prompts = args.hash.is_none() && !args.password.password_stdin;
-    if prompts && load(ctx)?.contains(&args.name) {
-        return Err(Error::UserExists(args.name.clone()));
+    if prompts && users.exists(&args.name)? {
+        return Err(CoreError::UserExists(args.name.clone()).into());
     }
-    // bcrypt runs outside the lock, so concurrent adds do not queue behind each other's hashing.
-    let (hashed_password, ahead) = match &args.hash {
-        Some(h) => (h.clone(), None),
-        None => hash_reading_ahead(
-            ctx,
-            &passwords::read(&args.password, Ask::Confirm)?,
-            args.cost,
-        )?,
+    let password = match &args.hash {
+        Some(_) => None,
+        None => Some(password_input::read(&args.password, Ask::Confirm)?),
     };
-    let user = User {
-        username: args.name.clone(),
-        full_name: args.full_name.clone(),
-        email: args.email.clone(),
-        hashed_password,
-        disabled: false,
-        created_at: ctx.now,
-        password_changed_at: ctx.now,
-    };
-    let path = ctx.users_path()?;
-    store::update_with(path, ctx.lock_timeout, ahead, |s: &mut UserStore| {
-        if s.contains(&user.username) {
-            return Err(Error::UserExists(user.username.clone()));
-        }
-        s.put(&user)
+    // bcrypt runs in `make`, outside the store's lock, so concurrent adds do not queue behind
+    // each other's hashing.
+    let user = users.add(&args.name, &mut || {
+        let hashed_password = match (&args.hash, &password) {
+            (Some(h), _) => h.clone(),
+            (None, Some(p)) => passwords::hash(p, args.cost)?,
+            (None, None) => unreachable!("a password is read whenever there is no --hash"),
+        };
+        Ok(User {
+            username: args.name.clone(),
+            full_name: args.full_name.clone(),
+            email: args.email.clone(),
+            hashed_password,
+            disabled: false,
+            created_at: ctx.now,
+            password_changed_at: ctx.now,
+        })
     })?;
     if ctx.json {
         output::json(&Record::new(&user, false))
@@ -112,7 +90,6 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
         Ok(())
     }
 }
-
 /// A user as printed: the hash only when asked for.
 #[derive(Serialize)]
 struct Record<'a> {
@@ -141,13 +118,16 @@ impl<'a> Record<'a> {
 }
 
 fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
-    let all = load(ctx)?.all(ctx.users_path()?)?;
+    let all = ctx.users()?.list()?;
     if ctx.json {
         let records: Vec<Record> = all.iter().map(|u| Record::new(u, args.with_hash)).collect();
         return output::json(&json!({ "users": records }));
     }
     if all.is_empty() {
-        ctx.info(format!("no users in {}", ctx.users_path()?.display()));
+        ctx.info(format!(
+            "no users in {}",
+            ctx.settings.users_path()?.display()
+        ));
         return Ok(());
     }
     let mut header = vec!["USERNAME", "FULL NAME", "EMAIL", "STATUS", "CREATED"];
@@ -174,7 +154,7 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
 }
 
 fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
-    let u = require_existing(ctx, &args.name)?;
+    let u = require_existing(ctx.users()?.as_ref(), &args.name)?;
     if ctx.json {
         return output::json(&Record::new(&u, args.with_hash));
     }
@@ -193,55 +173,27 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
     output::text(s)
 }
 
-/// Applies `change` to an existing user under the lock; `UserNotFound` if it is gone.
-fn modify(
-    ctx: &Ctx,
-    name: &str,
-    ahead: Option<ReadAhead<UserStore>>,
-    change: impl FnOnce(&mut User),
-) -> Result<()> {
-    let path = ctx.users_path()?;
-    store::update_with(path, ctx.lock_timeout, ahead, |s: &mut UserStore| {
-        let mut u = s.require(path, name)?;
-        change(&mut u);
-        s.put(&u)
-    })
-}
-
-/// bcrypt-hashes `password` while a second thread reads the users file ahead of the update
-/// that follows, so even a file of 100,000 users costs little beyond the hashing itself.
-fn hash_reading_ahead(
-    ctx: &Ctx,
-    password: &passwords::Password,
-    cost: u32,
-) -> Result<(String, Option<ReadAhead<UserStore>>)> {
-    let path = ctx.users_path()?;
-    std::thread::scope(|s| {
-        let ahead = s.spawn(|| store::read_ahead::<UserStore>(path));
-        let hash = passwords::hash(password, cost);
-        let ahead = ahead.join().ok().flatten();
-        hash.map(|h| (h, ahead))
-    })
-}
-
 fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
-    // As in `add`: only a prompt is worth an early check; the one under the lock counts.
+    let users = ctx.users()?;
+    // Only a prompt is worth an early check; the one after hashing counts.
     if args.password.password_stdin {
         users::check_name(&args.name)?;
     } else {
-        require_existing(ctx, &args.name)?;
+        require_existing(users.as_ref(), &args.name)?;
     }
-    let password = passwords::read(&args.password, Ask::Confirm)?;
-    let (hash, ahead) = hash_reading_ahead(ctx, &password, args.cost)?;
+    let password = password_input::read(&args.password, Ask::Confirm)?;
+    let hash = passwords::hash(&password, args.cost)?;
     drop(password);
     // Nothing is revoked for a user that does not exist or whose record is unreadable.
-    let ahead = read_existing(ctx, &args.name, ahead)?;
+    require_existing(users.as_ref(), &args.name)?;
     // Revoke first: a crash in between leaves the old password with no live tokens, never
     // the new password with the old tokens still accepted.
-    revocations::revoke_subject(ctx, &args.name)?;
-    modify(ctx, &args.name, ahead, |u| {
-        u.hashed_password = hash;
+    ctx.revocations(Lookups::Few)?
+        .revoke_subject(&args.name, ctx.now, ctx.now)?;
+    users.update(&args.name, &mut |u| {
+        u.hashed_password = hash.clone();
         u.password_changed_at = ctx.now;
+        Ok(())
     })?;
     ctx.info(format!(
         "changed the password of {}; their earlier tokens are revoked",
@@ -251,11 +203,16 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
 }
 
 fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
-    let ahead = read_existing(ctx, &args.name, None)?;
+    let users = ctx.users()?;
+    require_existing(users.as_ref(), &args.name)?;
     if disabled {
-        revocations::revoke_subject(ctx, &args.name)?;
+        ctx.revocations(Lookups::Few)?
+            .revoke_subject(&args.name, ctx.now, ctx.now)?;
     }
-    modify(ctx, &args.name, ahead, |u| u.disabled = disabled)?;
+    users.update(&args.name, &mut |u| {
+        u.disabled = disabled;
+        Ok(())
+    })?;
     ctx.info(format!(
         "{} {}",
         if disabled {
@@ -269,16 +226,11 @@ fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
 }
 
 fn remove(args: &UserNameArg, ctx: &Ctx) -> Result<()> {
-    let ahead = read_existing(ctx, &args.name, None)?;
-    revocations::revoke_subject(ctx, &args.name)?;
-    let path = ctx.users_path()?;
-    store::update_with(path, ctx.lock_timeout, ahead, |s: &mut UserStore| {
-        if s.remove(&args.name) {
-            Ok(())
-        } else {
-            Err(Error::UserNotFound(args.name.clone()))
-        }
-    })?;
+    let users = ctx.users()?;
+    require_existing(users.as_ref(), &args.name)?;
+    ctx.revocations(Lookups::Few)?
+        .revoke_subject(&args.name, ctx.now, ctx.now)?;
+    users.remove(&args.name)?;
     ctx.info(format!("removed user {} (tokens revoked)", args.name));
     Ok(())
 }

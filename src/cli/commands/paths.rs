@@ -2,18 +2,19 @@
 
 use serde_json::json;
 
-use crate::context::Ctx;
-use crate::error::Result;
-use crate::{keys, output};
+use crate::cli::context::Ctx;
+use crate::cli::error::Result;
+use crate::cli::output;
+use crate::keys;
 
 /// Prints the users file, state file and key with where the key setting came from.
 ///
 /// # Errors
 /// Exit 8 when no home directory is known and no paths were given.
 pub fn run(ctx: &Ctx) -> Result<()> {
-    let users = ctx.users_path()?;
-    let state = ctx.state_path()?;
-    let (key, source) = keys::describe(ctx)?;
+    let users = ctx.settings.users_path()?;
+    let state = ctx.settings.state_path()?;
+    let (key, source) = keys::describe(&ctx.settings)?;
     if ctx.json {
         return output::json(&json!({
             "users": users,

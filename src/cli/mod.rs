@@ -1,0 +1,36 @@
+//! The command line: clap types, one module per command, text/JSON rendering, and the error
+//! type that owns the exit codes. Only this module (and `serve`) may print.
+
+pub mod args;
+pub mod commands;
+pub mod context;
+pub mod error;
+pub mod output;
+pub mod password_input;
+
+use args::{Cli, Command};
+use commands::{docs, hash, init, jwks, paths, revoke, token, user};
+use context::Ctx;
+
+/// Runs one parsed command line.
+///
+/// # Errors
+/// Any [`error::Error`]; its `exit_code` is the process exit code.
+pub fn run(cli: Cli) -> error::Result<()> {
+    let ctx = Ctx::new(&cli.global)?;
+    match &cli.command {
+        Command::Init(a) => init::run(a, &ctx),
+        Command::Hash(a) => hash::run(a, &ctx),
+        Command::User(c) => user::run(c, &ctx),
+        Command::Login(a) => token::login(a, &ctx),
+        Command::Mint(a) => token::mint(a, &ctx),
+        Command::Verify(a) => token::verify(a, &ctx),
+        Command::Decode(a) => token::decode(a, &ctx),
+        Command::Logout(a) => revoke::logout(a, &ctx),
+        Command::Revocations(c) => revoke::run(c, &ctx),
+        Command::Jwks => jwks::run(&ctx),
+        Command::Paths => paths::run(&ctx),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man => docs::man(),
+    }
+}

@@ -1,0 +1,57 @@
+//! Time as a dependency (rustls' `TimeProvider`): a long-running process asks a [`Clock`] for
+//! every decision instead of keeping the time it started at; tests pass a [`FixedClock`].
+//! Also the one formatter of times in messages.
+
+/// Where "now" comes from.
+pub trait Clock: Send + Sync {
+    /// The current time in unix seconds.
+    fn now(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        jiff::Timestamp::now().as_second()
+    }
+}
+
+/// A clock that always says the same time.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub i64);
+
+impl Clock for FixedClock {
+    fn now(&self) -> i64 {
+        self.0
+    }
+}
+
+/// A unix time as UTC RFC 3339 (`2026-11-26T17:47:19Z`), or the number when out of range.
+pub fn utc(t: i64) -> String {
+    match jiff::Timestamp::from_second(t) {
+        Ok(ts) => ts.to_string(),
+        Err(_) => t.to_string(),
+    }
+}
+
+/// A span of seconds as a short human phrase: `45s`, `14m`, `3h`, `2d`.
+pub fn span(secs: i64) -> String {
+    let s = secs.unsigned_abs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// `t` relative to `now`: `in 14m`, `3h ago`, `now`.
+pub fn relative(t: i64, now: i64) -> String {
+    match t.cmp(&now) {
+        std::cmp::Ordering::Equal => "now".to_string(),
+        std::cmp::Ordering::Greater => format!("in {}", span(t.saturating_sub(now))),
+        std::cmp::Ordering::Less => format!("{} ago", span(now.saturating_sub(t))),
+    }
+}

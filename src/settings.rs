@@ -1,0 +1,102 @@
+//! The validated settings every front end builds once (from flags, the environment and, later,
+//! the configuration file) and the core reads: where the users, the revocations and the key
+//! are, and how long to wait for a lock. The core never reads `std::env` itself.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Default lock wait (SPEC §1), overridable with `JWTAUTH_LOCK_TIMEOUT` seconds.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the signing/verifying key was found (`jwtauth paths`' `key_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `--key PATH`
+    Flag,
+    /// `JWTAUTH_KEY_FILE`
+    Env,
+    /// `JWT_SECRET_KEY` (raw bytes, no file)
+    SecretEnv,
+    /// `<config dir>/secret` or `<config dir>/private.pem`
+    Default,
+}
+
+impl KeySource {
+    /// The name used in `paths --json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Flag => "flag",
+            KeySource::Env => "env",
+            KeySource::SecretEnv => "JWT_SECRET_KEY",
+            KeySource::Default => "default",
+        }
+    }
+}
+
+/// The key as configured, before anything is read from disk.
+#[derive(Debug)]
+pub enum KeyConfig {
+    /// An explicit key file (`--key` or `JWTAUTH_KEY_FILE`): it must exist, it is never created.
+    File { path: PathBuf, source: KeySource },
+    /// The raw bytes of `JWT_SECRET_KEY`.
+    Secret(Zeroizing<Vec<u8>>),
+    /// The default files in the config directory.
+    Default { dir: PathBuf },
+}
+
+/// Where things are and how to wait for them.
+#[derive(Debug)]
+pub struct Settings {
+    /// The users store (`--users`, `JWTAUTH_USERS`, `<data dir>/users.json`).
+    pub users: Option<PathBuf>,
+    /// The revocation store (`--state`, `JWTAUTH_STATE`, `<data dir>/revocations.json`).
+    pub state: Option<PathBuf>,
+    /// The key configuration, first match wins: `--key`, `JWT_SECRET_KEY`, `JWTAUTH_KEY_FILE`,
+    /// default.
+    pub key: Option<KeyConfig>,
+    /// `--key` or else `JWTAUTH_KEY_FILE`, remembered even when `JWT_SECRET_KEY` wins, so
+    /// `init` knows where a key file goes.
+    pub key_file: Option<PathBuf>,
+    /// Default config directory (for `init` and first `login`).
+    pub config_dir: Option<PathBuf>,
+    /// How long to wait for a file lock.
+    pub lock_timeout: Duration,
+}
+
+impl Settings {
+    /// The users file.
+    ///
+    /// # Errors
+    /// A configuration error when no home directory is known and no path was given.
+    pub fn users_path(&self) -> Result<&Path> {
+        self.users.as_deref().ok_or_else(|| no_home("--users"))
+    }
+
+    /// The revocation state file.
+    ///
+    /// # Errors
+    /// A configuration error when no home directory is known and no path was given.
+    pub fn state_path(&self) -> Result<&Path> {
+        self.state.as_deref().ok_or_else(|| no_home("--state"))
+    }
+
+    /// The key configuration.
+    ///
+    /// # Errors
+    /// A configuration error when no home directory is known and no key was given.
+    pub fn key_config(&self) -> Result<&KeyConfig> {
+        self.key.as_ref().ok_or_else(|| no_home("--key"))
+    }
+}
+
+/// The error for a default path that needs the home directory when none is known.
+pub fn no_home(flag: &str) -> Error {
+    Error::config(
+        "no default location",
+        format!("the home directory is unknown; pass {flag} PATH"),
+    )
+}

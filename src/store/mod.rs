@@ -1,0 +1,185 @@
+//! Stores: the operations the front ends need on users and on revocations, as traits, with
+//! the file implementations behind them (lock, atomic write, lookup index). Methods are
+//! operations, never "give me the whole document", so a Redis store can implement each one
+//! with a few commands. [`open_users`] and [`open_revocations`] choose the implementation from
+//! the configured location, in one place.
+
+pub mod file;
+pub mod memory;
+pub mod revocations_file;
+pub mod users_file;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Result, Revoked};
+use crate::users::User;
+
+pub use revocations_file::FileRevocations;
+pub use users_file::FileUsers;
+
+/// The users: records keyed by name.
+pub trait UserStore: Send + Sync {
+    /// The record of `name`, if any.
+    ///
+    /// # Errors
+    /// A store error; a record that does not parse is corrupt.
+    fn get(&self, name: &str) -> Result<Option<User>>;
+
+    /// Whether `name` is a user (without reading its record).
+    ///
+    /// # Errors
+    /// A store error.
+    fn exists(&self, name: &str) -> Result<bool>;
+
+    /// Adds the user that `make` builds, failing with `UserExists` if `name` is taken.
+    /// `make` may be slow (it hashes the password): the store may do its own reading
+    /// meanwhile, and checks for the name again once `make` is done.
+    ///
+    /// # Errors
+    /// `UserExists`, `make`'s error, or a store error.
+    fn add(&self, name: &str, make: &mut dyn FnMut() -> Result<User>) -> Result<User>;
+
+    /// Changes one user; `UserNotFound` if there is none.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `change`'s error, or a store error.
+    fn update(&self, name: &str, change: &mut dyn FnMut(&mut User) -> Result<()>) -> Result<User>;
+
+    /// Removes one user; `UserNotFound` if there is none.
+    ///
+    /// # Errors
+    /// `UserNotFound` or a store error.
+    fn remove(&self, name: &str) -> Result<User>;
+
+    /// Every user, in name order.
+    ///
+    /// # Errors
+    /// A store error, or the first record that does not parse.
+    fn list(&self) -> Result<Vec<User>>;
+
+    /// Adds many users in one step (`user import`): existing names are replaced when
+    /// `replace`, else kept. Returns the names added and the names replaced.
+    ///
+    /// # Errors
+    /// A store error; nothing is written then.
+    fn import(&self, users: Vec<User>, replace: bool) -> Result<Imported>;
+
+    /// The bcrypt cost most worth imitating for an unknown user (a stored user's).
+    ///
+    /// # Errors
+    /// A store error.
+    fn typical_cost(&self) -> Result<Option<u32>>;
+
+    /// A name for messages (the file's path, or the URL without password).
+    fn location(&self) -> String;
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// Names that were new.
+    pub added: Vec<String>,
+    /// Names that replaced an existing user.
+    pub replaced: Vec<String>,
+    /// Names that existed and were kept (without `replace`).
+    pub kept: Vec<String>,
+}
+
+/// The revocations: revoked token ids until their `exp`, and per-subject "everything issued
+/// up to this time" marks that only move forward.
+pub trait RevocationStore: Send + Sync {
+    /// Whether a token with these claims is revoked, by the state as last seen (see
+    /// [`RevocationStore::refresh`]).
+    ///
+    /// # Errors
+    /// A store error: the check fails closed.
+    fn check(
+        &self,
+        jti: Option<&str>,
+        sub: Option<&str>,
+        iat: Option<i64>,
+    ) -> Result<Option<Revoked>>;
+
+    /// When every token of `sub` issued up to then was revoked, if ever.
+    ///
+    /// # Errors
+    /// A store error.
+    fn subject_revoked_at(&self, sub: &str) -> Result<Option<i64>>;
+
+    /// Revokes the token `jti` until its `exp`; entries expired at `now` may be dropped.
+    ///
+    /// # Errors
+    /// A store error; the revocation is durable when this returns `Ok`.
+    fn revoke_token(&self, jti: &str, exp: i64, now: i64) -> Result<()>;
+
+    /// Revokes every token of `sub` issued up to `at` (a later mark already there stays).
+    ///
+    /// # Errors
+    /// A store error; the revocation is durable when this returns `Ok`.
+    fn revoke_subject(&self, sub: &str, at: i64, now: i64) -> Result<()> {
+        self.revoke_subjects(&[sub], at, now)
+    }
+
+    /// `revoke_subject` for several subjects in one step.
+    ///
+    /// # Errors
+    /// A store error; the revocations are durable when this returns `Ok`.
+    fn revoke_subjects(&self, subs: &[&str], at: i64, now: i64) -> Result<()>;
+
+    /// Every live entry.
+    ///
+    /// # Errors
+    /// A store error.
+    fn list(&self) -> Result<RevocationList>;
+
+    /// Drops the entries of tokens expired at `now`; returns how many.
+    ///
+    /// # Errors
+    /// A store error.
+    fn prune(&self, now: i64) -> Result<usize>;
+
+    /// Makes the next checks see the current state: a store that caches (the file store keeps
+    /// an index in memory) looks whether the state changed since (a `stat`), and reloads if so.
+    /// Long-running callers call it before each request, or, in a stream, whenever the input
+    /// made them wait and at least every 100 ms.
+    ///
+    /// # Errors
+    /// A store error.
+    fn refresh(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The revocations as listed: `(jti, exp)` and `(sub, revoked_at)`, each sorted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RevocationList {
+    /// Revoked token ids and their expiry.
+    pub tokens: Vec<(String, i64)>,
+    /// Subjects and the time up to which their tokens are revoked.
+    pub users: Vec<(String, i64)>,
+}
+
+/// How a revocation store will be used: a few lookups (read the index on demand) or many
+/// (load it once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookups {
+    /// One process, one token: search the file in place.
+    Few,
+    /// A stream of tokens or a server: load the whole index into memory.
+    Many,
+}
+
+/// Opens the users store at `location`.
+pub fn open_users(location: &Path, lock_timeout: Duration) -> Box<dyn UserStore> {
+    Box::new(FileUsers::new(location, lock_timeout))
+}
+
+/// Opens the revocation store at `location`.
+pub fn open_revocations(
+    location: &Path,
+    lock_timeout: Duration,
+    lookups: Lookups,
+) -> Box<dyn RevocationStore> {
+    Box::new(FileRevocations::new(location, lock_timeout, lookups))
+}

@@ -1,0 +1,569 @@
+//! The token verifier (SPEC §3, RFC 8725): built once from the key(s) and the rules,
+//! immutable and `Send + Sync`, so one instance serves every token of a stream and every
+//! request of a server. The time is passed in per token; the buffers live in a per-caller
+//! [`Scratch`]; revocation is asked of a [`RevocationStore`] per token.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::crypto::JwtVerifier;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::alg::{self, Algorithm};
+use crate::asym;
+use crate::error::{Error, Result, VerifyError};
+use crate::keys::Key;
+use crate::store::RevocationStore;
+use crate::tokens::{b64_decode_into, json_object, split};
+
+/// A verification result before it becomes an [`Error`].
+type Checked<T> = std::result::Result<T, VerifyError>;
+
+fn invalid(why: impl Into<String>) -> VerifyError {
+    VerifyError::Invalid(why.into())
+}
+
+/// `json_object`'s verdict, as a verification error.
+fn object(bytes: &[u8], what: &str) -> Checked<serde_json::Map<String, Value>> {
+    json_object(bytes, what).map_err(as_verify)
+}
+
+fn as_verify(e: Error) -> VerifyError {
+    match e {
+        Error::Token(v) => v,
+        other => VerifyError::Invalid(other.to_string()),
+    }
+}
+
+/// serde_json skips unknown fields without applying its recursion limit, so a view struct
+/// alone would accept any nesting. Input with more brackets than the limit (128) is parsed in
+/// full, which refuses nesting deeper than serde's default as every other path does (SPEC §6).
+fn check_depth(bytes: &[u8], what: &str) -> Checked<()> {
+    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() > 128 {
+        object(bytes, what)?;
+    }
+    Ok(())
+}
+
+/// View structs deserialize from JSON arrays too (serde fills the fields in order), but a
+/// JOSE header and a claims set must be objects: anything else gets `json_object`'s error.
+fn require_object(bytes: &[u8], what: &str) -> Checked<()> {
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        object(bytes, what)?;
+        return Err(invalid(format!("{what} is not a JSON object")));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct HeaderView<'a> {
+    #[serde(borrow)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    crit: Option<Vec<Cow<'a, str>>>,
+}
+
+/// A string or a list of strings (`aud`, `iss`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<'a> {
+    One(#[serde(borrow)] Cow<'a, str>),
+    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
+}
+
+impl OneOrMany<'_> {
+    fn contains(&self, want: &str) -> bool {
+        match self {
+            OneOrMany::One(s) => s == want,
+            OneOrMany::Many(v) => v.iter().any(|s| s == want),
+        }
+    }
+}
+
+/// The registered claims verification looks at, borrowed from the payload.
+#[derive(Deserialize)]
+struct ClaimsView<'a> {
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    nbf: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
+    #[serde(default, borrow)]
+    sub: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    jti: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    iss: Option<OneOrMany<'a>>,
+    #[serde(default, borrow)]
+    aud: Option<OneOrMany<'a>>,
+}
+
+/// A NumericDate claim: a JSON number of seconds (fractions allowed, RFC 7519 §2).
+fn numeric_date(v: Option<&Value>, name: &str) -> Checked<Option<f64>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| invalid(format!("claim {name} is not a usable number"))),
+        Some(_) => Err(invalid(format!("claim {name} is not a number of seconds"))),
+    }
+}
+
+/// What a verified token tells: enough for text output, logout and revocation.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// `sub`, if present.
+    pub sub: Option<String>,
+    /// `jti`, if present.
+    pub jti: Option<String>,
+    /// `exp` in whole seconds (rounded up), if present.
+    pub exp: Option<i64>,
+    /// `iat` in whole seconds (rounded down), if present.
+    pub iat: Option<i64>,
+}
+
+/// The settings of one `verify` run.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// Accept only this algorithm (else every algorithm of the key's family).
+    pub alg: Option<Algorithm>,
+    /// Required audience.
+    pub aud: Option<String>,
+    /// Required issuer.
+    pub iss: Option<String>,
+    /// Clock skew allowed for `exp`, `nbf` and `iat`, in seconds.
+    pub leeway: i64,
+    /// Whether `exp` must be present.
+    pub exp_required: bool,
+}
+
+/// How many algorithms one key can accept at most (RSA: RS256/384/512, PS256/384/512).
+const MAX_ALGS: usize = 6;
+
+/// One verifying key and the algorithms it accepts.
+struct Entry {
+    /// The key's `kid` (used only when keys are chosen from a set).
+    kid: Option<String>,
+    algs: Vec<Algorithm>,
+    key: DecodingKey,
+}
+
+impl Entry {
+    /// Checks once, when the verifier is built, that the crypto provider takes `key` for
+    /// every one of `algs`, so a token never meets an unusable key.
+    fn build(
+        kid: Option<String>,
+        algs: &[Algorithm],
+        key: DecodingKey,
+        name: &str,
+    ) -> Result<Self> {
+        for alg in algs {
+            new_verifier(*alg, &key).map_err(|e| Error::key(name, e))?;
+        }
+        Ok(Entry {
+            kid,
+            algs: algs.to_vec(),
+            key,
+        })
+    }
+
+    /// The position of `alg` among this key's algorithms.
+    fn find(&self, alg: &str) -> Option<usize> {
+        self.algs.iter().position(|a| alg::name(*a) == alg)
+    }
+
+    fn allowed_names(&self) -> String {
+        alg::names(&self.algs)
+    }
+}
+
+fn new_verifier(
+    alg: Algorithm,
+    key: &DecodingKey,
+) -> std::result::Result<Box<dyn JwtVerifier>, String> {
+    let provider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+    (provider.verifier_factory)(&alg, key).map_err(|e| e.to_string())
+}
+
+/// A JWK Set the keys come from: chosen by the token's `kid`.
+struct KeySet {
+    /// The file, for messages.
+    name: String,
+    /// Keys of the file that cannot be used, by `kid`, with the reason.
+    skipped: Vec<(String, String)>,
+}
+
+/// Per-caller working space: decode buffers and the crypto verifiers built so far, so a
+/// stream of tokens allocates nothing per token. One per thread (or per request); the
+/// [`Verifier`] itself is shared.
+#[derive(Default)]
+pub struct Scratch {
+    buf: Vec<u8>,
+    sig: Vec<u8>,
+    /// The crypto verifier of (entry, algorithm), built on first use.
+    built: Vec<Option<Box<dyn JwtVerifier>>>,
+}
+
+impl Scratch {
+    /// Empty scratch space.
+    pub fn new() -> Self {
+        Scratch {
+            buf: Vec::with_capacity(1024),
+            sig: Vec::with_capacity(512),
+            built: Vec::new(),
+        }
+    }
+}
+
+/// Checks tokens against one key (or a JWK Set) and one set of rules. Built once; holds no
+/// time, no revocation state and no buffers, so it can be shared by every thread.
+pub struct Verifier {
+    entries: Vec<Entry>,
+    /// `Some` when `entries` come from a JWK Set and are chosen by `kid`.
+    set: Option<KeySet>,
+    rules: Rules,
+}
+
+impl Verifier {
+    /// Builds a verifier for `key`. The accepted algorithms come from the key (and `--alg`),
+    /// never from a token.
+    ///
+    /// # Errors
+    /// A key error when `--alg` is not one the key verifies, or the key is unusable.
+    pub fn new(key: &Key, rules: Rules) -> Result<Self> {
+        let all = key.kind.algorithms();
+        let allowed: Vec<Algorithm> = match rules.alg {
+            Some(a) if !all.contains(&a) => {
+                return Err(Error::key(
+                    format!("--alg {}", alg::name(a)),
+                    format!(
+                        "does not fit key {}, which is {} key (it verifies {})",
+                        key.name(),
+                        key.kind.article(),
+                        alg::names(all)
+                    ),
+                ));
+            }
+            Some(a) => vec![a],
+            None => all.to_vec(),
+        };
+        let entry = Entry::build(
+            None,
+            &allowed,
+            key.decoding().clone(),
+            &format!("key {}", key.name()),
+        )?;
+        Ok(Verifier {
+            entries: vec![entry],
+            set: None,
+            rules,
+        })
+    }
+
+    /// Builds a verifier for the keys of a JWK Set (`verify --jwks`): each token's key is
+    /// chosen by its `kid`; a token without `kid` needs exactly one key in the set that
+    /// accepts its algorithm. A key accepts its kind's algorithms, narrowed by the JWK's
+    /// `alg` and by `--alg`.
+    ///
+    /// # Errors
+    /// A key error when no key of the set can verify (the allowed algorithms).
+    pub fn from_set(
+        name: &str,
+        keys: &[asym::SetKey],
+        skipped: &[asym::Skipped],
+        rules: Rules,
+    ) -> Result<Self> {
+        let mut entries = Vec::new();
+        let mut unusable: Vec<(String, String)> = skipped
+            .iter()
+            .filter_map(|s| s.kid.clone().map(|k| (k, s.why.clone())))
+            .collect();
+        for k in keys {
+            let algs: Vec<Algorithm> = k
+                .public
+                .kind()
+                .algorithms()
+                .iter()
+                .copied()
+                .filter(|a| k.alg.is_none_or(|x| x == *a) && rules.alg.is_none_or(|x| x == *a))
+                .collect();
+            if algs.is_empty() {
+                let own: &[Algorithm] = match &k.alg {
+                    Some(a) => std::slice::from_ref(a),
+                    None => k.public.kind().algorithms(),
+                };
+                unusable.push((
+                    k.kid.clone(),
+                    format!(
+                        "it verifies only {}, not --alg {}",
+                        alg::names(own),
+                        rules.alg.map_or("", alg::name)
+                    ),
+                ));
+                continue;
+            }
+            entries.push(Entry::build(
+                Some(k.kid.clone()),
+                &algs,
+                k.public.decoding_key(),
+                &format!("key {:?} in {name}", k.kid),
+            )?);
+        }
+        if entries.is_empty() {
+            let mut why = match rules.alg {
+                Some(a) => format!("has no key that can verify --alg {}", alg::name(a)),
+                None => "has no key that can verify signatures (RSA, P-256, P-384 or Ed25519)"
+                    .to_string(),
+            };
+            let reasons: Vec<&str> = skipped.iter().map(|s| s.why.as_str()).collect();
+            if !reasons.is_empty() {
+                why = format!("{why}: {}", reasons.join("; "));
+            }
+            return Err(Error::key(format!("key set {name}"), why));
+        }
+        Ok(Verifier {
+            entries,
+            set: Some(KeySet {
+                name: name.to_string(),
+                skipped: unusable,
+            }),
+            rules,
+        })
+    }
+
+    /// Checks one token at time `now`: size and shape, header algorithm, signature, then the
+    /// claims (exp, nbf, iat, aud, iss), then, with `revocations`, whether it was revoked.
+    /// With `claims_out`, the payload is also returned as a JSON object (for `--json`).
+    ///
+    /// # Errors
+    /// `Error::Token` with the reason; a store error when revocation cannot be checked.
+    pub fn verify(
+        &self,
+        token: &[u8],
+        now: i64,
+        scratch: &mut Scratch,
+        revocations: Option<&dyn RevocationStore>,
+        claims_out: Option<&mut Value>,
+    ) -> Result<Verified> {
+        let checked = self.check(token, now, scratch, claims_out)?;
+        if let Some(store) = revocations
+            && let Some(why) =
+                store.check(checked.jti.as_deref(), checked.sub.as_deref(), checked.iat)?
+        {
+            return Err(VerifyError::Revoked(why).into());
+        }
+        Ok(checked)
+    }
+
+    /// Everything `verify` checks but revocation.
+    fn check(
+        &self,
+        token: &[u8],
+        now: i64,
+        scratch: &mut Scratch,
+        claims_out: Option<&mut Value>,
+    ) -> Checked<Verified> {
+        let parts = split(token).map_err(as_verify)?;
+        // Header: only the algorithm matters, and only to pick among those the key allows.
+        let buf = &mut scratch.buf;
+        b64_decode_into(parts.header, "header", buf).map_err(as_verify)?;
+        require_object(buf, "header")?;
+        let header: HeaderView = serde_json::from_slice(buf)
+            .map_err(|e| invalid(format!("header is not valid JSON: {e}")))?;
+        check_depth(buf, "header")?;
+        let alg = header.alg.ok_or_else(|| invalid("header has no alg"))?;
+        if alg.eq_ignore_ascii_case("none") {
+            return Err(invalid("alg none (an unsigned token) is never accepted"));
+        }
+        let (entry, at) = match &self.set {
+            None => {
+                let entry = &self.entries[0];
+                let at = entry.find(&alg).ok_or_else(|| {
+                    invalid(format!(
+                        "algorithm {alg} is not accepted for this key (accepted: {})",
+                        entry.allowed_names()
+                    ))
+                })?;
+                (0, at)
+            }
+            Some(set) => select(&self.entries, set, &alg, header.kid.as_deref())?,
+        };
+        // RFC 7515 §4.1.11: extensions we do not understand must be refused.
+        if let Some(crit) = header.crit {
+            return Err(invalid(format!(
+                "header lists critical extensions this tool does not support: {}",
+                crit.join(", ")
+            )));
+        }
+        scratch.sig.clear();
+        URL_SAFE_NO_PAD
+            .decode_vec(parts.signature, &mut scratch.sig)
+            .map_err(|_| invalid("signature is not valid base64url"))?;
+        let slot = entry * MAX_ALGS + at;
+        if scratch.built.len() <= slot {
+            scratch.built.resize_with(slot + 1, || None);
+        }
+        let crypto = match &mut scratch.built[slot] {
+            Some(v) => v,
+            empty => {
+                let e = &self.entries[entry];
+                empty.insert(new_verifier(e.algs[at], &e.key).map_err(invalid)?)
+            }
+        };
+        if crypto.verify(parts.message, &scratch.sig).is_err() {
+            return Err(invalid("signature does not match"));
+        }
+        // Only now, with the signature checked, are the claims looked at.
+        let buf = &mut scratch.buf;
+        b64_decode_into(parts.payload, "payload", buf).map_err(as_verify)?;
+        // serde skips the strings of claims it does not look at without checking their
+        // UTF-8; check it here so text and `--json` agree on what is valid JSON.
+        let text = std::str::from_utf8(buf).map_err(|e| {
+            invalid(format!(
+                "payload is not valid JSON: invalid UTF-8 at byte {}",
+                e.valid_up_to()
+            ))
+        })?;
+        // serde would also read a struct from a JSON array (`[1]` as `exp: 1`).
+        require_object(buf, "payload")?;
+        // Parsed the same way in both modes, so a duplicated registered claim (RFC 7519 §4)
+        // is refused in both, not silently resolved to its last value by `--json`.
+        let claims: ClaimsView = match serde_json::from_str(text) {
+            Ok(c) => {
+                check_depth(buf, "payload")?;
+                c
+            }
+            Err(e) if e.is_data() => {
+                // Not a JSON object, or a registered claim of the wrong type.
+                object(buf, "payload")?;
+                return Err(invalid(format!("payload: {e}")));
+            }
+            Err(e) => return Err(invalid(format!("payload is not valid JSON: {e}"))),
+        };
+        if let Some(out) = claims_out {
+            *out = Value::Object(object(buf, "payload")?);
+        }
+        self.check_claims(&claims, now)
+    }
+
+    fn check_claims(&self, c: &ClaimsView, now: i64) -> Checked<Verified> {
+        let now = now as f64;
+        let leeway = self.rules.leeway as f64;
+        let exp = numeric_date(c.exp.as_ref(), "exp")?;
+        let nbf = numeric_date(c.nbf.as_ref(), "nbf")?;
+        let iat = numeric_date(c.iat.as_ref(), "iat")?;
+        match exp {
+            None if self.rules.exp_required => {
+                return Err(invalid(
+                    "token has no exp claim (pass --no-exp-required to accept such tokens)",
+                ));
+            }
+            Some(exp) if now >= exp + leeway => {
+                return Err(VerifyError::Expired(exp.floor() as i64));
+            }
+            _ => {}
+        }
+        if let Some(nbf) = nbf
+            && nbf > now + leeway
+        {
+            return Err(VerifyError::NotYetValid(nbf.ceil() as i64));
+        }
+        if let Some(iat) = iat
+            && iat > now + leeway
+        {
+            return Err(VerifyError::IssuedInFuture(iat.ceil() as i64));
+        }
+        if let Some(want) = &self.rules.aud
+            && !c.aud.as_ref().is_some_and(|a| a.contains(want))
+        {
+            return Err(invalid(format!("audience is not {want:?}")));
+        }
+        if let Some(want) = &self.rules.iss
+            && !c.iss.as_ref().is_some_and(|a| a.contains(want))
+        {
+            return Err(invalid(format!("issuer is not {want:?}")));
+        }
+        Ok(Verified {
+            sub: c.sub.as_ref().map(|s| s.to_string()),
+            jti: c.jti.as_ref().map(|s| s.to_string()),
+            exp: exp.map(|e| e.ceil() as i64),
+            iat: iat.map(|t| t.floor() as i64),
+        })
+    }
+}
+
+/// Chooses the key of a JWK Set for a token's `alg` and `kid` (SPEC §3): the entry and the
+/// position of the algorithm in it.
+fn select(
+    entries: &[Entry],
+    set: &KeySet,
+    alg: &str,
+    kid: Option<&str>,
+) -> Checked<(usize, usize)> {
+    let Some(kid) = kid else {
+        let mut usable = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.find(alg).map(|at| (i, at)));
+        return match (usable.next(), usable.next()) {
+            (Some(found), None) => Ok(found),
+            (None, _) => Err(invalid(format!(
+                "algorithm {alg} is not accepted by any key in {}",
+                set.name
+            ))),
+            (Some(_), Some(_)) => Err(invalid(format!(
+                "token has no kid and {} keys in {} accept {alg}; cannot choose",
+                entries.iter().filter(|e| e.find(alg).is_some()).count(),
+                set.name
+            ))),
+        };
+    };
+    let mut named = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kid.as_deref() == Some(kid))
+        .peekable();
+    if named.peek().is_none() {
+        if let Some((_, why)) = set.skipped.iter().find(|(k, _)| k == kid) {
+            return Err(invalid(format!(
+                "kid {kid:?} names a key of {} that cannot be used: {why}",
+                set.name
+            )));
+        }
+        return Err(invalid(format!(
+            "unknown kid {kid:?}: no such key in {}",
+            set.name
+        )));
+    }
+    let mut accepted = Vec::new();
+    for (i, e) in named {
+        if let Some(at) = e.find(alg) {
+            return Ok((i, at));
+        }
+        accepted.push(e.allowed_names());
+    }
+    Err(invalid(format!(
+        "algorithm {alg} is not accepted for key {kid:?} (accepted: {})",
+        accepted.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn a_verifier_can_be_shared_between_threads() {
+        assert_send_sync::<Verifier>();
+    }
+}
