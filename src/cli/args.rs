@@ -116,6 +116,43 @@ pub enum Command {
     /// Print the man page (roff), covering every subcommand
     #[command(after_help = EX_MAN)]
     Man,
+    /// Run the login service over HTTP on the same files
+    ///
+    /// POST /token logs in (OAuth 2.0 password form, JSON or HTTP Basic), GET /protected and
+    /// GET /userinfo check a bearer token, DELETE /logout revokes it; /revoke, /introspect,
+    /// /.well-known/*, /openapi.json, /healthz and /metrics as README "Service" describes.
+    /// Prints "jwtauth: listening on http://ADDR:PORT" on stderr once it accepts connections;
+    /// stops on SIGTERM or SIGINT after finishing the requests in flight.
+    #[command(after_help = EX_SERVE)]
+    Serve(ServeArgs),
+}
+
+const EX_SERVE: &str = "Examples:
+  jwtauth serve --listen 127.0.0.1:8080
+  curl -s -u alice:PASSWORD -X POST http://127.0.0.1:8080/token
+  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/protected";
+
+/// `serve`'s options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Log line format
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+    /// Lifetime of issued tokens: 20s, 15m, 2h, 7d or seconds [default: 15m]
+    #[arg(long, value_name = "D", allow_hyphen_values = true)]
+    pub ttl: Option<String>,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// One human line per request
+    Text,
+    /// One JSON object per request
+    Json,
 }
 
 /// Signing algorithms.

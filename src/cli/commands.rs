@@ -7,5 +7,6 @@ pub mod init;
 pub mod jwks;
 pub mod paths;
 pub mod revoke;
+pub mod serve;
 pub mod token;
 pub mod user;

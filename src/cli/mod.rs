@@ -9,7 +9,7 @@ pub mod output;
 pub mod password_input;
 
 use args::{Cli, Command};
-use commands::{docs, hash, init, jwks, paths, revoke, token, user};
+use commands::{docs, hash, init, jwks, paths, revoke, serve, token, user};
 use context::Ctx;
 
 /// Runs one parsed command line.
@@ -32,5 +32,6 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Command::Paths => paths::run(&ctx),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
+        Command::Serve(a) => serve::run(a, &ctx),
     }
 }

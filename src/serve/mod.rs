@@ -1,3 +1,209 @@
 //! `jwtauth serve`: the login service over HTTP (SPEC §9). It stands on the same core as the
-//! command line — settings, keys, the shared `Verifier`, the user and revocation stores — and
-//! maps the core's typed errors to HTTP statuses. Not built yet.
+//! command line — settings, keys, one shared `Verifier`, the user and revocation stores — so a
+//! logout from either side is refused by the other on its next request. It maps the core's
+//! typed errors to HTTP statuses; it never imports the command line.
+//!
+//! The runtime is started here and only here: a one-shot command never pays for it.
+
+mod api;
+mod hashing;
+mod metrics;
+mod net;
+mod throttle;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::clock::SystemClock;
+use crate::error::{Error, Result};
+use crate::keys::Key;
+use crate::settings::Settings;
+use crate::store::{self, Lookups, RevocationStore, UserStore};
+use crate::verifier::{Rules, Verifier};
+
+pub use net::Cidr;
+
+/// How long a client may take to send its request headers (slowloris).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a whole request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long in-flight requests may run on after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Largest request body.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human line per request.
+    #[default]
+    Text,
+    /// One JSON object per request.
+    Json,
+}
+
+/// Brute-force protection (SPEC §9).
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleOptions {
+    /// Failures within `window` that trigger a ban.
+    pub max_failures: u32,
+    /// How far back failures count.
+    pub window: Duration,
+    /// How long a ban lasts.
+    pub ban: Duration,
+}
+
+impl Default for ThrottleOptions {
+    fn default() -> Self {
+        ThrottleOptions {
+            max_failures: 5,
+            window: Duration::from_secs(300),
+            ban: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Everything `serve` needs beyond the core's [`Settings`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// Lifetime of the tokens `POST /token` issues, in seconds.
+    pub ttl: i64,
+    /// `iss` of issued tokens, and the metadata's `issuer`.
+    pub issuer: Option<String>,
+    /// `aud` of issued tokens, and the audience access checks expect.
+    pub audience: Option<String>,
+    /// Subjects whose bearer tokens may call `POST /introspect`.
+    pub introspection_subjects: Vec<String>,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Login throttling.
+    pub throttle: ThrottleOptions,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Password checks that may wait for a hashing thread before `POST /token` answers 503.
+    pub hash_queue: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            listen: "127.0.0.1:8080".into(),
+            ttl: 15 * 60,
+            issuer: None,
+            audience: None,
+            introspection_subjects: Vec::new(),
+            trusted_proxies: vec![
+                Cidr::parse("127.0.0.0/8").unwrap_or_else(|_| unreachable!()),
+                Cidr::parse("::1/128").unwrap_or_else(|_| unreachable!()),
+            ],
+            throttle: ThrottleOptions::default(),
+            log_format: LogFormat::default(),
+            hash_queue: 64,
+        }
+    }
+}
+
+/// The state every request shares.
+pub(crate) struct App {
+    pub opts: Options,
+    pub key: Key,
+    /// Access checks (`/protected`, `/userinfo`): the configured audience.
+    pub access: Verifier,
+    /// Revoking and introspecting: any audience (revoking is not granting).
+    pub any: Verifier,
+    pub users: Box<dyn UserStore>,
+    pub revocations: Box<dyn RevocationStore>,
+    pub hashing: hashing::Pool,
+    pub throttle: throttle::Throttle,
+    pub metrics: metrics::Metrics,
+    pub clock: SystemClock,
+}
+
+/// Runs the service until SIGTERM or SIGINT; `key` is the signing key (the caller loads or
+/// creates it), `on_listening` is called once with the bound address, when connections are
+/// accepted.
+///
+/// # Errors
+/// A configuration error when the address cannot be bound or the runtime cannot start; a key
+/// error when the key cannot verify.
+pub fn run(
+    settings: &Settings,
+    key: Key,
+    opts: Options,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let lock_timeout = settings.lock_timeout;
+    let users = store::open_users(settings.users_path()?, lock_timeout);
+    let revocations = store::open_revocations(settings.state_path()?, lock_timeout, Lookups::Many);
+    let access = Verifier::new(
+        &key,
+        Rules {
+            aud: opts.audience.clone(),
+            exp_required: true,
+            ..Rules::default()
+        },
+    )?;
+    let any = Verifier::new(
+        &key,
+        Rules {
+            exp_required: true,
+            ..Rules::default()
+        },
+    )?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::config("serve", format!("cannot start the runtime: {e}")))?;
+    let app = Arc::new(App {
+        hashing: hashing::Pool::new(cores, opts.hash_queue),
+        throttle: throttle::Throttle::new(opts.throttle),
+        metrics: metrics::Metrics::default(),
+        opts,
+        key,
+        access,
+        any,
+        users,
+        revocations,
+        clock: SystemClock,
+    });
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(&app.opts.listen)
+            .await
+            .map_err(|e| Error::config(format!("listen {}", app.opts.listen), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::config(format!("listen {}", app.opts.listen), e))?;
+        on_listening(addr);
+        net::serve(listener, api::router(app), shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,45 @@
+//! `serve`: the options from flags (and later the configuration file), the key, then the
+//! service itself (`crate::serve`).
+
+use crate::cli::args::{LogFormatArg, ServeArgs};
+use crate::cli::context::Ctx;
+use crate::cli::error::Result;
+use crate::keys;
+use crate::serve::{self, LogFormat, Options};
+use crate::tokens;
+
+/// Runs the service until SIGTERM or SIGINT.
+///
+/// # Errors
+/// Exit 8 when the address cannot be bound or the key cannot be used; 2 for bad values.
+pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<()> {
+    let mut opts = Options::default();
+    if let Some(listen) = &args.listen {
+        opts.listen.clone_from(listen);
+    }
+    if let Some(ttl) = &args.ttl {
+        opts.ttl = tokens::parse_duration("--ttl", ttl)?;
+    }
+    if let Some(f) = args.log_format {
+        opts.log_format = match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    // The service is the login: like the first `login`, it creates the default key when none
+    // is configured anywhere.
+    let (key, created) = keys::load_or_create(&ctx.settings)?;
+    if let Some(path) = created {
+        ctx.info(format!(
+            "created a new HS256 signing key at {}",
+            path.display()
+        ));
+    }
+    ctx.warn_about(&key);
+    // Refuse a key that cannot sign before accepting the first login.
+    key.encoding(key.alg, false)?;
+    serve::run(&ctx.settings, key, opts, |addr| {
+        eprintln!("jwtauth: listening on http://{addr}");
+    })?;
+    Ok(())
+}

@@ -1,0 +1,745 @@
+//! The routes of SPEC §9 and their OpenAPI description (generated from these handlers).
+//! Handlers are thin: credentials and tokens in, the core's operations, JSON out.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::{OpenApi, ToSchema};
+use zeroize::Zeroizing;
+
+use super::metrics::Login;
+use super::{App, LogFormat, MAX_BODY, REQUEST_TIMEOUT, net};
+use crate::auth;
+use crate::clock::Clock;
+use crate::error::{Error, VerifyError};
+use crate::passwords::Password;
+use crate::tokens;
+use crate::verifier::{Scratch, Verified, Verifier};
+
+type Shared = State<Arc<App>>;
+
+/// Builds the router with its layers: body limit, request timeout, redacted credentials,
+/// one log line and one metrics count per request.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/token", post(token))
+        .route("/protected", get(protected))
+        .route("/userinfo", get(userinfo))
+        .route("/logout", axum::routing::delete(logout))
+        .route("/revoke", post(revoke))
+        .route("/introspect", post(introspect))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/oauth-authorization-server", get(metadata))
+        .route("/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), observe))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .with_state(app)
+}
+
+/// One log line and one metrics count per request; never a header, a query or a body.
+async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route: &'static str = match req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+    {
+        Some(p) => route_name(p),
+        None => "other",
+    };
+    let path = req.uri().path().to_string();
+    let mut res = next.run(req).await;
+    let status = res.status();
+    app.metrics.request(route, status.as_u16());
+    if !res.headers().contains_key(header::CACHE_CONTROL) && route != "/openapi.json" {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let path = path.escape_debug().to_string();
+    match app.opts.log_format {
+        LogFormat::Text => eprintln!("jwtauth: {method} {path} {} {ms:.3}ms", status.as_u16()),
+        LogFormat::Json => eprintln!(
+            "{}",
+            json!({"method": method.as_str(), "path": path, "status": status.as_u16(), "ms": ms})
+        ),
+    }
+    res
+}
+
+/// The routes as metrics labels: a fixed set, so a scan of made-up paths adds no series.
+fn route_name(p: &str) -> &'static str {
+    const ROUTES: [&str; 11] = [
+        "/token",
+        "/protected",
+        "/userinfo",
+        "/logout",
+        "/revoke",
+        "/introspect",
+        "/.well-known/jwks.json",
+        "/.well-known/oauth-authorization-server",
+        "/openapi.json",
+        "/healthz",
+        "/metrics",
+    ];
+    ROUTES.iter().find(|r| **r == p).copied().unwrap_or("other")
+}
+
+// ----- errors -------------------------------------------------------------------------------
+
+/// An API error body (RFC 6749 §5.2 shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiError {
+    /// The error code (`invalid_request`, `invalid_grant`, `invalid_token`, …).
+    error: String,
+    /// A human-readable description.
+    error_description: String,
+}
+
+fn api_error(status: StatusCode, error: &str, description: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(ApiError {
+            error: error.into(),
+            error_description: description.into(),
+        }),
+    )
+        .into_response()
+}
+
+/// Every error the command line reports with exit 8 (a store, key or configuration problem)
+/// is 503 here, with `Retry-After`; the detail goes to the log, not to the client.
+fn unavailable(e: &Error) -> Response {
+    eprintln!("jwtauth: error: {}", e.to_string().escape_debug());
+    let mut res = api_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the service cannot reach its data; try again shortly",
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res
+}
+
+/// 401 with the RFC 6750 challenge: `error="invalid_token"` when a token was sent.
+fn unauthorized(sent: bool, why: &str) -> Response {
+    let challenge = if sent {
+        format!("Bearer error=\"invalid_token\", error_description=\"{why}\"")
+    } else {
+        "Bearer".to_string()
+    };
+    let mut res = api_error(
+        StatusCode::UNAUTHORIZED,
+        if sent {
+            "invalid_token"
+        } else {
+            "invalid_request"
+        },
+        if sent {
+            why
+        } else {
+            "a bearer token is required"
+        },
+    );
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+/// A fixed description per kind of failure: nothing from the token is echoed.
+fn token_failure(e: &VerifyError) -> &'static str {
+    match e {
+        VerifyError::Expired(_) => "the token has expired",
+        VerifyError::NotYetValid(_) | VerifyError::IssuedInFuture(_) => {
+            "the token is not valid yet"
+        }
+        VerifyError::Revoked(_) => "the token has been revoked",
+        VerifyError::Invalid(_) => "the token is invalid",
+    }
+}
+
+// ----- bearer tokens ------------------------------------------------------------------------
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Verifies `token` now, against the current revocations.
+fn check(app: &App, verifier: &Verifier, token: &str) -> Result<Verified, Error> {
+    app.revocations.refresh()?;
+    let started = Instant::now();
+    let out = verifier.verify(
+        token.as_bytes(),
+        app.clock.now(),
+        &mut Scratch::new(),
+        Some(app.revocations.as_ref()),
+        None,
+    );
+    app.metrics.verified(started.elapsed());
+    out
+}
+
+/// The bearer token of the request, verified by `verifier`, or the response to send.
+#[allow(clippy::result_large_err)]
+fn authorize(app: &App, verifier: &Verifier, headers: &HeaderMap) -> Result<Verified, Response> {
+    let Some(token) = bearer(headers) else {
+        return Err(unauthorized(false, ""));
+    };
+    match check(app, verifier, token) {
+        Ok(v) => Ok(v),
+        Err(Error::Token(e)) => Err(unauthorized(true, token_failure(&e))),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
+// ----- POST /token --------------------------------------------------------------------------
+
+/// The password grant form (FastAPI's `OAuth2PasswordRequestForm`) or JSON body.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password` (may be omitted).
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    /// Ignored.
+    #[allow(dead_code)]
+    scope: Option<String>,
+}
+
+/// A successful login.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    /// Always `bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: i64,
+}
+
+/// Credentials from a form, JSON or HTTP Basic, or the 400 to answer.
+#[allow(clippy::result_large_err)]
+fn credentials(headers: &HeaderMap, body: &[u8]) -> Result<(String, Zeroizing<String>), Response> {
+    let bad = |why: &str| api_error(StatusCode::BAD_REQUEST, "invalid_request", why);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let form: Option<TokenRequest> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else if content_type == "application/json" {
+        Some(serde_json::from_slice(body).map_err(|_| bad("the body is not a valid JSON object"))?)
+    } else if content_type == "application/x-www-form-urlencoded" || content_type.is_empty() {
+        Some(serde_urlencoded::from_bytes(body).map_err(|_| bad("the form is malformed"))?)
+    } else {
+        return Err(bad("send a form, JSON or HTTP Basic credentials"));
+    };
+    if let Some(g) = form.as_ref().and_then(|f| f.grant_type.as_deref())
+        && g != "password"
+    {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only the password grant is supported",
+        ));
+    }
+    if let Some(TokenRequest {
+        username: Some(u),
+        password: Some(p),
+        ..
+    }) = form
+    {
+        return Ok((u, Zeroizing::new(p)));
+    }
+    // HTTP Basic, as the classic service takes it.
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(s, _)| s.eq_ignore_ascii_case("basic"))
+        .map(|(_, b)| b.trim());
+    let Some(b64) = basic else {
+        return Err(bad("username and password are required"));
+    };
+    let raw = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| bad("the Basic credentials are not valid base64"))?,
+    );
+    let text = std::str::from_utf8(&raw).map_err(|_| bad("the Basic credentials are not UTF-8"))?;
+    let (u, p) = text
+        .split_once(':')
+        .ok_or_else(|| bad("the Basic credentials have no ':'"))?;
+    Ok((u.to_string(), Zeroizing::new(p.to_string())))
+}
+
+#[utoipa::path(post, path = "/token",
+    request_body(content = TokenRequest, description = "OAuth 2.0 password grant as a form (`application/x-www-form-urlencoded`) or JSON; HTTP Basic credentials are accepted too", content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 400, description = "invalid_grant, invalid_request or unsupported_grant_type", body = ApiError),
+        (status = 429, description = "Too many failed logins", body = ApiError),
+        (status = 503, description = "Busy or unavailable", body = ApiError),
+    ))]
+async fn token(
+    State(app): Shared,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (name, password) = match credentials(&headers, &body) {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let client = client_ip(&app, peer.ip(), &headers);
+    if let Some(left) = app.throttle.banned(&name, client) {
+        app.metrics.login(Login::Throttled);
+        let mut res = api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many failed logins; try again later",
+        );
+        if let Ok(v) = HeaderValue::from_str(&left.as_secs().max(1).to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return res;
+    }
+    let Some(ticket) = app.hashing.admit() else {
+        app.metrics.login(Login::Busy);
+        let mut res = api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many logins at once; try again shortly",
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return res;
+    };
+    let worker = app.clone();
+    let who = name.clone();
+    let issued = app
+        .hashing
+        .run(ticket, move || issue(&worker, &who, password))
+        .await;
+    match issued {
+        Some(Ok(body)) => {
+            app.metrics.login(Login::Success);
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Some(Err(Error::LoginRefused | Error::Invalid { .. })) => {
+            app.metrics.login(Login::Refused);
+            app.throttle.failed(&name, client);
+            api_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "incorrect username or password",
+            )
+        }
+        Some(Err(e)) => unavailable(&e),
+        None => unavailable(&Error::config("hashing", "the worker stopped")),
+    }
+}
+
+/// Checks the password and signs a token (on a hashing thread).
+fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<TokenResponse, Error> {
+    // An empty or over-long password is refused like a wrong one, after the same work.
+    let password = Password::new(Zeroizing::new(password.as_bytes().to_vec()))
+        .or_else(|_| Password::new(Zeroizing::new(b"\0".to_vec())));
+    let password = password?;
+    let user = auth::authenticate(app.users.as_ref(), name, &password)?;
+    drop(password);
+    let iat = auth::issue_time(app.revocations.as_ref(), &user.username, &app.clock)?;
+    let exp = iat + app.opts.ttl;
+    let mut claims = Map::new();
+    claims.insert("sub".into(), user.username.clone().into());
+    claims.insert("iat".into(), iat.into());
+    claims.insert("exp".into(), exp.into());
+    claims.insert("jti".into(), tokens::new_jti()?.into());
+    if let Some(iss) = &app.opts.issuer {
+        claims.insert("iss".into(), iss.clone().into());
+    }
+    if let Some(aud) = &app.opts.audience {
+        claims.insert("aud".into(), aud.clone().into());
+    }
+    let access_token = tokens::sign(&app.key, app.key.alg, &claims, false)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "bearer",
+        expires_in: exp - app.clock.now().max(iat),
+    })
+}
+
+fn client_ip(app: &App, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let xff = headers
+        .get_all(HeaderName::from_static("x-forwarded-for"))
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    net::client_ip(
+        &app.opts.trusted_proxies,
+        peer,
+        (!xff.is_empty()).then_some(xff.as_str()),
+    )
+}
+
+// ----- the protected route and the token's user -----------------------------------------------
+
+/// The classic protected route's answer.
+#[derive(Serialize, ToSchema)]
+pub struct Protected {
+    user: String,
+    message: &'static str,
+}
+
+#[utoipa::path(get, path = "/protected", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token is valid", body = Protected),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ApiError),
+        (status = 503, description = "Unavailable", body = ApiError),
+    ))]
+async fn protected(State(app): Shared, headers: HeaderMap) -> Response {
+    match authorize(&app, &app.access, &headers) {
+        Ok(v) => axum::Json(Protected {
+            user: v.sub.unwrap_or_default(),
+            message: "This is a protected route!",
+        })
+        .into_response(),
+        Err(res) => res,
+    }
+}
+
+/// The token's user (never the hash).
+#[derive(Serialize, ToSchema)]
+pub struct UserInfo {
+    sub: String,
+    username: String,
+    full_name: Option<String>,
+    email: Option<String>,
+    groups: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/userinfo", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token's user", body = UserInfo),
+        (status = 401, description = "Missing, invalid, expired or revoked token, or the user is gone", body = ApiError),
+        (status = 503, description = "Unavailable", body = ApiError),
+    ))]
+async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
+    let v = match authorize(&app, &app.access, &headers) {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let sub = v.sub.unwrap_or_default();
+    match app.users.get(&sub) {
+        Ok(Some(u)) if !u.disabled => axum::Json(UserInfo {
+            sub: sub.clone(),
+            username: u.username,
+            full_name: u.full_name,
+            email: u.email,
+            groups: Vec::new(),
+        })
+        .into_response(),
+        Ok(_) => unauthorized(true, "the token's user does not exist or is disabled"),
+        Err(e) => unavailable(&e),
+    }
+}
+
+// ----- logging out --------------------------------------------------------------------------
+
+/// A plain message.
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    message: &'static str,
+}
+
+/// Revokes a verified token's `jti` (durably, before answering).
+async fn revoke_verified(app: &Arc<App>, v: Verified) -> Result<(), Error> {
+    let (Some(jti), Some(exp)) = (v.jti, v.exp) else {
+        return Err(Error::token("token has no jti to revoke"));
+    };
+    let worker = app.clone();
+    tokio::task::spawn_blocking(move || {
+        worker
+            .revocations
+            .revoke_token(&jti, exp, worker.clock.now())
+    })
+    .await
+    .map_err(|e| Error::config("revocation", e))?
+}
+
+#[utoipa::path(delete, path = "/logout", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token is revoked", body = Message),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ApiError),
+        (status = 503, description = "Unavailable", body = ApiError),
+    ))]
+async fn logout(State(app): Shared, headers: HeaderMap) -> Response {
+    let v = match authorize(&app, &app.any, &headers) {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    match revoke_verified(&app, v).await {
+        Ok(()) => axum::Json(Message {
+            message: "Successfully logged out",
+        })
+        .into_response(),
+        Err(Error::Token(e)) => unauthorized(true, token_failure(&e)),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// RFC 7009 / RFC 7662 form: the token in question.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenForm {
+    token: String,
+    /// `access_token` (others are accepted and ignored).
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+}
+
+fn token_form(body: &[u8]) -> Option<TokenForm> {
+    serde_urlencoded::from_bytes::<TokenForm>(body)
+        .ok()
+        .filter(|f| !f.token.trim().is_empty())
+}
+
+#[utoipa::path(post, path = "/revoke",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke (RFC 7009 §2.2)"),
+        (status = 400, description = "Malformed request", body = ApiError),
+        (status = 503, description = "Unavailable", body = ApiError),
+    ))]
+async fn revoke(State(app): Shared, body: Bytes) -> Response {
+    let Some(form) = token_form(&body) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "a token form field is required",
+        );
+    };
+    // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
+    let verified = match check(&app, &app.any, form.token.trim()) {
+        Ok(v) => v,
+        Err(Error::Token(_)) => return StatusCode::OK.into_response(),
+        Err(e) => return unavailable(&e),
+    };
+    match revoke_verified(&app, verified).await {
+        Ok(()) | Err(Error::Token(_)) => StatusCode::OK.into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[utoipa::path(post, path = "/introspect", security(("bearer" = [])),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "RFC 7662 answer: `{\"active\": false}` or the token's claims with `active: true`", body = Object),
+        (status = 400, description = "Malformed request", body = ApiError),
+        (status = 401, description = "The caller may not introspect", body = ApiError),
+        (status = 503, description = "Unavailable", body = ApiError),
+    ))]
+async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let caller = match authorize(&app, &app.any, &headers) {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    if !caller
+        .sub
+        .as_ref()
+        .is_some_and(|s| app.opts.introspection_subjects.contains(s))
+    {
+        return unauthorized(true, "this token may not introspect");
+    }
+    let Some(form) = token_form(&body) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "a token form field is required",
+        );
+    };
+    let token = form.token.trim();
+    let mut claims = Value::Null;
+    if let Err(e) = app.revocations.refresh() {
+        return unavailable(&e);
+    }
+    let checked = app.any.verify(
+        token.as_bytes(),
+        app.clock.now(),
+        &mut Scratch::new(),
+        Some(app.revocations.as_ref()),
+        Some(&mut claims),
+    );
+    match checked {
+        Ok(v) => {
+            let mut out = Map::new();
+            out.insert("active".into(), true.into());
+            for k in ["sub", "exp", "iat", "jti", "iss", "aud"] {
+                if let Some(x) = claims.get(k) {
+                    out.insert(k.into(), x.clone());
+                }
+            }
+            out.insert("token_type".into(), "Bearer".into());
+            if let Some(sub) = v.sub {
+                out.insert("username".into(), sub.into());
+            }
+            axum::Json(Value::Object(out)).into_response()
+        }
+        Err(Error::Token(_)) => axum::Json(json!({"active": false})).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+// ----- discovery ------------------------------------------------------------------------------
+
+#[utoipa::path(get, path = "/.well-known/jwks.json",
+    responses(
+        (status = 200, description = "The public JWK Set", body = Object),
+        (status = 404, description = "The key is an HMAC secret: there is nothing public", body = ApiError),
+    ))]
+async fn jwks(State(app): Shared) -> Response {
+    match &app.key.public {
+        Some(public) => axum::Json(json!({"keys": [public.jwk(app.key.alg)]})).into_response(),
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the signing key is an HMAC secret; there is no public key to publish",
+        ),
+    }
+}
+
+/// The server's own base URL: the configured issuer, else from the request's Host.
+fn base_url(app: &App, headers: &HeaderMap) -> String {
+    if let Some(iss) = &app.opts.issuer {
+        return iss.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server",
+    responses((status = 200, description = "RFC 8414 metadata", body = Object)))]
+async fn metadata(State(app): Shared, headers: HeaderMap) -> Response {
+    let base = base_url(&app, &headers);
+    let mut m = json!({
+        "issuer": base,
+        "token_endpoint": format!("{base}/token"),
+        "revocation_endpoint": format!("{base}/revoke"),
+        "introspection_endpoint": format!("{base}/introspect"),
+        "grant_types_supported": ["password"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["none"],
+    });
+    if app.key.public.is_some() {
+        m["jwks_uri"] = format!("{base}/.well-known/jwks.json").into();
+    }
+    axum::Json(m).into_response()
+}
+
+/// The OpenAPI 3.1 document of this service.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "jwtauth", description = "The classic FastAPI + JWT login service, as jwtauth serve (SPEC §9)."),
+    paths(token, protected, userinfo, logout, revoke, introspect, jwks, metadata, healthz, metrics, openapi),
+    components(schemas(ApiError, TokenRequest, TokenResponse, Protected, UserInfo, Message, TokenForm)),
+    modifiers(&BearerScheme),
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/openapi.json",
+    responses((status = 200, description = "This document", body = Object)))]
+async fn openapi() -> Response {
+    match ApiDoc::openapi().to_json() {
+        Ok(doc) => ([(header::CONTENT_TYPE, "application/json")], doc).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[utoipa::path(get, path = "/healthz",
+    responses(
+        (status = 200, description = "The stores are readable", body = String),
+        (status = 503, description = "A store is not", body = String),
+    ))]
+async fn healthz(State(app): Shared) -> Response {
+    let users = app.users.typical_cost();
+    let revocations = app
+        .revocations
+        .refresh()
+        .and_then(|()| app.revocations.subject_revoked_at(""));
+    match (users, revocations) {
+        (Ok(_), Ok(_)) => (StatusCode::OK, "ok").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response(),
+    }
+}
+
+#[utoipa::path(get, path = "/metrics",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
+async fn metrics(State(app): Shared) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(app.hashing.queue_depth()),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    api_error(StatusCode::NOT_FOUND, "not_found", "no such route")
+}

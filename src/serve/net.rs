@@ -1,0 +1,179 @@
+//! The connection loop (hyper, with a header timeout against slow clients and a graceful
+//! shutdown that finishes requests in flight) and client addresses behind trusted proxies.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+
+use super::{HEADER_TIMEOUT, SHUTDOWN_GRACE};
+
+/// An IP network (`10.0.0.0/8`, `::1/128`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `ADDR` or `ADDR/PREFIX`.
+    ///
+    /// # Errors
+    /// A message saying what is wrong.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?} has a bad prefix length"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` is in this network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy (SPEC §9), so one client
+/// behind nginx cannot get every user of that nginx throttled.
+pub fn client_ip(trusted: &[Cidr], peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let Some(list) = forwarded_for else {
+        return peer;
+    };
+    let mut nearest = peer;
+    for hop in list.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if is_trusted(ip) => nearest = ip,
+            Ok(ip) => return ip,
+            // A malformed entry: trust nothing further left.
+            Err(_) => return nearest,
+        }
+    }
+    nearest
+}
+
+/// Accepts connections until `shutdown` resolves, then stops accepting and lets the
+/// connections in flight finish for up to `SHUTDOWN_GRACE`.
+pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: try again shortly.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                app.clone().oneshot(req)
+            });
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_match_their_networks() {
+        let lo = Cidr::parse("127.0.0.0/8").unwrap();
+        assert!(lo.contains("127.1.2.3".parse().unwrap()));
+        assert!(lo.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!lo.contains("10.0.0.1".parse().unwrap()));
+        let one = Cidr::parse("::1").unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(Cidr::parse("1.2.3.4/33").is_err());
+        assert!(Cidr::parse("nope").is_err());
+    }
+
+    #[test]
+    fn client_is_the_nearest_untrusted_hop() {
+        let trusted = [
+            Cidr::parse("127.0.0.0/8").unwrap(),
+            Cidr::parse("10.0.0.0/8").unwrap(),
+        ];
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let far: IpAddr = "203.0.113.9".parse().unwrap();
+        // Untrusted peers are themselves, whatever they claim.
+        assert_eq!(client_ip(&trusted, far, Some("1.1.1.1")), far);
+        assert_eq!(client_ip(&trusted, lo, None), lo);
+        assert_eq!(client_ip(&trusted, lo, Some("203.0.113.9")), far);
+        // A client cannot hide behind an address it prepends.
+        assert_eq!(
+            client_ip(&trusted, lo, Some("1.1.1.1, 203.0.113.9, 10.0.0.2")),
+            far
+        );
+        assert_eq!(
+            client_ip(&trusted, lo, Some("garbage, 10.0.0.2")),
+            "10.0.0.2".parse::<IpAddr>().unwrap()
+        );
+    }
+}
