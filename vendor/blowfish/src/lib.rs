@@ -69,19 +69,21 @@ impl<T: ByteOrder> Blowfish<T> {
     }
 
     fn expand_key(&mut self, key: &[u8]) {
+        // The opaque zero that `encrypt_z` needs, made once for 521 blocks.
+        let z = core::hint::black_box(0);
         let mut key_pos = 0;
         for i in 0..18 {
             self.p[i] ^= next_u32_wrap(key, &mut key_pos);
         }
         let mut lr = [0u32; 2];
         for i in 0..9 {
-            lr = self.encrypt(lr);
+            lr = self.encrypt_z(lr, z);
             self.p[2 * i] = lr[0];
             self.p[2 * i + 1] = lr[1];
         }
         for i in 0..4 {
             for j in 0..128 {
-                lr = self.encrypt(lr);
+                lr = self.encrypt_z(lr, z);
                 self.s[i][2 * j] = lr[0];
                 self.s[i][2 * j + 1] = lr[1];
             }
@@ -89,6 +91,7 @@ impl<T: ByteOrder> Blowfish<T> {
     }
 
     #[allow(clippy::many_single_char_names)]
+    #[inline(always)]
     fn round_function(&self, x: u32) -> u32 {
         let a = self.s[0][(x >> 24) as usize];
         let b = self.s[1][((x >> 16) & 0xff) as usize];
@@ -97,14 +100,26 @@ impl<T: ByteOrder> Blowfish<T> {
         (a.wrapping_add(b) ^ c).wrapping_add(d)
     }
 
-    fn encrypt(&self, [mut l, mut r]: [u32; 2]) -> [u32; 2] {
+    fn encrypt(&self, lr: [u32; 2]) -> [u32; 2] {
+        self.encrypt_z(lr, core::hint::black_box(0))
+    }
+
+    /// `encrypt` for a caller that passes `z = black_box(0)` (it must be zero).
+    ///
+    /// A half-round computes `x ^ P[i] ^ F(y)`, and `x` is known a half-round before
+    /// `F(y)`: XORing `P[i]` into `x` first leaves one XOR after `F` on the critical
+    /// path. LLVM's InstCombine regroups this as `(P[i] ^ F(y)) ^ x`, two XORs after
+    /// `F`; OR-ing in an opaque zero makes `x ^ P[i]` a value it keeps. Always inlined:
+    /// the bcrypt key schedule encrypts 521 blocks per key expansion.
+    #[inline(always)]
+    fn encrypt_z(&self, [mut l, mut r]: [u32; 2], z: u32) -> [u32; 2] {
+        l ^= self.p[0];
         for i in 0..8 {
-            l ^= self.p[2 * i];
+            r = (r ^ self.p[2 * i + 1]) | z;
             r ^= self.round_function(l);
-            r ^= self.p[2 * i + 1];
+            l = (l ^ self.p[2 * i + 2]) | z;
             l ^= self.round_function(r);
         }
-        l ^= self.p[16];
         r ^= self.p[17];
         [r, l]
     }
