@@ -263,7 +263,7 @@ pub struct Config {
 }
 
 /// Default `bcrypt_cost` (SPEC §2).
-pub const DEFAULT_BCRYPT_COST: u32 = 12;
+pub const DEFAULT_BCRYPT_COST: u32 = crate::passwords::DEFAULT_COST;
 /// Default `ttl` (SPEC §2): 15 minutes.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -517,7 +517,7 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 /// The file as written: every key optional, every value untyped until validated, so that a
 /// bad value is reported with its key and position.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table of settings")]
 struct RawConfig {
     users: Option<Spanned<Value>>,
     state: Option<Spanned<Value>>,
@@ -537,7 +537,7 @@ struct RawConfig {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a [serve] table")]
 struct RawServe {
     listen: Option<Spanned<Value>>,
     cookie_secure: Option<Spanned<Value>>,
@@ -1076,7 +1076,10 @@ login_url = "https://auth.example.com/login"
         assert!(e.starts_with("/etc/jwtauth/config.toml:2:"), "{e}");
         assert!(!e.contains('\n'), "{e:?}");
         let e = err("serve = 5\n");
-        assert!(e.contains(":1:") && e.contains("serve"), "{e}");
+        assert!(
+            e.ends_with(":1:9: serve: invalid type: integer `5`, expected a [serve] table"),
+            "{e}"
+        );
     }
 
     #[test]
