@@ -461,3 +461,23 @@ fn a_default_file_in_an_unreadable_state_is_reported_not_ignored() {
         "{err}"
     );
 }
+
+/// The README's example `config.toml` parses, and every value it sets is the default it claims.
+#[test]
+fn the_readme_example_lists_the_defaults() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let block = &readme[start..start + readme[start..].find("```").expect("closed")];
+    let env = Env::new();
+    let file = env.path().join("example.toml");
+    std::fs::write(&file, block).unwrap();
+    let from_file = config_json(&env, &["--config", file.to_str().unwrap()]);
+    let defaults = config_json(&env, &[]);
+    for k in &KEYS[1..] {
+        assert_eq!(from_file[k]["value"], defaults[k]["value"], "{k}");
+        let commented = block.contains(&format!("# {} = ", k.trim_start_matches("serve.")));
+        let expected = if commented { "default" } else { "file" };
+        assert_eq!(from_file[k]["source"], expected, "{k}");
+    }
+}

@@ -281,10 +281,10 @@ pub struct ClaimArgs {
     /// Lifetime of the token: 20s, 15m, 2h, 7d or plain seconds [default: config ttl, else 15m]
     #[arg(long, value_name = "D")]
     pub ttl: Option<String>,
-    /// Audience claim (aud) [login: default config audience]
+    /// Audience claim (aud) [login: default config audience; mint: none]
     #[arg(long, value_name = "S")]
     pub aud: Option<String>,
-    /// Issuer claim (iss) [login: default config issuer]
+    /// Issuer claim (iss) [login: default config issuer; mint: none]
     #[arg(long, value_name = "S")]
     pub iss: Option<String>,
     /// Extra claim; V is parsed as JSON if it parses, else taken as a string (repeatable)
