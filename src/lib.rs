@@ -8,6 +8,7 @@ pub mod alg;
 pub mod asym;
 pub mod auth;
 pub mod clock;
+pub mod config;
 pub mod error;
 pub mod keys;
 pub mod passwords;

@@ -1,12 +1,14 @@
-//! The validated settings every front end builds once (from flags, the environment and, later,
-//! the configuration file) and the core reads: where the users, the revocations and the key
-//! are, and how long to wait for a lock. The core never reads `std::env` itself.
+//! The validated settings every front end builds once (from flags, the environment and the
+//! configuration file) and the core reads: where the users, the revocations and the key are,
+//! how long to wait for a lock, and the rest of the configuration (SPEC §12). The core never
+//! reads `std::env` itself.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// Default lock wait (SPEC §1), overridable with `JWTAUTH_LOCK_TIMEOUT` seconds.
@@ -19,6 +21,8 @@ pub enum KeySource {
     Flag,
     /// `JWTAUTH_KEY_FILE`
     Env,
+    /// `key` in the configuration file
+    Config,
     /// `JWT_SECRET_KEY` (raw bytes, no file)
     SecretEnv,
     /// `<config dir>/secret` or `<config dir>/private.pem`
@@ -31,6 +35,7 @@ impl KeySource {
         match self {
             KeySource::Flag => "flag",
             KeySource::Env => "env",
+            KeySource::Config => "config",
             KeySource::SecretEnv => "JWT_SECRET_KEY",
             KeySource::Default => "default",
         }
@@ -40,7 +45,8 @@ impl KeySource {
 /// The key as configured, before anything is read from disk.
 #[derive(Debug)]
 pub enum KeyConfig {
-    /// An explicit key file (`--key` or `JWTAUTH_KEY_FILE`): it must exist, it is never created.
+    /// An explicit key file (`--key`, `JWTAUTH_KEY_FILE` or config `key`): it must exist, it is
+    /// never created.
     File { path: PathBuf, source: KeySource },
     /// The raw bytes of `JWT_SECRET_KEY`.
     Secret(Zeroizing<Vec<u8>>),
@@ -51,20 +57,25 @@ pub enum KeyConfig {
 /// Where things are and how to wait for them.
 #[derive(Debug)]
 pub struct Settings {
-    /// The users store (`--users`, `JWTAUTH_USERS`, `<data dir>/users.json`).
+    /// The users store (`--users`, `JWTAUTH_USERS`, config `users`, `<data dir>/users.json`).
     pub users: Option<PathBuf>,
-    /// The revocation store (`--state`, `JWTAUTH_STATE`, `<data dir>/revocations.json`).
+    /// The revocation store (`--state`, `JWTAUTH_STATE`, config `state`,
+    /// `<data dir>/revocations.json`).
     pub state: Option<PathBuf>,
     /// The key configuration, first match wins: `--key`, `JWT_SECRET_KEY`, `JWTAUTH_KEY_FILE`,
-    /// default.
+    /// config `key`, default.
     pub key: Option<KeyConfig>,
-    /// `--key` or else `JWTAUTH_KEY_FILE`, remembered even when `JWT_SECRET_KEY` wins, so
-    /// `init` knows where a key file goes.
+    /// `--key`, else `JWTAUTH_KEY_FILE`, else config `key`, remembered even when
+    /// `JWT_SECRET_KEY` wins, so `init` knows where a key file goes.
     pub key_file: Option<PathBuf>,
     /// Default config directory (for `init` and first `login`).
     pub config_dir: Option<PathBuf>,
     /// How long to wait for a file lock.
     pub lock_timeout: Duration,
+    /// The effective configuration (SPEC §12) with the source of every value: the file's
+    /// values with the flags and environment applied over them. Its `users`, `state` and
+    /// `key` are what was configured; the fields above are what is used.
+    pub config: Config,
 }
 
 impl Settings {

@@ -30,6 +30,9 @@ pub struct GlobalArgs {
     /// Signing/verifying key file [default: <config dir>/secret or private.pem]
     #[arg(long, global = true, value_name = "PATH")]
     pub key: Option<PathBuf>,
+    /// Configuration file [env: JWTAUTH_CONFIG] [default: <config dir>/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print machine-readable JSON on stdout
     #[arg(long, global = true)]
     pub json: bool,
@@ -108,6 +111,14 @@ pub enum Command {
     /// from (flag, env, JWT_SECRET_KEY or default).
     #[command(after_help = EX_PATHS)]
     Paths,
+    /// Print the effective settings and where each came from
+    ///
+    /// One `key = value  (source)` line per setting of the configuration file (SPEC §12),
+    /// where the source is flag, env, file <path> or default. --json prints an object of
+    /// key -> {"value", "source"}. A secret (JWT_SECRET_KEY) is never printed, only that it is
+    /// set.
+    #[command(after_help = EX_CONFIG)]
+    Config,
     /// Print a shell completion script
     ///
     /// Write the output where your shell looks for completions.
@@ -195,9 +206,9 @@ pub struct PasswordArgs {
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
-    /// bcrypt cost (4-31)
-    #[arg(long, value_name = "N", default_value_t = crate::passwords::DEFAULT_COST, value_parser = clap::value_parser!(u32).range(4..=31))]
-    pub cost: u32,
+    /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub cost: Option<u32>,
     /// Check the password against HASH instead: exit 0 on match, 1 on mismatch
     #[arg(long, value_name = "HASH", conflicts_with = "cost")]
     pub check: Option<String>,
@@ -264,9 +275,9 @@ pub struct UserAddArgs {
     /// E-mail address
     #[arg(long, value_name = "S")]
     pub email: Option<String>,
-    /// bcrypt cost (4-31)
-    #[arg(long, value_name = "N", default_value_t = crate::passwords::DEFAULT_COST, value_parser = clap::value_parser!(u32).range(4..=31))]
-    pub cost: u32,
+    /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub cost: Option<u32>,
     /// Use an existing bcrypt hash ($2a$, $2b$, $2x$, $2y$) instead of reading a password
     #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "password_stdin"])]
     pub hash: Option<String>,
@@ -294,9 +305,9 @@ pub struct UserShowArgs {
 pub struct UserPasswdArgs {
     /// User name
     pub name: String,
-    /// bcrypt cost (4-31)
-    #[arg(long, value_name = "N", default_value_t = crate::passwords::DEFAULT_COST, value_parser = clap::value_parser!(u32).range(4..=31))]
-    pub cost: u32,
+    /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub cost: Option<u32>,
     #[command(flatten)]
     pub password: PasswordArgs,
 }
@@ -304,13 +315,13 @@ pub struct UserPasswdArgs {
 /// Claims shared by `login` and `mint`.
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
-    /// Lifetime of the token: 20s, 15m, 2h, 7d or plain seconds
-    #[arg(long, value_name = "D", default_value = "15m")]
-    pub ttl: String,
-    /// Audience claim (aud)
+    /// Lifetime of the token: 20s, 15m, 2h, 7d or plain seconds [default: config ttl, else 15m]
+    #[arg(long, value_name = "D")]
+    pub ttl: Option<String>,
+    /// Audience claim (aud) [login: default config audience; mint: none]
     #[arg(long, value_name = "S")]
     pub aud: Option<String>,
-    /// Issuer claim (iss)
+    /// Issuer claim (iss) [login: default config issuer; mint: none]
     #[arg(long, value_name = "S")]
     pub iss: Option<String>,
     /// Extra claim; V is parsed as JSON if it parses, else taken as a string (repeatable)
@@ -506,6 +517,12 @@ Examples:
   jwtauth paths
   jwtauth paths --json
   jwtauth --users ./users.json paths";
+
+const EX_CONFIG: &str = "\
+Examples:
+  jwtauth config
+  jwtauth config --json
+  jwtauth --config ./jwtauth.toml config";
 
 const EX_COMPLETIONS: &str = "\
 Examples:

@@ -1,5 +1,6 @@
 //! One module per subcommand group; each exposes `run(args, &Ctx)`.
 
+pub mod config;
 pub mod docs;
 pub mod hash;
 pub mod htpasswd;

@@ -1,23 +1,29 @@
-//! `Ctx`: the command line's run-time context, built once from the flags and the environment:
-//! the core's [`Settings`] plus the output mode. Commands never read `std::env` themselves.
+//! `Ctx`: the command line's run-time context, built once from the flags, the environment and
+//! the configuration file: the core's [`Settings`] plus the output mode. Commands never read
+//! `std::env` themselves.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use crate::cli::args::GlobalArgs;
 use crate::cli::error::{Error, Result};
+use crate::config::{CONFIG_FILE, Config, Source};
 use crate::keys::{self, Key};
 use crate::settings::{DEFAULT_LOCK_TIMEOUT, KeyConfig, KeySource, Settings};
 use crate::store::{self, Lookups, RevocationStore, UserStore};
+use crate::tokens;
 
 /// Everything a command needs to know about its environment.
 #[derive(Debug)]
 pub struct Ctx {
     /// Where things are (shared with the core).
     pub settings: Settings,
+    /// The configuration file looked at (`--config`, `JWTAUTH_CONFIG`, or the default
+    /// location; none when no home directory is known) and where that choice came from.
+    pub config_file: (Option<PathBuf>, Source),
     /// `--json`
     pub json: bool,
     /// `-q`
@@ -43,8 +49,21 @@ impl Ctx {
         let dirs = directories::ProjectDirs::from("", "", "jwtauth");
         let data_dir = dirs.as_ref().map(|d| d.data_dir().to_path_buf());
         let config_dir = dirs.as_ref().map(|d| d.config_dir().to_path_buf());
+        let (mut config, config_file) = load_config(global, config_dir.as_deref())?;
+        // A flag beats the environment, which beats the file, which beats the default.
+        if let Some(p) = given(&mut config, "users", &global.users, "JWTAUTH_USERS") {
+            config.users = Some(p);
+        }
+        if let Some(p) = given(&mut config, "state", &global.state, "JWTAUTH_STATE") {
+            config.state = Some(p);
+        }
         let key_file_env = non_empty(std::env::var_os("JWTAUTH_KEY_FILE")).map(PathBuf::from);
         let secret_env = std::env::var_os("JWT_SECRET_KEY").map(os_bytes);
+        let key_file = global
+            .key
+            .clone()
+            .or_else(|| key_file_env.clone())
+            .or_else(|| config.key.clone());
         let key = if let Some(path) = &global.key {
             Some(KeyConfig::File {
                 path: path.clone(),
@@ -57,9 +76,30 @@ impl Ctx {
                 path: path.clone(),
                 source: KeySource::Env,
             })
+        } else if let Some(path) = &config.key {
+            Some(KeyConfig::File {
+                path: path.clone(),
+                source: KeySource::Config,
+            })
         } else {
             config_dir.clone().map(|dir| KeyConfig::Default { dir })
         };
+        match &key {
+            Some(KeyConfig::File { path, source }) if *source != KeySource::Config => {
+                config.key = Some(path.clone());
+                let from = if *source == KeySource::Flag {
+                    Source::Flag
+                } else {
+                    Source::Env
+                };
+                config.set_source("key", from);
+            }
+            Some(KeyConfig::Secret(_)) => {
+                config.key = None;
+                config.set_source("key", Source::Env);
+            }
+            _ => {}
+        }
         let lock_timeout = match std::env::var("JWTAUTH_LOCK_TIMEOUT") {
             Ok(s) if !s.trim().is_empty() => s
                 .trim()
@@ -77,24 +117,43 @@ impl Ctx {
         };
         Ok(Ctx {
             settings: Settings {
-                users: global
+                users: config
                     .users
                     .clone()
                     .or_else(|| data_dir.as_ref().map(|d| d.join("users.json"))),
-                state: global
+                state: config
                     .state
                     .clone()
                     .or_else(|| data_dir.as_ref().map(|d| d.join("revocations.json"))),
                 key,
-                key_file: global.key.clone().or(key_file_env),
+                key_file,
                 config_dir,
                 lock_timeout,
+                config,
             },
+            config_file,
             json: global.json,
             quiet: global.quiet,
             color: !global.json && color_wanted(),
             now: jiff::Timestamp::now().as_second(),
         })
+    }
+
+    /// The bcrypt cost: `--cost`, else config `bcrypt_cost` (12 by default).
+    pub fn cost(&self, flag: Option<u32>) -> u32 {
+        flag.unwrap_or(self.settings.config.bcrypt_cost)
+    }
+
+    /// A token lifetime in seconds: `--ttl`, else config `ttl` (15m by default).
+    ///
+    /// # Errors
+    /// A usage error for a malformed `--ttl`.
+    pub fn ttl(&self, flag: Option<&str>) -> Result<i64> {
+        match flag {
+            Some(s) => Ok(tokens::parse_duration("--ttl", s)?),
+            // Validated when the file was read: at most a century, so it fits.
+            None => Ok(i64::try_from(self.settings.config.ttl.as_secs()).unwrap_or(i64::MAX)),
+        }
     }
 
     /// The users store.
@@ -143,6 +202,41 @@ impl Ctx {
             eprintln!("jwtauth: {msg}");
         }
     }
+}
+
+/// Reads the configuration file: `--config FILE`, else `JWTAUTH_CONFIG`, else
+/// `<config dir>/config.toml`. Only the default file may be missing. Returns the file looked
+/// at and where that choice came from, too.
+fn load_config(
+    global: &GlobalArgs,
+    config_dir: Option<&Path>,
+) -> Result<(Config, (Option<PathBuf>, Source))> {
+    let env = non_empty(std::env::var_os("JWTAUTH_CONFIG")).map(PathBuf::from);
+    let (path, source) = match (&global.config, env) {
+        (Some(p), _) => (Some(p.clone()), Source::Flag),
+        (None, Some(p)) => (Some(p), Source::Env),
+        (None, None) => (config_dir.map(|d| d.join(CONFIG_FILE)), Source::Default),
+    };
+    let config = match &path {
+        Some(p) => Config::load(p, source != Source::Default)?,
+        None => Config::default(),
+    };
+    Ok((config, (path, source)))
+}
+
+/// A path given by a flag (clap also fills it from `env_var`), with its source recorded in
+/// `config`. clap merges a flag and its variable, so a value equal to the variable's is taken
+/// to be the variable's.
+fn given(
+    config: &mut Config,
+    key: &'static str,
+    flag: &Option<PathBuf>,
+    env_var: &str,
+) -> Option<PathBuf> {
+    let path = flag.clone()?;
+    let from_env = std::env::var_os(env_var).is_some_and(|v| v == path.as_os_str());
+    config.set_source(key, if from_env { Source::Env } else { Source::Flag });
+    Some(path)
 }
 
 /// Colour is for people: a terminal on stdout, and no opt-out (<https://no-color.org>).

@@ -24,7 +24,8 @@ use crate::settings::Settings;
 use crate::store::{self, Lookups, RevocationStore, UserStore};
 use crate::verifier::{Rules, Verifier};
 
-pub use net::Cidr;
+pub use crate::config::LogFormat;
+use crate::config::{Cidr, Config};
 
 /// How long a client may take to send its request headers (slowloris).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,16 +36,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Largest request body.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// How log lines look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// One human line per request.
-    #[default]
-    Text,
-    /// One JSON object per request.
-    Json,
-}
-
 /// Brute-force protection (SPEC §9).
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleOptions {
@@ -54,16 +45,6 @@ pub struct ThrottleOptions {
     pub window: Duration,
     /// How long a ban lasts.
     pub ban: Duration,
-}
-
-impl Default for ThrottleOptions {
-    fn default() -> Self {
-        ThrottleOptions {
-            max_failures: 5,
-            window: Duration::from_secs(300),
-            ban: Duration::from_secs(300),
-        }
-    }
 }
 
 /// Everything `serve` needs beyond the core's [`Settings`].
@@ -89,20 +70,23 @@ pub struct Options {
     pub hash_queue: usize,
 }
 
-impl Default for Options {
-    fn default() -> Self {
+impl Options {
+    /// The options the configuration gives (SPEC §12: `ttl`, `issuer`, `audience` and the
+    /// `[serve]` table).
+    pub fn from_config(c: &Config) -> Self {
         Options {
-            listen: "127.0.0.1:8080".into(),
-            ttl: 15 * 60,
-            issuer: None,
-            audience: None,
-            introspection_subjects: Vec::new(),
-            trusted_proxies: vec![
-                Cidr::parse("127.0.0.0/8").unwrap_or_else(|_| unreachable!()),
-                Cidr::parse("::1/128").unwrap_or_else(|_| unreachable!()),
-            ],
-            throttle: ThrottleOptions::default(),
-            log_format: LogFormat::default(),
+            listen: c.serve.listen.to_string(),
+            ttl: i64::try_from(c.ttl.as_secs()).unwrap_or(i64::MAX),
+            issuer: c.issuer.clone(),
+            audience: c.audience.clone(),
+            introspection_subjects: c.serve.introspection_subjects.clone(),
+            trusted_proxies: c.serve.trusted_proxies.clone(),
+            throttle: ThrottleOptions {
+                max_failures: c.serve.throttle_max_failures,
+                window: c.serve.throttle_window,
+                ban: c.serve.throttle_ban,
+            },
+            log_format: c.serve.log_format,
             hash_queue: 64,
         }
     }

@@ -12,64 +12,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
 use super::{HEADER_TIMEOUT, SHUTDOWN_GRACE};
-
-/// An IP network (`10.0.0.0/8`, `::1/128`, or one address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Parses `ADDR` or `ADDR/PREFIX`.
-    ///
-    /// # Errors
-    /// A message saying what is wrong.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or CIDR"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            None => max,
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?} has a bad prefix length"))?,
-        };
-        Ok(Cidr { addr, prefix })
-    }
-
-    /// Whether `ip` is in this network (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
+use crate::config::Cidr;
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest
 /// address in `X-Forwarded-For` that is not itself a trusted proxy (SPEC §9), so one client
@@ -136,23 +79,6 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cidrs_match_their_networks() {
-        let lo = Cidr::parse("127.0.0.0/8").unwrap();
-        assert!(lo.contains("127.1.2.3".parse().unwrap()));
-        assert!(lo.contains("::ffff:127.0.0.1".parse().unwrap()));
-        assert!(!lo.contains("10.0.0.1".parse().unwrap()));
-        let one = Cidr::parse("::1").unwrap();
-        assert!(one.contains("::1".parse().unwrap()));
-        assert!(
-            Cidr::parse("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
-        assert!(Cidr::parse("1.2.3.4/33").is_err());
-        assert!(Cidr::parse("nope").is_err());
-    }
 
     #[test]
     fn client_is_the_nearest_untrusted_hop() {

@@ -50,6 +50,7 @@ impl Env {
             .env_remove("JWTAUTH_USERS")
             .env_remove("JWTAUTH_STATE")
             .env_remove("JWTAUTH_KEY_FILE")
+            .env_remove("JWTAUTH_CONFIG")
             .env_remove("JWTAUTH_LOCK_TIMEOUT")
             .env_remove("NO_COLOR")
             .current_dir(h);
@@ -67,6 +68,18 @@ impl Env {
     /// Default revocation state file.
     pub fn state(&self) -> PathBuf {
         self.path().join("data/jwtauth/revocations.json")
+    }
+
+    /// Default configuration file.
+    pub fn config_file(&self) -> PathBuf {
+        self.path().join("config/jwtauth/config.toml")
+    }
+
+    /// Writes the default configuration file.
+    pub fn write_config(&self, toml: &str) {
+        let p = self.config_file();
+        std::fs::create_dir_all(p.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(&p, toml).expect("write config");
     }
 
     /// Default HMAC key file.

@@ -24,7 +24,7 @@ pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
         return Ok(());
     }
     let pw = password_input::read(&args.password, Ask::Confirm)?;
-    let hash = passwords::hash(&pw, args.cost)?;
+    let hash = passwords::hash(&pw, ctx.cost(args.cost))?;
     if ctx.json {
         output::json(&serde_json::json!({"hash": hash}))
     } else {

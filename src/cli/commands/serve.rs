@@ -6,20 +6,17 @@ use crate::cli::context::Ctx;
 use crate::cli::error::Result;
 use crate::keys;
 use crate::serve::{self, LogFormat, Options};
-use crate::tokens;
 
 /// Runs the service until SIGTERM or SIGINT.
 ///
 /// # Errors
 /// Exit 8 when the address cannot be bound or the key cannot be used; 2 for bad values.
 pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<()> {
-    let mut opts = Options::default();
+    let mut opts = Options::from_config(&ctx.settings.config);
     if let Some(listen) = &args.listen {
         opts.listen.clone_from(listen);
     }
-    if let Some(ttl) = &args.ttl {
-        opts.ttl = tokens::parse_duration("--ttl", ttl)?;
-    }
+    opts.ttl = ctx.ttl(args.ttl.as_deref())?;
     if let Some(f) = args.log_format {
         opts.log_format = match f {
             LogFormatArg::Text => LogFormat::Text,

@@ -12,6 +12,7 @@ use crate::cli::error::{Error, Result, code};
 use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
 use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
 use crate::keys::{self, Key};
 use crate::settings::{KeyConfig, KeySource};
 use crate::store::Lookups;
@@ -25,7 +26,7 @@ use crate::verifier::{Rules, Scratch, Verifier};
 /// Exit 5 for an unknown user, a wrong password or a disabled user, all alike.
 pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     users::check_name(&args.name)?;
-    let ttl = tokens::parse_duration("--ttl", &args.claims.ttl)?;
+    let ttl = ctx.ttl(args.claims.ttl.as_deref())?;
     let mut claims = Map::new();
     tokens::parse_claims(&args.claims.claims, &mut claims)?;
     password_input::check_source(&args.password)?;
@@ -53,6 +54,7 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
         exp,
         None,
         &args.claims,
+        Some(&ctx.settings.config),
         claims,
         false,
     )
@@ -66,7 +68,7 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
     if args.sub.is_empty() {
         return Err(Error::usage("--sub", "must not be empty"));
     }
-    let ttl = tokens::parse_duration("--ttl", &args.claims.ttl)?;
+    let ttl = ctx.ttl(args.claims.ttl.as_deref())?;
     let exp = args
         .exp
         .as_deref()
@@ -116,6 +118,7 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
         exp,
         nbf,
         &args.claims,
+        None,
         claims,
         true,
     )
@@ -137,6 +140,7 @@ fn issue(
     exp: i64,
     nbf: Option<i64>,
     flags: &ClaimArgs,
+    defaults: Option<&Config>,
     extra: Map<String, Value>,
     with_claims: bool,
 ) -> Result<()> {
@@ -148,11 +152,21 @@ fn issue(
         claims.insert("nbf".into(), nbf.into());
     }
     claims.insert("jti".into(), tokens::new_jti()?.into());
-    if let Some(iss) = &flags.iss {
-        claims.insert("iss".into(), iss.as_str().into());
+    // `login` takes the configured issuer and audience unless a flag names them (`mint` makes
+    // test tokens: only what its flags say).
+    let iss = flags
+        .iss
+        .as_deref()
+        .or(defaults.and_then(|c| c.issuer.as_deref()));
+    let aud = flags
+        .aud
+        .as_deref()
+        .or(defaults.and_then(|c| c.audience.as_deref()));
+    if let Some(iss) = iss {
+        claims.insert("iss".into(), iss.into());
     }
-    if let Some(aud) = &flags.aud {
-        claims.insert("aud".into(), aud.as_str().into());
+    if let Some(aud) = aud {
+        claims.insert("aud".into(), aud.into());
     }
     claims.extend(extra);
     let token = tokens::sign(key, alg, &claims, flags.allow_weak_key)?;

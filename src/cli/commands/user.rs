@@ -70,7 +70,7 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     let user = users.add(&args.name, &mut || {
         let hashed_password = match (&args.hash, &password) {
             (Some(h), _) => h.clone(),
-            (None, Some(p)) => passwords::hash(p, args.cost)?,
+            (None, Some(p)) => passwords::hash(p, ctx.cost(args.cost))?,
             (None, None) => unreachable!("a password is read whenever there is no --hash"),
         };
         Ok(User {
@@ -182,7 +182,7 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
         require_existing(users.as_ref(), &args.name)?;
     }
     let password = password_input::read(&args.password, Ask::Confirm)?;
-    let hash = passwords::hash(&password, args.cost)?;
+    let hash = passwords::hash(&password, ctx.cost(args.cost))?;
     drop(password);
     // Nothing is revoked for a user that does not exist or whose record is unreadable.
     require_existing(users.as_ref(), &args.name)?;
