@@ -83,8 +83,8 @@ mod tests {
     #[test]
     fn client_is_the_nearest_untrusted_hop() {
         let trusted = [
-            Cidr::parse("127.0.0.0/8").unwrap(),
-            Cidr::parse("10.0.0.0/8").unwrap(),
+            "127.0.0.0/8".parse::<Cidr>().unwrap(),
+            "10.0.0.0/8".parse::<Cidr>().unwrap(),
         ];
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         let far: IpAddr = "203.0.113.9".parse().unwrap();
