@@ -16,7 +16,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use crate::alg::{Algorithm, KeyKind};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::der::asn1::AnyRef;
-use p256::pkcs8::der::{Decode, Encode, SliceReader, Tag, Tagged};
+use p256::pkcs8::der::{Decode, Encode};
 use p256::pkcs8::spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 use p256::pkcs8::{LineEnding, PrivateKeyInfo};
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey};
@@ -24,6 +24,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
 use serde::Deserialize as _;
 use serde_json::Value;
+use x509_cert::certificate::{CertificateInner, Raw};
 use zeroize::Zeroizing;
 
 /// RSA modulus size of keys made by `init`.
@@ -426,23 +427,16 @@ fn public_pkcs1(der: &[u8]) -> Result<Parsed, String> {
 }
 
 /// The subject public key of an X.509 certificate. The certificate itself (issuer, validity,
-/// signature) is not checked: it only carries the key, as with `openssl x509 -pubkey`.
+/// signature, serial number) is not checked: it only carries the key, as with
+/// `openssl x509 -pubkey`; hence x509-cert's `Raw` profile.
 fn certificate(der: &[u8]) -> Result<Parsed, String> {
     let bad = |e: p256::pkcs8::der::Error| format!("is not a valid X.509 certificate: {e}");
-    let cert = AnyRef::from_der(der).map_err(bad)?;
-    let mut outer = SliceReader::new(cert.value()).map_err(bad)?;
-    let tbs = AnyRef::decode(&mut outer).map_err(bad)?;
-    let mut r = SliceReader::new(tbs.value()).map_err(bad)?;
-    // TBSCertificate: [0] version (optional), serialNumber, signature, issuer, validity,
-    // subject, subjectPublicKeyInfo, ...
-    let first = AnyRef::decode(&mut r).map_err(bad)?;
-    let version_present =
-        matches!(first.tag(), Tag::ContextSpecific { number, .. } if number.value() == 0);
-    for _ in 0..if version_present { 5 } else { 4 } {
-        AnyRef::decode(&mut r).map_err(bad)?;
-    }
-    let spki = SubjectPublicKeyInfoRef::decode(&mut r).map_err(bad)?;
-    let spki_der = spki.to_der().map_err(bad)?;
+    let cert = CertificateInner::<Raw>::from_der(der).map_err(bad)?;
+    let spki_der = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(bad)?;
     public_spki(&spki_der)
 }
 
