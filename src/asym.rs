@@ -6,19 +6,25 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk, KeyOperations, OctetKeyPairParameters, OctetKeyPairType,
+    PublicKeyUse, RSAKeyParameters, RSAKeyType, ThumbprintHash,
+};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
-use crate::alg::{self, Algorithm, KeyKind};
+use crate::alg::{Algorithm, KeyKind};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::der::asn1::AnyRef;
-use p256::pkcs8::der::{Decode, Encode, SliceReader, Tag, Tagged};
+use p256::pkcs8::der::{Decode, Encode};
 use p256::pkcs8::spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 use p256::pkcs8::{LineEnding, PrivateKeyInfo};
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use serde::Deserialize as _;
+use serde_json::Value;
+use x509_cert::certificate::{CertificateInner, Raw};
 use zeroize::Zeroizing;
 
 /// RSA modulus size of keys made by `init`.
@@ -88,50 +94,59 @@ impl PublicKey {
     }
 
     /// The key's required JWK members (RFC 7638 §3.2), values base64url.
-    fn members(&self) -> Vec<(&'static str, String)> {
+    fn params(&self) -> AlgorithmParameters {
         let b = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
         match self {
-            PublicKey::Rsa { n, e } => vec![("e", b(e)), ("kty", "RSA".into()), ("n", b(n))],
+            PublicKey::Rsa { n, e } => AlgorithmParameters::RSA(RSAKeyParameters {
+                key_type: RSAKeyType::RSA,
+                n: b(n),
+                e: b(e),
+            }),
             PublicKey::P256(p) | PublicKey::P384(p) => {
                 let half = (p.len() - 1) / 2;
-                vec![
-                    ("crv", self.kind().name().into()),
-                    ("kty", "EC".into()),
-                    ("x", b(&p[1..1 + half])),
-                    ("y", b(&p[1 + half..])),
-                ]
+                AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                    key_type: EllipticCurveKeyType::EC,
+                    curve: match self {
+                        PublicKey::P256(_) => EllipticCurve::P256,
+                        _ => EllipticCurve::P384,
+                    },
+                    x: b(&p[1..1 + half]),
+                    y: b(&p[1 + half..]),
+                })
             }
-            PublicKey::Ed25519(x) => vec![
-                ("crv", "Ed25519".into()),
-                ("kty", "OKP".into()),
-                ("x", b(x)),
-            ],
+            PublicKey::Ed25519(x) => AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                key_type: OctetKeyPairType::OctetKeyPair,
+                curve: EllipticCurve::Ed25519,
+                x: b(x),
+            }),
         }
     }
 
     /// The RFC 7638 JWK thumbprint (SHA-256, base64url): the `kid` of jwtauth's tokens.
     pub fn thumbprint(&self) -> String {
-        // The required members in lexicographic order, no whitespace; every value is a
-        // base64url or fixed ASCII string, so no JSON escaping is needed.
-        let body: Vec<String> = self
-            .members()
-            .into_iter()
-            .map(|(k, v)| format!("\"{k}\":\"{v}\""))
-            .collect();
-        let canonical = format!("{{{}}}", body.join(","));
-        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+        let members = Jwk {
+            common: CommonParameters::default(),
+            algorithm: self.params(),
+        };
+        // The crate refuses only key types it has no thumbprint for (`oct` is not one of
+        // ours, and `params` builds RSA, EC on P-256/P-384 and OKP on Ed25519), and its
+        // RustCrypto SHA-256 cannot fail.
+        members
+            .thumbprint(ThumbprintHash::SHA256)
+            .expect("RSA, EC and OKP keys have an RFC 7638 thumbprint")
     }
 
     /// The public JWK: `kty`, `use: sig`, `alg`, `kid` (the thumbprint) and the key members.
-    pub fn jwk(&self, alg: Algorithm) -> Map<String, Value> {
-        let mut m = Map::new();
-        for (k, v) in self.members() {
-            m.insert(k.into(), Value::String(v));
+    pub fn jwk(&self, alg: Algorithm) -> Jwk {
+        Jwk {
+            common: CommonParameters {
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(alg.into()),
+                key_id: Some(self.thumbprint()),
+                ..CommonParameters::default()
+            },
+            algorithm: self.params(),
         }
-        m.insert("use".into(), "sig".into());
-        m.insert("alg".into(), alg::name(alg).into());
-        m.insert("kid".into(), self.thumbprint().into());
-        m
     }
 
     /// The key as an SPKI PEM (`BEGIN PUBLIC KEY`).
@@ -412,23 +427,16 @@ fn public_pkcs1(der: &[u8]) -> Result<Parsed, String> {
 }
 
 /// The subject public key of an X.509 certificate. The certificate itself (issuer, validity,
-/// signature) is not checked: it only carries the key, as with `openssl x509 -pubkey`.
+/// signature, serial number) is not checked: it only carries the key, as with
+/// `openssl x509 -pubkey`; hence x509-cert's `Raw` profile.
 fn certificate(der: &[u8]) -> Result<Parsed, String> {
     let bad = |e: p256::pkcs8::der::Error| format!("is not a valid X.509 certificate: {e}");
-    let cert = AnyRef::from_der(der).map_err(bad)?;
-    let mut outer = SliceReader::new(cert.value()).map_err(bad)?;
-    let tbs = AnyRef::decode(&mut outer).map_err(bad)?;
-    let mut r = SliceReader::new(tbs.value()).map_err(bad)?;
-    // TBSCertificate: [0] version (optional), serialNumber, signature, issuer, validity,
-    // subject, subjectPublicKeyInfo, ...
-    let first = AnyRef::decode(&mut r).map_err(bad)?;
-    let version_present =
-        matches!(first.tag(), Tag::ContextSpecific { number, .. } if number.value() == 0);
-    for _ in 0..if version_present { 5 } else { 4 } {
-        AnyRef::decode(&mut r).map_err(bad)?;
-    }
-    let spki = SubjectPublicKeyInfoRef::decode(&mut r).map_err(bad)?;
-    let spki_der = spki.to_der().map_err(bad)?;
+    let cert = CertificateInner::<Raw>::from_der(der).map_err(bad)?;
+    let spki_der = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(bad)?;
     public_spki(&spki_der)
 }
 
@@ -499,14 +507,17 @@ pub struct Skipped {
     pub why: String,
 }
 
-/// Reads a JWK Set (`{"keys":[…]}`; a single JWK object is taken as a set of one). Keys that
-/// cannot verify signatures (`use: enc`, HMAC `oct` keys, unknown types or curves) are
-/// skipped and listed.
+/// Reads a JWK Set (`{"keys":[…]}`; a single JWK object is taken as a set of one). Each key
+/// is read by `jsonwebtoken::jwk::Jwk`; keys that cannot verify signatures (`use: enc`,
+/// `key_ops` without `verify`, HMAC `oct` keys, unknown types or curves, points off the curve,
+/// an `alg` the key cannot do) are skipped and listed, so `verify` can say why their `kid`
+/// fails.
 ///
 /// # Errors
 /// A message when the document is not a JWK Set.
 pub fn parse_jwks(bytes: &[u8]) -> Result<(Vec<SetKey>, Vec<Skipped>), String> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("is not JSON: {e}"))?;
+    // Key by key rather than as one `JwkSet`, so one bad key does not hide the others.
     let list = match &doc {
         Value::Object(m) if m.contains_key("keys") => match m.get("keys") {
             Some(Value::Array(a)) => a.as_slice(),
@@ -516,16 +527,15 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<(Vec<SetKey>, Vec<Skipped>), String> {
         _ => return Err("is not a JWK Set (expected {\"keys\": [...]})".into()),
     };
     let (mut keys, mut skipped) = (Vec::new(), Vec::new());
-    for (i, jwk) in list.iter().enumerate() {
-        let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_string);
-        match parse_jwk(jwk) {
-            Ok((public, alg)) => keys.push(SetKey {
-                kid: kid.unwrap_or_else(|| public.thumbprint()),
+    for (i, raw) in list.iter().enumerate() {
+        match parse_jwk(raw) {
+            Ok((jwk, public, alg)) => keys.push(SetKey {
+                kid: jwk.common.key_id.unwrap_or_else(|| public.thumbprint()),
                 public,
                 alg,
             }),
             Err(why) => skipped.push(Skipped {
-                kid,
+                kid: raw.get("kid").and_then(Value::as_str).map(str::to_string),
                 why: format!("key {} {why}", i + 1),
             }),
         }
@@ -533,78 +543,86 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<(Vec<SetKey>, Vec<Skipped>), String> {
     Ok((keys, skipped))
 }
 
-fn parse_jwk(jwk: &Value) -> Result<(PublicKey, Option<Algorithm>), String> {
-    let Value::Object(m) = jwk else {
+/// One JWK of a set: read by the crate, then held to what jwtauth verifies with.
+fn parse_jwk(raw: &Value) -> Result<(Jwk, PublicKey, Option<Algorithm>), String> {
+    if !raw.is_object() {
         return Err("is not a JSON object".into());
-    };
-    let text = |k: &str| m.get(k).and_then(Value::as_str);
-    let bytes = |k: &str| -> Result<Vec<u8>, String> {
-        let v = text(k).ok_or_else(|| format!("has no \"{k}\" member"))?;
+    }
+    let jwk = Jwk::deserialize(raw).map_err(|e| format!("is not a valid JWK: {e}"))?;
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(other) => {
+            let u = match other {
+                PublicKeyUse::Other(u) => u.as_str(),
+                _ => "enc",
+            };
+            return Err(format!("is for \"use\": \"{u}\", not signatures"));
+        }
+    }
+    if let Some(ops) = &jwk.common.key_operations
+        && !ops.contains(&KeyOperations::Verify)
+    {
+        return Err("has key_ops without \"verify\"".into());
+    }
+    let bytes = |k: &str, v: &str| {
         B64_JWK
             .decode(v)
             .map_err(|_| format!("has a \"{k}\" that is not base64url"))
     };
-    if let Some(u) = text("use")
-        && u != "sig"
-    {
-        return Err(format!("is for \"use\": \"{u}\", not signatures"));
-    }
-    if let Some(Value::Array(ops)) = m.get("key_ops")
-        && !ops.iter().any(|o| o == "verify")
-    {
-        return Err("has key_ops without \"verify\"".into());
-    }
-    let public = match text("kty") {
-        Some("RSA") => {
-            let (n, e) = (bytes("n")?, bytes("e")?);
+    let public = match &jwk.algorithm {
+        AlgorithmParameters::RSA(p) => {
+            let (n, e) = (bytes("n", &p.n)?, bytes("e", &p.e)?);
             let key = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
                 .map_err(|e| format!("is not a usable RSA key: {e}"))?;
             rsa_public(&key)
         }
-        Some("EC") => {
-            let (x, y) = (bytes("x")?, bytes("y")?);
+        AlgorithmParameters::EllipticCurve(p) => {
+            let (x, y) = (bytes("x", &p.x)?, bytes("y", &p.y)?);
             let mut point = vec![0x04];
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            match text("crv") {
-                Some("P-256") if x.len() == 32 && y.len() == 32 => {
+            match p.curve {
+                EllipticCurve::P256 if x.len() == 32 && y.len() == 32 => {
                     p256::PublicKey::from_sec1_bytes(&point)
                         .map_err(|_| "is not a point on P-256".to_string())?;
                     PublicKey::P256(point)
                 }
-                Some("P-384") if x.len() == 48 && y.len() == 48 => {
+                EllipticCurve::P384 if x.len() == 48 && y.len() == 48 => {
                     p384::PublicKey::from_sec1_bytes(&point)
                         .map_err(|_| "is not a point on P-384".to_string())?;
                     PublicKey::P384(point)
                 }
-                Some(c @ ("P-256" | "P-384")) => {
-                    return Err(format!("has coordinates of the wrong size for {c}"));
+                EllipticCurve::P256 | EllipticCurve::P384 => {
+                    return Err(format!(
+                        "has coordinates of the wrong size for {}",
+                        curve_of(&p.curve)
+                    ));
                 }
-                c => return Err(format!("has an unsupported curve {c:?}")),
+                ref c => return Err(format!("has an unsupported curve {:?}", curve_of(c))),
             }
         }
-        Some("OKP") => match text("crv") {
-            Some("Ed25519") => {
-                let x: [u8; 32] = bytes("x")?
+        AlgorithmParameters::OctetKeyPair(p) => match p.curve {
+            EllipticCurve::Ed25519 => {
+                let x: [u8; 32] = bytes("x", &p.x)?
                     .try_into()
                     .map_err(|_| "has an Ed25519 \"x\" that is not 32 bytes".to_string())?;
                 ed25519_dalek::VerifyingKey::from_bytes(&x)
                     .map_err(|_| "is not a valid Ed25519 key".to_string())?;
                 PublicKey::Ed25519(x)
             }
-            c => return Err(format!("has an unsupported curve {c:?}")),
+            ref c => return Err(format!("has an unsupported curve {:?}", curve_of(c))),
         },
-        Some("oct") => {
-            return Err("is a symmetric (oct) key; a JWK Set verifies public keys only".into());
-        }
-        Some(t) => return Err(format!("has an unsupported key type {t:?}")),
-        None => return Err("has no \"kty\" member".into()),
+        AlgorithmParameters::OctetKey(_) => return Err(SYMMETRIC.into()),
+        AlgorithmParameters::Other(p) => return Err(unreadable(&p.fields)),
+        _ => return Err("has an unsupported key type".into()),
     };
-    let alg = match text("alg") {
+    let alg = match jwk.common.key_algorithm {
         None => None,
-        Some(name) => {
-            let alg: Algorithm = name
-                .parse()
+        Some(ka) => {
+            // The crate folds every name it does not know into one value: the name is the
+            // document's.
+            let name = raw.get("alg").and_then(Value::as_str).unwrap_or_default();
+            let alg = Algorithm::try_from(ka)
                 .map_err(|_| format!("has an unsupported \"alg\" {name:?}"))?;
             if !public.kind().algorithms().contains(&alg) {
                 return Err(format!(
@@ -615,7 +633,36 @@ fn parse_jwk(jwk: &Value) -> Result<(PublicKey, Option<Algorithm>), String> {
             Some(alg)
         }
     };
-    Ok((public, alg))
+    Ok((jwk, public, alg))
+}
+
+const SYMMETRIC: &str = "is a symmetric (oct) key; a JWK Set verifies public keys only";
+
+/// The JWK name of a curve (`P-256`, `Ed25519`).
+fn curve_of(c: &EllipticCurve) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{c:?}"))
+}
+
+/// Why a JWK that fits none of the crate's key types was not read: its members, as found.
+fn unreadable(members: &std::collections::BTreeMap<String, Value>) -> String {
+    let text = |k: &str| members.get(k).and_then(Value::as_str);
+    let needed: &[&str] = match text("kty") {
+        None => return "has no \"kty\" member".into(),
+        Some("oct") => return SYMMETRIC.into(),
+        Some("RSA") => &["n", "e"],
+        Some("EC") => &["crv", "x", "y"],
+        Some("OKP") => &["crv", "x"],
+        Some(t) => return format!("has an unsupported key type {t:?}"),
+    };
+    if let Some(m) = needed.iter().find(|m| text(m).is_none()) {
+        return format!("has no \"{m}\" member");
+    }
+    // Every member is there and a string: only the curve can be what the crate did not know.
+    let crv = text("crv").unwrap_or_default();
+    format!("has an unsupported curve {crv:?}")
 }
 
 #[cfg(test)]
@@ -634,6 +681,56 @@ mod tests {
             public.thumbprint(),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
+    }
+
+    #[test]
+    fn jwk_sets_skip_unusable_keys_with_a_reason() {
+        let (_, ed) = generate(KeyKind::Ed25519).unwrap();
+        let good = serde_json::to_value(ed.jwk(Algorithm::EdDSA)).unwrap();
+        let with = |k: &str, v: Value| {
+            let mut j = good.clone();
+            j[k] = v;
+            j
+        };
+        let mut no_kid = with("x", format!("{}=", good["x"].as_str().unwrap()).into());
+        no_kid.as_object_mut().unwrap().remove("kid");
+        let set = serde_json::json!({"keys": [
+            good,
+            no_kid,
+            with("use", "enc".into()),
+            with("key_ops", serde_json::json!(["sign"])),
+            with("alg", "ES256".into()),
+            with("alg", "RSA-OAEP".into()),
+            with("crv", "X25519".into()),
+            with("kty", "EC".into()),
+            serde_json::json!({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"}),
+            serde_json::json!({"kty": "RSA", "e": "AQAB", "kid": "r"}),
+            serde_json::json!({"kty": "oct", "k": "c2VjcmV0"}),
+            serde_json::json!({"kty": "dir"}),
+            serde_json::json!(3),
+        ]});
+        let (keys, skipped) = parse_jwks(set.to_string().as_bytes()).unwrap();
+        // Without a kid, the key is named by its thumbprint, padding or not.
+        let kids: Vec<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(kids, [ed.thumbprint(), ed.thumbprint()]);
+        let why: Vec<&str> = skipped.iter().map(|s| s.why.as_str()).collect();
+        assert_eq!(
+            why,
+            [
+                "key 3 is for \"use\": \"enc\", not signatures",
+                "key 4 has key_ops without \"verify\"",
+                "key 5 has \"alg\" ES256, which a Ed25519 key cannot verify",
+                "key 6 has an unsupported \"alg\" \"RSA-OAEP\"",
+                "key 7 has an unsupported curve \"X25519\"",
+                "key 8 has no \"y\" member",
+                "key 9 has an unsupported curve \"P-521\"",
+                "key 10 has no \"n\" member",
+                "key 11 is a symmetric (oct) key; a JWK Set verifies public keys only",
+                "key 12 has an unsupported key type \"dir\"",
+                "key 13 is not a JSON object",
+            ]
+        );
+        assert_eq!(skipped[7].kid.as_deref(), Some("r"));
     }
 
     #[test]

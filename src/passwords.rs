@@ -48,32 +48,38 @@ impl Password {
     }
 }
 
+/// The bcrypt prefixes accepted (SPEC §1: `htpasswd -B` and Python `bcrypt` hashes import as
+/// they are).
+const PREFIXES: [&str; 4] = ["$2a$", "$2b$", "$2x$", "$2y$"];
+
 /// Checks that `hash` is a well-formed bcrypt hash (`$2a$`, `$2b$`, `$2x$` or `$2y$`, a cost
 /// of 4–31, 53 characters of bcrypt base64).
 ///
 /// # Errors
 /// A usage error saying what is wrong.
 pub fn check_hash_format(hash: &str) -> Result<()> {
+    parts(hash).map(drop)
+}
+
+/// `hash` taken apart by the bcrypt crate, which `verify` uses too, with the reason in our
+/// words when it is not well formed.
+fn parts(hash: &str) -> Result<bcrypt::HashParts> {
     let bad = |why: &str| Error::invalid("bcrypt hash", why);
-    let b = hash.as_bytes();
-    if b.len() != 60 {
+    if hash.len() != 60 {
         return Err(bad("expected 60 characters like $2b$12$…"));
     }
-    if !(b[0] == b'$' && b[1] == b'2' && matches!(b[2], b'a' | b'b' | b'x' | b'y') && b[3] == b'$')
-    {
+    if !PREFIXES.iter().any(|p| hash.starts_with(p)) {
         return Err(bad("expected a $2a$, $2b$, $2x$ or $2y$ prefix"));
     }
-    let cost = std::str::from_utf8(&b[4..6])
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok());
-    if b[6] != b'$' || !matches!(cost, Some(4..=31)) {
-        return Err(bad("expected a two-digit cost from 04 to 31"));
+    // The crate names the faulty part only in prose; the cost is the `NN$` after the prefix.
+    let cost_field = hash
+        .get(4..7)
+        .is_some_and(|c| c.as_bytes()[..2].iter().all(u8::is_ascii_digit) && c.ends_with('$'));
+    match hash.parse::<bcrypt::HashParts>() {
+        Ok(parts) if (4..=31).contains(&parts.get_cost()) => Ok(parts),
+        Err(_) if cost_field => Err(bad("salt and digest must be bcrypt base64 ([./A-Za-z0-9])")),
+        _ => Err(bad("expected a two-digit cost from 04 to 31")),
     }
-    let alphabet = |c: &u8| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/';
-    if !b[7..].iter().all(alphabet) {
-        return Err(bad("salt and digest must be bcrypt base64 ([./A-Za-z0-9])"));
-    }
-    Ok(())
 }
 
 /// Hashes a password with bcrypt at `cost`, as `$2b$`.
@@ -107,7 +113,7 @@ pub fn dummy_hash(cost: u32) -> String {
 
 /// The cost of a well-formed bcrypt hash.
 pub fn cost_of(hash: &str) -> Option<u32> {
-    hash.get(4..6)?.parse().ok()
+    parts(hash).ok().map(|p| p.get_cost())
 }
 
 #[cfg(test)]
@@ -136,6 +142,16 @@ mod tests {
         assert!(check_hash_format(&good.replacen("$04$", "$32$", 1)).is_err());
         assert!(check_hash_format(&format!("{}!", &good[..59])).is_err());
         assert!(check_hash_format(&good[..59]).is_err());
+        let why = |h: &str| check_hash_format(h).unwrap_err().to_string();
+        assert!(why(&good.replacen("$04$", "$x4$", 1)).ends_with("a two-digit cost from 04 to 31"));
+        assert!(why(&good.replacen("$04$", "$32$", 1)).ends_with("a two-digit cost from 04 to 31"));
+        assert!(why(&format!("{}!", &good[..59])).ends_with("bcrypt base64 ([./A-Za-z0-9])"));
+        for prefix in ["$2a$", "$2x$", "$2y$"] {
+            let h = good.replacen("$2b$", prefix, 1);
+            check_hash_format(&h).unwrap();
+            assert_eq!(cost_of(&h), Some(4));
+        }
+        assert_eq!(cost_of("$2b$04$abc"), None);
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
-/// Text styles for human output (plain ANSI escapes; see `Ctx::color` for when they are used).
+/// Text styles for human output (see `Ctx::color` for when they are used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
     /// Section titles.
@@ -69,19 +69,26 @@ pub enum Style {
     Dim,
 }
 
+impl Style {
+    fn ansi(self) -> anstyle::Style {
+        let fg = |c: anstyle::AnsiColor| anstyle::Style::new().fg_color(Some(c.into()));
+        match self {
+            Style::Bold => anstyle::Style::new().bold(),
+            Style::Green => fg(anstyle::AnsiColor::Green),
+            Style::Red => fg(anstyle::AnsiColor::Red),
+            Style::Yellow => fg(anstyle::AnsiColor::Yellow),
+            Style::Dim => anstyle::Style::new().dimmed(),
+        }
+    }
+}
+
 /// `s` in `style` when `color` is on, else `s` unchanged.
 pub fn paint(color: bool, style: Style, s: &str) -> String {
     if !color {
         return s.to_string();
     }
-    let code = match style {
-        Style::Bold => "1",
-        Style::Green => "32",
-        Style::Red => "31",
-        Style::Yellow => "33",
-        Style::Dim => "2",
-    };
-    format!("\x1b[{code}m{s}\x1b[0m")
+    let style = style.ansi();
+    format!("{style}{s}{style:#}")
 }
 
 /// A JSON value for a terminal: strings as they are when printable, everything else (and

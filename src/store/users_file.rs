@@ -105,6 +105,22 @@ impl Document for UsersDoc {
         // serde_json accepted the bytes, so they are UTF-8.
         let src = String::from_utf8(bytes)
             .map_err(|e| Error::corrupt(path, format!("not UTF-8: {e}")))?;
+        // Each span was cut from the bytes by serde_json, so it lies inside `src` on character
+        // boundaries. Checked once here, so that `text` never has to make up a value (an
+        // empty name or record would be written back as if it were the file's).
+        let spans = entries.iter().flat_map(|e| [&e.name, &e.record]);
+        if spans
+            .filter_map(|t| match t {
+                Text::Src(r) => Some(r),
+                Text::Own(_) => None,
+            })
+            .any(|r| src.get(r.clone()).is_none())
+        {
+            return Err(Error::corrupt(
+                path,
+                "internal error: a user record's position does not match the file's text",
+            ));
+        }
         let mut store = UsersDoc {
             src,
             entries: Vec::new(),
@@ -179,7 +195,8 @@ impl UsersDoc {
 
     fn text<'a>(&'a self, t: &'a Text) -> &'a str {
         match t {
-            Text::Src(r) => self.src.get(r.clone()).unwrap_or_default(),
+            // Every `Src` span was checked against `src` (which never changes) when parsed.
+            Text::Src(r) => &self.src[r.clone()],
             Text::Own(s) => s,
         }
     }

@@ -1,6 +1,6 @@
 //! `jwtauth jwks`: the public JWK Set of the asymmetric signing key.
 
-use serde_json::{Value, json};
+use jsonwebtoken::jwk::JwkSet;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
@@ -20,7 +20,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "is an HMAC secret, which has no public part and must never be published; a JWK Set needs an asymmetric key (jwtauth init --alg ES256, RS256, EdDSA, ...)",
         ));
     };
-    let set = json!({"keys": [Value::Object(public.jwk(key.alg))]});
+    // Through a `Value`, whose objects keep their members sorted: the output is stable.
+    let set = serde_json::to_value(JwkSet {
+        keys: vec![public.jwk(key.alg)],
+    })
+    .map_err(|e| Error::Output(e.into()))?;
     if ctx.json {
         output::json(&set)
     } else {
