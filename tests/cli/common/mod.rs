@@ -1,6 +1,5 @@
 //! Shared helpers for the binary-level tests: every test gets its own temp home, and the
 //! real home and the real environment's jwtauth variables are never touched.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output};

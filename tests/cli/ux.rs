@@ -1,6 +1,6 @@
 //! User experience: help with examples, typo suggestions, version, completions, man page,
 //! human decode output, and htpasswd import/export.
-mod common;
+use crate::common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -2,7 +2,7 @@
 //! that is a directory, a key file others can read. Each is a one-line error with the right
 //! exit code, and nothing already stored is lost.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;

@@ -1,6 +1,6 @@
 //! Runs every ```sh block of README.md with bash, in an empty temp home with the built
 //! binary first on PATH, and asserts exit 0: the recipes cannot rot.
-mod common;
+use crate::common;
 
 use std::path::Path;
 

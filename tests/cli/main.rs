@@ -1,0 +1,22 @@
+//! The binary-level tests, as one integration-test crate (one build, one link; ripgrep's
+//! `tests/tests.rs` does the same). Each module was a test crate of its own before; the shared
+//! helpers are in `common`.
+
+mod common;
+
+mod asym;
+mod bad_input;
+mod concurrency;
+mod core;
+mod crash;
+mod faults;
+mod interop_asym;
+mod interop_bcrypt;
+mod interop_pyjwt;
+mod properties;
+mod pty;
+mod recipes;
+mod revocation_index;
+mod secrets;
+mod tokens;
+mod ux;
