@@ -80,9 +80,11 @@ fn a_lock_left_by_a_killed_holder_blocks_no_one() {
     let lock_path = env.state().with_file_name("revocations.json.lock");
     fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
     // A real holder process (flock(1) uses the same flock(2) lock as jwtauth), killed while
-    // it holds the lock: the lock file stays, with a dead pid in it.
+    // it holds the lock: the lock file stays, with a dead pid in it. `--no-fork` makes the
+    // holder `sleep` itself: with a forked `sleep`, killing flock(1) left the `sleep` behind
+    // for ten minutes, holding the test's stdout open (so `cargo test | tail` hung).
     let Ok(mut holder) = Command::new("flock")
-        .arg("-o")
+        .arg("--no-fork")
         .arg(&lock_path)
         .args(["sleep", "600"])
         .stdin(Stdio::null())
