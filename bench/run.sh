@@ -8,19 +8,27 @@
 # Environment overrides: BENCH_N (batch tokens), BENCH_ROUNDS, BENCH_PROC_RUNS (hyperfine runs
 # per round for one-process commands), BENCH_BCRYPT_RUNS, BENCH_PYJWT_MAX (tokens PyJWT
 # decodes; its rate is per token), BENCH_PEERS (peer cache dir, default target/bench-peers),
-# BENCH_JWTAUTH (bench this jwtauth binary instead of building target/release/jwtauth).
+# BENCH_JWTAUTH (bench this jwtauth binary instead of building target/release/jwtauth) and
+# BENCH_JWTAUTH_STATIC (the same for the static build; without it, no static rows when
+# BENCH_JWTAUTH is set).
 #
 # Works on a fresh clone: installs its peers itself. Debian packages hyperfine, time
 # (/usr/bin/time) and apache2-utils (htpasswd) via apt-get when missing (as root, else sudo);
 # jwt-cli with `cargo install --locked` into target/bench-peers/jwt-cli; PyJWT in a venv at
 # target/bench-peers/venv; the bare jsonwebtoken loop (bench/jwtdecode, its own Cargo project)
 # built into target/bench-peers/jwtdecode-target. Peers are cached, so reruns are fast.
-# jwtauth itself is built with `cargo build --release` and run from target/<triple>/release.
+# jwtauth itself is built twice, as README "Quick start" installs it: the default build
+# (`cargo build --release`, a plain host build, dynamically linked like jwt-cli) into
+# target/release, and on Linux x86_64 also the static opt-in (RUSTFLAGS crt-static with
+# `--target x86_64-unknown-linux-gnu`) into its own target dir, target/bench-static. The
+# one-process rows of SPEC §7 compare both with jwt-cli in the same rounds; every other row
+# uses the default build.
 #
 # Prints a Markdown table (work | jwtauth | peer | ratio | target | met?) and writes it to
 # target/bench/results.md; scratch files go to target/bench/work (recreated on every run).
-# Times are medians. The one-process comparisons run in alternating rounds (jwtauth first,
-# then the peer first) so that load from other processes on the machine hits both sides.
+# Times are medians. The one-process comparisons run in rounds that rotate which command goes
+# first (jwtauth, jwt-cli, static jwtauth; then jwt-cli first; …) so that load from other
+# processes on the machine hits every side.
 # Exit status: 0 when every section ran (targets missed are reported, not fatal, unless
 # --strict), 1 when a section failed to run.
 set -euo pipefail
@@ -89,9 +97,9 @@ install_peers() {
   JWT=$PEERS/jwt-cli/bin/jwt
   if [ ! -x "$JWT" ]; then
     log "cargo install jwt-cli (cached in $PEERS/jwt-cli)"
-    # From outside the repository, so that its .cargo/config.toml (static linking) does not
-    # apply: the peer is measured as its users install it.
-    (cd / && cargo install jwt-cli --locked --quiet --root "$PEERS/jwt-cli")
+    # From outside the repository, so that no configuration of ours applies: the peer is
+    # measured as its users install it.
+    (cd / && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS cargo install jwt-cli --locked --quiet --root "$PEERS/jwt-cli")
   fi
 
   log "building the bare jsonwebtoken loop (bench/jwtdecode)"
@@ -107,41 +115,82 @@ install_peers() {
   fi
   PY=$VENV/bin/python
 
+  JS=""
   if [ -n "${BENCH_JWTAUTH:-}" ]; then
     J=$(realpath "$BENCH_JWTAUTH")
     log "using $J (BENCH_JWTAUTH), not building"
+    if [ -n "${BENCH_JWTAUTH_STATIC:-}" ]; then
+      JS=$(realpath "$BENCH_JWTAUTH_STATIC")
+      log "using $JS (BENCH_JWTAUTH_STATIC), not building"
+    fi
   else
-    log "cargo build --release (jwtauth)"
-    cargo build --release --locked --quiet
-    # .cargo/config.toml names the target (for static linking), which moves the binary.
-    J=$ROOT/target/x86_64-unknown-linux-gnu/release/jwtauth
-    [ -x "$J" ] || J=$ROOT/target/release/jwtauth
+    log "cargo build --release (jwtauth, default build)"
+    env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS cargo build --release --locked --quiet
+    J=$ROOT/target/release/jwtauth
+    if [ "$(uname -sm)" = "Linux x86_64" ]; then
+      log "cargo build --release, static opt-in (jwtauth, into target/bench-static)"
+      RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --quiet \
+        --target x86_64-unknown-linux-gnu --target-dir "$ROOT/target/bench-static"
+      JS=$ROOT/target/bench-static/x86_64-unknown-linux-gnu/release/jwtauth
+    else
+      log "not Linux x86_64: no static opt-in build, its rows are n/a"
+    fi
   fi
+  # The SPEC rows compare a dynamically linked jwtauth and jwt-cli, and a static jwtauth.
+  linkage "$JWT" dynamic
+  linkage "$J" dynamic
+  [ -z "$JS" ] || linkage "$JS" static
+}
+
+# linkage BINARY dynamic|static: fails unless the binary is linked that way (ELF only;
+# elsewhere, e.g. macOS, everything is dynamic and nothing is checked).
+linkage() {
+  local what
+  what=$(file -L "$1")
+  case $what in
+    *ELF*) ;;
+    *) return 0 ;;
+  esac
+  if [[ $what == *"statically linked"* || $what == *"static-pie linked"* ]]; then
+    [ "$2" = static ] && return 0
+  else
+    [ "$2" = dynamic ] && return 0
+  fi
+  echo "$1 is not $2ally linked: $what" >&2
+  return 1
 }
 
 # ---------------------------------------------------------------------------------------------
 # Measuring
 
-# hf_rounds NAME CMD_A CMD_B [hyperfine options...]: ROUNDS rounds of hyperfine with both
-# commands, alternating which goes first; sets MED_A and MED_B (median ms over all runs) and
-# CPU_A and CPU_B (median over the rounds of the mean user+system ms).
+# hf_rounds NAME CMD_A CMD_B [CMD_C] -- [hyperfine options...]: ROUNDS rounds of hyperfine
+# with the commands, rotating which goes first (A B C, B C A, C A B, …); sets MED_A, MED_B, …
+# (median ms over all runs) and CPU_A, CPU_B, … (median over the rounds of the mean
+# user+system ms).
 hf_rounds() {
-  local name=$1 a=$2 b=$3
-  shift 3
-  local files=() i
-  for ((i = 1; i <= ROUNDS; i++)); do
-    local f=$W/hf-$name-$i.json
-    if ((i % 2)); then
-      hyperfine --style basic --export-json "$f" "$@" -n A "$a" -n B "$b" >&2
-    else
-      hyperfine --style basic --export-json "$f" "$@" -n B "$b" -n A "$a" >&2
-    fi
+  local name=$1
+  shift
+  local cmds=() names=(A B C)
+  while [ "$1" != -- ]; do
+    cmds+=("$1")
+    shift
+  done
+  shift
+  local k=${#cmds[@]} files=() i j c
+  for ((i = 0; i < ROUNDS; i++)); do
+    local f=$W/hf-$name-$((i + 1)).json order=()
+    for ((j = 0; j < k; j++)); do
+      c=$(((i + j) % k))
+      order+=(-n "${names[c]}" "${cmds[c]}")
+    done
+    hyperfine --style basic --export-json "$f" "$@" "${order[@]}" >&2
     files+=("$f")
   done
-  MED_A=$($TOOL hf-median A "${files[@]}" | awk '{printf "%.4f", $1 * 1000}')
-  MED_B=$($TOOL hf-median B "${files[@]}" | awk '{printf "%.4f", $1 * 1000}')
-  CPU_A=$($TOOL hf-cpu A "${files[@]}" | awk '{printf "%.4f", $1 * 1000}')
-  CPU_B=$($TOOL hf-cpu B "${files[@]}" | awk '{printf "%.4f", $1 * 1000}')
+  for ((j = 0; j < k; j++)); do
+    c=${names[j]}
+    declare -g "MED_$c=$($TOOL hf-median "$c" "${files[@]}" | awk '{printf "%.4f", $1 * 1000}')"
+    declare -g "CPU_$c=$($TOOL hf-cpu "$c" "${files[@]}" | awk '{printf "%.4f", $1 * 1000}')"
+  done
 }
 
 # hf_one NAME CMD [hyperfine options...]: median ms of one command into MED.
@@ -190,9 +239,16 @@ setup() {
   "$JWT" decode "$TOKEN" >/dev/null
   "$JWT" encode -S "@$W/secret.raw" '{"sub":"x"}' >/dev/null
   "$J" decode "$TOKEN" >/dev/null
+  if [ -n "$JS" ]; then
+    [ "$("$JS" --key "$KEY" --state "$EMPTY" verify "$TOKEN")" = x ]
+    "$JS" decode "$TOKEN" >/dev/null
+  fi
 }
 
 q() { printf '%q ' "$@"; }
+
+# link_desc BINARY: "dynamically linked" / "static-pie linked" / …, as file(1) says.
+link_desc() { file -L "$1" | grep -o '[a-z-]* linked' | head -n 1 || echo '?'; }
 
 section_process() {
   local jd=("$J" decode "$TOKEN") pd=("$JWT" decode "$TOKEN")
@@ -203,14 +259,22 @@ section_process() {
   local w
   for w in decode verify mint; do
     local -n jc=j${w:0:1} pc=p${w:0:1}
-    log "one $w process: jwtauth vs jwt-cli"
-    hf_rounds "$w" "$(q "${jc[@]}")" "$(q "${pc[@]}")" -N -w 10 -r "$PROC_RUNS"
+    # The static build runs the same arguments.
+    local sc=("$JS" "${jc[@]:1}") cmds=("$(q "${jc[@]}")" "$(q "${pc[@]}")")
+    [ -z "$JS" ] || cmds+=("$(q "${sc[@]}")")
+    log "one $w process: jwtauth (default build${JS:+, static opt-in}) vs jwt-cli"
+    hf_rounds "$w" "${cmds[@]}" -- -N -w 10 -r "$PROC_RUNS"
     metric "${w}_ms" "$MED_A"
     metric "${w}_peer_ms" "$MED_B"
     metric "${w}_cpu_ms" "$CPU_A"
     metric "${w}_peer_cpu_ms" "$CPU_B"
     metric "${w}_rss_kib" "$(rss_kib "${jc[@]}")"
     metric "${w}_peer_rss_kib" "$(rss_kib "${pc[@]}")"
+    if [ -n "$JS" ]; then
+      metric "${w}_static_ms" "$MED_C"
+      metric "${w}_static_cpu_ms" "$CPU_C"
+      metric "${w}_static_rss_kib" "$(rss_kib "${sc[@]}")"
+    fi
     unset -n jc pc
   done
 }
@@ -280,7 +344,7 @@ section_single_verify() {
   local a=("$J" --key "$KEY" --state "$STATE" verify "$TOKEN")
   "${a[@]}" >/dev/null # fail here, with jwtauth's message, if it fails
   hf_rounds verify-revs "$(q "${a[@]}")" "$(q "$J" --key "$KEY" --state "$EMPTY" verify "$TOKEN")" \
-    -N -w 5 -r "$PROC_RUNS"
+    -- -N -w 5 -r "$PROC_RUNS"
   metric verify_revs_ms "$MED_A"
   metric verify_norevs_ms "$MED_B"
   metric verify_revs_cpu_ms "$CPU_A"
@@ -292,7 +356,7 @@ section_hash() {
   local pw
   pw=$(q "$W/pw.txt")
   hf_rounds hash "$(q "$J") hash --cost 12 --password-stdin <$pw" \
-    "htpasswd -nBi -C 12 user <$pw" -w 1 -r "$BCRYPT_RUNS"
+    "htpasswd -nBi -C 12 user <$pw" -- -w 1 -r "$BCRYPT_RUNS"
   metric hash_ms "$MED_A"
   metric htpasswd_ms "$MED_B"
   metric hash_cpu_ms "$CPU_A"
@@ -321,11 +385,11 @@ section_users() {
   cp "$pristine" "$users"
 
   log "login ($USERS users) vs the bcrypt work alone (hash --check, cost 12)"
-  hf_rounds login "$login" "$check" -w 1 -r "$BCRYPT_RUNS"
+  hf_rounds login "$login" "$check" -- -w 1 -r "$BCRYPT_RUNS"
   metric login_ms "$MED_A"
   local check_ms=$MED_B
   log "user add ($USERS users) vs the bcrypt work alone"
-  hf_rounds user-add "$add" "$check" -w 1 -r "$BCRYPT_RUNS" \
+  hf_rounds user-add "$add" "$check" -- -w 1 -r "$BCRYPT_RUNS" \
     --prepare "$(q cp "$pristine" "$users")"
   metric user_add_ms "$MED_A"
   metric check_ms "$($TOOL median "$check_ms" "$MED_B")"
@@ -365,9 +429,10 @@ main() {
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); jwtauth $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "- machine: $(nproc) CPUs, $cpu; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- jwtauth default build: \`cargo build --release\`, $(link_desc "$J"); static opt-in: $([ -n "$JS" ] && echo "\`RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu\`, $(link_desc "$JS")" || echo "not built (not Linux x86_64)"); jwt-cli: $(link_desc "$JWT")"
     echo "- $versions"
     [ "$QUICK" = 1 ] && echo "- QUICK run: a smoke test of the harness. N and the run counts are too small for the figures to count (the batch rate here includes loading the state once)"
-    echo "- medians; one-process times over $ROUNDS alternating rounds of $PROC_RUNS runs (hyperfine -N), bcrypt work $ROUNDS × $BCRYPT_RUNS runs; batch throughput over $BATCH_RUNS runs"
+    echo "- medians; one-process times over $ROUNDS rounds of $PROC_RUNS runs (hyperfine -N; the order of the commands rotates each round), bcrypt work $ROUNDS × $BCRYPT_RUNS runs; batch throughput over $BATCH_RUNS runs"
   } >"$W/header.md"
   local strict=()
   [ "$STRICT" = 1 ] && strict=(--strict)

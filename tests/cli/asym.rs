@@ -1,6 +1,6 @@
 //! Asymmetric keys and JWK Sets (issue 4): init for every algorithm, login/mint with `kid`,
 //! verify with the key file, the public key and `jwks` output, and every refusal of RFC 8725.
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,6 +1,6 @@
 //! Runs every ```sh block of README.md with bash, in an empty temp home with the built
 //! binary first on PATH, and asserts exit 0: the recipes cannot rot.
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -51,12 +51,12 @@ fn every_recipe_block_runs_and_exits_0() {
         let missing: Vec<String> = needs(block)
             .into_iter()
             .filter(|peer| match peer.as_str() {
-                "htpasswd" => !common::htpasswd(),
+                "htpasswd" => !common::htpasswd_installed(),
                 other => panic!("README.md:{line}: unknown peer {other:?}"),
             })
             .collect();
         if !missing.is_empty() {
-            eprintln!("skipping README.md:{line}: missing {missing:?}");
+            common::skip(&format!("README.md:{line} not run: missing {missing:?}"));
             continue;
         }
         let env = Env::new();

@@ -1,6 +1,6 @@
 //! Issue 3: tokens through the binary — login, mint, verify, decode, logout and the
 //! revocation list (SPEC §1 "Keys", §2, §3, §4, §5).
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! No password, hash or key ever appears in the output of an error path.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

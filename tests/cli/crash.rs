@@ -3,7 +3,7 @@
 //! acknowledged (exit 0) before the kill, and leftover temp files do not pile up (the next
 //! writer under the lock removes them).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Write;

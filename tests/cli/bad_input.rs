@@ -1,7 +1,7 @@
 //! One test per row of the README table ("What bad input gets"): the exit code and the shape
 //! of the one-line message. Files given bad content are left byte-for-byte as they were.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

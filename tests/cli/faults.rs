@@ -2,7 +2,7 @@
 //! that is a directory, a key file others can read. Each is a one-line error with the right
 //! exit code, and nothing already stored is lost.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;
@@ -80,15 +80,17 @@ fn a_lock_left_by_a_killed_holder_blocks_no_one() {
     let lock_path = env.state().with_file_name("revocations.json.lock");
     fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
     // A real holder process (flock(1) uses the same flock(2) lock as jwtauth), killed while
-    // it holds the lock: the lock file stays, with a dead pid in it.
+    // it holds the lock: the lock file stays, with a dead pid in it. `--no-fork` makes the
+    // holder `sleep` itself: with a forked `sleep`, killing flock(1) left the `sleep` behind
+    // for ten minutes, holding the test's stdout open (so `cargo test | tail` hung).
     let Ok(mut holder) = Command::new("flock")
-        .arg("-o")
+        .arg("--no-fork")
         .arg(&lock_path)
         .args(["sleep", "600"])
         .stdin(Stdio::null())
         .spawn()
     else {
-        eprintln!("skipping: flock(1) not installed");
+        common::skip("flock(1) (util-linux) not installed");
         return;
     };
     let probe = || {
@@ -175,22 +177,26 @@ fn a_read_only_directory_is_exit_8_and_the_file_is_kept() {
     env.add_user("alice", "pw");
     let before = bytes(&env.users());
     let dir = env.users().parent().unwrap().to_path_buf();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).unwrap();
-    // root ignores directory permissions: then there is nothing to test here (the path under
-    // a regular file above covers the same error path).
-    let probe = dir.join("probe");
-    if fs::write(&probe, "").is_ok() {
-        let _ = fs::remove_file(&probe);
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
-        eprintln!("skipping: running as root, a 0500 directory is still writable");
+    // Root ignores directory permissions: as root, jwtauth runs as an unprivileged user.
+    let Some(mut logout) = env.cmd_unprivileged() else {
         return;
-    }
-    let out = env
-        .cmd()
-        .args(["logout", "--all", "alice"])
+    };
+    let mut add_bob = env.cmd_unprivileged().expect("as above");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).unwrap();
+    let out = logout.args(["logout", "--all", "alice"]).output().unwrap();
+    let out2 = add_bob
+        .args([
+            "-q",
+            "user",
+            "add",
+            "bob",
+            "--cost",
+            "4",
+            "--password-stdin",
+        ])
+        .write_stdin("pw\n")
         .output()
         .unwrap();
-    let out2 = add(&env, "bob");
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
     let err = one_line_error(&out, 8);
     assert!(err.contains("Permission denied"), "{err}");

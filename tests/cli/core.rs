@@ -1,6 +1,6 @@
 //! The core (issue 2) through the binary: paths, init, hash, the user commands, corrupt
 //! files, permissions, locking and real concurrent processes.
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

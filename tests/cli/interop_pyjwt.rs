@@ -1,7 +1,7 @@
 //! Interop with PyJWT (the classic FastAPI service's JWT library): our tokens verify there
 //! with the same claims, and its tokens verify here. Skipped when no suitable Python is found
-//! (a failure instead when JWTAUTH_REQUIRE_INTEROP is set, as in CI).
-mod common;
+//! (a failure instead when JWTAUTH_NO_SKIP is set, as in CI).
+use crate::common;
 
 use std::path::Path;
 use std::process::Command as StdCommand;

@@ -2,7 +2,7 @@
 //! writers and `verify` / `user list` readers. Every acknowledged write is present, no reader
 //! fails, and no file is ever half-written.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Child, Output, Stdio};

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Map, Value};
 
 use jwtauth::cli::commands::token::describe;
@@ -75,7 +76,16 @@ fn user() -> impl Strategy<Value = User> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // Failing cases are kept beside this file, in properties.proptest-regressions. (The
+    // default, `SourceParallel`, would look for tests/proptest-regressions/properties.txt,
+    // since tests/cli has a main.rs.)
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions"
+        ))),
+        ..ProptestConfig::default()
+    })]
 
     /// Whatever claims are signed come back from verify unchanged.
     #[test]

@@ -1,6 +1,6 @@
 //! The revocation index beside revocations.json: used when it matches the JSON, ignored when
 //! the JSON was changed behind its back (the JSON stays the source of truth).
-mod common;
+use crate::common;
 
 use common::{Env, Exits};
 

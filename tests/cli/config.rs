@@ -1,7 +1,7 @@
 //! The configuration file (SPEC §12) through the binary: defaults without a file, the file's
 //! values, precedence (flag > env > file > default), strict errors with file:line:column and
 //! key (exit 8), `jwtauth config` in text and JSON, and the commands that read the settings.
-mod common;
+use crate::common;
 
 use common::{Env, Exits, json, stderr_str, stdout_str};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! with every algorithm verify with `jwtauth verify --key` (in every key format cryptography
 //! writes) and `--jwks`; tokens jwtauth signs verify in PyJWT with the key built from
 //! `jwtauth jwks`, whose kid is the RFC 7638 thumbprint.
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

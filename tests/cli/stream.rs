@@ -1,7 +1,7 @@
 //! A long-running `verify -` judges each token by the time it is read and by the revocations
 //! as they are then, not by those of its start-up (issue "Core seams", item 3).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};

@@ -1,6 +1,6 @@
 //! bcrypt interop: hashes made by jwtauth verify with Python `bcrypt` and `htpasswd`, and
 //! hashes made by them are accepted by `hash --check` and by `user add --hash` + `login`.
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The interactive password prompt, driven for real through a pseudo-terminal (rexpect):
 //! no echo, confirmation, Ctrl-C, and colour only on a terminal.
 #![cfg(unix)]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

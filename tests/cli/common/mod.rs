@@ -1,7 +1,7 @@
 //! Shared helpers for the binary-level tests: every test gets its own temp home, and the
 //! real home and the real environment's jwtauth variables are never touched.
-#![allow(dead_code)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output};
 
@@ -87,6 +87,42 @@ impl Env {
         self.path().join("config/jwtauth/secret")
     }
 
+    /// `jwtauth` for a test of file permissions, which root bypasses: as root, it runs as the
+    /// unprivileged user `nobody` (uid and gid 65534, through setpriv(1)), which is given the
+    /// temp home and a copy of the binary in it (the build directory may be closed to others).
+    /// As anyone else, it is `cmd()`. `None` after `skip` when root has no setpriv.
+    #[cfg(unix)]
+    pub fn cmd_unprivileged(&self) -> Option<Command> {
+        use std::os::unix::fs::MetadataExt;
+        // A file we create is owned by our effective uid.
+        let probe = tempfile::NamedTempFile::new_in(self.path()).expect("probe file");
+        let root = probe.as_file().metadata().expect("metadata").uid() == 0;
+        drop(probe);
+        if !root {
+            return Some(self.cmd());
+        }
+        if StdCommand::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            skip("running as root, and setpriv(1) (util-linux) to drop root is not installed");
+            return None;
+        }
+        let copy = self.path().join(".bin/jwtauth");
+        if !copy.exists() {
+            std::fs::create_dir_all(copy.parent().expect("parent")).expect("mkdir .bin");
+            std::fs::copy(bin(), &copy).expect("copy the binary");
+        }
+        chown_tree(self.path(), NOBODY);
+        let mut cmd = self.std_cmd_for("setpriv");
+        cmd.arg(format!("--reuid={NOBODY}"))
+            .arg(format!("--regid={NOBODY}"))
+            .args(["--clear-groups", "--"])
+            .arg(copy);
+        Some(Command::from_std(cmd))
+    }
+
     /// Runs `jwtauth init` (HS256) and asserts success.
     pub fn init(&self) {
         self.cmd().arg("init").assert().success();
@@ -153,6 +189,22 @@ impl Exits for Command {
     }
 }
 
+/// The uid and gid of `nobody`, as which `Env::cmd_unprivileged` runs jwtauth under root.
+#[cfg(unix)]
+const NOBODY: u32 = 65534;
+
+/// Gives a directory and everything in it to `id` (user and group).
+#[cfg(unix)]
+fn chown_tree(path: &Path, id: u32) {
+    std::os::unix::fs::lchown(path, Some(id), Some(id))
+        .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+    if std::fs::symlink_metadata(path).expect("metadata").is_dir() {
+        for entry in std::fs::read_dir(path).expect("read_dir") {
+            chown_tree(&entry.expect("dir entry").path(), id);
+        }
+    }
+}
+
 /// Path of the built binary.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jwtauth"))
@@ -194,8 +246,22 @@ pub fn json(out: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(out)))
 }
 
-/// The Python interpreter with bcrypt/pyjwt/cryptography, if available. When
-/// `JWTAUTH_REQUIRE_INTEROP` is set (CI), a missing peer is a failure, not a skip.
+/// Marks the running test as skipped, for the reason `why` (a tool that is not installed):
+/// prints `SKIPPED: <test>: <why>` straight to the process's stderr, past libtest's capture of
+/// `eprintln!`, so a plain `cargo test` shows it. The caller then returns. With
+/// `JWTAUTH_NO_SKIP` set, as `.ci/run` sets it, a skip is a failure instead: there every test
+/// must run for real.
+pub fn skip(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("<unnamed test>");
+    if std::env::var_os("JWTAUTH_NO_SKIP").is_some() {
+        panic!("{test} would be skipped ({why}), but JWTAUTH_NO_SKIP is set");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {why}");
+}
+
+/// The Python interpreter with bcrypt/pyjwt/cryptography, if available; else `None` after
+/// `skip` (a failure when `JWTAUTH_NO_SKIP` is set, as in CI).
 pub fn python() -> Option<PathBuf> {
     let py = std::env::var_os("JWTAUTH_PYTHON")
         .map(PathBuf::from)
@@ -208,18 +274,19 @@ pub fn python() -> Option<PathBuf> {
     peer(ok, "python with bcrypt, pyjwt and cryptography").then_some(py)
 }
 
-/// True if `htpasswd` is installed (see `python` for CI behaviour).
+/// True if `htpasswd` is installed; else false after `skip` (see `python` for CI behaviour).
 pub fn htpasswd() -> bool {
-    let ok = StdCommand::new("htpasswd").arg("-h").output().is_ok();
-    peer(ok, "htpasswd (apache2-utils)")
+    peer(htpasswd_installed(), "htpasswd (apache2-utils)")
+}
+
+/// True if `htpasswd` is installed (no message either way).
+pub fn htpasswd_installed() -> bool {
+    StdCommand::new("htpasswd").arg("-h").output().is_ok()
 }
 
 fn peer(ok: bool, what: &str) -> bool {
     if !ok {
-        if std::env::var_os("JWTAUTH_REQUIRE_INTEROP").is_some() {
-            panic!("interop peer missing: {what}");
-        }
-        eprintln!("skipping: interop peer missing: {what}");
+        skip(&format!("interop peer missing: {what}"));
     }
     ok
 }

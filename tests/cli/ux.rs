@@ -1,6 +1,6 @@
 //! User experience: help with examples, typo suggestions, version, completions, man page,
 //! human decode output, and htpasswd import/export.
-mod common;
+use crate::common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -257,11 +257,11 @@ fn man_page_renders_with_man_when_available() {
         .env("MANWIDTH", "100")
         .output()
     else {
-        eprintln!("skipping: man not installed");
+        common::skip("man (man-db) not installed");
         return;
     };
     if !rendered.status.success() {
-        eprintln!("skipping: man -l failed: {}", stderr(&rendered));
+        common::skip(&format!("man -l failed: {}", stderr(&rendered)));
         return;
     }
     let text = stdout(&rendered);

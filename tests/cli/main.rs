@@ -1,0 +1,26 @@
+//! The binary-level tests, as one integration-test crate (one build, one link; ripgrep's
+//! `tests/tests.rs` does the same). Each module was a test crate of its own before; the shared
+//! helpers are in `common`.
+
+mod common;
+
+mod architecture;
+mod asym;
+mod bad_input;
+mod bcrypt_vectors;
+mod concurrency;
+mod config;
+mod core;
+mod crash;
+mod faults;
+mod interop_asym;
+mod interop_bcrypt;
+mod interop_pyjwt;
+mod properties;
+mod pty;
+mod recipes;
+mod revocation_index;
+mod secrets;
+mod stream;
+mod tokens;
+mod ux;
