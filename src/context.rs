@@ -170,7 +170,8 @@ impl Ctx {
     /// Prints an informational line on stderr unless `-q`.
     pub fn info(&self, msg: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("jwtauth: {msg}");
+            // Messages name users, token ids and files: escape what they quote.
+            eprintln!("jwtauth: {}", crate::output::printable(&msg.to_string()));
         }
     }
 }

@@ -90,23 +90,85 @@ pub fn paint(color: bool, style: Style, s: &str) -> String {
     format!("\x1b[{code}m{s}\x1b[0m")
 }
 
-/// A JSON value for a terminal: strings as they are when printable, everything else (and
-/// strings with control characters, which could drive the terminal) as compact JSON.
+/// A JSON value for a terminal: strings as they are, everything else as compact JSON, both
+/// through `printable` (JSON escapes control characters but not bidi or other format ones).
 pub fn value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => printable(s),
-        other => other.to_string(),
+        other => printable(&other.to_string()),
     }
 }
 
-/// `s` as it is when it has no control characters, else JSON-quoted (escapes made visible).
+/// `s` made safe for a terminal and for line-based output (SPEC §8 "Output safety"): control
+/// characters, line and paragraph separators, bidi controls and every other format (`Cf`)
+/// character are escaped as `\n`, `\r`, `\t` or `\u{202e}`; everything else is left as it is.
+/// Every text-mode value that came from a token or a file goes through here, so no token can
+/// add a line to batch output or send a terminal escape.
 pub fn printable(s: &str) -> String {
-    if s.chars().any(char::is_control) {
-        serde_json::Value::from(s).to_string()
-    } else {
-        s.to_string()
+    if !s.chars().any(needs_escape) {
+        return s.to_string();
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
+
+/// True for the characters `printable` escapes.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
+}
+
+/// True for a format character (Unicode general category `Cf`: zero-width characters, bidi
+/// controls, the BOM, soft hyphen, tag characters…).
+pub fn is_format(c: char) -> bool {
+    let c = c as u32;
+    // Most text is ASCII; the first entry is U+00AD.
+    c >= 0xAD
+        && FORMAT_CHARS
+            .binary_search_by(|&(lo, hi)| {
+                if hi < c {
+                    std::cmp::Ordering::Less
+                } else if lo > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+}
+
+/// The `Cf` code points of Unicode 15.1, as sorted inclusive ranges (from UnicodeData.txt).
+const FORMAT_CHARS: [(u32, u32); 21] = [
+    (0xAD, 0xAD),
+    (0x600, 0x605),
+    (0x61C, 0x61C),
+    (0x6DD, 0x6DD),
+    (0x70F, 0x70F),
+    (0x890, 0x891),
+    (0x8E2, 0x8E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
 
 /// A span of seconds as a short human phrase: `45s`, `14m`, `3h`, `2d`.
 pub fn span(secs: i64) -> String {
@@ -146,9 +208,33 @@ mod tests {
 
     #[test]
     fn value_escapes_control_characters() {
-        assert_eq!(value(&serde_json::json!("a\u{1b}[31m")), "\"a\\u001b[31m\"");
+        assert_eq!(value(&serde_json::json!("a\u{1b}[31m")), "a\\u{1b}[31m");
+        assert_eq!(value(&serde_json::json!("a\nb\u{202e}")), "a\\nb\\u{202e}");
+        assert_eq!(value(&serde_json::json!(["\u{200b}"])), "[\"\\u{200b}\"]");
         assert_eq!(value(&serde_json::json!("alice")), "alice");
         assert_eq!(value(&serde_json::json!({"a": [1]})), "{\"a\":[1]}");
+    }
+
+    #[test]
+    fn format_characters() {
+        for c in [
+            '\u{ad}',
+            '\u{200b}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{feff}',
+            '\u{e0041}',
+        ] {
+            assert!(is_format(c), "{c:?}");
+        }
+        for c in ['a', ' ', '\u{ac}', '\u{2065}', 'é', '\u{1F600}'] {
+            assert!(!is_format(c), "{c:?}");
+        }
+        let mut last = 0;
+        for (lo, hi) in FORMAT_CHARS {
+            assert!(lo <= hi && (last == 0 || lo > last + 1));
+            last = hi;
+        }
     }
 
     #[test]

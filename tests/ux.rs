@@ -387,8 +387,9 @@ fn decode_text_never_prints_control_characters_from_the_token() {
         !text.contains('\u{1b}') && !text.contains('\u{7}'),
         "{text:?}"
     );
-    assert!(text.contains("\"x\\u001b[2Jy\""), "{text}");
-    assert!(text.contains("\"\\u0007bell\""), "{text}");
+    // SPEC §8: escaped as `\u{1b}`, not JSON-quoted.
+    assert!(text.contains("x\\u{1b}[2Jy"), "{text}");
+    assert!(text.contains("\\u{7}bell"), "{text}");
 }
 
 #[test]

@@ -115,7 +115,7 @@ fn list(ctx: &Ctx) -> Result<()> {
         let rows: Vec<Vec<String>> = r
             .tokens
             .iter()
-            .map(|(j, e)| vec![j.clone(), output::utc(*e)])
+            .map(|(j, e)| vec![output::printable(j), output::utc(*e)])
             .collect();
         s.push_str(&output::table(&["JTI", "EXPIRES"], &rows));
     }
@@ -126,7 +126,7 @@ fn list(ctx: &Ctx) -> Result<()> {
         let rows: Vec<Vec<String>> = r
             .users
             .iter()
-            .map(|(u, t)| vec![u.clone(), output::utc(*t)])
+            .map(|(u, t)| vec![output::printable(u), output::utc(*t)])
             .collect();
         s.push_str(&output::table(&["SUBJECT", "TOKENS REVOKED UP TO"], &rows));
     }

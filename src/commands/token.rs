@@ -280,7 +280,9 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
                 .map(Value::Object)?;
             output::json(&json!({"valid": true, "header": header, "claims": claims}))
         } else {
-            output::text(checked.sub.unwrap_or_else(|| claims.to_string()))
+            output::text(output::printable(
+                &checked.sub.unwrap_or_else(|| claims.to_string()),
+            ))
         };
     }
     batch(ctx, |token, out| {
@@ -484,7 +486,7 @@ pub struct BatchOut<W: Write> {
 
 impl<W: Write> BatchOut<W> {
     fn text_ok(&mut self, what: &str) -> Result<()> {
-        writeln!(self.out, "ok {what}").map_err(Error::Output)
+        writeln!(self.out, "ok {}", output::printable(what)).map_err(Error::Output)
     }
 
     fn json_fields<const N: usize>(&mut self, fields: [(&str, Value); N]) -> Result<()> {
@@ -505,7 +507,12 @@ impl<W: Write> BatchOut<W> {
             serde_json::to_writer(&mut self.out, &v).map_err(|e| Error::Output(e.into()))?;
             self.out.write_all(b"\n").map_err(Error::Output)
         } else {
-            writeln!(self.out, "error {code} {e}").map_err(Error::Output)
+            writeln!(
+                self.out,
+                "error {code} {}",
+                output::printable(&e.to_string())
+            )
+            .map_err(Error::Output)
         }
     }
 }

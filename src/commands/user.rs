@@ -158,14 +158,18 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
         .iter()
         .map(|u| {
             let mut row = vec![
-                u.username.clone(),
-                u.full_name.clone().unwrap_or_else(|| "-".into()),
-                u.email.clone().unwrap_or_else(|| "-".into()),
+                output::printable(&u.username),
+                u.full_name
+                    .as_deref()
+                    .map_or_else(|| "-".into(), output::printable),
+                u.email
+                    .as_deref()
+                    .map_or_else(|| "-".into(), output::printable),
                 if u.disabled { "disabled" } else { "enabled" }.into(),
                 output::utc(u.created_at),
             ];
             if args.with_hash {
-                row.push(u.hashed_password.clone());
+                row.push(output::printable(&u.hashed_password));
             }
             row
         })
@@ -180,15 +184,22 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
     }
     let mut s = format!(
         "username             {}\nfull_name            {}\nemail                {}\ndisabled             {}\ncreated_at           {}\npassword_changed_at  {}",
-        u.username,
-        u.full_name.as_deref().unwrap_or("-"),
-        u.email.as_deref().unwrap_or("-"),
+        output::printable(&u.username),
+        u.full_name
+            .as_deref()
+            .map_or_else(|| "-".into(), output::printable),
+        u.email
+            .as_deref()
+            .map_or_else(|| "-".into(), output::printable),
         u.disabled,
         output::utc(u.created_at),
         output::utc(u.password_changed_at),
     );
     if args.with_hash {
-        s.push_str(&format!("\nhashed_password      {}", u.hashed_password));
+        s.push_str(&format!(
+            "\nhashed_password      {}",
+            output::printable(&u.hashed_password)
+        ));
     }
     output::text(s)
 }

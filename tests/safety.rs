@@ -1,0 +1,239 @@
+//! Data and output safety (issue 11, SPEC §8): symbolic links, owners and modes, unknown
+//! fields, bad hashes, commands that must create nothing, escaped output, audiences, closed
+//! stdout, exact numbers, the self-healing revocation index and a few message fixes.
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use proptest::prelude::*;
+use serde_json::json;
+
+use common::{Env, Exits, stderr_str, stdout_str};
+
+/// The HMAC secret the hand-signed tokens use (given as `JWT_SECRET_KEY`).
+const SECRET: &str = "0123456789abcdef0123456789abcdef-safety";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// An HS256 token over exactly these payload bytes, signed with `SECRET`.
+fn sign_raw(payload: &str) -> String {
+    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+    let message = format!(
+        "{}.{}",
+        b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64(payload.as_bytes())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+        Algorithm::HS256,
+    )
+    .expect("sign");
+    format!("{message}.{sig}")
+}
+
+/// A token with `sub` and a live `exp`, signed with `SECRET`.
+fn token_for(sub: &str) -> String {
+    sign_raw(&json!({"sub": sub, "exp": now() + 3600, "iat": now()}).to_string())
+}
+
+/// `jwtauth` with `SECRET` as the key.
+fn with_secret(env: &Env) -> assert_cmd::Command {
+    let mut c = env.cmd();
+    c.env("JWT_SECRET_KEY", SECRET);
+    c
+}
+
+/// Characters a hostile token could use to forge lines or drive a terminal.
+const NASTY: [&str; 9] = [
+    "\n",
+    "\r",
+    "\u{1b}[2J",
+    "\u{202e}",
+    "\u{2066}",
+    "\u{200b}",
+    "\u{feff}",
+    "\u{2028}",
+    "\u{85}",
+];
+
+/// No raw control, separator or format character anywhere in `s` except the newlines that end
+/// lines.
+fn assert_clean(s: &str) {
+    for c in s.chars() {
+        let bad = (c.is_control() && c != '\n')
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{ad}');
+        assert!(!bad, "raw {c:?} in output {s:?}");
+    }
+}
+
+// ---- 6. Output injection ------------------------------------------------------------------
+
+#[test]
+fn batch_verify_and_decode_cannot_forge_lines() {
+    let env = Env::new();
+    let forged = token_for("alice\nok root");
+    let input = format!("{forged}\n{}\n", token_for("bob"));
+    for cmd in ["verify", "decode"] {
+        let out = with_secret(&env)
+            .args([cmd, "-"])
+            .write_stdin(input.clone())
+            .exits(0);
+        assert_eq!(stdout_str(&out), "ok alice\\nok root\nok bob\n", "{cmd}");
+        assert_eq!(stderr_str(&out), "");
+    }
+}
+
+#[test]
+fn terminal_escapes_in_sub_are_escaped_everywhere() {
+    let env = Env::new();
+    for bad in NASTY {
+        let sub = format!("a{bad}b");
+        let token = token_for(&sub);
+        // Single verify: the subject.
+        let out = with_secret(&env).args(["verify", &token]).exits(0);
+        assert_clean(&stdout_str(&out));
+        assert_eq!(stdout_str(&out).lines().count(), 1);
+        assert!(stdout_str(&out).starts_with('a'));
+        // Batch verify and decode: one line each.
+        for cmd in ["verify", "decode"] {
+            let out = with_secret(&env)
+                .args([cmd, "-"])
+                .write_stdin(format!("{token}\n"))
+                .exits(0);
+            assert_clean(&stdout_str(&out));
+            assert_eq!(stdout_str(&out).lines().count(), 1, "{cmd} {bad:?}");
+        }
+        // decode's human view.
+        let out = env.cmd().args(["decode", &token]).exits(0);
+        assert_clean(&stdout_str(&out));
+    }
+    // The escapes are the documented ones.
+    let out = with_secret(&env)
+        .args(["verify", &token_for("x\u{202e}y\tz")])
+        .exits(0);
+    assert_eq!(stdout_str(&out), "x\\u{202e}y\\tz\n");
+}
+
+#[test]
+fn claims_without_sub_are_escaped_in_verify_text() {
+    let env = Env::new();
+    let token = sign_raw(&json!({"exp": now() + 60, "name": "\u{202e}evil\u{200b}"}).to_string());
+    let out = with_secret(&env).args(["verify", &token]).exits(0);
+    assert_clean(&stdout_str(&out));
+    assert!(
+        stdout_str(&out).contains("\\u{202e}evil\\u{200b}"),
+        "{}",
+        stdout_str(&out)
+    );
+    let out = with_secret(&env)
+        .args(["verify", "-"])
+        .write_stdin(format!("{token}\n"))
+        .exits(0);
+    assert_clean(&stdout_str(&out));
+}
+
+#[test]
+fn error_details_from_a_token_are_escaped() {
+    let env = Env::new();
+    // serde quotes a wrong value; `crit` names are listed in the error as they are.
+    let token = sign_raw(&json!({"exp": now() + 60, "sub": ["\u{1b}[2J\u{202e}"]}).to_string());
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","crit":["k\u001b[2J\u202e\nok root"]}"#);
+    let rest = token.split_once('.').unwrap().1;
+    let with_kid = format!("{header}.{rest}");
+    for t in [token.as_str(), with_kid.as_str()] {
+        let out = with_secret(&env)
+            .args(["verify", t])
+            .assert()
+            .get_output()
+            .clone();
+        assert_ne!(out.status.code(), Some(0));
+        assert_clean(&stderr_str(&out));
+        let out = with_secret(&env)
+            .args(["verify", "-"])
+            .write_stdin(format!("{t}\n"))
+            .exits(1);
+        assert_clean(&stdout_str(&out));
+        assert_eq!(stdout_str(&out).lines().count(), 1);
+    }
+}
+
+#[test]
+fn user_list_show_and_revocations_list_escape_file_values() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    // A hand edit puts escapes into alice's full name.
+    let text = std::fs::read_to_string(env.users()).unwrap();
+    let text = text.replace(
+        "\"full_name\":null",
+        "\"full_name\":\"A\\u001b[31m\\u202eB\\nC\"",
+    );
+    std::fs::write(env.users(), &text).unwrap();
+    for args in [&["user", "list"][..], &["user", "show", "alice"]] {
+        let out = env.cmd().args(args).exits(0);
+        assert_clean(&stdout_str(&out));
+        assert!(
+            stdout_str(&out).contains("A\\u{1b}[31m\\u{202e}B\\nC"),
+            "{}",
+            stdout_str(&out)
+        );
+    }
+    std::fs::write(
+        env.state(),
+        r#"{"version":1,"tokens":{"j\u001b]0;x\u0007":9999999999},"users":{"b\u202eob":1}}"#,
+    )
+    .unwrap();
+    let out = env.cmd().args(["revocations", "list"]).exits(0);
+    assert_clean(&stdout_str(&out));
+    assert!(stdout_str(&out).contains("b\\u{202e}ob"));
+}
+
+/// Any string, with line breaks, escapes and format characters much more likely than chance.
+fn sub() -> impl Strategy<Value = String> {
+    let nasty = prop::sample::select(vec![
+        '\n', '\r', '\u{b}', '\u{c}', '\u{1b}', '\u{85}', '\u{2028}', '\u{2029}', '\u{202e}',
+        '\u{200b}',
+    ]);
+    prop::collection::vec(prop_oneof![any::<char>(), nasty], 0..12)
+        .prop_map(|cs| cs.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// No token can make a batch run print more lines than it read.
+    #[test]
+    fn batch_output_has_one_line_per_token(subs in prop::collection::vec(sub(), 1..8)) {
+        let env = Env::new();
+        let mut input = String::new();
+        for s in &subs {
+            input.push_str(&token_for(s));
+            input.push('\n');
+        }
+        for cmd in ["verify", "decode"] {
+            for json in [false, true] {
+                let mut c = with_secret(&env);
+                c.args([cmd, "-"]);
+                if json {
+                    c.arg("--json");
+                }
+                let out = c.write_stdin(input.clone()).exits(0);
+                let text = stdout_str(&out);
+                prop_assert_eq!(text.matches('\n').count(), subs.len());
+                prop_assert_eq!(text.lines().count(), subs.len());
+                if !json {
+                    assert_clean(&text);
+                }
+            }
+        }
+    }
+}
