@@ -4,15 +4,16 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use common::{Env, Exits, stderr_str, stdout_str};
+use common::{Env, Exits, bytes, stderr_str, stdout_str};
 
 /// The HMAC secret the hand-signed tokens use (given as `JWT_SECRET_KEY`).
 const SECRET: &str = "0123456789abcdef0123456789abcdef-safety";
@@ -236,4 +237,189 @@ proptest! {
             }
         }
     }
+}
+
+// ---- 1. Symbolic links ----------------------------------------------------------------------
+
+#[cfg(unix)]
+fn symlink(target: &str, link: &Path) {
+    std::os::unix::fs::symlink(target, link).expect("symlink");
+}
+
+/// The names in a directory, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(unix)]
+#[test]
+fn users_file_symlink_is_written_through() {
+    let env = Env::new();
+    let real = env.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let target = real.join("users.json");
+    env.cmd()
+        .args([
+            "user",
+            "add",
+            "alice",
+            "--cost",
+            "4",
+            "--password-stdin",
+            "--users",
+        ])
+        .arg(&target)
+        .write_stdin("pw\n")
+        .exits(0);
+    let links = env.path().join("links");
+    std::fs::create_dir(&links).unwrap();
+    let link = links.join("users.json");
+    symlink("../real/users.json", &link);
+    env.cmd()
+        .args([
+            "user",
+            "add",
+            "bob",
+            "--cost",
+            "4",
+            "--password-stdin",
+            "--users",
+        ])
+        .arg(&link)
+        .write_stdin("pw\n")
+        .stderr_only(0, "jwtauth: added user bob\n");
+    // The link is still a link, and its target has both users.
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let v: Value = serde_json::from_slice(&bytes(&target)).unwrap();
+    assert!(
+        v["users"]["alice"].is_object() && v["users"]["bob"].is_object(),
+        "{v}"
+    );
+    // The lock sidecar and any temp file belong beside the target, not the link.
+    assert_eq!(names_in(&links), ["users.json"]);
+    assert_eq!(names_in(&real), ["users.json", "users.json.lock"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn state_and_key_symlinks_are_written_through() {
+    let env = Env::new();
+    let real = env.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(
+        real.join("state.json"),
+        r#"{"version":1,"tokens":{},"users":{}}"#,
+    )
+    .unwrap();
+    let state = env.path().join("state-link.json");
+    symlink("real/state.json", &state);
+    env.cmd()
+        .args(["logout", "--all", "carol", "--state"])
+        .arg(&state)
+        .exits(0);
+    assert!(
+        std::fs::symlink_metadata(&state)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let v: Value = serde_json::from_slice(&bytes(&real.join("state.json"))).unwrap();
+    assert!(v["users"]["carol"].is_i64(), "{v}");
+    assert!(real.join("state.json.lock").exists());
+    assert!(!env.path().join("state-link.json.lock").exists());
+
+    // A key path that is a link to a missing file: init creates the target, keeps the link.
+    let key = env.path().join("key-link");
+    symlink("real/secret", &key);
+    env.cmd().args(["init", "--key"]).arg(&key).exits(0);
+    assert!(
+        std::fs::symlink_metadata(&key)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(bytes(&real.join("secret")).len(), 87);
+    env.cmd()
+        .args(["init", "--force", "--key"])
+        .arg(&key)
+        .exits(0);
+    assert!(
+        std::fs::symlink_metadata(&key)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!env.path().join("key-link.lock").exists());
+    let token = env.mint(&["--sub", "x", "--key", key.to_str().unwrap()]);
+    env.cmd()
+        .args(["verify", "--key"])
+        .arg(real.join("secret"))
+        .arg(&token)
+        .exits(0);
+}
+
+// ---- 2. Owner, group and mode --------------------------------------------------------------
+
+#[cfg(unix)]
+fn owner(p: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).unwrap();
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+#[cfg(unix)]
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_rewrite_keeps_mode_and_never_widens_it() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    assert_eq!(common::mode(&env.users()), 0o600, "a new file is 0600");
+    chmod(&env.users(), 0o640);
+    env.add_user("bob", "pw");
+    assert_eq!(common::mode(&env.users()), 0o640, "640 stays 640");
+    chmod(&env.users(), 0o400);
+    env.add_user("carol", "pw");
+    assert_eq!(common::mode(&env.users()), 0o400, "a narrower mode stays");
+    env.cmd().args(["logout", "--all", "alice"]).exits(0);
+    assert_eq!(common::mode(&env.state()), 0o600);
+    chmod(&env.state(), 0o644);
+    env.cmd().args(["logout", "--all", "bob"]).exits(0);
+    assert_eq!(common::mode(&env.state()), 0o644);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_rewrite_keeps_owner_and_group() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    let (uid, _, _) = owner(&env.users());
+    if uid != 0 {
+        eprintln!("skipping: changing a file's owner needs root");
+        return;
+    }
+    std::os::unix::fs::chown(env.users(), Some(4321), Some(5432)).unwrap();
+    chmod(&env.users(), 0o640);
+    env.add_user("bob", "pw");
+    assert_eq!(owner(&env.users()), (4321, 5432, 0o640));
+    env.cmd().args(["user", "disable", "alice"]).exits(0);
+    assert_eq!(owner(&env.users()), (4321, 5432, 0o640));
+    env.cmd().args(["logout", "--all", "x"]).exits(0);
+    std::os::unix::fs::chown(env.state(), Some(4321), Some(5432)).unwrap();
+    env.cmd().args(["logout", "--all", "y"]).exits(0);
+    assert_eq!(owner(&env.state()), (4321, 5432, 0o600));
 }
