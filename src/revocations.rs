@@ -20,15 +20,97 @@ pub struct Revocations {
     pub tokens: BTreeMap<String, i64>,
     /// Subject → every token of it with `iat` at or before this time is revoked.
     pub users: BTreeMap<String, i64>,
+    /// Fields of the document this version does not know, as (name as JSON, value as
+    /// written): kept on every write (SPEC §8).
+    extra: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
 struct StateFile {
     version: u64,
-    #[serde(default)]
     tokens: BTreeMap<String, i64>,
-    #[serde(default)]
     users: BTreeMap<String, i64>,
+    extra: Vec<(String, String)>,
+}
+
+/// A map of names to unix seconds in which a repeated name is an error (SPEC §8: never "last
+/// one wins").
+struct UniqueMap(BTreeMap<String, i64>);
+
+impl<'de> Deserialize<'de> for UniqueMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UniqueMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of unix times")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut m = BTreeMap::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v = map.next_value::<i64>()?;
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate entry {k:?}"
+                        )));
+                    }
+                    m.insert(k, v);
+                }
+                Ok(UniqueMap(m))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for StateFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StateFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a revocation state file")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                use serde::de::Error as _;
+                let (mut version, mut tokens, mut users) = (None, None, None);
+                let mut extra: Vec<(String, String)> = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let key = serde_json::Value::from(k.as_str()).to_string();
+                    let dup = match k.as_str() {
+                        "version" => version.is_some(),
+                        "tokens" => tokens.is_some(),
+                        "users" => users.is_some(),
+                        _ => extra.iter().any(|(e, _)| *e == key),
+                    };
+                    if dup {
+                        return Err(A::Error::custom(format_args!("duplicate field `{k}`")));
+                    }
+                    match k.as_str() {
+                        "version" => version = Some(map.next_value::<u64>()?),
+                        "tokens" => tokens = Some(map.next_value::<UniqueMap>()?.0),
+                        "users" => users = Some(map.next_value::<UniqueMap>()?.0),
+                        _ => {
+                            let raw = map.next_value::<Box<serde_json::value::RawValue>>()?;
+                            extra.push((key, raw.get().to_string()));
+                        }
+                    }
+                }
+                Ok(StateFile {
+                    version: version.ok_or_else(|| A::Error::missing_field("version"))?,
+                    tokens: tokens.unwrap_or_default(),
+                    users: users.unwrap_or_default(),
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Document for Revocations {
@@ -42,11 +124,16 @@ impl Document for Revocations {
         Ok(Revocations {
             tokens: file.tokens,
             users: file.users,
+            extra: file.extra,
         })
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        out.write_all(b"{\n  \"version\": 1,\n  \"tokens\": ")?;
+        out.write_all(b"{\n  \"version\": 1,")?;
+        for (k, v) in &self.extra {
+            write!(out, "\n  {k}: {v},")?;
+        }
+        out.write_all(b"\n  \"tokens\": ")?;
         write_map(out, &self.tokens)?;
         out.write_all(b",\n  \"users\": ")?;
         write_map(out, &self.users)?;

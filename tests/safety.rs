@@ -423,3 +423,155 @@ fn a_rewrite_keeps_owner_and_group() {
     env.cmd().args(["logout", "--all", "y"]).exits(0);
     assert_eq!(owner(&env.state()), (4321, 5432, 0o600));
 }
+
+// ---- 3. Nothing unknown is dropped; duplicates are corrupt ----------------------------------
+
+/// A bcrypt hash of "pw" at cost 4.
+fn hash_of_pw(env: &Env) -> String {
+    let out = env
+        .cmd()
+        .args(["hash", "--cost", "4", "--password-stdin"])
+        .write_stdin("pw\n")
+        .exits(0);
+    stdout_str(&out).trim().to_string()
+}
+
+#[test]
+fn unknown_fields_of_records_and_documents_survive_every_write() {
+    let env = Env::new();
+    let h = hash_of_pw(&env);
+    std::fs::create_dir_all(env.users().parent().unwrap()).unwrap();
+    let text = format!(
+        r#"{{"version":1,"comment":{{"owner":"ops","n":12345678901234567890123}},"users":{{
+        "alice":{{"username":"alice","hashed_password":"{h}","groups":["admin"],"x-note":"keep me","disabled":false}}}}}}"#
+    );
+    std::fs::write(env.users(), &text).unwrap();
+    env.add_user("bob", "pw");
+    env.cmd().args(["user", "disable", "alice"]).exits(0);
+    env.cmd().args(["user", "enable", "alice"]).exits(0);
+    env.cmd()
+        .args(["user", "passwd", "alice", "--cost", "4", "--password-stdin"])
+        .write_stdin("pw2\n")
+        .exits(0);
+    let after = String::from_utf8(bytes(&env.users())).unwrap();
+    let v: Value = serde_json::from_str(&after).unwrap();
+    assert_eq!(v["comment"]["owner"], "ops", "{after}");
+    assert!(after.contains("12345678901234567890123"), "{after}");
+    assert_eq!(v["users"]["alice"]["groups"], json!(["admin"]), "{after}");
+    assert_eq!(v["users"]["alice"]["x-note"], "keep me", "{after}");
+    assert!(v["users"]["bob"].is_object());
+
+    std::fs::write(
+        env.state(),
+        r#"{"version":1,"tokens":{},"users":{},"replicated_from":"host-a","epoch":7}"#,
+    )
+    .unwrap();
+    env.cmd().args(["logout", "--all", "carol"]).exits(0);
+    env.cmd().args(["revocations", "prune"]).exits(0);
+    let v: Value = serde_json::from_slice(&bytes(&env.state())).unwrap();
+    assert_eq!(v["replicated_from"], "host-a");
+    assert_eq!(v["epoch"], 7);
+    assert!(v["users"]["carol"].is_i64());
+}
+
+/// Runs each command against the files as they are and checks exit 8 with the path named,
+/// and that no file changed.
+fn refused_untouched(env: &Env, file: &Path, cmds: &[&[&str]], why: &str) {
+    let before = bytes(file);
+    for args in cmds {
+        let out = env
+            .cmd()
+            .args(*args)
+            .write_stdin("pw\npw\n")
+            .assert()
+            .code(8)
+            .stdout("")
+            .get_output()
+            .clone();
+        let err = stderr_str(&out);
+        assert!(err.contains(&file.display().to_string()), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert_eq!(bytes(file), before, "{args:?} changed the file");
+    }
+}
+
+#[test]
+fn duplicate_keys_and_mismatched_usernames_are_corrupt() {
+    let env = Env::new();
+    env.init();
+    let h = hash_of_pw(&env);
+    std::fs::create_dir_all(env.users().parent().unwrap()).unwrap();
+    let rec = |name: &str| format!(r#"{{"username":"{name}","hashed_password":"{h}"}}"#);
+    let add: &[&str] = &["user", "add", "zoe", "--cost", "4", "--password-stdin"];
+    let login: &[&str] = &["login", "alice", "--password-stdin"];
+    let list: &[&str] = &["user", "list"];
+
+    // The same user twice.
+    std::fs::write(
+        env.users(),
+        format!(
+            r#"{{"version":1,"users":{{"alice":{},"alice":{}}}}}"#,
+            rec("alice"),
+            rec("alice")
+        ),
+    )
+    .unwrap();
+    refused_untouched(&env, &env.users(), &[add, login, list], "listed twice");
+
+    // A field of a record twice.
+    std::fs::write(
+        env.users(),
+        format!(
+            r#"{{"version":1,"users":{{"alice":{{"username":"alice","hashed_password":"{h}","disabled":true,"disabled":false}}}}}}"#
+        ),
+    )
+    .unwrap();
+    refused_untouched(
+        &env,
+        &env.users(),
+        &[login, list],
+        "duplicate field `disabled`",
+    );
+
+    // A document field twice.
+    std::fs::write(
+        env.users(),
+        format!(
+            r#"{{"version":1,"users":{{}},"users":{{"alice":{}}}}}"#,
+            rec("alice")
+        ),
+    )
+    .unwrap();
+    refused_untouched(
+        &env,
+        &env.users(),
+        &[add, login, list],
+        "duplicate field `users`",
+    );
+
+    // A key that is not the record's username.
+    std::fs::write(
+        env.users(),
+        format!(r#"{{"version":1,"users":{{"alice":{}}}}}"#, rec("mallory")),
+    )
+    .unwrap();
+    refused_untouched(
+        &env,
+        &env.users(),
+        &[login, list, &["user", "show", "alice"]],
+        "\"mallory\"",
+    );
+
+    // The revocation state: a token id twice.
+    std::fs::write(
+        env.state(),
+        r#"{"version":1,"tokens":{"j1":9999999999,"j1":1},"users":{}}"#,
+    )
+    .unwrap();
+    refused_untouched(
+        &env,
+        &env.state(),
+        &[&["logout", "--all", "x"], &["revocations", "list"]],
+        "duplicate entry \"j1\"",
+    );
+}
