@@ -20,9 +20,37 @@ pub struct Revocations {
     pub tokens: BTreeMap<String, i64>,
     /// Subject → every token of it with `iat` at or before this time is revoked.
     pub users: BTreeMap<String, i64>,
-    /// Fields of the document this version does not know, as (name as JSON, value as
-    /// written): kept on every write (SPEC §8).
+}
+
+/// The state file as `update` rewrites it: the revocations, plus the fields of the document
+/// this version does not know as (name as JSON, value as written), kept on every write
+/// (SPEC §8).
+#[derive(Debug, Default)]
+struct StateDoc {
+    r: Revocations,
     extra: Vec<(String, String)>,
+}
+
+impl Document for StateDoc {
+    fn empty() -> Self {
+        StateDoc::default()
+    }
+
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let file: StateFile = store::parse_json(path, bytes)?;
+        store::check_version(path, file.version)?;
+        Ok(StateDoc {
+            r: Revocations {
+                tokens: file.tokens,
+                users: file.users,
+            },
+            extra: file.extra,
+        })
+    }
+
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        write_state(out, &self.r, &self.extra)
+    }
 }
 
 struct StateFile {
@@ -119,26 +147,25 @@ impl Document for Revocations {
     }
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let file: StateFile = store::parse_json(path, bytes)?;
-        store::check_version(path, file.version)?;
-        Ok(Revocations {
-            tokens: file.tokens,
-            users: file.users,
-            extra: file.extra,
-        })
+        StateDoc::parse(path, bytes).map(|d| d.r)
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        out.write_all(b"{\n  \"version\": 1,")?;
-        for (k, v) in &self.extra {
-            write!(out, "\n  {k}: {v},")?;
-        }
-        out.write_all(b"\n  \"tokens\": ")?;
-        write_map(out, &self.tokens)?;
-        out.write_all(b",\n  \"users\": ")?;
-        write_map(out, &self.users)?;
-        out.write_all(b"\n}\n")
+        write_state(out, self, &[])
     }
+}
+
+/// The state file's text: version, the unknown fields as they were, tokens, users.
+fn write_state(out: &mut dyn Write, r: &Revocations, extra: &[(String, String)]) -> io::Result<()> {
+    out.write_all(b"{\n  \"version\": 1,")?;
+    for (k, v) in extra {
+        write!(out, "\n  {k}: {v},")?;
+    }
+    out.write_all(b"\n  \"tokens\": ")?;
+    write_map(out, &r.tokens)?;
+    out.write_all(b",\n  \"users\": ")?;
+    write_map(out, &r.users)?;
+    out.write_all(b"\n}\n")
 }
 
 /// One entry per line, so the file stays readable and cheap to write.
@@ -191,12 +218,12 @@ pub fn update<T>(ctx: &Ctx, change: impl FnOnce(&mut Revocations) -> Result<T>) 
         path,
         ctx.lock_timeout,
         None,
-        |r: &mut Revocations| {
-            let out = change(r)?;
-            r.prune(ctx.now);
+        |d: &mut StateDoc| {
+            let out = change(&mut d.r)?;
+            d.r.prune(ctx.now);
             Ok(out)
         },
-        |r| {
+        |StateDoc { r, .. }| {
             store::remove_stale_temps(&index_path(path));
             // The index only speeds readers up: one that is missing or stale is ignored by
             // them, so failing to write it must not fail a revocation already on disk.
