@@ -211,6 +211,15 @@ pub fn load_or_create(ctx: &Ctx) -> Result<Key> {
     load(ctx)
 }
 
+/// Loads the configured key if there is one; `None` when no key is configured anywhere (the
+/// case in which the first successful `login` creates one).
+///
+/// # Errors
+/// As `load`, except that having no key at all is not an error.
+pub fn load_existing(ctx: &Ctx) -> Result<Option<Key>> {
+    locate(ctx)
+}
+
 fn locate(ctx: &Ctx) -> Result<Option<Key>> {
     match ctx.key_config()? {
         KeyConfig::Secret(bytes) => {

@@ -575,3 +575,73 @@ fn duplicate_keys_and_mismatched_usernames_are_corrupt() {
         "duplicate entry \"j1\"",
     );
 }
+
+// ---- 5. Refused and read-only commands create nothing ---------------------------------------
+
+/// Every file under the temp home, relative to it.
+fn all_files(env: &Env) -> Vec<String> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(env.path(), env.path(), &mut v);
+    v.sort();
+    v
+}
+
+#[test]
+fn a_refused_login_creates_no_key() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    let before = all_files(&env);
+    env.cmd()
+        .args(["login", "alice", "--password-stdin"])
+        .write_stdin("wrong\n")
+        .stderr_only(
+            5,
+            "jwtauth: login refused: incorrect username or password\n",
+        );
+    env.cmd()
+        .args(["login", "nobody", "--password-stdin"])
+        .write_stdin("pw\n")
+        .exits(5);
+    assert_eq!(all_files(&env), before);
+    assert!(!env.secret().exists());
+    // The first successful login creates it.
+    let token = env.login("alice", "pw");
+    assert!(env.secret().exists());
+    env.cmd().args(["verify", &token]).exits(0);
+}
+
+#[test]
+fn a_login_with_an_unreadable_users_file_creates_no_key() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.users().parent().unwrap()).unwrap();
+    std::fs::write(env.users(), "{not json").unwrap();
+    env.cmd()
+        .args(["login", "alice", "--password-stdin"])
+        .write_stdin("pw\n")
+        .exits(8);
+    assert_eq!(all_files(&env), ["data/jwtauth/users.json"]);
+}
+
+#[test]
+fn read_only_commands_on_a_fresh_home_create_nothing() {
+    let env = Env::new();
+    env.cmd()
+        .args(["revocations", "prune"])
+        .stderr_only(0, "jwtauth: pruned 0 expired entries\n");
+    env.cmd().args(["revocations", "prune", "--json"]).exits(0);
+    env.cmd().args(["revocations", "list"]).exits(0);
+    env.cmd().args(["user", "list"]).exits(0);
+    env.cmd().args(["paths"]).exits(0);
+    with_secret(&env).args(["verify", &token_for("a")]).exits(0);
+    assert_eq!(all_files(&env), Vec::<String>::new());
+}

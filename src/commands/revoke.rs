@@ -85,7 +85,12 @@ pub fn run(cmd: &RevocationsCommand, ctx: &Ctx) -> Result<()> {
     match cmd {
         RevocationsCommand::List => list(ctx),
         RevocationsCommand::Prune => {
-            let pruned = revocations::update(ctx, |r| Ok(r.prune(ctx.now)))?;
+            // Nothing to prune without a state file, and nothing to create (SPEC §8).
+            let pruned = if ctx.state_path()?.exists() {
+                revocations::update(ctx, |r| Ok(r.prune(ctx.now)))?
+            } else {
+                0
+            };
             if ctx.json {
                 return output::json(&json!({"pruned": pruned}));
             }

@@ -24,9 +24,12 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     let mut claims = Map::new();
     tokens::parse_claims(&args.claims.claims, &mut claims)?;
     passwords::check_source(&args.password)?;
-    let key = keys::load_or_create(ctx)?;
-    // Fail on an unusable key before asking for a password.
-    key.encoding(key.alg, args.claims.allow_weak_key)?;
+    // Fail on an unusable key before asking for a password. With no key at all, the first
+    // login that succeeds creates it; a refused one creates nothing (SPEC §8).
+    let key = keys::load_existing(ctx)?;
+    if let Some(key) = &key {
+        key.encoding(key.alg, args.claims.allow_weak_key)?;
+    }
     let password = passwords::read(&args.password, Ask::Once)?;
     let path = ctx.users_path()?;
     let store: UserStore = store::load(path)?;
@@ -47,6 +50,10 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     if !accepted {
         return Err(Error::LoginRefused);
     }
+    let key = match key {
+        Some(key) => key,
+        None => keys::load_or_create(ctx)?,
+    };
     let iat = issue_time(ctx, &args.name)?;
     let exp = iat + ttl;
     issue(
