@@ -320,9 +320,12 @@ pub struct VerifyArgs {
     /// The token; `-` or nothing reads one token per line from stdin
     #[arg(value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Require this audience
+    /// Require this audience (a token that has an audience is refused without --aud)
     #[arg(long, value_name = "S")]
     pub aud: Option<String>,
+    /// Accept a token whatever its audience
+    #[arg(long, conflicts_with = "aud")]
+    pub any_aud: bool,
     /// Require this issuer
     #[arg(long, value_name = "S")]
     pub iss: Option<String>,

@@ -307,6 +307,8 @@ pub struct Verifier {
     rules: Rules,
     now: i64,
     revocations: Option<RevocationView>,
+    /// Accept a token's `aud` without `rules.aud` naming it (`--any-aud`, and `logout`).
+    any_aud: bool,
     /// Reused decode buffers: no allocation per token in the hot loop.
     buf: Vec<u8>,
     sig: Vec<u8>,
@@ -444,9 +446,18 @@ impl Verifier {
             rules,
             now,
             revocations,
+            any_aud: false,
             buf: Vec::with_capacity(1024),
             sig: Vec::with_capacity(512),
         }
+    }
+
+    /// Accepts tokens whatever their audience when no `aud` is required (`verify --any-aud`;
+    /// `logout`, since revoking a token grants nothing). Without it, a token that carries
+    /// `aud` is refused unless `Rules::aud` names one of its values (SPEC §8, RFC 7519
+    /// §4.1.3).
+    pub fn accept_any_audience(&mut self, yes: bool) {
+        self.any_aud = yes;
     }
 
     /// Checks one token: size and shape, header algorithm, signature, then the claims
@@ -569,10 +580,16 @@ impl Verifier {
                 crate::output::utc(iat.ceil() as i64)
             )));
         }
-        if let Some(want) = &self.rules.aud
-            && !c.aud.as_ref().is_some_and(|a| a.contains(want))
-        {
-            return Err(Error::TokenInvalid(format!("audience is not {want:?}")));
+        match &self.rules.aud {
+            Some(want) if !c.aud.as_ref().is_some_and(|a| a.contains(want)) => {
+                return Err(Error::TokenInvalid(format!("audience is not {want:?}")));
+            }
+            None if c.aud.is_some() && !self.any_aud => {
+                return Err(Error::TokenInvalid(
+                    "token has an audience; pass --aud with one of its values, or --any-aud".into(),
+                ));
+            }
+            _ => {}
         }
         if let Some(want) = &self.rules.iss
             && !c.iss.as_ref().is_some_and(|a| a.contains(want))

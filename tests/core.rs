@@ -1471,10 +1471,10 @@ fn rewriting_keeps_0600_and_never_widens() {
     env.cmd().args(["user", "disable", "bob"]).assert().code(0);
     assert_eq!(mode(&env.users()), 0o600);
     assert_eq!(mode(&env.state()), 0o600);
-    // A file an operator made wider is written back at most 0600.
+    // A mode an operator chose is kept (SPEC §8: a rewrite keeps the file's mode).
     std::fs::set_permissions(env.users(), std::fs::Permissions::from_mode(0o644)).unwrap();
     env.cmd().args(["user", "enable", "bob"]).assert().code(0);
-    assert_eq!(mode(&env.users()), 0o600);
+    assert_eq!(mode(&env.users()), 0o644);
     // A narrower one stays narrower.
     std::fs::set_permissions(env.state(), std::fs::Permissions::from_mode(0o400)).unwrap();
     env.cmd()

@@ -645,3 +645,43 @@ fn read_only_commands_on_a_fresh_home_create_nothing() {
     with_secret(&env).args(["verify", &token_for("a")]).exits(0);
     assert_eq!(all_files(&env), Vec::<String>::new());
 }
+
+// ---- 10. Audience ---------------------------------------------------------------------------
+
+#[test]
+fn a_token_with_an_audience_needs_aud_or_any_aud() {
+    let env = Env::new();
+    env.init();
+    let token = env.mint(&["--sub", "alice", "--aud", "api"]);
+    env.cmd().args(["verify", &token]).stderr_only(
+        1,
+        "jwtauth: invalid token: token has an audience; pass --aud with one of its values, or --any-aud\n",
+    );
+    env.cmd()
+        .args(["verify", "-"])
+        .write_stdin(format!("{token}\n"))
+        .exits(1);
+    env.cmd()
+        .args(["verify", "--aud", "api", &token])
+        .assert()
+        .code(0)
+        .stdout("alice\n");
+    env.cmd().args(["verify", "--aud", "web", &token]).exits(1);
+    env.cmd()
+        .args(["verify", "--any-aud", &token])
+        .assert()
+        .code(0)
+        .stdout("alice\n");
+    // One of several values.
+    let many = sign_raw(&json!({"sub": "bob", "exp": now() + 60, "aud": ["a", "b"]}).to_string());
+    with_secret(&env).args(["verify", &many]).exits(1);
+    with_secret(&env)
+        .args(["verify", "--aud", "b", &many])
+        .exits(0);
+    // A token without aud is unaffected.
+    let plain = env.mint(&["--sub", "carol"]);
+    env.cmd().args(["verify", &plain]).exits(0);
+    // Revoking is not granting: logout takes any audience.
+    env.cmd().args(["logout", &token]).exits(0);
+    env.cmd().args(["verify", "--aud", "api", &token]).exits(4);
+}

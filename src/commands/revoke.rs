@@ -40,6 +40,8 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         ..Rules::default()
     };
     let mut verifier = super::token::verifier(ctx, rules, Some(Lookups::Few))?;
+    // Revoking is not granting: any audience may be logged out (SPEC §8).
+    verifier.accept_any_audience(true);
     let checked = verifier.verify(token.as_bytes(), None)?;
     let (Some(jti), Some(exp)) = (checked.jti, checked.exp) else {
         return Err(Error::TokenInvalid(

@@ -277,6 +277,7 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
         Some(path) => jwks_verifier(ctx, path, rules, lookups)?,
         None => verifier(ctx, rules, lookups)?,
     };
+    v.accept_any_audience(args.any_aud);
     if let Some(token) = single(&args.token) {
         let mut claims = Value::Null;
         let token = token.trim().as_bytes();
