@@ -685,3 +685,56 @@ fn a_token_with_an_audience_needs_aud_or_any_aud() {
     env.cmd().args(["logout", &token]).exits(0);
     env.cmd().args(["verify", "--aud", "api", &token]).exits(4);
 }
+
+// ---- 11. A closed stdout is an error; a reader that stopped is not ---------------------------
+
+/// Runs `jwtauth ARGS… REDIRECT` through `sh` with `SECRET` as the key; returns (code, stderr).
+fn through_sh(env: &Env, args: &str, redirect: &str, stdin: &str) -> (i32, String) {
+    sh(env, &format!("\"$0\" {args} {redirect}"), stdin)
+}
+
+/// Runs a `sh` script in which `$0` is jwtauth; returns (code, stderr).
+fn sh(env: &Env, script: &str, stdin: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let mut cmd = env.std_cmd_for("sh");
+    cmd.env("JWT_SECRET_KEY", SECRET)
+        .args(["-c", script])
+        .arg(common::bin())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("sh");
+    // A command that reads no stdin closes the pipe early; that is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), stderr_str(&out))
+}
+
+#[test]
+fn a_closed_stdout_is_exit_8() {
+    let env = Env::new();
+    let token = token_for("alice");
+    for (args, stdin) in [
+        ("mint --sub x", ""),
+        ("mint --sub x --json", ""),
+        ("verify -", &*format!("{token}\n")),
+        ("decode -", &*format!("{token}\n")),
+        (&*format!("verify {token}"), ""),
+    ] {
+        let (code, err) = through_sh(&env, args, ">&-", stdin);
+        assert_eq!(code, 8, "{args}: {err}");
+        assert_eq!(
+            err, "jwtauth: writing output: stdout is closed; the output would be lost\n",
+            "{args}"
+        );
+    }
+    // A full disk is an error too; `>/dev/null` and a reader that stopped are not.
+    let (code, err) = through_sh(&env, "mint --sub x", ">/dev/full", "");
+    assert_eq!(code, 8, "{err}");
+    let (code, err) = through_sh(&env, "mint --sub x", ">/dev/null", "");
+    assert_eq!((code, err.as_str()), (0, ""));
+    let many = format!("{token}\n").repeat(20_000);
+    let script = r#"{ "$0" verify -; echo "exit $?" >&2; } | head -n 1 >/dev/null"#;
+    let (code, err) = sh(&env, script, &many);
+    assert_eq!((code, err.as_str()), (0, "exit 0\n"));
+}

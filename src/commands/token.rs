@@ -532,6 +532,7 @@ fn batch<F>(ctx: &Ctx, mut check: F) -> Result<()>
 where
     F: FnMut(&[u8], &mut BatchOut<BufWriter<io::StdoutLock<'static>>>) -> Result<()>,
 {
+    output::check_stdout()?;
     let stdin = io::stdin();
     let mut input = io::BufReader::with_capacity(1 << 16, stdin.lock());
     let mut out = BatchOut {
