@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::crypto::JwtVerifier;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::asym;
@@ -194,12 +195,14 @@ impl OneOrMany<'_> {
 /// The registered claims verification looks at, borrowed from the payload.
 #[derive(Deserialize)]
 struct ClaimsView<'a> {
-    #[serde(default)]
-    exp: Option<Value>,
-    #[serde(default)]
-    nbf: Option<Value>,
-    #[serde(default)]
-    iat: Option<Value>,
+    // Raw, so a number costs no allocation (serde_json's arbitrary_precision would give a
+    // `Value` number its own string) and is read as written.
+    #[serde(default, borrow)]
+    exp: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    nbf: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    iat: Option<&'a RawValue>,
     #[serde(default, borrow)]
     sub: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -211,15 +214,20 @@ struct ClaimsView<'a> {
 }
 
 /// A NumericDate claim: a JSON number of seconds (fractions allowed, RFC 7519 §2).
-fn numeric_date(v: Option<&Value>, name: &str) -> Result<Option<f64>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
+fn numeric_date(v: Option<&RawValue>, name: &str) -> Result<Option<f64>> {
+    let Some(raw) = v.map(RawValue::get) else {
+        return Ok(None);
+    };
+    match raw.as_bytes().first() {
+        // serde_json checked the JSON syntax, and JSON numbers are valid Rust floats.
+        Some(b'-' | b'0'..=b'9') => raw
+            .parse::<f64>()
+            .ok()
             .filter(|f| f.is_finite())
             .map(Some)
             .ok_or_else(|| Error::TokenInvalid(format!("claim {name} is not a usable number"))),
-        Some(_) => Err(Error::TokenInvalid(format!(
+        _ if raw == "null" => Ok(None),
+        _ => Err(Error::TokenInvalid(format!(
             "claim {name} is not a number of seconds"
         ))),
     }
@@ -547,9 +555,9 @@ impl Verifier {
     fn check_claims(&self, c: &ClaimsView) -> Result<Verified> {
         let now = self.now as f64;
         let leeway = self.rules.leeway as f64;
-        let exp = numeric_date(c.exp.as_ref(), "exp")?;
-        let nbf = numeric_date(c.nbf.as_ref(), "nbf")?;
-        let iat = numeric_date(c.iat.as_ref(), "iat")?;
+        let exp = numeric_date(c.exp, "exp")?;
+        let nbf = numeric_date(c.nbf, "nbf")?;
+        let iat = numeric_date(c.iat, "iat")?;
         match exp {
             None if self.rules.exp_required => {
                 return Err(Error::TokenInvalid(

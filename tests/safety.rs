@@ -738,3 +738,60 @@ fn a_closed_stdout_is_exit_8() {
     let (code, err) = sh(&env, script, &many);
     assert_eq!((code, err.as_str()), (0, "exit 0\n"));
 }
+
+// ---- 9. Exact numbers -----------------------------------------------------------------------
+
+/// The payload JSON text of a token, as signed.
+fn payload_text(token: &str) -> String {
+    let p = token.split('.').nth(1).unwrap();
+    String::from_utf8(URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
+}
+
+#[test]
+fn big_numbers_are_signed_and_shown_exactly() {
+    let env = Env::new();
+    env.init();
+    let token = env.mint(&[
+        "--sub",
+        "a",
+        "--claim",
+        "big=12345678901234567890123",
+        "--claim",
+        "neg=-98765432109876543210",
+        "--claim",
+        "dec=0.1000000000000000000001",
+    ]);
+    let signed = payload_text(&token);
+    for n in [
+        "12345678901234567890123",
+        "-98765432109876543210",
+        "0.1000000000000000000001",
+    ] {
+        assert!(signed.contains(n), "{signed}");
+        for args in [&["decode", "--json"][..], &["verify", "--json"]] {
+            let out = env.cmd().args(args).arg(&token).exits(0);
+            assert!(
+                stdout_str(&out).contains(n),
+                "{args:?}: {}",
+                stdout_str(&out)
+            );
+        }
+        let out = env.cmd().args(["decode", &token]).exits(0);
+        assert!(stdout_str(&out).contains(n), "{}", stdout_str(&out));
+    }
+    // A foreign token's big numbers, in batch JSON too.
+    let foreign = sign_raw(&format!(
+        r#"{{"sub":"x","exp":{},"id":123456789012345678901234567890,"f":1e400}}"#,
+        now() + 60
+    ));
+    for args in [&["verify", "--json", "-"][..], &["decode", "--json", "-"]] {
+        let out = with_secret(&env)
+            .args(args)
+            .write_stdin(format!("{foreign}\n"))
+            .exits(0);
+        let text = stdout_str(&out);
+        assert!(text.contains("123456789012345678901234567890"), "{text}");
+        // The value is kept; serde_json spells the exponent with its sign.
+        assert!(text.contains("1e400") || text.contains("1e+400"), "{text}");
+    }
+}
