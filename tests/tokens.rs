@@ -533,7 +533,10 @@ fn login_and_mint_claims() {
     assert_eq!(pm["o"], json!({"a": 1}));
     assert_jti(&pm);
     // verify --json returns the claims exactly.
-    let out = env.cmd().args(["verify", "--json", &m]).exits(0);
+    let out = env
+        .cmd()
+        .args(["verify", "--json", "--any-aud", &m])
+        .exits(0);
     let v = json(&out.stdout);
     assert_eq!(v["valid"], true);
     assert_eq!(v["claims"], pm);
@@ -673,7 +676,9 @@ fn audience_and_issuer() {
     env.init();
     let t = env.mint(&["--sub", "x", "--aud", "api", "--iss", "me"]);
     assert_eq!(verify(&env, &t, &["--aud", "api"]).0, 0);
-    assert_eq!(verify(&env, &t, &["--iss", "me"]).0, 0);
+    // SPEC §8: a token with an audience needs --aud (or --any-aud).
+    assert_eq!(verify(&env, &t, &["--iss", "me"]).0, 1);
+    assert_eq!(verify(&env, &t, &["--iss", "me", "--any-aud"]).0, 0);
     assert_eq!(
         verify(&env, &t, &["--aud", "api", "--iss", "me"]),
         (0, "x\n".into(), String::new())
@@ -687,15 +692,16 @@ fn audience_and_issuer() {
         )
     );
     assert_eq!(
-        verify(&env, &t, &["--iss", "you"]),
+        verify(&env, &t, &["--iss", "you", "--any-aud"]),
         (
             1,
             String::new(),
             "jwtauth: invalid token: issuer is not \"you\"\n".into()
         )
     );
-    // Not asked: not checked.
-    assert_eq!(verify(&env, &t, &[]).0, 0);
+    // Not asked: refused (SPEC §8), unless any audience is accepted.
+    assert_eq!(verify(&env, &t, &[]).0, 1);
+    assert_eq!(verify(&env, &t, &["--any-aud"]).0, 0);
     // Asked but absent.
     let bare = env.mint(&["--sub", "x"]);
     assert_eq!(verify(&env, &bare, &["--aud", "api"]).0, 1);
