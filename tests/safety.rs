@@ -795,3 +795,60 @@ fn big_numbers_are_signed_and_shown_exactly() {
         assert!(text.contains("1e400") || text.contains("1e+400"), "{text}");
     }
 }
+
+// ---- 4. A hash jwtauth cannot check --------------------------------------------------------
+
+#[test]
+fn an_unsupported_hash_is_a_data_error_and_is_flagged() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    let sha = "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=";
+    let text = std::fs::read_to_string(env.users()).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let h = v["users"]["alice"]["hashed_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(env.users(), text.replace(&h, sha)).unwrap();
+    let before = bytes(&env.users());
+    let out = env
+        .cmd()
+        .args(["login", "alice", "--password-stdin"])
+        .write_stdin("password\n")
+        .assert()
+        .code(8)
+        .stdout("")
+        .get_output()
+        .clone();
+    let err = stderr_str(&out);
+    assert!(
+        err.contains("\"alice\"") && err.contains(&env.users().display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("not a supported bcrypt hash"), "{err}");
+    assert!(!err.contains("W6ph5"), "the hash is never printed: {err}");
+    assert_eq!(bytes(&env.users()), before);
+    assert!(!env.secret().exists());
+    // Other users still log in.
+    env.add_user("bob", "pw");
+    env.login("bob", "pw");
+
+    let out = env.cmd().args(["user", "list"]).exits(0);
+    assert!(
+        stdout_str(&out).contains("enabled, unsupported hash"),
+        "{}",
+        stdout_str(&out)
+    );
+    let out = env.cmd().args(["user", "list", "--json"]).exits(0);
+    let v = common::json(&out.stdout);
+    assert_eq!(v["users"][0]["hash_supported"], false);
+    assert_eq!(v["users"][1]["hash_supported"], true);
+    let out = env.cmd().args(["user", "show", "alice", "--json"]).exits(0);
+    assert_eq!(common::json(&out.stdout)["hash_supported"], false);
+    let out = env.cmd().args(["user", "show", "alice"]).exits(0);
+    assert!(
+        stdout_str(&out).contains("hash_supported       false"),
+        "{}",
+        stdout_str(&out)
+    );
+}

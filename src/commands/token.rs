@@ -36,6 +36,17 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     // Unknown user, wrong password and disabled user cost one bcrypt verify each and end in
     // the same error, so neither the message nor the time tells them apart.
     let accepted = match store.get(path, &args.name)? {
+        // A hash this tool cannot check is a broken file, not a wrong password (SPEC §8);
+        // the message names the user and the file, never the hash.
+        Some(user) if passwords::check_hash_format(&user.hashed_password).is_err() => {
+            return Err(store::corrupt(
+                path,
+                format!(
+                    "the record of user {:?} has a hashed_password that is not a supported bcrypt hash ($2a$, $2b$, $2x$ or $2y$); set one with 'jwtauth user passwd'",
+                    args.name
+                ),
+            ));
+        }
         Some(user) => {
             let matches = passwords::verify(&password, &user.hashed_password).unwrap_or(false);
             matches && !user.disabled

@@ -124,6 +124,14 @@ struct Record<'a> {
     disabled: bool,
     created_at: i64,
     password_changed_at: i64,
+    /// False when `hashed_password` is not a bcrypt hash jwtauth can check: `login` refuses
+    /// such a user with exit 8 (SPEC §8).
+    hash_supported: bool,
+}
+
+/// Whether `u`'s hash is one `login` can check.
+fn hash_supported(u: &User) -> bool {
+    passwords::check_hash_format(&u.hashed_password).is_ok()
 }
 
 impl<'a> Record<'a> {
@@ -136,6 +144,7 @@ impl<'a> Record<'a> {
             disabled: u.disabled,
             created_at: u.created_at,
             password_changed_at: u.password_changed_at,
+            hash_supported: hash_supported(u),
         }
     }
 }
@@ -165,7 +174,15 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
                 u.email
                     .as_deref()
                     .map_or_else(|| "-".into(), output::printable),
-                if u.disabled { "disabled" } else { "enabled" }.into(),
+                format!(
+                    "{}{}",
+                    if u.disabled { "disabled" } else { "enabled" },
+                    if hash_supported(u) {
+                        ""
+                    } else {
+                        ", unsupported hash"
+                    }
+                ),
                 output::utc(u.created_at),
             ];
             if args.with_hash {
@@ -195,6 +212,11 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
         output::utc(u.created_at),
         output::utc(u.password_changed_at),
     );
+    if !hash_supported(&u) {
+        s.push_str(
+            "\nhash_supported       false (login refuses this user until 'jwtauth user passwd')",
+        );
+    }
     if args.with_hash {
         s.push_str(&format!(
             "\nhashed_password      {}",
