@@ -484,6 +484,16 @@ pub fn create(ctx: &Ctx, path: &Path, alg: Algorithm, force: bool) -> Result<Cre
         }
         Ok(())
     };
+    // A verifier's public key or certificate is never turned into a signing key, not even with
+    // --force: whoever shipped it would suddenly hold a file that signs.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && holds_public_key(&read_bounded(path)?)
+    {
+        return Err(Error::config(
+            format!("key {}", path.display()),
+            "holds a public key or certificate, not a signing key; init never writes over it (with or without --force): choose another path with --key",
+        ));
+    }
     exists(path)?;
     let kind = KeyKind::of(alg);
     let mut created = Created::default();
@@ -517,6 +527,18 @@ pub fn create(ctx: &Ctx, path: &Path, alg: Algorithm, force: bool) -> Result<Cre
         writeln!(w, "{}", crate::tokens::alg_name(alg))
     })?;
     Ok(created)
+}
+
+/// True when `bytes` are a public key or a certificate (PEM or DER) with no private key.
+fn holds_public_key(bytes: &[u8]) -> bool {
+    if asym::looks_like_pem(bytes) {
+        let text = String::from_utf8_lossy(bytes);
+        if text.contains("-----BEGIN CERTIFICATE") || text.contains(" PUBLIC KEY-----") {
+            return !text.contains("PRIVATE KEY-----");
+        }
+        return asym::parse_pem(bytes).is_ok_and(|p| p.encoding_key().is_none());
+    }
+    asym::looks_like_der(bytes) && asym::parse_der(bytes).is_ok_and(|p| p.encoding_key().is_none())
 }
 
 /// 512 random bits from the OS, as 86 base64url characters and a newline.

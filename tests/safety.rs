@@ -852,3 +852,45 @@ fn an_unsupported_hash_is_a_data_error_and_is_flagged() {
         stdout_str(&out)
     );
 }
+
+// ---- 7. init never writes a private key over a public key -----------------------------------
+
+#[test]
+fn init_force_never_overwrites_a_public_key() {
+    let env = Env::new();
+    let dir = env.path().join("idp");
+    let private = dir.join("private.pem");
+    env.cmd()
+        .args(["init", "--alg", "ES256", "--key"])
+        .arg(&private)
+        .exits(0);
+    let public = dir.join("public.pem");
+    let before = bytes(&public);
+    assert!(String::from_utf8_lossy(&before).contains("PUBLIC KEY"));
+    for alg in ["HS256", "ES256", "RS256"] {
+        for force in [true, false] {
+            let mut c = env.cmd();
+            c.args(["init", "--alg", alg, "--key"]).arg(&public);
+            if force {
+                c.arg("--force");
+            }
+            let out = c.assert().code(8).stdout("").get_output().clone();
+            if force {
+                assert_eq!(
+                    stderr_str(&out),
+                    format!(
+                        "jwtauth: key {}: holds a public key or certificate, not a signing key; init never writes over it (with or without --force): choose another path with --key\n",
+                        public.display()
+                    )
+                );
+            }
+            assert_eq!(bytes(&public), before, "{alg} force={force}");
+            assert!(!dir.join("public.pem.alg").exists());
+        }
+    }
+    // The private key itself may still be replaced with --force.
+    env.cmd()
+        .args(["init", "--alg", "ES256", "--force", "--key"])
+        .arg(&private)
+        .exits(0);
+}
