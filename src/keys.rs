@@ -486,8 +486,7 @@ pub fn create(ctx: &Ctx, path: &Path, alg: Algorithm, force: bool) -> Result<Cre
     };
     // A verifier's public key or certificate is never turned into a signing key, not even with
     // --force: whoever shipped it would suddenly hold a file that signs.
-    if std::fs::metadata(path).is_ok_and(|m| m.is_file())
-        && holds_public_key(&read_bounded(path)?)
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && holds_public_key(&read_bounded(path)?)
     {
         return Err(Error::config(
             format!("key {}", path.display()),

@@ -41,7 +41,8 @@ pub struct User {
     pub password_changed_at: i64,
 }
 
-/// Checks a user name: 1–64 characters, no whitespace or control characters.
+/// Checks a user name (SPEC §8): 1–64 Unicode scalar values, none of them whitespace,
+/// control, format (`Cf`: zero-width, bidi overrides, BOM) or `:` (htpasswd's separator).
 ///
 /// # Errors
 /// A usage error saying which rule was broken.
@@ -56,6 +57,16 @@ pub fn check_name(name: &str) -> Result<()> {
     }
     if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("must not contain whitespace or control characters"));
+    }
+    if name.chars().any(crate::output::is_format) {
+        return Err(bad(
+            "must not contain invisible format characters (zero-width, bidi controls, BOM)",
+        ));
+    }
+    if name.contains(':') {
+        return Err(bad(
+            "must not contain ':' (htpasswd separates name and hash with it)",
+        ));
     }
     Ok(())
 }
@@ -540,6 +551,10 @@ mod tests {
         assert!(check_name("a b").is_err());
         assert!(check_name("a\tb").is_err());
         assert!(check_name("a\u{1b}[31m").is_err());
+        assert!(check_name("a\u{200b}b").is_err());
+        assert!(check_name("\u{feff}a").is_err());
+        assert!(check_name("a\u{202e}").is_err());
+        assert!(check_name("a:b").is_err());
     }
 
     #[test]

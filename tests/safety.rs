@@ -894,3 +894,57 @@ fn init_force_never_overwrites_a_public_key() {
         .arg(&private)
         .exits(0);
 }
+
+// ---- 8. Usernames ---------------------------------------------------------------------------
+
+#[test]
+fn usernames_refuse_format_characters_and_colons() {
+    let env = Env::new();
+    for (name, why) in [
+        ("a\u{200b}b", "invisible format characters"),
+        ("\u{feff}alice", "invisible format characters"),
+        ("evil\u{202e}txt", "invisible format characters"),
+        ("a\u{2066}b", "invisible format characters"),
+        ("a:b", "must not contain ':'"),
+    ] {
+        env.cmd()
+            .args(["user", "add", name, "--cost", "4", "--password-stdin"])
+            .write_stdin("pw\n")
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicates::str::contains(why));
+    }
+    assert!(!env.users().exists());
+    // 64 scalar values are fine, 65 are not; non-ASCII letters are fine.
+    env.add_user(&"é".repeat(64), "pw");
+    env.cmd()
+        .args([
+            "user",
+            "add",
+            &"é".repeat(65),
+            "--cost",
+            "4",
+            "--password-stdin",
+        ])
+        .write_stdin("pw\n")
+        .exits(2);
+}
+
+#[test]
+fn user_import_strips_a_bom() {
+    let env = Env::new();
+    let h = hash_of_pw(&env);
+    let file = env.path().join("htpasswd");
+    std::fs::write(&file, format!("\u{feff}alice:{h}\nbob:{h}\n")).unwrap();
+    env.cmd().args(["user", "import"]).arg(&file).exits(0);
+    let out = env.cmd().args(["user", "list", "--json"]).exits(0);
+    let names: Vec<String> = common::json(&out.stdout)["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    env.login("alice", "pw");
+}
