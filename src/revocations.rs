@@ -355,6 +355,34 @@ fn image_of(r: &Revocations) -> Vec<u8> {
     image
 }
 
+/// The index is a cache (SPEC §8): one that is missing or stale (a state file jwtauth did not
+/// write, or edited by hand) is rebuilt by the first command that can write beside the state
+/// file, under its lock, so later readers need not parse the JSON again. `None` when it cannot
+/// (lock busy, directory not writable, the file belongs to another user, or it does not
+/// parse): the caller then answers from the JSON, only slower.
+fn heal_index(state: &Path, meta: &std::fs::Metadata) -> Option<Revocations> {
+    // Never leave our own lock and index files beside another user's state file: they would
+    // lock its owner out of the next write.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata("/proc/self").ok()?.uid() != meta.uid() {
+            return None;
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = meta;
+        return None;
+    }
+    // Not waiting: a writer holding the lock rebuilds the index itself.
+    let _lock = store::lock(state, std::time::Duration::ZERO).ok()?;
+    let r: Revocations = store::load(state).ok()?;
+    // Best effort, like the index every write leaves.
+    let _ = write_index(state, &r);
+    Some(r)
+}
+
 impl From<&Revocations> for RevocationView {
     fn from(r: &Revocations) -> Self {
         RevocationView {
@@ -381,6 +409,9 @@ impl RevocationView {
         };
         if let Some(view) = Self::from_index(&index_path(state), &meta, lookups) {
             return Ok(view);
+        }
+        if let Some(r) = heal_index(state, &meta) {
+            return Ok(Self::from(&r));
         }
         let r: Revocations = store::load(state)?;
         Ok(Self::from(&r))

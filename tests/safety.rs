@@ -948,3 +948,59 @@ fn user_import_strips_a_bom() {
     assert_eq!(names, ["alice", "bob"]);
     env.login("alice", "pw");
 }
+
+// ---- 12. The revocation index heals itself --------------------------------------------------
+
+#[test]
+fn a_missing_or_stale_index_is_rebuilt_by_the_next_reader() {
+    let env = Env::new();
+    let token = token_for("alice");
+    let idx = env.path().join("data/jwtauth/revocations.json.idx");
+    std::fs::create_dir_all(env.state().parent().unwrap()).unwrap();
+    // A state file jwtauth did not write (restored from a backup): no index.
+    std::fs::write(
+        env.state(),
+        format!(
+            r#"{{"version":1,"tokens":{{}},"users":{{"alice":{}}}}}"#,
+            now() + 5
+        ),
+    )
+    .unwrap();
+    with_secret(&env).args(["verify", &token]).exits(4);
+    assert!(idx.exists(), "verify rebuilt the index");
+    let first = bytes(&idx);
+    with_secret(&env).args(["verify", &token]).exits(4);
+    assert_eq!(bytes(&idx), first, "a fresh index is left alone");
+    // A hand edit makes it stale: the next reader rebuilds it, and answers from the JSON.
+    std::fs::write(env.state(), r#"{"version":1,"tokens":{},"users":{}}"#).unwrap();
+    with_secret(&env).args(["verify", &token]).exits(0);
+    assert_ne!(bytes(&idx), first);
+    with_secret(&env).args(["verify", &token]).exits(0);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_reader_that_cannot_write_still_answers_from_the_json() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    let token = token_for("alice");
+    std::fs::create_dir_all(env.state().parent().unwrap()).unwrap();
+    std::fs::write(
+        env.state(),
+        format!(
+            r#"{{"version":1,"tokens":{{}},"users":{{"alice":{}}}}}"#,
+            now() + 5
+        ),
+    )
+    .unwrap();
+    if std::fs::metadata(env.state()).unwrap().uid() == 0 {
+        // Another user's state file: root does not leave its own lock and index beside it.
+        std::os::unix::fs::chown(env.state(), Some(4321), Some(4321)).unwrap();
+    } else {
+        chmod(env.state().parent().unwrap(), 0o500);
+    }
+    with_secret(&env).args(["verify", &token]).exits(4);
+    let names = names_in(env.state().parent().unwrap());
+    chmod(env.state().parent().unwrap(), 0o700);
+    assert_eq!(names, ["revocations.json"]);
+}
