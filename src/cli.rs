@@ -268,7 +268,13 @@ pub struct UserPasswdArgs {
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     /// Lifetime of the token: 20s, 15m, 2h, 7d or plain seconds
-    #[arg(long, value_name = "D", default_value = "15m")]
+    // A negative value reaches the duration parser, which says why it is wrong.
+    #[arg(
+        long,
+        value_name = "D",
+        default_value = "15m",
+        allow_hyphen_values = true
+    )]
     pub ttl: String,
     /// Audience claim (aud)
     #[arg(long, value_name = "S")]
@@ -330,7 +336,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "S")]
     pub iss: Option<String>,
     /// Allowed clock skew for exp, nbf and iat: 20s, 15m, 2h, 7d or seconds
-    #[arg(long, value_name = "D", default_value = "0")]
+    #[arg(
+        long,
+        value_name = "D",
+        default_value = "0",
+        allow_hyphen_values = true
+    )]
     pub leeway: String,
     /// Accept only this algorithm [default: every algorithm of the key's family]
     #[arg(long, value_enum)]

@@ -238,9 +238,11 @@ fn locate(ctx: &Ctx) -> Result<Option<Key>> {
         }
         KeyConfig::File { path, .. } => {
             if !path.exists() {
+                // The user named this key: no hint to create one (it is usually someone
+                // else's public key, and a typo must not be "fixed" by a new secret).
                 return Err(Error::config(
                     format!("key {}", path.display()),
-                    "does not exist; run 'jwtauth init' to create it",
+                    "does not exist",
                 ));
             }
             read_key_file(path, ctx.quiet).map(Some)

@@ -565,9 +565,11 @@ impl Verifier {
                 ));
             }
             Some(exp) if now >= exp + leeway => {
+                let at = exp.floor() as i64;
                 return Err(Error::TokenTime(format!(
-                    "expired at {}",
-                    crate::output::utc(exp.floor() as i64)
+                    "expired: at {} ({})",
+                    crate::output::utc(at),
+                    crate::output::relative(at, self.now)
                 )));
             }
             _ => {}

@@ -1004,3 +1004,104 @@ fn a_reader_that_cannot_write_still_answers_from_the_json() {
     chmod(env.state().parent().unwrap(), 0o700);
     assert_eq!(names, ["revocations.json"]);
 }
+
+// ---- 13. Small ones -------------------------------------------------------------------------
+
+#[test]
+fn login_claim_sub_does_not_suggest_a_flag_login_lacks() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    env.cmd()
+        .args(["login", "alice", "--password-stdin", "--claim", "sub=root"])
+        .write_stdin("pw\n")
+        .stderr_only(
+            2,
+            "jwtauth: --claim sub: the subject of a login token is the user name; login has no --sub\n",
+        );
+}
+
+#[test]
+fn paths_names_jwt_secret_key_once() {
+    let env = Env::new();
+    let out = with_secret(&env).arg("paths").exits(0);
+    let text = stdout_str(&out);
+    assert_eq!(text.matches("JWT_SECRET_KEY").count(), 1, "{text}");
+    assert!(text.ends_with("key    (JWT_SECRET_KEY)\n"), "{text}");
+}
+
+#[test]
+fn a_missing_named_key_gets_no_init_hint() {
+    let env = Env::new();
+    env.cmd()
+        .args(["verify", "--key", "missing.pem", "a.b.c"])
+        .stderr_only(8, "jwtauth: key missing.pem: does not exist\n");
+    assert!(!env.path().join("missing.pem").exists());
+}
+
+#[test]
+fn expiry_errors_keep_the_what_colon_why_shape() {
+    let env = Env::new();
+    let t = sign_raw(&json!({"sub": "a", "exp": now() - 3 * 3600 - 30}).to_string());
+    let out = with_secret(&env).args(["verify", &t]).exits(3);
+    let err = stderr_str(&out);
+    assert!(err.starts_with("jwtauth: token expired: at 20"), "{err}");
+    assert!(err.ends_with("Z (3h ago)\n"), "{err}");
+}
+
+#[test]
+fn decode_shows_absurd_times_as_written_and_says_not_valid_until() {
+    let env = Env::new();
+    let t = sign_raw(r#"{"sub":"a","exp":-1e300,"iat":1e300}"#);
+    let out = env.cmd().args(["decode", &t]).exits(0);
+    let text = stdout_str(&out);
+    assert!(!text.contains("9223372036854775"), "{text}");
+    assert!(
+        text.contains("-1e300") || text.contains("-1e+300"),
+        "{text}"
+    );
+    let t =
+        sign_raw(&json!({"sub": "a", "nbf": now() + 3600 + 30, "exp": now() + 7200}).to_string());
+    let out = env.cmd().args(["decode", &t]).exits(0);
+    let text = stdout_str(&out);
+    assert!(text.contains("  not valid until 20"), "{text}");
+    assert!(text.contains("Z (in 1h)\n"), "{text}");
+    assert!(!text.contains("not valid before in"), "{text}");
+}
+
+#[test]
+fn disabling_a_disabled_user_says_it_already_was() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    env.cmd()
+        .args(["user", "disable", "alice"])
+        .stderr_only(0, "jwtauth: disabled user (tokens revoked) alice\n");
+    let before = bytes(&env.users());
+    env.cmd().args(["user", "disable", "alice"]).stderr_only(
+        0,
+        "jwtauth: user alice is already disabled; nothing changed\n",
+    );
+    assert_eq!(bytes(&env.users()), before);
+    env.cmd().args(["user", "enable", "alice"]).exits(0);
+    env.cmd().args(["user", "enable", "alice"]).stderr_only(
+        0,
+        "jwtauth: user alice is already enabled; nothing changed\n",
+    );
+}
+
+#[test]
+fn a_negative_ttl_gets_the_duration_error() {
+    let env = Env::new();
+    env.init();
+    let out = env
+        .cmd()
+        .args(["mint", "--sub", "a", "--ttl", "-5"])
+        .exits(2);
+    let err = stderr_str(&out);
+    assert!(err.starts_with("jwtauth: --ttl \"-5\": "), "{err}");
+    assert!(!err.contains("unexpected argument"), "{err}");
+    env.cmd()
+        .args(["verify", "--leeway", "-5", "a.b.c"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::starts_with("jwtauth: --leeway \"-5\": "));
+}

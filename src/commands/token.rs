@@ -21,6 +21,18 @@ use crate::{output, store};
 pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     users::check_name(&args.name)?;
     let ttl = tokens::parse_duration("--ttl", &args.claims.ttl)?;
+    // login has no --sub: the subject is the user name.
+    if args
+        .claims
+        .claims
+        .iter()
+        .any(|c| c.split_once('=').is_some_and(|(k, _)| k == "sub"))
+    {
+        return Err(Error::usage(
+            "--claim sub",
+            "the subject of a login token is the user name; login has no --sub",
+        ));
+    }
     let mut claims = Map::new();
     tokens::parse_claims(&args.claims.claims, &mut claims)?;
     passwords::check_source(&args.password)?;
@@ -390,13 +402,15 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
 /// dates with the time relative to `now`, and whether the token is expired.
 pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
     use output::{Style, paint};
-    let time = |k: &str| {
-        d.payload
-            .get(k)
-            .and_then(Value::as_f64)
-            .filter(|f| f.is_finite())
+    // A time the calendar can show (years -9999 to 9999); anything else is shown only as the
+    // number it is written as, never as a clamped i64.
+    let seconds = |v: &Value| {
+        v.as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
             .map(|f| f.floor() as i64)
+            .filter(|t| jiff::Timestamp::from_second(*t).is_ok())
     };
+    let time = |k: &str| d.payload.get(k).and_then(seconds);
     let section = |title: &str, m: &Map<String, Value>, times: bool| {
         let keys: Vec<String> = m.keys().map(|k| output::printable(k)).collect();
         let width = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
@@ -407,21 +421,20 @@ pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
         for (key, (k, v)) in keys.iter().zip(m) {
             let pad = width - key.chars().count();
             s.push_str(&format!("\n  {key}{:pad$}  {}", "", output::value(v)));
-            let t = v
-                .as_f64()
-                .filter(|f| f.is_finite())
-                .map(|f| f.floor() as i64);
-            if let (true, Some(t)) = (times, t) {
-                let rel = match k.as_str() {
-                    "exp" if t <= now => format!("expired {}", output::relative(t, now)),
-                    "exp" => format!("expires {}", output::relative(t, now)),
-                    "iat" => format!("issued {}", output::relative(t, now)),
-                    "nbf" if t <= now => format!("valid since {}", output::relative(t, now)),
-                    "nbf" => format!("not valid before {}", output::relative(t, now)),
-                    _ => continue,
+            let is_time = matches!(k.as_str(), "exp" | "iat" | "nbf");
+            if let (true, true, Some(t)) = (times, is_time, seconds(v)) {
+                let (utc, rel) = (output::utc(t), output::relative(t, now));
+                let detail = match k.as_str() {
+                    "exp" if t <= now => format!("{utc}  expired {rel}"),
+                    "exp" => format!("{utc}  expires {rel}"),
+                    "iat" => format!("{utc}  issued {rel}"),
+                    "nbf" if t <= now => format!("{utc}  valid since {rel}"),
+                    _ => format!("not valid until {utc} ({rel})"),
                 };
-                let detail = format!("{}  {rel}", output::utc(t));
                 s.push_str(&format!("  {}", paint(color, Style::Dim, &detail)));
+            } else if times && is_time && v.is_number() {
+                let detail = "not a date this tool can show";
+                s.push_str(&format!("  {}", paint(color, Style::Dim, detail)));
             }
         }
         s
@@ -445,6 +458,23 @@ pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
             ),
             Style::Green,
         ),
+        (None, _)
+            if d.payload
+                .get("exp")
+                .and_then(Value::as_f64)
+                .is_some_and(f64::is_finite) =>
+        {
+            let past = d
+                .payload
+                .get("exp")
+                .and_then(Value::as_f64)
+                .is_some_and(|f| f < 0.0);
+            if past {
+                ("expired (exp is before year -9999)".to_string(), Style::Red)
+            } else {
+                ("exp is after year 9999".to_string(), Style::Yellow)
+            }
+        }
         (None, _) if d.payload.contains_key("exp") => (
             "exp is not a number of seconds: verify refuses this token".to_string(),
             Style::Red,

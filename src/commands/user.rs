@@ -285,6 +285,20 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
 
 fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
     let ahead = read_existing(ctx, &args.name, None)?;
+    // Nothing to do: say so rather than report a change that did not happen.
+    let path = ctx.users_path()?;
+    let already = match &ahead {
+        Some(a) => a.doc().require(path, &args.name)?.disabled == disabled,
+        None => require_existing(ctx, &args.name)?.disabled == disabled,
+    };
+    if already {
+        ctx.info(format!(
+            "user {} is already {}; nothing changed",
+            args.name,
+            if disabled { "disabled" } else { "enabled" }
+        ));
+        return Ok(());
+    }
     if disabled {
         revocations::revoke_subject(ctx, &args.name)?;
     }
