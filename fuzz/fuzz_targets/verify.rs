@@ -26,6 +26,9 @@ fuzz_target!(|data: &[u8]| {
     let rules = Rules {
         alg: None,
         aud: (mode & 2 != 0).then(|| "api".to_string()),
+        // Without a required audience, a token's `aud` is accepted only with any_aud (SPEC
+        // §8); the leeway's low bit picks it, so both paths are reached.
+        any_aud: mode & 0x10 != 0,
         iss: (mode & 4 != 0).then(|| "me".to_string()),
         leeway: i64::from(mode >> 4),
         exp_required: mode & 8 != 0,

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::args::GlobalArgs;
 use crate::cli::error::{Error, Result};
+use crate::cli::output;
 use crate::keys::{self, Key};
 use crate::settings::{DEFAULT_LOCK_TIMEOUT, KeyConfig, KeySource, Settings};
 use crate::store::{self, Lookups, RevocationStore, UserStore};
@@ -140,7 +141,8 @@ impl Ctx {
     /// Prints an informational line on stderr unless `-q`.
     pub fn info(&self, msg: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("jwtauth: {msg}");
+            // Messages name users, token ids and files: escape what they quote.
+            eprintln!("jwtauth: {}", output::printable(&msg.to_string()));
         }
     }
 }
