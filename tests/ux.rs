@@ -40,6 +40,7 @@ const COMMANDS: &[&[&str]] = &[
     &["revocations", "prune"],
     &["jwks"],
     &["paths"],
+    &["serve"],
     &["completions"],
     &["man"],
 ];
