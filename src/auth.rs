@@ -2,6 +2,7 @@
 //! time and gives the same error for an unknown user, a wrong password and a disabled user
 //! (SPEC §6), and the issue time that keeps a new token from being born revoked.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::clock::{Clock, span, utc};
@@ -14,10 +15,21 @@ use crate::users::User;
 /// Unknown user, wrong password and disabled user cost one bcrypt verification each and end
 /// in the same `LoginRefused`, so neither the message nor the time tells them apart.
 ///
+/// A record whose hash is not one this tool can check is a broken store, not a wrong
+/// password (SPEC §8): that is a store error naming the user and the store, never the hash.
+///
 /// # Errors
-/// `LoginRefused`, or a store error.
+/// `LoginRefused`, or a store error (also for an unsupported hash).
 pub fn authenticate(users: &dyn UserStore, name: &str, password: &Password) -> Result<User> {
     match users.get(name)? {
+        Some(user) if passwords::check_hash_format(&user.hashed_password).is_err() => {
+            Err(Error::corrupt(
+                Path::new(&users.location()),
+                format!(
+                    "the record of user {name:?} has a hashed_password that is not a supported bcrypt hash ($2a$, $2b$, $2x$ or $2y$); set one with 'jwtauth user passwd'"
+                ),
+            ))
+        }
         Some(user) => {
             let matches = passwords::verify(password, &user.hashed_password).unwrap_or(false);
             if matches && !user.disabled {

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::clock::utc;
+use crate::clock::{relative, utc};
 
 /// Everything the core can fail with, each variant with the context its message needs.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +50,10 @@ pub enum VerifyError {
     /// Malformed, wrong algorithm, bad signature, audience or issuer: the detail says which.
     #[error("invalid token: {0}")]
     Invalid(String),
-    /// `exp` has passed (beyond the leeway); the time is `exp`.
-    #[error("token expired at {}", utc(*.0))]
-    Expired(i64),
+    /// `exp` has passed (beyond the leeway) at `now` (SPEC §8: `token expired: at <UTC> (3h
+    /// ago)`).
+    #[error("token expired: at {} ({})", utc(*exp), relative(*exp, *now))]
+    Expired { exp: i64, now: i64 },
     /// `nbf` is in the future (beyond the leeway).
     #[error("token not valid before {}", utc(*.0))]
     NotYetValid(i64),
@@ -69,7 +70,9 @@ impl VerifyError {
     pub fn is_time(&self) -> bool {
         matches!(
             self,
-            VerifyError::Expired(_) | VerifyError::NotYetValid(_) | VerifyError::IssuedInFuture(_)
+            VerifyError::Expired { .. }
+                | VerifyError::NotYetValid(_)
+                | VerifyError::IssuedInFuture(_)
         )
     }
 }

@@ -201,6 +201,15 @@ pub fn load_or_create(settings: &Settings) -> Result<(Key, Option<PathBuf>)> {
     Ok((load(settings)?, created))
 }
 
+/// Loads the configured key if there is one; `None` when no key is configured anywhere (the
+/// case in which the first successful `login` creates one).
+///
+/// # Errors
+/// As `load`, except that having no key at all is not an error.
+pub fn load_existing(settings: &Settings) -> Result<Option<Key>> {
+    locate(settings)
+}
+
 fn locate(settings: &Settings) -> Result<Option<Key>> {
     match settings.key_config()? {
         KeyConfig::Secret(bytes) => {
@@ -219,9 +228,11 @@ fn locate(settings: &Settings) -> Result<Option<Key>> {
         }
         KeyConfig::File { path, .. } => {
             if !path.exists() {
+                // The user named this key: no hint to create one (it is usually someone
+                // else's public key, and a typo must not be "fixed" by a new secret).
                 return Err(Error::key(
                     format!("key {}", path.display()),
-                    "does not exist; run 'jwtauth init' to create it",
+                    "does not exist",
                 ));
             }
             read_key_file(path).map(Some)
@@ -459,6 +470,15 @@ pub fn create(lock_timeout: Duration, path: &Path, alg: Algorithm, force: bool) 
         }
         Ok(())
     };
+    // A verifier's public key or certificate is never turned into a signing key, not even with
+    // --force: whoever shipped it would suddenly hold a file that signs.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && holds_public_key(&read_bounded(path)?)
+    {
+        return Err(Error::key(
+            format!("key {}", path.display()),
+            "holds a public key or certificate, not a signing key; init never writes over it (with or without --force): choose another path with --key",
+        ));
+    }
     exists(path)?;
     let kind = KeyKind::of(alg);
     let mut created = Created::default();
@@ -492,6 +512,18 @@ pub fn create(lock_timeout: Duration, path: &Path, alg: Algorithm, force: bool) 
         writeln!(w, "{}", alg::name(alg))
     })?;
     Ok(created)
+}
+
+/// True when `bytes` are a public key or a certificate (PEM or DER) with no private key.
+fn holds_public_key(bytes: &[u8]) -> bool {
+    if asym::looks_like_pem(bytes) {
+        let text = String::from_utf8_lossy(bytes);
+        if text.contains("-----BEGIN CERTIFICATE") || text.contains(" PUBLIC KEY-----") {
+            return !text.contains("PRIVATE KEY-----");
+        }
+        return asym::parse_pem(bytes).is_ok_and(|p| p.encoding_key().is_none());
+    }
+    asym::looks_like_der(bytes) && asym::parse_der(bytes).is_ok_and(|p| p.encoding_key().is_none())
 }
 
 /// 512 random bits from the OS, as 86 base64url characters and a newline.

@@ -16,7 +16,11 @@ fn main() -> ExitCode {
         // `jwtauth … | head` is not a failure.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("jwtauth: {e}");
+            // An error detail may quote a token or a file: never a raw control character.
+            eprintln!(
+                "jwtauth: {}",
+                jwtauth::cli::output::printable(&e.to_string())
+            );
             e.exit()
         }
     }

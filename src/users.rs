@@ -33,7 +33,8 @@ pub struct User {
     pub password_changed_at: i64,
 }
 
-/// Checks a user name: 1–64 characters, no whitespace or control characters.
+/// Checks a user name (SPEC §8): 1–64 Unicode scalar values, none of them whitespace,
+/// control, format (`Cf`: zero-width, bidi overrides, BOM) or `:` (htpasswd's separator).
 ///
 /// # Errors
 /// A usage error saying which rule was broken.
@@ -49,8 +50,63 @@ pub fn check_name(name: &str) -> Result<()> {
     if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("must not contain whitespace or control characters"));
     }
+    if name.chars().any(is_format) {
+        return Err(bad(
+            "must not contain invisible format characters (zero-width, bidi controls, BOM)",
+        ));
+    }
+    if name.contains(':') {
+        return Err(bad(
+            "must not contain ':' (htpasswd separates name and hash with it)",
+        ));
+    }
     Ok(())
 }
+
+/// True for a format character (Unicode general category `Cf`: zero-width characters, bidi
+/// controls, the BOM, soft hyphen, tag characters…). Names refuse them; the front ends'
+/// text output escapes them.
+pub fn is_format(c: char) -> bool {
+    let c = c as u32;
+    // Most text is ASCII; the first entry is U+00AD.
+    c >= 0xAD
+        && FORMAT_CHARS
+            .binary_search_by(|&(lo, hi)| {
+                if hi < c {
+                    std::cmp::Ordering::Less
+                } else if lo > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+}
+
+/// The `Cf` code points of Unicode 15.1, as sorted inclusive ranges (from UnicodeData.txt).
+const FORMAT_CHARS: [(u32, u32); 21] = [
+    (0xAD, 0xAD),
+    (0x600, 0x605),
+    (0x61C, 0x61C),
+    (0x6DD, 0x6DD),
+    (0x70F, 0x70F),
+    (0x890, 0x891),
+    (0x8E2, 0x8E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
 
 #[cfg(test)]
 mod tests {
@@ -66,5 +122,31 @@ mod tests {
         assert!(check_name("a b").is_err());
         assert!(check_name("a\tb").is_err());
         assert!(check_name("a\u{1b}[31m").is_err());
+        assert!(check_name("a\u{200b}b").is_err());
+        assert!(check_name("\u{feff}a").is_err());
+        assert!(check_name("a\u{202e}").is_err());
+        assert!(check_name("a:b").is_err());
+    }
+
+    #[test]
+    fn format_characters() {
+        for c in [
+            '\u{ad}',
+            '\u{200b}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{feff}',
+            '\u{e0041}',
+        ] {
+            assert!(is_format(c), "{c:?}");
+        }
+        for c in ['a', ' ', '\u{ac}', '\u{2065}', 'é', '\u{1F600}'] {
+            assert!(!is_format(c), "{c:?}");
+        }
+        let mut last = 0;
+        for (lo, hi) in FORMAT_CHARS {
+            assert!(lo <= hi && (last == 0 || lo > last + 1));
+            last = hi;
+        }
     }
 }

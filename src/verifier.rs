@@ -11,6 +11,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::crypto::JwtVerifier;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::alg::{self, Algorithm};
 use crate::asym;
@@ -88,12 +89,14 @@ impl OneOrMany<'_> {
 /// The registered claims verification looks at, borrowed from the payload.
 #[derive(Deserialize)]
 struct ClaimsView<'a> {
-    #[serde(default)]
-    exp: Option<Value>,
-    #[serde(default)]
-    nbf: Option<Value>,
-    #[serde(default)]
-    iat: Option<Value>,
+    // Raw, so a number costs no allocation (serde_json's arbitrary_precision would give a
+    // `Value` number its own string) and is read as written.
+    #[serde(default, borrow)]
+    exp: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    nbf: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    iat: Option<&'a RawValue>,
     #[serde(default, borrow)]
     sub: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -105,15 +108,20 @@ struct ClaimsView<'a> {
 }
 
 /// A NumericDate claim: a JSON number of seconds (fractions allowed, RFC 7519 §2).
-fn numeric_date(v: Option<&Value>, name: &str) -> Checked<Option<f64>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
+fn numeric_date(v: Option<&RawValue>, name: &str) -> Checked<Option<f64>> {
+    let Some(raw) = v.map(RawValue::get) else {
+        return Ok(None);
+    };
+    match raw.as_bytes().first() {
+        // serde_json checked the JSON syntax, and JSON numbers are valid Rust floats.
+        Some(b'-' | b'0'..=b'9') => raw
+            .parse::<f64>()
+            .ok()
             .filter(|f| f.is_finite())
             .map(Some)
             .ok_or_else(|| invalid(format!("claim {name} is not a usable number"))),
-        Some(_) => Err(invalid(format!("claim {name} is not a number of seconds"))),
+        _ if raw == "null" => Ok(None),
+        _ => Err(invalid(format!("claim {name} is not a number of seconds"))),
     }
 }
 
@@ -135,8 +143,12 @@ pub struct Verified {
 pub struct Rules {
     /// Accept only this algorithm (else every algorithm of the key's family).
     pub alg: Option<Algorithm>,
-    /// Required audience.
+    /// Required audience. Without it, a token that carries `aud` is refused unless
+    /// `any_aud` (SPEC §8, RFC 7519 §4.1.3).
     pub aud: Option<String>,
+    /// Accept a token whatever its audience when `aud` is not set (`verify --any-aud`;
+    /// revoking, since revoking a token grants nothing).
+    pub any_aud: bool,
     /// Required issuer.
     pub iss: Option<String>,
     /// Clock skew allowed for `exp`, `nbf` and `iat`, in seconds.
@@ -455,11 +467,12 @@ impl Verifier {
     }
 
     fn check_claims(&self, c: &ClaimsView, now: i64) -> Checked<Verified> {
+        let now_secs = now;
         let now = now as f64;
         let leeway = self.rules.leeway as f64;
-        let exp = numeric_date(c.exp.as_ref(), "exp")?;
-        let nbf = numeric_date(c.nbf.as_ref(), "nbf")?;
-        let iat = numeric_date(c.iat.as_ref(), "iat")?;
+        let exp = numeric_date(c.exp, "exp")?;
+        let nbf = numeric_date(c.nbf, "nbf")?;
+        let iat = numeric_date(c.iat, "iat")?;
         match exp {
             None if self.rules.exp_required => {
                 return Err(invalid(
@@ -467,7 +480,10 @@ impl Verifier {
                 ));
             }
             Some(exp) if now >= exp + leeway => {
-                return Err(VerifyError::Expired(exp.floor() as i64));
+                return Err(VerifyError::Expired {
+                    exp: exp.floor() as i64,
+                    now: now_secs,
+                });
             }
             _ => {}
         }
@@ -481,10 +497,16 @@ impl Verifier {
         {
             return Err(VerifyError::IssuedInFuture(iat.ceil() as i64));
         }
-        if let Some(want) = &self.rules.aud
-            && !c.aud.as_ref().is_some_and(|a| a.contains(want))
-        {
-            return Err(invalid(format!("audience is not {want:?}")));
+        match &self.rules.aud {
+            Some(want) if !c.aud.as_ref().is_some_and(|a| a.contains(want)) => {
+                return Err(invalid(format!("audience is not {want:?}")));
+            }
+            None if c.aud.is_some() && !self.rules.any_aud => {
+                return Err(invalid(
+                    "token has an audience; pass --aud with one of its values, or --any-aud",
+                ));
+            }
+            _ => {}
         }
         if let Some(want) = &self.rules.iss
             && !c.iss.as_ref().is_some_and(|a| a.contains(want))

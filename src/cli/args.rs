@@ -316,7 +316,8 @@ pub struct UserPasswdArgs {
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     /// Lifetime of the token: 20s, 15m, 2h, 7d or plain seconds [default: config ttl, else 15m]
-    #[arg(long, value_name = "D")]
+    // A negative value reaches the duration parser, which says why it is wrong.
+    #[arg(long, value_name = "D", allow_hyphen_values = true)]
     pub ttl: Option<String>,
     /// Audience claim (aud) [login: default config audience; mint: none]
     #[arg(long, value_name = "S")]
@@ -368,14 +369,22 @@ pub struct VerifyArgs {
     /// The token; `-` or nothing reads one token per line from stdin
     #[arg(value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Require this audience
+    /// Require this audience (a token that has an audience is refused without --aud)
     #[arg(long, value_name = "S")]
     pub aud: Option<String>,
+    /// Accept a token whatever its audience
+    #[arg(long, conflicts_with = "aud")]
+    pub any_aud: bool,
     /// Require this issuer
     #[arg(long, value_name = "S")]
     pub iss: Option<String>,
     /// Allowed clock skew for exp, nbf and iat: 20s, 15m, 2h, 7d or seconds
-    #[arg(long, value_name = "D", default_value = "0")]
+    #[arg(
+        long,
+        value_name = "D",
+        default_value = "0",
+        allow_hyphen_values = true
+    )]
     pub leeway: String,
     /// Accept only this algorithm [default: every algorithm of the key's family]
     #[arg(long, value_enum)]

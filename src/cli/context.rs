@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::args::GlobalArgs;
 use crate::cli::error::{Error, Result};
+use crate::cli::output;
 use crate::config::{CONFIG_FILE, Config, Source};
 use crate::keys::{self, Key};
 use crate::settings::{DEFAULT_LOCK_TIMEOUT, KeyConfig, KeySource, Settings};
@@ -199,7 +200,8 @@ impl Ctx {
     /// Prints an informational line on stderr unless `-q`.
     pub fn info(&self, msg: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("jwtauth: {msg}");
+            // Messages name users, token ids and files: escape what they quote.
+            eprintln!("jwtauth: {}", output::printable(&msg.to_string()));
         }
     }
 }

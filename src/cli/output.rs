@@ -2,8 +2,12 @@
 //! writes it.
 
 use std::io::Write;
+#[cfg(target_os = "linux")]
+use std::path::Path;
 
 use serde::Serialize;
+
+pub use crate::users::is_format;
 
 use crate::cli::error::{Error, Result};
 
@@ -12,6 +16,7 @@ use crate::cli::error::{Error, Result};
 /// # Errors
 /// `Error::Output` when stdout fails.
 pub fn json(value: &impl Serialize) -> Result<()> {
+    check_stdout()?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, value).map_err(|e| Error::Output(e.into()))?;
     out.write_all(b"\n").map_err(Error::Output)
@@ -22,10 +27,40 @@ pub fn json(value: &impl Serialize) -> Result<()> {
 /// # Errors
 /// `Error::Output` when stdout fails.
 pub fn text(s: impl std::fmt::Display) -> Result<()> {
+    check_stdout()?;
     writeln!(std::io::stdout().lock(), "{s}").map_err(Error::Output)
 }
 
 pub use crate::clock::{relative, span, utc};
+
+/// Fails when stdout was closed (`jwtauth mint >&-`): the output would be lost, so that is
+/// an error (exit 8, SPEC §8), never a silent success.
+///
+/// Rust's runtime reopens a closed stdout on `/dev/null` before `main` (read-write, where a
+/// shell's `>/dev/null` is write-only), so writes to it succeed and only that mark tells the
+/// two apart. Linux only; elsewhere nothing is checked.
+///
+/// # Errors
+/// `Error::Output` when stdout is closed.
+pub fn check_stdout() -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let reopened = std::fs::read_link("/proc/self/fd/1")
+            .is_ok_and(|p| p == Path::new("/dev/null"))
+            && std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|info| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix("flags:"))
+                    .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                    .is_some_and(|flags| flags & 0o3 == 0o2) // O_ACCMODE == O_RDWR
+            });
+        if reopened {
+            return Err(Error::Output(std::io::Error::other(
+                "stdout is closed; the output would be lost",
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// Lays out rows as columns separated by two spaces (the last column is not padded).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -91,22 +126,40 @@ pub fn paint(color: bool, style: Style, s: &str) -> String {
     format!("{style}{s}{style:#}")
 }
 
-/// A JSON value for a terminal: strings as they are when printable, everything else (and
-/// strings with control characters, which could drive the terminal) as compact JSON.
+/// A JSON value for a terminal: strings as they are, everything else as compact JSON, both
+/// through `printable` (JSON escapes control characters but not bidi or other format ones).
 pub fn value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => printable(s),
-        other => other.to_string(),
+        other => printable(&other.to_string()),
     }
 }
 
-/// `s` as it is when it has no control characters, else JSON-quoted (escapes made visible).
+/// `s` made safe for a terminal and for line-based output (SPEC §8 "Output safety"): control
+/// characters, line and paragraph separators, bidi controls and every other format (`Cf`)
+/// character are escaped as `\n`, `\r`, `\t` or `\u{202e}`; everything else is left as it is.
+/// Every text-mode value that came from a token or a file goes through here, so no token can
+/// add a line to batch output or send a terminal escape.
 pub fn printable(s: &str) -> String {
-    if s.chars().any(char::is_control) {
-        serde_json::Value::from(s).to_string()
-    } else {
-        s.to_string()
+    if !s.chars().any(needs_escape) {
+        return s.to_string();
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// True for the characters `printable` escapes.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
 }
 
 #[cfg(test)]
@@ -127,7 +180,9 @@ mod tests {
 
     #[test]
     fn value_escapes_control_characters() {
-        assert_eq!(value(&serde_json::json!("a\u{1b}[31m")), "\"a\\u001b[31m\"");
+        assert_eq!(value(&serde_json::json!("a\u{1b}[31m")), "a\\u{1b}[31m");
+        assert_eq!(value(&serde_json::json!("a\nb\u{202e}")), "a\\nb\\u{202e}");
+        assert_eq!(value(&serde_json::json!(["\u{200b}"])), "[\"\\u{200b}\"]");
         assert_eq!(value(&serde_json::json!("alice")), "alice");
         assert_eq!(value(&serde_json::json!({"a": [1]})), "{\"a\":[1]}");
     }

@@ -176,7 +176,7 @@ fn unauthorized(sent: bool, why: &str) -> Response {
 /// A fixed description per kind of failure: nothing from the token is echoed.
 fn token_failure(e: &VerifyError) -> &'static str {
     match e {
-        VerifyError::Expired(_) => "the token has expired",
+        VerifyError::Expired { .. } => "the token has expired",
         VerifyError::NotYetValid(_) | VerifyError::IssuedInFuture(_) => {
             "the token is not valid yet"
         }

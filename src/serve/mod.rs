@@ -136,6 +136,7 @@ pub fn run(
         &key,
         Rules {
             exp_required: true,
+            any_aud: true,
             ..Rules::default()
         },
     )?;

@@ -7,6 +7,9 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
+use std::os::unix::fs::PermissionsExt;
+
 use crate::error::{Error, Result, StoreError};
 
 /// Mode of every file jwtauth creates.
@@ -44,6 +47,9 @@ pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
 /// `Error::Locked` when another process holds it past the timeout; `Error::Io` when the lock
 /// file cannot be created.
 pub fn lock(path: &Path, timeout: Duration) -> Result<Lock> {
+    // The lock belongs to the file written, which for a symbolic link is its target.
+    let target = resolve_links(path);
+    let path = target.as_path();
     ensure_parent(path)?;
     let lock_path = sidecar(path, ".lock");
     let mut file = open_private(
@@ -82,6 +88,21 @@ pub fn lock(path: &Path, timeout: Duration) -> Result<Lock> {
         .set_len(0)
         .and_then(|()| write!(file, "{}", std::process::id()));
     Ok(Lock { _file: file })
+}
+
+/// `path` with its symbolic links followed to the file they name (which need not exist), like
+/// htpasswd writes through a link: the link stays, its target is replaced (SPEC §8). A path
+/// that is not a link, or a loop of links, is returned as it is.
+fn resolve_links(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    // Linux gives up after 40 links (ELOOP); so do we.
+    for _ in 0..40 {
+        match fs::read_link(&p) {
+            Ok(target) => p = dir_of(&p).join(target),
+            Err(_) => return p,
+        }
+    }
+    path.to_path_buf()
 }
 
 /// Reads a whole file; a missing file is `None` (it reads as empty).
@@ -195,8 +216,9 @@ pub fn ensure_parent(path: &Path) -> Result<()> {
 }
 
 /// Replaces `path` atomically with what `fill` writes: a temp file in the same directory,
-/// fsync, rename over `path`, fsync the directory. The new file is 0600, or narrower when the
-/// file it replaces was narrower (a mode is never widened). The caller holds the lock.
+/// fsync, rename over `path`, fsync the directory. A symbolic link is written through (the
+/// temp file goes beside its target). A file that is replaced keeps its owner, group and mode
+/// (a mode is never widened); a new file is 0600. The caller holds the lock.
 ///
 /// # Errors
 /// `Error::Io` naming the path; `path` is left as it was.
@@ -204,6 +226,8 @@ pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
+    let target = resolve_links(path);
+    let path = target.as_path();
     ensure_parent(path)?;
     let dir = dir_of(path);
     let name = path
@@ -218,15 +242,10 @@ pub fn write_atomic(
         .suffix(".tmp")
         .rand_bytes(TEMP_RAND_CHARS);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = match fs::metadata(path) {
-            Ok(m) => m.permissions().mode() & FILE_MODE,
-            Err(_) => FILE_MODE,
-        };
-        builder.permissions(fs::Permissions::from_mode(mode));
-    }
+    builder.permissions(fs::Permissions::from_mode(FILE_MODE));
     let tmp = builder.tempfile_in(dir).map_err(err)?;
+    #[cfg(unix)]
+    keep_owner_and_mode(tmp.as_file(), fs::metadata(path).ok().as_ref()).map_err(err)?;
     let mut out = BufWriter::with_capacity(1 << 16, tmp);
     fill(&mut out).map_err(err)?;
     let tmp = out.into_inner().map_err(|e| err(e.into_error()))?;
@@ -238,6 +257,31 @@ pub fn write_atomic(
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))?;
     Ok(())
+}
+
+/// Gives the temp file `tmp` the owner, group and mode of the file it will replace (`old`), or
+/// mode 0600 for a new file. A group that cannot be kept (not root, not a member) leaves the
+/// temp file's group, and then the group bits are dropped: the mode is never wider than before.
+#[cfg(unix)]
+fn keep_owner_and_mode(tmp: &File, old: Option<&fs::Metadata>) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, fchown};
+    let Some(old) = old else {
+        return tmp.set_permissions(fs::Permissions::from_mode(FILE_MODE));
+    };
+    let mut mode = old.mode() & 0o777;
+    let now = tmp.metadata()?;
+    if (now.uid(), now.gid()) != (old.uid(), old.gid()) {
+        // Owner and group at once (root), else the group alone (a member may).
+        if fchown(tmp, Some(old.uid()), Some(old.gid())).is_err() {
+            let _ = fchown(tmp, None, Some(old.gid()));
+        }
+        let now = tmp.metadata()?;
+        if now.gid() != old.gid() {
+            mode &= 0o700;
+        }
+    }
+    // After the chown, which may clear set-id bits; the mode comes last.
+    tmp.set_permissions(fs::Permissions::from_mode(mode))
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -256,6 +300,8 @@ fn temp_prefix(name: &str) -> String {
 /// `path`. Only a holder of `path`'s lock may call this: every live writer of `path` holds
 /// that lock while its temp file exists, so any such file seen now is an orphan. Best effort.
 pub fn remove_stale_temps(path: &Path) {
+    let target = resolve_links(path);
+    let path = target.as_path();
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return;
     };

@@ -25,13 +25,123 @@ pub struct Revocations {
     pub users: BTreeMap<String, i64>,
 }
 
-#[derive(Deserialize)]
+/// The state file as `update` rewrites it: the revocations, plus the fields of the document
+/// this version does not know as (name as JSON, value as written), kept on every write
+/// (SPEC §8).
+#[derive(Debug, Default)]
+struct StateDoc {
+    r: Revocations,
+    extra: Vec<(String, String)>,
+}
+
+impl Document for StateDoc {
+    fn empty() -> Self {
+        StateDoc::default()
+    }
+
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let file: StateFile = store::parse_json(path, bytes)?;
+        store::check_version(path, file.version)?;
+        Ok(StateDoc {
+            r: Revocations {
+                tokens: file.tokens,
+                users: file.users,
+            },
+            extra: file.extra,
+        })
+    }
+
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        write_state(out, &self.r, &self.extra)
+    }
+}
+
 struct StateFile {
     version: u64,
-    #[serde(default)]
     tokens: BTreeMap<String, i64>,
-    #[serde(default)]
     users: BTreeMap<String, i64>,
+    extra: Vec<(String, String)>,
+}
+
+/// A map of names to unix seconds in which a repeated name is an error (SPEC §8: never "last
+/// one wins").
+struct UniqueMap(BTreeMap<String, i64>);
+
+impl<'de> Deserialize<'de> for UniqueMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UniqueMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of unix times")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut m = BTreeMap::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v = map.next_value::<i64>()?;
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate entry {k:?}"
+                        )));
+                    }
+                    m.insert(k, v);
+                }
+                Ok(UniqueMap(m))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for StateFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StateFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a revocation state file")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                use serde::de::Error as _;
+                let (mut version, mut tokens, mut users) = (None, None, None);
+                let mut extra: Vec<(String, String)> = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let key = serde_json::Value::from(k.as_str()).to_string();
+                    let dup = match k.as_str() {
+                        "version" => version.is_some(),
+                        "tokens" => tokens.is_some(),
+                        "users" => users.is_some(),
+                        _ => extra.iter().any(|(e, _)| *e == key),
+                    };
+                    if dup {
+                        return Err(A::Error::custom(format_args!("duplicate field `{k}`")));
+                    }
+                    match k.as_str() {
+                        "version" => version = Some(map.next_value::<u64>()?),
+                        "tokens" => tokens = Some(map.next_value::<UniqueMap>()?.0),
+                        "users" => users = Some(map.next_value::<UniqueMap>()?.0),
+                        _ => {
+                            let raw = map.next_value::<Box<serde_json::value::RawValue>>()?;
+                            extra.push((key, raw.get().to_string()));
+                        }
+                    }
+                }
+                Ok(StateFile {
+                    version: version.ok_or_else(|| A::Error::missing_field("version"))?,
+                    tokens: tokens.unwrap_or_default(),
+                    users: users.unwrap_or_default(),
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Document for Revocations {
@@ -40,21 +150,25 @@ impl Document for Revocations {
     }
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let file: StateFile = store::parse_json(path, bytes)?;
-        store::check_version(path, file.version)?;
-        Ok(Revocations {
-            tokens: file.tokens,
-            users: file.users,
-        })
+        StateDoc::parse(path, bytes).map(|d| d.r)
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        out.write_all(b"{\n  \"version\": 1,\n  \"tokens\": ")?;
-        write_map(out, &self.tokens)?;
-        out.write_all(b",\n  \"users\": ")?;
-        write_map(out, &self.users)?;
-        out.write_all(b"\n}\n")
+        write_state(out, self, &[])
     }
+}
+
+/// The state file's text: version, the unknown fields as they were, tokens, users.
+fn write_state(out: &mut dyn Write, r: &Revocations, extra: &[(String, String)]) -> io::Result<()> {
+    out.write_all(b"{\n  \"version\": 1,")?;
+    for (k, v) in extra {
+        write!(out, "\n  {k}: {v},")?;
+    }
+    out.write_all(b"\n  \"tokens\": ")?;
+    write_map(out, &r.tokens)?;
+    out.write_all(b",\n  \"users\": ")?;
+    write_map(out, &r.users)?;
+    out.write_all(b"\n}\n")
 }
 
 /// One entry per line, so the file stays readable and cheap to write.
@@ -199,6 +313,34 @@ fn image_of(r: &Revocations) -> Vec<u8> {
     image
 }
 
+/// The index is a cache (SPEC §8): one that is missing or stale (a state file jwtauth did not
+/// write, or edited by hand) is rebuilt by the first command that can write beside the state
+/// file, under its lock, so later readers need not parse the JSON again. `None` when it cannot
+/// (lock busy, directory not writable, the file belongs to another user, or it does not
+/// parse): the caller then answers from the JSON, only slower.
+fn heal_index(state: &Path, meta: &std::fs::Metadata) -> Option<Revocations> {
+    // Never leave our own lock and index files beside another user's state file: they would
+    // lock its owner out of the next write.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata("/proc/self").ok()?.uid() != meta.uid() {
+            return None;
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = meta;
+        return None;
+    }
+    // Not waiting: a writer holding the lock rebuilds the index itself.
+    let _lock = store::lock(state, std::time::Duration::ZERO).ok()?;
+    let r: Revocations = store::load(state).ok()?;
+    // Best effort, like the index every write leaves.
+    let _ = write_index(state, &r);
+    Some(r)
+}
+
 impl From<&Revocations> for RevocationView {
     fn from(r: &Revocations) -> Self {
         RevocationView {
@@ -225,6 +367,9 @@ impl RevocationView {
         };
         if let Some(view) = Self::from_index(&index_path(state), &meta, lookups) {
             return Ok(view);
+        }
+        if let Some(r) = heal_index(state, &meta) {
+            return Ok(Self::from(&r));
         }
         let r: Revocations = store::load(state)?;
         Ok(Self::from(&r))
@@ -338,12 +483,12 @@ impl FileRevocations {
             path,
             self.lock_timeout,
             None,
-            |r: &mut Revocations| {
-                let out = change(r);
-                r.prune(now);
+            |d: &mut StateDoc| {
+                let out = change(&mut d.r);
+                d.r.prune(now);
                 Ok(out)
             },
-            |r| {
+            |StateDoc { r, .. }| {
                 store::remove_stale_temps(&index_path(path));
                 // The index only speeds readers up: one that is missing or stale is ignored
                 // by them, so failing to write it must not fail a revocation already on disk.
@@ -423,6 +568,10 @@ impl RevocationStore for FileRevocations {
     }
 
     fn prune(&self, now: i64) -> Result<usize> {
+        // Nothing to prune without a state file, and nothing to create (SPEC §8).
+        if stamp_of(&self.path)?.is_none() {
+            return Ok(0);
+        }
         self.update(now, |r| r.prune(now))
     }
 

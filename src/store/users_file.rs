@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
@@ -24,6 +25,9 @@ pub struct UsersDoc {
     src: String,
     /// Sorted by name, names unique.
     entries: Vec<Entry>,
+    /// Unknown fields of the document: the name as JSON and the range of its value in `src`,
+    /// written back as read.
+    extra: Vec<(String, std::ops::Range<usize>)>,
 }
 
 #[derive(Debug)]
@@ -41,11 +45,62 @@ enum Text {
 }
 
 /// The file, borrowing every name and record from the input.
-#[derive(Deserialize)]
 struct UsersFile<'a> {
     version: u64,
-    #[serde(default, borrow, deserialize_with = "entries")]
     users: Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>,
+    /// Fields of the document this version does not know, kept as written (SPEC §8).
+    extra: Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>,
+}
+
+/// The `users` object, for `UsersFile`.
+struct Entries<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        entries(d).map(Entries)
+    }
+}
+
+impl<'de> Deserialize<'de> for UsersFile<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UsersFile<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a users file")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                use serde::de::Error as _;
+                let (mut version, mut users) = (None, None);
+                let mut extra: Vec<(std::borrow::Cow<'de, str>, &'de RawValue)> = Vec::new();
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    // A repeated key is corrupt, never "last one wins" (SPEC §8).
+                    let dup = match k.as_ref() {
+                        "version" => version.is_some(),
+                        "users" => users.is_some(),
+                        _ => extra.iter().any(|(e, _)| *e == k),
+                    };
+                    if dup {
+                        return Err(A::Error::custom(format_args!("duplicate field `{k}`")));
+                    }
+                    match k.as_ref() {
+                        "version" => version = Some(map.next_value::<u64>()?),
+                        "users" => users = Some(map.next_value::<Entries<'de>>()?.0),
+                        _ => extra.push((k, map.next_value()?)),
+                    }
+                }
+                Ok(UsersFile {
+                    version: version.ok_or_else(|| A::Error::missing_field("version"))?,
+                    users: users.unwrap_or_default(),
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Reads the `users` object as a list of (name, raw record), in file order.
@@ -101,6 +156,11 @@ impl Document for UsersDoc {
                 record: Text::Src(span(raw.get())),
             })
             .collect();
+        let extra = file
+            .extra
+            .iter()
+            .map(|(k, raw)| (Value::from(k.as_ref()).to_string(), span(raw.get())))
+            .collect();
         drop(file);
         // serde_json accepted the bytes, so they are UTF-8.
         let src = String::from_utf8(bytes)
@@ -124,15 +184,21 @@ impl Document for UsersDoc {
         let mut store = UsersDoc {
             src,
             entries: Vec::new(),
+            extra,
         };
-        store.entries = store.sorted_unique(entries);
+        store.entries = store.sorted_unique(path, entries)?;
         Ok(store)
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
         // One record per line: readable, diffable, and cheap to write. Runs of records that
         // stand in the file as they are are copied in one piece.
-        out.write_all(b"{\n  \"version\": 1,\n  \"users\": {")?;
+        out.write_all(b"{\n  \"version\": 1,")?;
+        for (k, v) in &self.extra {
+            let v = self.src.get(v.clone()).unwrap_or_default();
+            write!(out, "\n  {k}: {v},")?;
+        }
+        out.write_all(b"\n  \"users\": {")?;
         let mut i = 0;
         while i < self.entries.len() {
             out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
@@ -155,21 +221,35 @@ impl Document for UsersDoc {
 }
 
 impl UsersDoc {
-    /// Files jwtauth writes are sorted already; a hand-edited one may not be, and a repeated
-    /// name keeps its last record (as a JSON object reader would).
-    fn sorted_unique(&self, mut entries: Vec<Entry>) -> Vec<Entry> {
+    /// Files jwtauth writes are sorted already; a hand-edited one may not be. A repeated
+    /// name is corrupt (SPEC §8): which record would count is anyone's guess.
+    fn sorted_unique(&self, path: &Path, mut entries: Vec<Entry>) -> Result<Vec<Entry>> {
         if entries.is_sorted_by(|a, b| self.text(&a.name) < self.text(&b.name)) {
-            return entries;
+            return Ok(entries);
         }
         entries.sort_by(|a, b| self.text(&a.name).cmp(self.text(&b.name)));
-        let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
-        for e in entries {
-            match unique.last_mut() {
-                Some(last) if self.text(&last.name) == self.text(&e.name) => *last = e,
-                _ => unique.push(e),
-            }
+        if let Some(w) = entries
+            .windows(2)
+            .find(|w| self.text(&w[0].name) == self.text(&w[1].name))
+        {
+            let at = [&w[0], &w[1]]
+                .iter()
+                .filter_map(|e| match &e.record {
+                    Text::Src(r) => Some(store::line_col(self.src.as_bytes(), r.start).0),
+                    Text::Own(_) => None,
+                })
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(" and ");
+            return Err(store::corrupt(
+                path,
+                format!(
+                    "user {:?} is listed twice (lines {at})",
+                    self.text(&w[0].name)
+                ),
+            ));
         }
-        unique
+        Ok(entries)
     }
 
     /// The longest run of entries from `i` on that stand one after the other in the source
@@ -269,9 +349,31 @@ impl UsersDoc {
     /// # Errors
     /// Only if serialization fails, which it cannot for this type.
     pub fn put(&mut self, user: &User) -> Result<()> {
-        let record = serde_json::to_string(user)
-            .map_err(|e| Error::config("users file", e.to_string()))?
-            .into_boxed_str();
+        let bad = |e: serde_json::Error| Error::config("users file", e.to_string());
+        let known = fields(&serde_json::to_string(user).map_err(bad)?).map_err(bad)?;
+        // A record that is rewritten keeps the fields this version does not know, in place
+        // (SPEC §8); the known ones take their new values.
+        let mut all = match self.find(&user.username) {
+            Ok(i) => fields(self.text(&self.entries[i].record)).map_err(bad)?,
+            Err(_) => Vec::new(),
+        };
+        for (k, v) in known {
+            match all.iter_mut().find(|(name, _)| *name == k) {
+                Some(slot) => slot.1 = v,
+                None => all.push((k, v)),
+            }
+        }
+        let mut record = String::from("{");
+        for (i, (k, v)) in all.iter().enumerate() {
+            if i > 0 {
+                record.push(',');
+            }
+            record.push_str(&serde_json::to_string(k.as_str()).map_err(bad)?);
+            record.push(':');
+            record.push_str(v.get());
+        }
+        record.push('}');
+        let record = record.into_boxed_str();
         match self.find(&user.username) {
             Ok(i) => self.entries[i].record = Text::Own(record),
             Err(i) => self.entries.insert(
@@ -298,9 +400,20 @@ impl UsersDoc {
 
     fn parse_entry(&self, path: &Path, e: &Entry) -> Result<User> {
         let name = self.text(&e.name);
-        let mut user: User = serde_json::from_str(self.text(&e.record))
-            .map_err(|err| self.record_error(path, name, e, &err))?;
-        // The key is authoritative.
+        let text = self.text(&e.record);
+        // A repeated field is corrupt, as a repeated name is.
+        fields(text).map_err(|err| self.record_error(path, name, e, &err))?;
+        let mut user: User =
+            serde_json::from_str(text).map_err(|err| self.record_error(path, name, e, &err))?;
+        if !user.username.is_empty() && user.username != name {
+            return Err(store::corrupt(
+                path,
+                format!(
+                    "the record of user {name:?} says its username is {:?}; the key and the username must be the same",
+                    user.username
+                ),
+            ));
+        }
         user.username = name.to_string();
         Ok(user)
     }
@@ -448,6 +561,36 @@ impl UserStore for FileUsers {
     }
 }
 
+/// The fields of a JSON object in order, values as written; a repeated field is an error.
+fn fields(text: &str) -> serde_json::Result<Vec<(String, Box<RawValue>)>> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<(String, Box<RawValue>)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a user record (a JSON object)")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut v: Vec<(String, Box<RawValue>)> = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if v.iter().any(|(e, _)| *e == k) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "duplicate field `{k}`"
+                    )));
+                }
+                v.push((k, map.next_value()?));
+            }
+            Ok(v)
+        }
+    }
+    let mut d = serde_json::Deserializer::from_str(text);
+    let v = serde::Deserializer::deserialize_map(&mut d, V)?;
+    d.end()?;
+    Ok(v)
+}
+
 /// serde quotes the offending value in its messages (`invalid type: string "$2b$12$…",
 /// expected a boolean`); a record's values may be a password hash, so they are left out.
 fn redact_quoted(msg: &str) -> String {
@@ -499,7 +642,7 @@ mod tests {
     }
 
     #[test]
-    fn hand_edited_files_are_sorted_deduplicated_and_unescaped() {
+    fn hand_edited_files_are_sorted_and_unescaped_and_duplicates_refused() {
         let rec = |h: &str| format!(r#"{{"hashed_password":"{h}"}}"#);
         let text = format!(
             r#"{{"version":1,"users":{{"zed":{},"b\u0062":{},"amy":{},"zed":{}}}}}"#,
@@ -509,6 +652,15 @@ mod tests {
             rec("4")
         );
         let p = Path::new("x");
+        // A repeated name is corrupt (SPEC §8), not "last one wins".
+        let e = UsersDoc::parse(p, text.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("\"zed\" is listed twice"), "{e}");
+        let text = format!(
+            r#"{{"version":1,"users":{{"b\u0062":{},"amy":{},"zed":{}}}}}"#,
+            rec("2"),
+            rec("3"),
+            rec("4")
+        );
         let mut s = UsersDoc::parse(p, text.as_bytes()).unwrap();
         let names: Vec<String> = s.all(p).unwrap().into_iter().map(|u| u.username).collect();
         assert_eq!(names, ["amy", "bb", "zed"]);

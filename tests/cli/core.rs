@@ -173,9 +173,8 @@ fn paths_key_source_flag_env_secret_and_default() {
         .env("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef")
         .assert()
         .code(0)
-        .stdout(predicates::str::ends_with(
-            "\nkey    (JWT_SECRET_KEY) (JWT_SECRET_KEY)\n",
-        ));
+        // Issue 11.13: the source is named once.
+        .stdout(predicates::str::ends_with("\nkey    (JWT_SECRET_KEY)\n"));
     // --key beats everything
     let j = paths_json(
         env.cmd()
@@ -945,11 +944,13 @@ fn list_and_show_hide_hashes_unless_asked() {
 
     let alice = serde_json::json!({
         "username": "alice", "full_name": "Alice Liddell", "email": "alice@example.com",
-        "disabled": false, "created_at": 0, "password_changed_at": 86400
+        "disabled": false, "created_at": 0, "password_changed_at": 86400,
+        "hash_supported": true // issue 11.4
     });
     let bob = serde_json::json!({
         "username": "bob", "full_name": null, "email": null,
-        "disabled": true, "created_at": 60, "password_changed_at": 60
+        "disabled": true, "created_at": 60, "password_changed_at": 60,
+        "hash_supported": true
     });
     let out = env.cmd().args(["user", "list", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -1471,10 +1472,10 @@ fn rewriting_keeps_0600_and_never_widens() {
     env.cmd().args(["user", "disable", "bob"]).assert().code(0);
     assert_eq!(mode(&env.users()), 0o600);
     assert_eq!(mode(&env.state()), 0o600);
-    // A file an operator made wider is written back at most 0600.
+    // A mode an operator chose is kept (SPEC §8: a rewrite keeps the file's mode).
     std::fs::set_permissions(env.users(), std::fs::Permissions::from_mode(0o644)).unwrap();
     env.cmd().args(["user", "enable", "bob"]).assert().code(0);
-    assert_eq!(mode(&env.users()), 0o600);
+    assert_eq!(mode(&env.users()), 0o644);
     // A narrower one stays narrower.
     std::fs::set_permissions(env.state(), std::fs::Permissions::from_mode(0o400)).unwrap();
     env.cmd()

@@ -210,10 +210,15 @@ fn check_no_panic(bytes: &[u8]) {
         Rules::default(),
         Rules {
             aud: Some("a".into()),
+            any_aud: false,
             iss: Some("i".into()),
             leeway: 60,
             exp_required: true,
             alg: None,
+        },
+        Rules {
+            any_aud: true,
+            ..Rules::default()
         },
     ] {
         let v = Verifier::new(&key, rules).unwrap();

@@ -28,6 +28,11 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// The expiry error of SPEC §8 for a token that expired at `utc` (`exp` seconds), days ago.
+fn expired_msg(utc: &str, exp: i64) -> String {
+    format!("token expired: at {utc} ({}d ago)", (now() - exp) / 86_400)
+}
+
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -533,7 +538,10 @@ fn login_and_mint_claims() {
     assert_eq!(pm["o"], json!({"a": 1}));
     assert_jti(&pm);
     // verify --json returns the claims exactly.
-    let out = env.cmd().args(["verify", "--json", &m]).exits(0);
+    let out = env
+        .cmd()
+        .args(["verify", "--json", "--any-aud", &m])
+        .exits(0);
     let v = json(&out.stdout);
     assert_eq!(v["valid"], true);
     assert_eq!(v["claims"], pm);
@@ -608,7 +616,10 @@ fn expired_not_yet_valid_and_leeway() {
         (
             3,
             String::new(),
-            "jwtauth: token expired at 2001-09-09T01:46:40Z\n".into()
+            format!(
+                "jwtauth: {}\n",
+                expired_msg("2001-09-09T01:46:40Z", 1_000_000_000)
+            )
         )
     );
     let n = now();
@@ -635,7 +646,8 @@ fn expired_not_yet_valid_and_leeway() {
     let recent = env.mint(&["--sub", "x", "--iat", &iat, "--exp", &exp]);
     let (code, _, err) = verify(&env, &recent, &[]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.starts_with("jwtauth: token expired at "), "{err}");
+    assert!(err.starts_with("jwtauth: token expired: at "), "{err}");
+    assert!(err.ends_with(" (30m ago)\n"), "{err}");
     assert_eq!(verify(&env, &recent, &["--leeway", "20m"]).0, 3);
     assert_eq!(
         verify(&env, &recent, &["--leeway", "1h"]),
@@ -673,7 +685,9 @@ fn audience_and_issuer() {
     env.init();
     let t = env.mint(&["--sub", "x", "--aud", "api", "--iss", "me"]);
     assert_eq!(verify(&env, &t, &["--aud", "api"]).0, 0);
-    assert_eq!(verify(&env, &t, &["--iss", "me"]).0, 0);
+    // SPEC §8: a token with an audience needs --aud (or --any-aud).
+    assert_eq!(verify(&env, &t, &["--iss", "me"]).0, 1);
+    assert_eq!(verify(&env, &t, &["--iss", "me", "--any-aud"]).0, 0);
     assert_eq!(
         verify(&env, &t, &["--aud", "api", "--iss", "me"]),
         (0, "x\n".into(), String::new())
@@ -687,15 +701,16 @@ fn audience_and_issuer() {
         )
     );
     assert_eq!(
-        verify(&env, &t, &["--iss", "you"]),
+        verify(&env, &t, &["--iss", "you", "--any-aud"]),
         (
             1,
             String::new(),
             "jwtauth: invalid token: issuer is not \"you\"\n".into()
         )
     );
-    // Not asked: not checked.
-    assert_eq!(verify(&env, &t, &[]).0, 0);
+    // Not asked: refused (SPEC §8), unless any audience is accepted.
+    assert_eq!(verify(&env, &t, &[]).0, 1);
+    assert_eq!(verify(&env, &t, &["--any-aud"]).0, 0);
     // Asked but absent.
     let bare = env.mint(&["--sub", "x"]);
     assert_eq!(verify(&env, &bare, &["--aud", "api"]).0, 1);
@@ -886,7 +901,10 @@ fn rfc7515_appendix_a1_example() {
         (
             3,
             String::new(),
-            "jwtauth: token expired at 2011-03-22T18:43:00Z\n".into()
+            format!(
+                "jwtauth: {}\n",
+                expired_msg("2011-03-22T18:43:00Z", 1_300_819_380)
+            )
         )
     );
     assert_eq!(
@@ -1237,14 +1255,15 @@ fn verify_batch_text_and_json() {
         .write_stdin(input.clone())
         .assert()
         .code(1)
-        .stdout(
+        .stdout(format!(
             "ok alice\n\
-             error 3 token expired at 2001-09-09T01:46:40Z\n\
+             error 3 {}\n\
              error 4 token revoked: this token was logged out\n\
              error 1 invalid token: expected 3 dot-separated parts (header.payload.signature), found 1\n\
-             ok {\"exp\":4000000000}\n\
+             ok {{\"exp\":4000000000}}\n\
              ok alice\n",
-        )
+            expired_msg("2001-09-09T01:46:40Z", 1_000_000_000)
+        ))
         .stderr("jwtauth: invalid token: 3 of 6 tokens failed\n");
 
     let out = env
@@ -1261,7 +1280,7 @@ fn verify_batch_text_and_json() {
     );
     assert_eq!(
         lines[1],
-        json!({"line": 3, "exit_code": 3, "error": "token expired at 2001-09-09T01:46:40Z"})
+        json!({"line": 3, "exit_code": 3, "error": expired_msg("2001-09-09T01:46:40Z", 1_000_000_000)})
     );
     assert_eq!(
         lines[2],
@@ -1406,9 +1425,13 @@ fn logout_refuses_expired_and_invalid_tokens_and_writes_nothing() {
     let env = Env::new();
     env.init();
     let expired = env.mint(&["--sub", "x", "--iat", "999999000", "--exp", "1000000000"]);
-    env.cmd()
-        .args(["logout", &expired])
-        .stderr_only(3, "jwtauth: token expired at 2001-09-09T01:46:40Z\n");
+    env.cmd().args(["logout", &expired]).stderr_only(
+        3,
+        format!(
+            "jwtauth: {}\n",
+            expired_msg("2001-09-09T01:46:40Z", 1_000_000_000)
+        ),
+    );
     assert!(
         !env.state().exists(),
         "nothing written for an expired token"

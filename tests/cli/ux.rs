@@ -41,6 +41,7 @@ const COMMANDS: &[&[&str]] = &[
     &["jwks"],
     &["paths"],
     &["config"],
+    &["serve"],
     &["completions"],
     &["man"],
 ];
@@ -371,7 +372,9 @@ fn decode_text_says_expires_in_and_not_yet_valid() {
         .args(["decode", &token])
         .assert()
         .code(0)
-        .stdout(predicates::str::contains("  not valid before in 2h\n"))
+        // Issue 11.13: "not valid until <UTC> (in 2h)", not "not valid before in 2h".
+        .stdout(predicates::str::contains("  not valid until "))
+        .stdout(predicates::str::contains("Z (in 2h)\n"))
         .stdout(predicates::str::contains(
             "\nStatus: not yet valid (starts in 2h)\n",
         ));
@@ -388,8 +391,9 @@ fn decode_text_never_prints_control_characters_from_the_token() {
         !text.contains('\u{1b}') && !text.contains('\u{7}'),
         "{text:?}"
     );
-    assert!(text.contains("\"x\\u001b[2Jy\""), "{text}");
-    assert!(text.contains("\"\\u0007bell\""), "{text}");
+    // SPEC §8: escaped as `\u{1b}`, not JSON-quoted.
+    assert!(text.contains("x\\u{1b}[2Jy"), "{text}");
+    assert!(text.contains("\\u{7}bell"), "{text}");
 }
 
 #[test]

@@ -138,8 +138,13 @@ fn read_input(path: &Path) -> Result<String> {
     } else {
         bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
     }
-    String::from_utf8(bytes)
-        .map_err(|_| CoreError::corrupt(path, "not UTF-8 text; expected name:hash lines").into())
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CoreError::corrupt(path, "not UTF-8 text; expected name:hash lines"))?;
+    // Editors on Windows start a UTF-8 file with a BOM; it is not part of the first name.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 /// `user import FILE [--replace]`.
@@ -251,6 +256,16 @@ pub fn export(_args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
         if u.username.contains(':') {
             ctx.info(format!(
                 "user {:?} not exported: htpasswd names cannot contain ':'",
+                u.username
+            ));
+            continue;
+        }
+        // A hand-edited users file could hold a name or hash that would add a line.
+        if users::check_name(&u.username).is_err()
+            || u.hashed_password.chars().any(|c| c.is_control())
+        {
+            ctx.info(format!(
+                "user {:?} not exported: its name or hash is not valid",
                 u.username
             ));
             continue;

@@ -23,14 +23,14 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "key_source": source.as_str(),
         }));
     }
+    // A key from JWT_SECRET_KEY has no file: its source is all there is to say.
     let key = key.map_or_else(
-        || "(JWT_SECRET_KEY)".to_string(),
-        |p| p.display().to_string(),
+        || format!("({})", source.as_str()),
+        |p| format!("{} ({})", p.display(), source.as_str()),
     );
     output::text(format!(
-        "users  {}\nstate  {}\nkey    {key} ({})",
+        "users  {}\nstate  {}\nkey    {key}",
         users.display(),
         state.display(),
-        source.as_str()
     ))
 }

@@ -39,6 +39,8 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
     };
     let rules = Rules {
         exp_required: true,
+        // Revoking is not granting: any audience may be logged out (SPEC §8).
+        any_aud: true,
         ..Rules::default()
     };
     let verifier = super::token::verifier(ctx, rules)?;
@@ -91,6 +93,7 @@ pub fn run(cmd: &RevocationsCommand, ctx: &Ctx) -> Result<()> {
     match cmd {
         RevocationsCommand::List => list(ctx),
         RevocationsCommand::Prune => {
+            // A missing state file stays missing (SPEC §8): the store prunes nothing then.
             let pruned = ctx.revocations(Lookups::Few)?.prune(ctx.now)?;
             if ctx.json {
                 return output::json(&json!({"pruned": pruned}));
@@ -121,7 +124,7 @@ fn list(ctx: &Ctx) -> Result<()> {
         let rows: Vec<Vec<String>> = r
             .tokens
             .iter()
-            .map(|(j, e)| vec![j.clone(), output::utc(*e)])
+            .map(|(j, e)| vec![output::printable(j), output::utc(*e)])
             .collect();
         s.push_str(&output::table(&["JTI", "EXPIRES"], &rows));
     }
@@ -132,7 +135,7 @@ fn list(ctx: &Ctx) -> Result<()> {
         let rows: Vec<Vec<String>> = r
             .users
             .iter()
-            .map(|(u, t)| vec![u.clone(), output::utc(*t)])
+            .map(|(u, t)| vec![output::printable(u), output::utc(*t)])
             .collect();
         s.push_str(&output::table(&["SUBJECT", "TOKENS REVOKED UP TO"], &rows));
     }

@@ -27,22 +27,46 @@ use crate::verifier::{Rules, Scratch, Verifier};
 pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     users::check_name(&args.name)?;
     let ttl = ctx.ttl(args.claims.ttl.as_deref())?;
+    // login has no --sub: the subject is the user name.
+    if args
+        .claims
+        .claims
+        .iter()
+        .any(|c| c.split_once('=').is_some_and(|(k, _)| k == "sub"))
+    {
+        return Err(Error::usage(
+            "--claim sub",
+            "the subject of a login token is the user name; login has no --sub",
+        ));
+    }
     let mut claims = Map::new();
     tokens::parse_claims(&args.claims.claims, &mut claims)?;
     password_input::check_source(&args.password)?;
-    let (key, created) = keys::load_or_create(&ctx.settings)?;
-    if let Some(path) = created {
-        ctx.info(format!(
-            "created a new HS256 signing key at {}",
-            path.display()
-        ));
+    // Fail on an unusable key before asking for a password. With no key at all, the first
+    // login that succeeds creates it; a refused one creates nothing (SPEC §8).
+    let existing = keys::load_existing(&ctx.settings)?;
+    if let Some(key) = &existing {
+        ctx.warn_about(key);
+        key.encoding(key.alg, args.claims.allow_weak_key)?;
     }
-    ctx.warn_about(&key);
-    // Fail on an unusable key before asking for a password.
-    key.encoding(key.alg, args.claims.allow_weak_key)?;
     let password = password_input::read(&args.password, Ask::Once)?;
     auth::authenticate(ctx.users()?.as_ref(), &args.name, &password)?;
     drop(password);
+    let key = match existing {
+        Some(key) => key,
+        None => {
+            let (key, created) = keys::load_or_create(&ctx.settings)?;
+            if let Some(path) = created {
+                ctx.info(format!(
+                    "created a new HS256 signing key at {}",
+                    path.display()
+                ));
+            }
+            ctx.warn_about(&key);
+            key.encoding(key.alg, args.claims.allow_weak_key)?;
+            key
+        }
+    };
     let iat = issue_time(ctx, &args.name)?;
     let exp = iat + ttl;
     issue(
@@ -189,6 +213,7 @@ fn rules(args: &VerifyArgs) -> Result<Rules> {
     Ok(Rules {
         alg: args.alg.map(|a| a.algorithm()),
         aud: args.aud.clone(),
+        any_aud: args.any_aud,
         iss: args.iss.clone(),
         leeway: tokens::parse_duration("--leeway", &args.leeway)?,
         exp_required: !args.no_exp_required,
@@ -258,7 +283,9 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
             let header = Value::Object(decode_part(tokens::split(token)?.header, "header")?);
             output::json(&json!({"valid": true, "header": header, "claims": claims}))
         } else {
-            output::text(checked.sub.unwrap_or_else(|| claims.to_string()))
+            output::text(output::printable(
+                &checked.sub.unwrap_or_else(|| claims.to_string()),
+            ))
         };
     }
     // A stream may run for hours: each token is judged by the time it is read and by the
@@ -330,13 +357,15 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
 /// dates with the time relative to `now`, and whether the token is expired.
 pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
     use output::{Style, paint};
-    let time = |k: &str| {
-        d.payload
-            .get(k)
-            .and_then(Value::as_f64)
-            .filter(|f| f.is_finite())
+    // A time the calendar can show (years -9999 to 9999); anything else is shown only as the
+    // number it is written as, never as a clamped i64.
+    let seconds = |v: &Value| {
+        v.as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
             .map(|f| f.floor() as i64)
+            .filter(|t| jiff::Timestamp::from_second(*t).is_ok())
     };
+    let time = |k: &str| d.payload.get(k).and_then(seconds);
     let section = |title: &str, m: &Map<String, Value>, times: bool| {
         let keys: Vec<String> = m.keys().map(|k| output::printable(k)).collect();
         let width = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
@@ -347,21 +376,20 @@ pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
         for (key, (k, v)) in keys.iter().zip(m) {
             let pad = width - key.chars().count();
             s.push_str(&format!("\n  {key}{:pad$}  {}", "", output::value(v)));
-            let t = v
-                .as_f64()
-                .filter(|f| f.is_finite())
-                .map(|f| f.floor() as i64);
-            if let (true, Some(t)) = (times, t) {
-                let rel = match k.as_str() {
-                    "exp" if t <= now => format!("expired {}", output::relative(t, now)),
-                    "exp" => format!("expires {}", output::relative(t, now)),
-                    "iat" => format!("issued {}", output::relative(t, now)),
-                    "nbf" if t <= now => format!("valid since {}", output::relative(t, now)),
-                    "nbf" => format!("not valid before {}", output::relative(t, now)),
-                    _ => continue,
+            let is_time = matches!(k.as_str(), "exp" | "iat" | "nbf");
+            if let (true, true, Some(t)) = (times, is_time, seconds(v)) {
+                let (utc, rel) = (output::utc(t), output::relative(t, now));
+                let detail = match k.as_str() {
+                    "exp" if t <= now => format!("{utc}  expired {rel}"),
+                    "exp" => format!("{utc}  expires {rel}"),
+                    "iat" => format!("{utc}  issued {rel}"),
+                    "nbf" if t <= now => format!("{utc}  valid since {rel}"),
+                    _ => format!("not valid until {utc} ({rel})"),
                 };
-                let detail = format!("{}  {rel}", output::utc(t));
                 s.push_str(&format!("  {}", paint(color, Style::Dim, &detail)));
+            } else if times && is_time && v.is_number() {
+                let detail = "not a date this tool can show";
+                s.push_str(&format!("  {}", paint(color, Style::Dim, detail)));
             }
         }
         s
@@ -385,6 +413,23 @@ pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
             ),
             Style::Green,
         ),
+        (None, _)
+            if d.payload
+                .get("exp")
+                .and_then(Value::as_f64)
+                .is_some_and(f64::is_finite) =>
+        {
+            let past = d
+                .payload
+                .get("exp")
+                .and_then(Value::as_f64)
+                .is_some_and(|f| f < 0.0);
+            if past {
+                ("expired (exp is before year -9999)".to_string(), Style::Red)
+            } else {
+                ("exp is after year 9999".to_string(), Style::Yellow)
+            }
+        }
         (None, _) if d.payload.contains_key("exp") => (
             "exp is not a number of seconds: verify refuses this token".to_string(),
             Style::Red,
@@ -430,7 +475,7 @@ pub struct BatchOut<W: Write> {
 
 impl<W: Write> BatchOut<W> {
     fn text_ok(&mut self, what: &str) -> Result<()> {
-        writeln!(self.out, "ok {what}").map_err(Error::Output)
+        writeln!(self.out, "ok {}", output::printable(what)).map_err(Error::Output)
     }
 
     fn json_fields<const N: usize>(&mut self, fields: [(&str, Value); N]) -> Result<()> {
@@ -451,7 +496,12 @@ impl<W: Write> BatchOut<W> {
             serde_json::to_writer(&mut self.out, &v).map_err(|e| Error::Output(e.into()))?;
             self.out.write_all(b"\n").map_err(Error::Output)
         } else {
-            writeln!(self.out, "error {code} {e}").map_err(Error::Output)
+            writeln!(
+                self.out,
+                "error {code} {}",
+                output::printable(&e.to_string())
+            )
+            .map_err(Error::Output)
         }
     }
 }
@@ -469,6 +519,7 @@ where
     R: FnMut() -> Result<()>,
     F: FnMut(&[u8], &mut BatchOut<BufWriter<io::StdoutLock<'static>>>) -> Result<()>,
 {
+    output::check_stdout()?;
     let stdin = io::stdin();
     let mut input = io::BufReader::with_capacity(1 << 16, stdin.lock());
     let mut out = BatchOut {

@@ -101,6 +101,14 @@ struct Record<'a> {
     disabled: bool,
     created_at: i64,
     password_changed_at: i64,
+    /// False when `hashed_password` is not a bcrypt hash jwtauth can check: `login` refuses
+    /// such a user with exit 8 (SPEC §8).
+    hash_supported: bool,
+}
+
+/// Whether `u`'s hash is one `login` can check.
+fn hash_supported(u: &User) -> bool {
+    passwords::check_hash_format(&u.hashed_password).is_ok()
 }
 
 impl<'a> Record<'a> {
@@ -113,6 +121,7 @@ impl<'a> Record<'a> {
             disabled: u.disabled,
             created_at: u.created_at,
             password_changed_at: u.password_changed_at,
+            hash_supported: hash_supported(u),
         }
     }
 }
@@ -138,14 +147,26 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
         .iter()
         .map(|u| {
             let mut row = vec![
-                u.username.clone(),
-                u.full_name.clone().unwrap_or_else(|| "-".into()),
-                u.email.clone().unwrap_or_else(|| "-".into()),
-                if u.disabled { "disabled" } else { "enabled" }.into(),
+                output::printable(&u.username),
+                u.full_name
+                    .as_deref()
+                    .map_or_else(|| "-".into(), output::printable),
+                u.email
+                    .as_deref()
+                    .map_or_else(|| "-".into(), output::printable),
+                format!(
+                    "{}{}",
+                    if u.disabled { "disabled" } else { "enabled" },
+                    if hash_supported(u) {
+                        ""
+                    } else {
+                        ", unsupported hash"
+                    }
+                ),
                 output::utc(u.created_at),
             ];
             if args.with_hash {
-                row.push(u.hashed_password.clone());
+                row.push(output::printable(&u.hashed_password));
             }
             row
         })
@@ -160,15 +181,27 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
     }
     let mut s = format!(
         "username             {}\nfull_name            {}\nemail                {}\ndisabled             {}\ncreated_at           {}\npassword_changed_at  {}",
-        u.username,
-        u.full_name.as_deref().unwrap_or("-"),
-        u.email.as_deref().unwrap_or("-"),
+        output::printable(&u.username),
+        u.full_name
+            .as_deref()
+            .map_or_else(|| "-".into(), output::printable),
+        u.email
+            .as_deref()
+            .map_or_else(|| "-".into(), output::printable),
         u.disabled,
         output::utc(u.created_at),
         output::utc(u.password_changed_at),
     );
+    if !hash_supported(&u) {
+        s.push_str(
+            "\nhash_supported       false (login refuses this user until 'jwtauth user passwd')",
+        );
+    }
     if args.with_hash {
-        s.push_str(&format!("\nhashed_password      {}", u.hashed_password));
+        s.push_str(&format!(
+            "\nhashed_password      {}",
+            output::printable(&u.hashed_password)
+        ));
     }
     output::text(s)
 }
@@ -204,7 +237,15 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
 
 fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
     let users = ctx.users()?;
-    require_existing(users.as_ref(), &args.name)?;
+    // Nothing to do: say so rather than report a change that did not happen.
+    if require_existing(users.as_ref(), &args.name)?.disabled == disabled {
+        ctx.info(format!(
+            "user {} is already {}; nothing changed",
+            args.name,
+            if disabled { "disabled" } else { "enabled" }
+        ));
+        return Ok(());
+    }
     if disabled {
         ctx.revocations(Lookups::Few)?
             .revoke_subject(&args.name, ctx.now, ctx.now)?;
