@@ -1467,24 +1467,31 @@ fn sigterm_exits_0_with_every_acknowledged_logout_on_disk() {
 fn sigterm_finishes_a_request_in_flight() {
     let env = env();
     let mut s = Server::start(&env);
-    // A request whose body is still on its way when SIGTERM arrives.
     let token = s.token("alice", ALICE_PW);
     let body = format!("token={token}");
+    // A request whose handler is reading its body when SIGTERM arrives: with
+    // `Expect: 100-continue` the server says so (100 Continue) once it starts to read it.
     let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
     write!(
         c,
-        "POST /revoke HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /revoke HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
-    c.write_all(&body.as_bytes()[..10]).unwrap();
-    c.flush().unwrap();
-    // SIGTERM while the handler waits for the rest of the body, then the rest.
-    std::thread::sleep(Duration::from_millis(200));
+    let mut interim = [0u8; 25];
+    c.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
     signal(&s.child, "TERM");
-    std::thread::sleep(Duration::from_millis(200));
-    c.write_all(&body.as_bytes()[10..]).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    // The listener closes at once: new connections are refused from then on.
+    let end = Instant::now() + DEADLINE;
+    while TcpStream::connect(s.addr).is_ok() {
+        assert!(Instant::now() < end, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The request in flight is finished, and the revocation is on disk.
+    c.write_all(body.as_bytes()).unwrap();
     let mut answer = String::new();
     let _ = c.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");

@@ -73,14 +73,15 @@ echo "jwtauth serve on $ADDR"
 
 SEED="${SCHEMATHESIS_SEED-1}"
 status=0
-"$VENV/bin/schemathesis" run "http://$ADDR/openapi.json" \
+# From the temp dir, so its example database and reports stay out of the work tree.
+(cd "$WORK" && exec "$VENV/bin/schemathesis" run "http://$ADDR/openapi.json" \
   --checks "${SCHEMATHESIS_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}" \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-50}" \
   ${SEED:+--seed "$SEED"} \
   --workers 1 \
   --request-timeout 30 \
   --suppress-health-check all \
-  -H "Authorization: Bearer $TOKEN" || status=$?
+  -H "Authorization: Bearer $TOKEN") || status=$?
 
 # The server must still be up and then stop cleanly on SIGTERM.
 if ! kill -0 "$SERVER" 2>/dev/null; then
