@@ -1455,8 +1455,6 @@ fn sigterm_exits_0_with_every_acknowledged_logout_on_disk() {
     }
     let status = s.stop();
     assert_eq!(status.code(), Some(0), "{status:?}");
-    // The port is closed.
-    assert!(TcpStream::connect(s.addr).is_err());
     let mut on_disk = revoked_jtis(&env);
     on_disk.sort();
     jtis.sort();
