@@ -48,12 +48,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // Outside the limits, so their 413 and 408 are logged, counted and made JSON too.
+        .layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
@@ -76,6 +77,12 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
     let status = res.status();
+    if (status.is_client_error() || status.is_server_error())
+        && route != "/healthz"
+        && !is_json(res.headers())
+    {
+        res = json_error(status, res.headers());
+    }
     app.metrics.request(route, status.as_u16());
     if !res.headers().contains_key(header::CACHE_CONTROL) && route != "/openapi.json" {
         res.headers_mut()
@@ -89,6 +96,33 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
             "{}",
             json!({"method": method.as_str(), "path": path, "status": status.as_u16(), "ms": ms})
         ),
+    }
+    res
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// The JSON error body for an error the framework or a layer answered in plain text (or
+/// with no body): body too large, method not allowed, request timeout, an unreadable body.
+/// The `Allow` and `Retry-After` headers are kept.
+fn json_error(status: StatusCode, headers: &HeaderMap) -> Response {
+    let (error, description) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("invalid_request", "the request body is over 16 KiB"),
+        StatusCode::METHOD_NOT_ALLOWED => ("invalid_request", "method not allowed on this route"),
+        StatusCode::REQUEST_TIMEOUT => ("invalid_request", "the request took too long"),
+        s if s.is_server_error() => ("server_error", "internal error"),
+        _ => ("invalid_request", "the request could not be read"),
+    };
+    let mut res = api_error(status, error, description);
+    for h in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = headers.get(&h) {
+            res.headers_mut().insert(h, v.clone());
+        }
     }
     res
 }
@@ -229,7 +263,8 @@ fn authorize(app: &App, verifier: &Verifier, headers: &HeaderMap) -> Result<Veri
 /// The password grant form (FastAPI's `OAuth2PasswordRequestForm`) or JSON body.
 #[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// `password` (may be omitted).
+    /// `password` (may be omitted, or empty as FastAPI's form takes it).
+    #[schema(pattern = "^(password)?$")]
     grant_type: Option<String>,
     username: Option<String>,
     password: Option<String>,
@@ -271,6 +306,7 @@ fn credentials(headers: &HeaderMap, body: &[u8]) -> Result<(String, Zeroizing<St
         return Err(bad("send a form, JSON or HTTP Basic credentials"));
     };
     if let Some(g) = form.as_ref().and_then(|f| f.grant_type.as_deref())
+        && !g.is_empty()
         && g != "password"
     {
         return Err(api_error(
@@ -528,6 +564,8 @@ async fn logout(State(app): Shared, headers: HeaderMap) -> Response {
 /// RFC 7009 / RFC 7662 form: the token in question.
 #[derive(Deserialize, ToSchema)]
 pub struct TokenForm {
+    /// The token (not empty or blank).
+    #[schema(min_length = 1, pattern = "\\S")]
     token: String,
     /// `access_token` (others are accepted and ignored).
     #[allow(dead_code)]
