@@ -22,6 +22,7 @@ mod recipes;
 mod revocation_index;
 mod safety;
 mod secrets;
+mod serve;
 mod serve_safety;
 mod stream;
 mod tokens;

@@ -4,7 +4,7 @@
 //!
 //! Each test starts its own `jwtauth serve --listen 127.0.0.1:0` in a temp home, waits for the
 //! start-up line (no sleeping), and stops it with SIGTERM when the `Server` is dropped.
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -603,7 +603,6 @@ fn protected_needs_a_valid_unrevoked_token() {
 }
 
 #[test]
-#[ignore = "SPEC §8 audience rule (a token with aud needs --aud) is not in the core verifier yet"]
 fn a_token_with_an_audience_is_refused_when_none_is_configured() {
     let env = env();
     let s = Server::start(&env);
@@ -777,7 +776,6 @@ fn introspect_refuses_callers_not_configured() {
 }
 
 #[test]
-#[ignore = "needs config wiring"]
 fn introspect_answers_configured_callers() {
     let env = env();
     write_config(
@@ -1192,7 +1190,6 @@ fn the_direct_peer_is_throttled_too() {
 }
 
 #[test]
-#[ignore = "needs config wiring"]
 fn throttle_limits_come_from_the_config_file() {
     let env = env();
     write_config(
@@ -1214,7 +1211,6 @@ fn throttle_limits_come_from_the_config_file() {
 }
 
 #[test]
-#[ignore = "needs config wiring"]
 fn ttl_issuer_and_audience_come_from_the_config_file() {
     let env = env();
     write_config(
