@@ -16,6 +16,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::{OpenApi, ToSchema};
@@ -31,6 +34,36 @@ use crate::tokens;
 use crate::verifier::{Scratch, Verified, Verifier};
 
 type Shared = State<Arc<App>>;
+
+/// Request ids: a random prefix per process and a counter, so ids are unique across restarts
+/// without a random draw per request.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        let mut raw = [0u8; 6];
+        let _ = getrandom::fill(&mut raw);
+        RequestIds {
+            prefix: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(raw)
+                .into(),
+            next: Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
 
 /// Builds the router with its layers: body limit, request timeout, redacted credentials,
 /// one log line and one metrics count per request.
@@ -55,6 +88,10 @@ pub fn router(app: Arc<App>) -> Router {
         ))
         // Outside the limits, so their 413 and 408 are logged, counted and made JSON too.
         .layer(middleware::from_fn_with_state(app.clone(), observe))
+        // Every request gets an `x-request-id` (the proxy's, if it sent one), echoed in the
+        // response and in the log line, so one request can be followed through nginx.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(RequestIds::default()))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
@@ -75,6 +112,13 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
         None => "other",
     };
     let path = req.uri().path().to_string();
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|r| r.header_value().to_str().ok())
+        .unwrap_or("-")
+        .escape_debug()
+        .to_string();
     let mut res = next.run(req).await;
     let status = res.status();
     if (status.is_client_error() || status.is_server_error())
@@ -91,10 +135,13 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let path = path.escape_debug().to_string();
     match app.opts.log_format {
-        LogFormat::Text => eprintln!("jwtauth: {method} {path} {} {ms:.3}ms", status.as_u16()),
+        LogFormat::Text => eprintln!(
+            "jwtauth: {method} {path} {} {ms:.3}ms id={id}",
+            status.as_u16()
+        ),
         LogFormat::Json => eprintln!(
             "{}",
-            json!({"method": method.as_str(), "path": path, "status": status.as_u16(), "ms": ms})
+            json!({"method": method.as_str(), "path": path, "status": status.as_u16(), "ms": ms, "request_id": id})
         ),
     }
     res
