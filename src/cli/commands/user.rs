@@ -148,12 +148,8 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
         .map(|u| {
             let mut row = vec![
                 output::printable(&u.username),
-                u.full_name
-                    .as_deref()
-                    .map_or_else(|| "-".into(), output::printable),
-                u.email
-                    .as_deref()
-                    .map_or_else(|| "-".into(), output::printable),
+                or_dash(u.full_name.as_deref()),
+                or_dash(u.email.as_deref()),
                 format!(
                     "{}{}",
                     if u.disabled { "disabled" } else { "enabled" },
@@ -174,6 +170,11 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
     output::text(output::table(&header, &rows))
 }
 
+/// An optional field for a table or a record: escaped, or `-` when absent.
+fn or_dash(v: Option<&str>) -> String {
+    v.map_or_else(|| "-".into(), output::printable)
+}
+
 fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
     let u = require_existing(ctx.users()?.as_ref(), &args.name)?;
     if ctx.json {
@@ -182,12 +183,8 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
     let mut s = format!(
         "username             {}\nfull_name            {}\nemail                {}\ndisabled             {}\ncreated_at           {}\npassword_changed_at  {}",
         output::printable(&u.username),
-        u.full_name
-            .as_deref()
-            .map_or_else(|| "-".into(), output::printable),
-        u.email
-            .as_deref()
-            .map_or_else(|| "-".into(), output::printable),
+        or_dash(u.full_name.as_deref()),
+        or_dash(u.email.as_deref()),
         u.disabled,
         output::utc(u.created_at),
         output::utc(u.password_changed_at),
