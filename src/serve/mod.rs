@@ -141,11 +141,6 @@ pub fn run(
         },
     )?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::config("serve", format!("cannot start the runtime: {e}")))?;
     let app = Arc::new(App {
         hashing: hashing::Pool::new(cores, opts.hash_queue),
         throttle: throttle::Throttle::new(opts.throttle),
@@ -158,15 +153,54 @@ pub fn run(
         revocations,
         clock: SystemClock,
     });
+    let bind_error = |e: std::io::Error| Error::config(format!("listen {}", app.opts.listen), e);
+    let listener = std::net::TcpListener::bind(&app.opts.listen).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    // One single-threaded runtime per core, each accepting on the same socket: as many
+    // workers as tokio's multi-threaded scheduler, without linking it (its statistics pull
+    // libm into every one-shot command's start-up).
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for n in 1..cores {
+        let listener = listener.try_clone().map_err(bind_error)?;
+        let (app, mut stopped) = (app.clone(), stopped.clone());
+        let worker = std::thread::Builder::new()
+            .name(format!("jwtauth-serve-{n}"))
+            .spawn(move || {
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                accept_loop(listener, app, shutdown)
+            })
+            .map_err(|e| Error::config("serve", format!("cannot start a worker: {e}")))?;
+        workers.push(worker);
+    }
+    on_listening(addr);
+    let result = accept_loop(listener, app, async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    for w in workers {
+        let _ = w.join();
+    }
+    result
+}
+
+/// Runs one accept loop on its own single-threaded runtime until `shutdown` resolves.
+fn accept_loop(
+    listener: std::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::config("serve", format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
-        let listener = TcpListener::bind(&app.opts.listen)
-            .await
-            .map_err(|e| Error::config(format!("listen {}", app.opts.listen), e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::config(format!("listen {}", app.opts.listen), e))?;
-        on_listening(addr);
-        net::serve(listener, api::router(app), shutdown_signal()).await;
+        let listener = TcpListener::from_std(listener)
+            .map_err(|e| Error::config("serve", format!("cannot use the socket: {e}")))?;
+        net::serve(listener, api::router(app), shutdown).await;
         Ok(())
     })
 }
