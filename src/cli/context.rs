@@ -190,6 +190,24 @@ impl Ctx {
         Ok(key)
     }
 
+    /// The configured key, created as `init` would when none is configured anywhere (the
+    /// first successful `login`, or `serve`), said on stderr; refused unless it can sign.
+    ///
+    /// # Errors
+    /// As `keys::load_or_create` and `Key::encoding`.
+    pub fn key_or_create(&self, allow_weak: bool) -> Result<Key> {
+        let (key, created) = keys::load_or_create(&self.settings)?;
+        if let Some(path) = created {
+            self.info(format!(
+                "created a new HS256 signing key at {}",
+                path.display()
+            ));
+        }
+        self.warn_about(&key);
+        key.encoding(key.alg, allow_weak)?;
+        Ok(key)
+    }
+
     /// Prints a loaded key's warning, if any, unless `-q`.
     pub fn warn_about(&self, key: &Key) {
         if let Some(w) = &key.warning {

@@ -278,7 +278,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Verifies `token` now, against the current revocations.
-fn check(app: &App, verifier: &Verifier, token: &str) -> Result<Verified, Error> {
+/// With `claims_out`, the payload is returned too (for introspection).
+fn check(
+    app: &App,
+    verifier: &Verifier,
+    token: &str,
+    claims_out: Option<&mut Value>,
+) -> Result<Verified, Error> {
     app.revocations.refresh()?;
     let started = Instant::now();
     let out = verifier.verify(
@@ -286,7 +292,7 @@ fn check(app: &App, verifier: &Verifier, token: &str) -> Result<Verified, Error>
         app.clock.now(),
         &mut Scratch::new(),
         Some(app.revocations.as_ref()),
-        None,
+        claims_out,
     );
     app.metrics.verified(started.elapsed());
     out
@@ -298,7 +304,7 @@ fn authorize(app: &App, verifier: &Verifier, headers: &HeaderMap) -> Result<Veri
     let Some(token) = bearer(headers) else {
         return Err(unauthorized(false, ""));
     };
-    match check(app, verifier, token) {
+    match check(app, verifier, token, None) {
         Ok(v) => Ok(v),
         Err(Error::Token(e)) => Err(unauthorized(true, token_failure(&e))),
         Err(e) => Err(unavailable(&e)),
@@ -641,7 +647,7 @@ async fn revoke(State(app): Shared, body: Bytes) -> Response {
         );
     };
     // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
-    let verified = match check(&app, &app.any, form.token.trim()) {
+    let verified = match check(&app, &app.any, form.token.trim(), None) {
         Ok(v) => v,
         Err(Error::Token(_)) => return StatusCode::OK.into_response(),
         Err(e) => return unavailable(&e),
@@ -681,16 +687,7 @@ async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Resp
     };
     let token = form.token.trim();
     let mut claims = Value::Null;
-    if let Err(e) = app.revocations.refresh() {
-        return unavailable(&e);
-    }
-    let checked = app.any.verify(
-        token.as_bytes(),
-        app.clock.now(),
-        &mut Scratch::new(),
-        Some(app.revocations.as_ref()),
-        Some(&mut claims),
-    );
+    let checked = check(&app, &app.any, token, Some(&mut claims));
     match checked {
         Ok(v) => {
             let mut out = Map::new();

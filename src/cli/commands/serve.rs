@@ -4,7 +4,6 @@
 use crate::cli::args::{LogFormatArg, ServeArgs};
 use crate::cli::context::Ctx;
 use crate::cli::error::Result;
-use crate::keys;
 use crate::serve::{self, LogFormat, Options};
 
 /// Runs the service until SIGTERM or SIGINT.
@@ -25,16 +24,8 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<()> {
     }
     // The service is the login: like the first `login`, it creates the default key when none
     // is configured anywhere.
-    let (key, created) = keys::load_or_create(&ctx.settings)?;
-    if let Some(path) = created {
-        ctx.info(format!(
-            "created a new HS256 signing key at {}",
-            path.display()
-        ));
-    }
-    ctx.warn_about(&key);
-    // Refuse a key that cannot sign before accepting the first login.
-    key.encoding(key.alg, false)?;
+    // It refuses a key that cannot sign before accepting the first login.
+    let key = ctx.key_or_create(false)?;
     serve::run(&ctx.settings, key, opts, |addr| {
         eprintln!("jwtauth: listening on http://{addr}");
     })?;

@@ -54,18 +54,7 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     drop(password);
     let key = match existing {
         Some(key) => key,
-        None => {
-            let (key, created) = keys::load_or_create(&ctx.settings)?;
-            if let Some(path) = created {
-                ctx.info(format!(
-                    "created a new HS256 signing key at {}",
-                    path.display()
-                ));
-            }
-            ctx.warn_about(&key);
-            key.encoding(key.alg, args.claims.allow_weak_key)?;
-            key
-        }
+        None => ctx.key_or_create(args.claims.allow_weak_key)?,
     };
     let iat = issue_time(ctx, &args.name)?;
     let exp = iat + ttl;
