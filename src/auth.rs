@@ -1,9 +1,12 @@
 //! Logging in, the same way for every front end: the password check that takes the same
 //! time and gives the same error for an unknown user, a wrong password and a disabled user
-//! (SPEC §6), and the issue time that keeps a new token from being born revoked.
+//! (SPEC §6), the claims a login token takes from the user's record, and the issue time
+//! that keeps a new token from being born revoked.
 
 use std::path::Path;
 use std::time::Duration;
+
+use serde_json::{Map, Value};
 
 use crate::clock::{Clock, span, utc};
 use crate::error::{Error, Result};
@@ -44,6 +47,17 @@ pub fn authenticate(users: &dyn UserStore, name: &str, password: &Password) -> R
             Err(Error::LoginRefused)
         }
     }
+}
+
+/// The claims a login token takes from the user's record, the same for every front end
+/// (`login`, `serve`'s `POST /token` and its login page): today the user's `groups`, when
+/// there are any (SPEC §8). The caller adds `sub`, the times, `jti`, `iss` and `aud`.
+pub fn user_claims(user: &User) -> Map<String, Value> {
+    let mut claims = Map::new();
+    if !user.groups.is_empty() {
+        claims.insert("groups".into(), user.groups.clone().into());
+    }
+    claims
 }
 
 /// The `iat` of a new token for `sub`: now, or the next second when `sub` was revoked in

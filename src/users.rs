@@ -31,7 +31,14 @@ pub struct User {
     /// Unix seconds.
     #[serde(default)]
     pub password_changed_at: i64,
+    /// Groups the user belongs to (`user set --group`): a login token carries them as its
+    /// `groups` claim. Absent from the record when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
+
+/// Longest group name, in characters.
+pub const MAX_GROUP_CHARS: usize = 64;
 
 /// Checks a user name (SPEC §8): 1–64 Unicode scalar values, none of them whitespace,
 /// control, format (`Cf`: zero-width, bidi overrides, BOM) or `:` (htpasswd's separator).
@@ -58,6 +65,36 @@ pub fn check_name(name: &str) -> Result<()> {
     if name.contains(':') {
         return Err(bad(
             "must not contain ':' (htpasswd separates name and hash with it)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a group name: 1–64 Unicode scalar values, none of them whitespace, control or
+/// format (`Cf`), and no `,` (forward-auth's `Remote-Groups` header separates groups with it).
+///
+/// # Errors
+/// A usage error saying which rule was broken.
+pub fn check_group(group: &str) -> Result<()> {
+    let bad = |why: &str| Error::invalid(format!("group {group:?}"), why);
+    let chars = group.chars().count();
+    if chars == 0 {
+        return Err(Error::invalid("group", "must not be empty"));
+    }
+    if chars > MAX_GROUP_CHARS {
+        return Err(bad("is longer than 64 characters"));
+    }
+    if group
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || is_format(c))
+    {
+        return Err(bad(
+            "must not contain whitespace, control or invisible format characters",
+        ));
+    }
+    if group.contains(',') {
+        return Err(bad(
+            "must not contain ',' (Remote-Groups separates groups with it); repeat --group instead",
         ));
     }
     Ok(())
@@ -126,6 +163,18 @@ mod tests {
         assert!(check_name("\u{feff}a").is_err());
         assert!(check_name("a\u{202e}").is_err());
         assert!(check_name("a:b").is_err());
+    }
+
+    #[test]
+    fn groups() {
+        check_group("admins").unwrap();
+        check_group("ops:read").unwrap();
+        check_group(&"g".repeat(64)).unwrap();
+        assert!(check_group("").is_err());
+        assert!(check_group(&"g".repeat(65)).is_err());
+        assert!(check_group("a,b").is_err());
+        assert!(check_group("a b").is_err());
+        assert!(check_group("a\u{202e}").is_err());
     }
 
     #[test]

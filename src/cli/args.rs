@@ -212,6 +212,12 @@ pub struct HashArgs {
     /// Check the password against HASH instead: exit 0 on match, 1 on mismatch
     #[arg(long, value_name = "HASH", conflicts_with = "cost")]
     pub check: Option<String>,
+    /// Print an htpasswd line, `NAME:HASH`, instead of the bare hash
+    ///
+    /// NAME follows the user name rules (1-64 characters, no whitespace, control characters
+    /// or ':'). Example: `jwtauth hash --user alice >> site.htpasswd`.
+    #[arg(long, value_name = "NAME", conflicts_with = "check")]
+    pub user: Option<String>,
     #[command(flatten)]
     pub password: PasswordArgs,
 }
@@ -228,8 +234,28 @@ pub enum UserCommand {
     #[command(after_help = EX_USER_SHOW)]
     Show(UserShowArgs),
     /// Change a user's password (revokes the user's tokens)
+    ///
+    /// The new password is read from the terminal (twice) or with --password-stdin; --hash
+    /// stores a ready-made bcrypt hash instead (from `htpasswd -nB` or `jwtauth hash`).
     #[command(after_help = EX_USER_PASSWD)]
     Passwd(UserPasswdArgs),
+    /// Check a user's password, as `htpasswd -v` does: exit 0 if it matches, 5 if not
+    ///
+    /// The same check as `login` (an unknown user, a wrong password and a disabled user are
+    /// one answer, exit 5, in the same time), but no token is made and nothing is written:
+    /// no key, no state file.
+    #[command(after_help = EX_USER_CHECK)]
+    Check(UserCheckArgs),
+    /// Change a user's full name, e-mail address or groups
+    ///
+    /// Only the fields named change; everything else in the record stays, fields this version
+    /// does not know included. An empty value clears a field (--full-name ''). --group
+    /// replaces the whole list of groups (repeat it for several), --no-groups empties it,
+    /// --add-group and --remove-group change one group and keep the others. A login token
+    /// carries the groups as its `groups` claim; when a group is taken away, the user's
+    /// earlier tokens are revoked (they still name it).
+    #[command(after_help = EX_USER_SET)]
+    Set(UserSetArgs),
     /// Disable a user: login is refused and existing tokens are revoked
     #[command(after_help = EX_USER_DISABLE)]
     Disable(UserNameArg),
@@ -249,12 +275,14 @@ pub enum UserCommand {
     /// locked update of the users file. A summary goes to stderr; --json prints it on stdout.
     #[command(after_help = EX_USER_IMPORT)]
     Import(UserImportArgs),
-    /// Export users
+    /// Export users, as htpasswd lines (the default) or as JSON
     ///
-    /// --htpasswd prints one `name:hash` line per user, readable by Apache and `htpasswd -v`.
-    /// htpasswd has no "disabled" flag, so a disabled user's hash is written with a `!` in
-    /// front: no password matches it, and `user import` turns it back into a disabled user.
-    /// Names containing `:` cannot be written in htpasswd format and are skipped with a note.
+    /// By default (or with --htpasswd) prints one `name:hash` line per user, readable by
+    /// Apache and `htpasswd -v`. htpasswd has no "disabled" flag, so a disabled user's hash is
+    /// written with a `!` in front: no password matches it, and `user import` turns it back
+    /// into a disabled user. Names containing `:` cannot be written in htpasswd format and are
+    /// skipped with a note. --json prints every record with its hash instead, as
+    /// `user list --json --with-hash` does: {"users": [...]}.
     #[command(after_help = EX_USER_EXPORT)]
     Export(UserExportArgs),
 }
@@ -281,8 +309,48 @@ pub struct UserAddArgs {
     /// Use an existing bcrypt hash ($2a$, $2b$, $2x$, $2y$) instead of reading a password
     #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "password_stdin"])]
     pub hash: Option<String>,
+    /// If NAME exists, replace its password instead of failing (htpasswd's default)
+    ///
+    /// The user's earlier tokens are revoked, as `user passwd` does; --full-name and --email,
+    /// when given, replace those fields too; groups, the disabled flag and fields this version
+    /// does not know are kept. Without --update an existing NAME is exit 7.
+    /// Example: `printf 'pw\n' | jwtauth user add alice --update --password-stdin`.
+    #[arg(long)]
+    pub update: bool,
     #[command(flatten)]
     pub password: PasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UserCheckArgs {
+    /// User name
+    pub name: String,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UserSetArgs {
+    /// User name
+    pub name: String,
+    /// New full name; '' clears it
+    #[arg(long, value_name = "S")]
+    pub full_name: Option<String>,
+    /// New e-mail address; '' clears it
+    #[arg(long, value_name = "S")]
+    pub email: Option<String>,
+    /// Set the groups to these, replacing the list (repeatable: --group admins --group ops)
+    #[arg(long = "group", value_name = "G", conflicts_with_all = ["no_groups", "add_group", "remove_group"])]
+    pub groups: Vec<String>,
+    /// Remove every group
+    #[arg(long, conflicts_with_all = ["add_group", "remove_group"])]
+    pub no_groups: bool,
+    /// Add a group, keeping the others (repeatable)
+    #[arg(long, value_name = "G")]
+    pub add_group: Vec<String>,
+    /// Remove a group, keeping the others (repeatable)
+    #[arg(long, value_name = "G")]
+    pub remove_group: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +376,11 @@ pub struct UserPasswdArgs {
     /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: Option<u32>,
+    /// Store this bcrypt hash ($2a$, $2b$, $2x$, $2y$) instead of reading a password
+    ///
+    /// Example: `jwtauth user passwd alice --hash "$(htpasswd -nbB alice pw | cut -d: -f2)"`.
+    #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "password_stdin"])]
+    pub hash: Option<String>,
     #[command(flatten)]
     pub password: PasswordArgs,
 }
@@ -439,8 +512,9 @@ pub struct UserImportArgs {
 
 #[derive(Debug, Args)]
 pub struct UserExportArgs {
-    /// Print `name:hash` lines (htpasswd format; disabled users get `!` before the hash)
-    #[arg(long, required = true)]
+    /// Print `name:hash` lines (htpasswd format; disabled users get `!` before the hash); the
+    /// default, kept for scripts that name it
+    #[arg(long)]
     pub htpasswd: bool,
 }
 
@@ -476,7 +550,7 @@ Examples:
 const EX_HASH: &str = "\
 Examples:
   jwtauth hash --cost 12
-  printf 'pw\\n' | jwtauth hash --password-stdin
+  printf 'pw\\n' | jwtauth hash --password-stdin --user alice >> site.htpasswd
   printf 'pw\\n' | jwtauth hash --password-stdin --check \"$HASH\" && echo match";
 
 const EX_USER: &str = "\
@@ -552,13 +626,14 @@ Examples:
 
 const EX_USER_EXPORT: &str = "\
 Examples:
-  jwtauth user export --htpasswd > site.htpasswd
-  htpasswd -vb site.htpasswd alice 'pw'";
+  jwtauth user export > site.htpasswd
+  htpasswd -vb site.htpasswd alice 'pw'
+  jwtauth user export --json > users-backup.json";
 
 const EX_USER_ADD: &str = "\
 Examples:
   jwtauth user add alice --full-name 'Alice Liddell' --email alice@example.com
-  printf 'pw\\n' | jwtauth user add bob --password-stdin --cost 10
+  printf 'pw\\n' | jwtauth user add bob --password-stdin --update
   jwtauth user add carol --hash \"$(htpasswd -nbB carol pw | cut -d: -f2)\"";
 
 const EX_USER_LIST: &str = "\
@@ -575,7 +650,19 @@ Examples:
 const EX_USER_PASSWD: &str = "\
 Examples:
   jwtauth user passwd alice
-  printf 'new pw\\n' | jwtauth user passwd alice --password-stdin";
+  printf 'new pw\\n' | jwtauth user passwd alice --password-stdin
+  jwtauth user passwd alice --hash \"$(jwtauth hash)\"";
+
+const EX_USER_CHECK: &str = "\
+Examples:
+  jwtauth user check alice
+  printf 'pw\\n' | jwtauth user check alice --password-stdin && echo correct";
+
+const EX_USER_SET: &str = "\
+Examples:
+  jwtauth user set alice --full-name 'Alice Liddell' --email alice@example.com
+  jwtauth user set alice --group admins --group ops
+  jwtauth user set alice --remove-group ops --email ''";
 
 const EX_USER_DISABLE: &str = "\
 Examples:

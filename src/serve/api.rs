@@ -486,6 +486,7 @@ fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<TokenResp
     if let Some(aud) = &app.opts.audience {
         claims.insert("aud".into(), aud.clone().into());
     }
+    claims.extend(auth::user_claims(&user));
     let access_token = tokens::sign(&app.key, app.key.alg, &claims, false)?;
     Ok(TokenResponse {
         access_token,
@@ -562,7 +563,7 @@ async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
             username: u.username,
             full_name: u.full_name,
             email: u.email,
-            groups: Vec::new(),
+            groups: u.groups,
         })
         .into_response(),
         Ok(_) => unauthorized(true, "the token's user does not exist or is disabled"),

@@ -363,6 +363,11 @@ impl UsersDoc {
                 None => all.push((k, v)),
             }
         }
+        // A known field left out when empty (`groups`) was emptied: it must not survive as
+        // if it were unknown.
+        if user.groups.is_empty() {
+            all.retain(|(k, _)| k != "groups");
+        }
         let mut record = String::from("{");
         for (i, (k, v)) in all.iter().enumerate() {
             if i > 0 {
@@ -630,6 +635,7 @@ mod tests {
             disabled: false,
             created_at: 1,
             password_changed_at: 2,
+            groups: Vec::new(),
         };
         s.put(&u).unwrap();
         let mut buf = Vec::new();
@@ -696,6 +702,7 @@ mod tests {
                 disabled: false,
                 created_at: 1,
                 password_changed_at: 1,
+                groups: Vec::new(),
             };
             s.put(&u).unwrap();
         }

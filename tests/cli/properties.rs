@@ -61,16 +61,29 @@ fn user() -> impl Strategy<Value = User> {
         any::<bool>(),
         any::<i64>(),
         any::<i64>(),
+        prop::collection::vec(any::<String>(), 0..3),
     )
         .prop_map(
-            |(username, full_name, email, hashed_password, disabled, created_at, changed)| User {
+            |(
                 username,
                 full_name,
                 email,
                 hashed_password,
                 disabled,
                 created_at,
-                password_changed_at: changed,
+                changed,
+                groups,
+            )| {
+                User {
+                    username,
+                    full_name,
+                    email,
+                    hashed_password,
+                    disabled,
+                    created_at,
+                    password_changed_at: changed,
+                    groups,
+                }
             },
         )
 }

@@ -1,4 +1,5 @@
-//! `jwtauth hash`: make a bcrypt hash, or check a password against one.
+//! `jwtauth hash`: make a bcrypt hash (bare, or as an htpasswd line with `--user`), or check a
+//! password against one.
 
 use crate::cli::args::HashArgs;
 use crate::cli::context::Ctx;
@@ -6,11 +7,13 @@ use crate::cli::error::{Error, Result};
 use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
 use crate::passwords;
+use crate::users;
 
-/// Prints the `$2b$` hash of a password, or with `--check` exits 0/1 on match/mismatch.
+/// Prints the `$2b$` hash of a password (`NAME:HASH` with `--user NAME`, as `htpasswd -nB`
+/// does), or with `--check` exits 0/1 on match/mismatch.
 ///
 /// # Errors
-/// Exit 1 on mismatch, 2 for a malformed hash or bad password input.
+/// Exit 1 on mismatch, 2 for a malformed hash, a bad `--user` name or bad password input.
 pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
     if let Some(hash) = &args.check {
         passwords::check_hash_format(hash)?;
@@ -23,11 +26,22 @@ pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
         }
         return Ok(());
     }
+    // The name is checked before a password is asked for: an htpasswd line with a name that
+    // has a ':' or a line break in it would be a different line.
+    if let Some(name) = &args.user {
+        users::check_name(name)?;
+    }
     let pw = password_input::read(&args.password, Ask::Confirm)?;
     let hash = passwords::hash(&pw, ctx.cost(args.cost))?;
-    if ctx.json {
-        output::json(&serde_json::json!({"hash": hash}))
-    } else {
-        output::text(hash)
+    drop(pw);
+    match (&args.user, ctx.json) {
+        (None, true) => output::json(&serde_json::json!({"hash": hash})),
+        (None, false) => output::text(hash),
+        (Some(name), true) => output::json(&serde_json::json!({
+            "hash": hash,
+            "username": name,
+            "htpasswd": format!("{name}:{hash}"),
+        })),
+        (Some(name), false) => output::text(format!("{name}:{hash}")),
     }
 }

@@ -1,5 +1,6 @@
-//! `jwtauth user import FILE` and `jwtauth user export --htpasswd`: the htpasswd file format
-//! (`name:hash` lines), so users move between Apache-style tooling and jwtauth.
+//! `jwtauth user import FILE` and `jwtauth user export`: the htpasswd file format (`name:hash`
+//! lines), so users move between Apache-style tooling and jwtauth; `user export --json` prints
+//! the records instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -189,6 +190,7 @@ pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
                 disabled: e.disabled,
                 created_at: ctx.now,
                 password_changed_at: ctx.now,
+                groups: Vec::new(),
             })
             .collect(),
         args.replace,
@@ -244,12 +246,26 @@ fn report(ctx: &Ctx, file: &Path, imported: &[String], replaced: &[String], skip
     ctx.info(msg);
 }
 
-/// `user export --htpasswd`: `name:hash` lines on stdout.
+/// `user export [--htpasswd]`: `name:hash` lines on stdout; with `--json`, every record with
+/// its hash, `{"users": [...]}` (the shape of `user list --json --with-hash`).
 ///
 /// # Errors
-/// Exit 8 when the users file is unreadable.
-pub fn export(_args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
+/// Exit 2 for `--json` with `--htpasswd`, 8 when the users file is unreadable.
+pub fn export(args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
+    if ctx.json && args.htpasswd {
+        return Err(Error::usage(
+            "--json with --htpasswd",
+            "choose one format: htpasswd lines (the default) or --json",
+        ));
+    }
     let all = ctx.users()?.list()?;
+    if ctx.json {
+        let records: Vec<super::user::Record> = all
+            .iter()
+            .map(|u| super::user::Record::new(u, true))
+            .collect();
+        return output::json(&serde_json::json!({ "users": records }));
+    }
     let mut out = String::new();
     let mut disabled = 0;
     for u in &all {

@@ -39,6 +39,19 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
             "the subject of a login token is the user name; login has no --sub",
         ));
     }
+    // The groups of a login token are the user's, from the users file (as `serve` issues
+    // them); a token with other groups is a test token: `mint`.
+    if args
+        .claims
+        .claims
+        .iter()
+        .any(|c| c.split_once('=').is_some_and(|(k, _)| k == "groups"))
+    {
+        return Err(Error::usage(
+            "--claim groups",
+            "the groups of a login token are the user's; set them with 'jwtauth user set NAME --group G', or use 'jwtauth mint'",
+        ));
+    }
     let mut claims = Map::new();
     tokens::parse_claims(&args.claims.claims, &mut claims)?;
     password_input::check_source(&args.password)?;
@@ -50,8 +63,9 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
         key.encoding(key.alg, args.claims.allow_weak_key)?;
     }
     let password = password_input::read(&args.password, Ask::Once)?;
-    auth::authenticate(ctx.users()?.as_ref(), &args.name, &password)?;
+    let user = auth::authenticate(ctx.users()?.as_ref(), &args.name, &password)?;
     drop(password);
+    claims.extend(auth::user_claims(&user));
     let key = match existing {
         Some(key) => key,
         None => ctx.key_or_create(args.claims.allow_weak_key)?,

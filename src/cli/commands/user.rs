@@ -3,8 +3,10 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::auth;
 use crate::cli::args::{
-    UserAddArgs, UserCommand, UserListArgs, UserNameArg, UserPasswdArgs, UserShowArgs,
+    UserAddArgs, UserCheckArgs, UserCommand, UserListArgs, UserNameArg, UserPasswdArgs,
+    UserSetArgs, UserShowArgs,
 };
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
@@ -25,6 +27,8 @@ pub fn run(cmd: &UserCommand, ctx: &Ctx) -> Result<()> {
         UserCommand::List(a) => list(a, ctx),
         UserCommand::Show(a) => show(a, ctx),
         UserCommand::Passwd(a) => passwd(a, ctx),
+        UserCommand::Check(a) => check(a, ctx),
+        UserCommand::Set(a) => set(a, ctx),
         UserCommand::Disable(a) => set_disabled(a, true, ctx),
         UserCommand::Enable(a) => set_disabled(a, false, ctx),
         UserCommand::Remove(a) => remove(a, ctx),
@@ -42,15 +46,21 @@ fn require_existing(users: &dyn UserStore, name: &str) -> Result<User> {
         .ok_or_else(|| CoreError::UserNotFound(name.to_string()).into())
 }
 
-fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
-    users::check_name(&args.name)?;
-    for (what, v) in [("--full-name", &args.full_name), ("--email", &args.email)] {
+/// Refuses a `--full-name` or `--email` value with control characters.
+fn check_text_fields(fields: [(&str, &Option<String>); 2]) -> Result<()> {
+    for (what, v) in fields {
         if v.as_deref()
             .is_some_and(|s| s.chars().any(char::is_control))
         {
             return Err(Error::usage(what, "must not contain control characters"));
         }
     }
+    Ok(())
+}
+
+fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
+    users::check_name(&args.name)?;
+    check_text_fields([("--full-name", &args.full_name), ("--email", &args.email)])?;
     if let Some(h) = &args.hash {
         passwords::check_hash_format(h)?;
     }
@@ -58,20 +68,20 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     // Before prompting, fail fast rather than ask for a password in vain; scripts skip this
     // extra read of the file (the check in `add` is the one that counts).
     let prompts = args.hash.is_none() && !args.password.password_stdin;
-    if prompts && users.exists(&args.name)? {
+    if prompts && !args.update && users.exists(&args.name)? {
         return Err(CoreError::UserExists(args.name.clone()).into());
     }
     let password = match &args.hash {
         Some(_) => None,
         None => Some(password_input::read(&args.password, Ask::Confirm)?),
     };
-    // bcrypt runs in `make`, outside the store's lock, so concurrent adds do not queue behind
-    // each other's hashing.
-    let user = users.add(&args.name, &mut || {
+    let build = || -> crate::error::Result<User> {
         let hashed_password = match (&args.hash, &password) {
             (Some(h), _) => h.clone(),
             (None, Some(p)) => passwords::hash(p, ctx.cost(args.cost))?,
-            (None, None) => unreachable!("a password is read whenever there is no --hash"),
+            (None, None) => {
+                return Err(CoreError::invalid("password", "none was read"));
+            }
         };
         Ok(User {
             username: args.name.clone(),
@@ -81,18 +91,72 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
             disabled: false,
             created_at: ctx.now,
             password_changed_at: ctx.now,
+            groups: Vec::new(),
         })
-    })?;
+    };
+    // bcrypt runs in `make`, outside the store's lock, so concurrent adds do not queue behind
+    // each other's hashing. The user it builds is kept for `--update`, which hashes once.
+    let mut made: Option<User> = None;
+    // An upsert is an add, or an update when the name is taken; should the user be removed
+    // in between, the add is tried again (a few times: a fight with `user remove` ends).
+    let mut attempts = 0;
+    let (user, updated) = loop {
+        attempts += 1;
+        let added = users.add(&args.name, &mut || {
+            let u = match &made {
+                Some(u) => u.clone(),
+                None => build()?,
+            };
+            made = Some(u.clone());
+            Ok(u)
+        });
+        match added {
+            Ok(u) => break (u, false),
+            Err(CoreError::UserExists(_)) if args.update => {}
+            Err(e) => return Err(e.into()),
+        }
+        let new = match made.take() {
+            Some(u) => u,
+            None => build()?,
+        };
+        // Revoke first, as `user passwd` does: a crash in between leaves the old password with
+        // no live tokens, never the new password with the old tokens still accepted.
+        ctx.revocations(Lookups::Few)?
+            .revoke_subject(&args.name, ctx.now, ctx.now)?;
+        let changed = users.update(&args.name, &mut |u| {
+            u.hashed_password = new.hashed_password.clone();
+            u.password_changed_at = ctx.now;
+            if let Some(f) = &args.full_name {
+                u.full_name = Some(f.clone());
+            }
+            if let Some(e) = &args.email {
+                u.email = Some(e.clone());
+            }
+            Ok(())
+        });
+        match changed {
+            Ok(u) => break (u, true),
+            Err(CoreError::UserNotFound(_)) if attempts < 3 => made = Some(new),
+            Err(e) => return Err(e.into()),
+        }
+    };
     if ctx.json {
         output::json(&Record::new(&user, false))
     } else {
-        ctx.info(format!("added user {}", user.username));
+        ctx.info(if updated {
+            format!(
+                "updated the password of {}; their earlier tokens are revoked",
+                user.username
+            )
+        } else {
+            format!("added user {}", user.username)
+        });
         Ok(())
     }
 }
 /// A user as printed: the hash only when asked for.
 #[derive(Serialize)]
-struct Record<'a> {
+pub(super) struct Record<'a> {
     username: &'a str,
     full_name: Option<&'a str>,
     email: Option<&'a str>,
@@ -104,6 +168,8 @@ struct Record<'a> {
     /// False when `hashed_password` is not a bcrypt hash jwtauth can check: `login` refuses
     /// such a user with exit 8 (SPEC §8).
     hash_supported: bool,
+    /// The user's groups (empty when none), as a login token carries them.
+    groups: &'a [String],
 }
 
 /// Whether `u`'s hash is one `login` can check.
@@ -112,7 +178,8 @@ fn hash_supported(u: &User) -> bool {
 }
 
 impl<'a> Record<'a> {
-    fn new(u: &'a User, with_hash: bool) -> Self {
+    /// `u` as printed, with its hash when `with_hash`.
+    pub(super) fn new(u: &'a User, with_hash: bool) -> Self {
         Record {
             username: &u.username,
             full_name: u.full_name.as_deref(),
@@ -122,6 +189,7 @@ impl<'a> Record<'a> {
             created_at: u.created_at,
             password_changed_at: u.password_changed_at,
             hash_supported: hash_supported(u),
+            groups: &u.groups,
         }
     }
 }
@@ -139,7 +207,14 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
         ));
         return Ok(());
     }
-    let mut header = vec!["USERNAME", "FULL NAME", "EMAIL", "STATUS", "CREATED"];
+    let mut header = vec![
+        "USERNAME",
+        "FULL NAME",
+        "EMAIL",
+        "GROUPS",
+        "STATUS",
+        "CREATED",
+    ];
     if args.with_hash {
         header.push("HASH");
     }
@@ -150,6 +225,7 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
                 output::printable(&u.username),
                 or_dash(u.full_name.as_deref()),
                 or_dash(u.email.as_deref()),
+                groups_text(&u.groups),
                 format!(
                     "{}{}",
                     if u.disabled { "disabled" } else { "enabled" },
@@ -170,6 +246,15 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
     output::text(output::table(&header, &rows))
 }
 
+/// Groups for a table or a record: comma-separated and escaped, or `-` when none.
+fn groups_text(groups: &[String]) -> String {
+    if groups.is_empty() {
+        "-".into()
+    } else {
+        output::printable(&groups.join(","))
+    }
+}
+
 /// An optional field for a table or a record: escaped, or `-` when absent.
 fn or_dash(v: Option<&str>) -> String {
     v.map_or_else(|| "-".into(), output::printable)
@@ -181,10 +266,11 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
         return output::json(&Record::new(&u, args.with_hash));
     }
     let mut s = format!(
-        "username             {}\nfull_name            {}\nemail                {}\ndisabled             {}\ncreated_at           {}\npassword_changed_at  {}",
+        "username             {}\nfull_name            {}\nemail                {}\ngroups               {}\ndisabled             {}\ncreated_at           {}\npassword_changed_at  {}",
         output::printable(&u.username),
         or_dash(u.full_name.as_deref()),
         or_dash(u.email.as_deref()),
+        groups_text(&u.groups),
         u.disabled,
         output::utc(u.created_at),
         output::utc(u.password_changed_at),
@@ -205,15 +291,24 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
 
 fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
     let users = ctx.users()?;
-    // Only a prompt is worth an early check; the one after hashing counts.
-    if args.password.password_stdin {
-        users::check_name(&args.name)?;
-    } else {
-        require_existing(users.as_ref(), &args.name)?;
-    }
-    let password = password_input::read(&args.password, Ask::Confirm)?;
-    let hash = passwords::hash(&password, ctx.cost(args.cost))?;
-    drop(password);
+    let hash = match &args.hash {
+        // A ready-made hash: checked like `user add --hash`, never a password on argv.
+        Some(h) => {
+            users::check_name(&args.name)?;
+            passwords::check_hash_format(h)?;
+            h.clone()
+        }
+        None => {
+            // Only a prompt is worth an early check; the one after hashing counts.
+            if args.password.password_stdin {
+                users::check_name(&args.name)?;
+            } else {
+                require_existing(users.as_ref(), &args.name)?;
+            }
+            let password = password_input::read(&args.password, Ask::Confirm)?;
+            passwords::hash(&password, ctx.cost(args.cost))?
+        }
+    };
     // Nothing is revoked for a user that does not exist or whose record is unreadable.
     require_existing(users.as_ref(), &args.name)?;
     // Revoke first: a crash in between leaves the old password with no live tokens, never
@@ -271,4 +366,150 @@ fn remove(args: &UserNameArg, ctx: &Ctx) -> Result<()> {
     users.remove(&args.name)?;
     ctx.info(format!("removed user {} (tokens revoked)", args.name));
     Ok(())
+}
+
+/// `user check NAME`: htpasswd's `-v`. The core's login check (one answer and one time for
+/// an unknown user, a wrong password and a disabled user), with no token, no key and no
+/// write.
+fn check(args: &UserCheckArgs, ctx: &Ctx) -> Result<()> {
+    users::check_name(&args.name)?;
+    password_input::check_source(&args.password)?;
+    let password = password_input::read(&args.password, Ask::Once)?;
+    let checked = auth::authenticate(ctx.users()?.as_ref(), &args.name, &password);
+    drop(password);
+    match checked {
+        Ok(_) if ctx.json => output::json(&json!({"match": true})),
+        Ok(u) => {
+            ctx.info(format!("password for user {} is correct", u.username));
+            Ok(())
+        }
+        Err(CoreError::LoginRefused) => {
+            if ctx.json {
+                output::json(&json!({"match": false}))?;
+            }
+            Err(CoreError::LoginRefused.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The groups `args` leave a user with who has `current`: `--group` replaces, `--no-groups`
+/// empties, `--add-group`/`--remove-group` edit; repeated names count once, order is kept.
+fn new_groups(args: &UserSetArgs, current: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let keep = |out: &mut Vec<String>, g: &String| {
+        if !out.contains(g) {
+            out.push(g.clone());
+        }
+    };
+    if !args.groups.is_empty() {
+        args.groups.iter().for_each(|g| keep(&mut out, g));
+        return out;
+    }
+    if args.no_groups {
+        return out;
+    }
+    current
+        .iter()
+        .chain(&args.add_group)
+        .filter(|g| !args.remove_group.contains(g))
+        .for_each(|g| keep(&mut out, g));
+    out
+}
+
+/// `user set NAME …`: edits the record under the store's lock; what is not named stays.
+fn set(args: &UserSetArgs, ctx: &Ctx) -> Result<()> {
+    users::check_name(&args.name)?;
+    check_text_fields([("--full-name", &args.full_name), ("--email", &args.email)])?;
+    for g in args
+        .groups
+        .iter()
+        .chain(&args.add_group)
+        .chain(&args.remove_group)
+    {
+        users::check_group(g)?;
+    }
+    let touches_groups = !args.groups.is_empty()
+        || args.no_groups
+        || !args.add_group.is_empty()
+        || !args.remove_group.is_empty();
+    if args.full_name.is_none() && args.email.is_none() && !touches_groups {
+        return Err(Error::usage(
+            "user set",
+            "nothing to change: give --full-name, --email, --group, --no-groups, --add-group or --remove-group",
+        ));
+    }
+    let users = ctx.users()?;
+    let before = require_existing(users.as_ref(), &args.name)?;
+    // A token names the groups it was issued with: taking a group away revokes the user's
+    // earlier tokens (first, as `user passwd` does), so none still claims it.
+    let after = new_groups(args, &before.groups);
+    let revoke = before.groups.iter().any(|g| !after.contains(g));
+    if revoke {
+        ctx.revocations(Lookups::Few)?
+            .revoke_subject(&args.name, ctx.now, ctx.now)?;
+    }
+    let clear = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    let user = users.update(&args.name, &mut |u| {
+        if let Some(f) = &args.full_name {
+            u.full_name = clear(f);
+        }
+        if let Some(e) = &args.email {
+            u.email = clear(e);
+        }
+        if touches_groups {
+            // Computed again on the record as it is under the lock, so a concurrent
+            // `--add-group` is not lost.
+            u.groups = new_groups(args, &u.groups);
+        }
+        Ok(())
+    })?;
+    if ctx.json {
+        return output::json(&Record::new(&user, false));
+    }
+    ctx.info(if revoke {
+        format!(
+            "updated user {}; a group was removed, so their earlier tokens are revoked",
+            user.username
+        )
+    } else {
+        format!("updated user {}", user.username)
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_args(groups: &[&str], no: bool, add: &[&str], remove: &[&str]) -> UserSetArgs {
+        let v = |s: &[&str]| s.iter().map(|g| g.to_string()).collect();
+        UserSetArgs {
+            name: "alice".into(),
+            full_name: None,
+            email: None,
+            groups: v(groups),
+            no_groups: no,
+            add_group: v(add),
+            remove_group: v(remove),
+        }
+    }
+
+    #[test]
+    fn groups_are_replaced_cleared_or_edited() {
+        let cur: Vec<String> = vec!["a".into(), "b".into()];
+        assert_eq!(
+            new_groups(&set_args(&["c", "c", "d"], false, &[], &[]), &cur),
+            ["c", "d"]
+        );
+        assert!(new_groups(&set_args(&[], true, &[], &[]), &cur).is_empty());
+        assert_eq!(
+            new_groups(&set_args(&[], false, &["c", "a"], &["b"]), &cur),
+            ["a", "c"]
+        );
+        assert_eq!(
+            new_groups(&set_args(&[], false, &[], &["x"]), &cur),
+            ["a", "b"]
+        );
+    }
 }
