@@ -690,6 +690,26 @@ mod tests {
     }
 
     #[test]
+    fn emptied_groups_leave_the_record_and_unknown_fields_stay() {
+        let p = Path::new("x");
+        let text =
+            br#"{"version":1,"users":{"a":{"hashed_password":"x","groups":["g"],"shell":"sh"}}}"#;
+        let mut s = UsersDoc::parse(p, text).unwrap();
+        let mut a = s.require(p, "a").unwrap();
+        assert_eq!(a.groups, ["g"]);
+        a.groups.clear();
+        s.put(&a).unwrap();
+        let mut out = Vec::new();
+        s.write(&mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert!(v["users"]["a"].get("groups").is_none(), "{v}");
+        assert_eq!(v["users"]["a"]["shell"], "sh");
+        a.groups = vec!["h".into()];
+        s.put(&a).unwrap();
+        assert_eq!(s.require(p, "a").unwrap().groups, ["h"]);
+    }
+
+    #[test]
     fn unchanged_records_are_copied_byte_for_byte() {
         let p = Path::new("x");
         let mut s = UsersDoc::default();

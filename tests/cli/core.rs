@@ -928,9 +928,9 @@ fn list_and_show_hide_hashes_unless_asked() {
         .code(0)
         .stderr("")
         .stdout(
-            "USERNAME  FULL NAME      EMAIL              STATUS    CREATED\n\
-             alice     Alice Liddell  alice@example.com  enabled   1970-01-01T00:00:00Z\n\
-             bob       -              -                  disabled  1970-01-01T00:01:00Z\n",
+            "USERNAME  FULL NAME      EMAIL              GROUPS  STATUS    CREATED\n\
+             alice     Alice Liddell  alice@example.com  -       enabled   1970-01-01T00:00:00Z\n\
+             bob       -              -                  -       disabled  1970-01-01T00:01:00Z\n",
         );
     let out = env
         .cmd()
@@ -945,12 +945,13 @@ fn list_and_show_hide_hashes_unless_asked() {
     let alice = serde_json::json!({
         "username": "alice", "full_name": "Alice Liddell", "email": "alice@example.com",
         "disabled": false, "created_at": 0, "password_changed_at": 86400,
-        "hash_supported": true // issue 11.4
+        "hash_supported": true, // issue 11.4
+        "groups": [] // issue 12.2
     });
     let bob = serde_json::json!({
         "username": "bob", "full_name": null, "email": null,
         "disabled": true, "created_at": 60, "password_changed_at": 60,
-        "hash_supported": true
+        "hash_supported": true, "groups": []
     });
     let out = env.cmd().args(["user", "list", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -979,6 +980,7 @@ fn list_and_show_hide_hashes_unless_asked() {
             "username             alice\n\
              full_name            Alice Liddell\n\
              email                alice@example.com\n\
+             groups               -\n\
              disabled             false\n\
              created_at           1970-01-01T00:00:00Z\n\
              password_changed_at  1970-01-02T00:00:00Z\n",

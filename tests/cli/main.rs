@@ -26,4 +26,5 @@ mod serve;
 mod serve_safety;
 mod stream;
 mod tokens;
+mod users;
 mod ux;

@@ -200,6 +200,29 @@ fn login_via_prompt_prints_a_token_that_verifies() {
 }
 
 #[test]
+fn user_check_via_prompt_asks_once_and_writes_nothing() {
+    let env = Env::new();
+    env.add_user("alice", "correct horse");
+    let before = snapshot(env.path());
+    let mut p = spawn(&env, &["user", "check", "alice"]);
+    let mut seen = answer(&mut p, "Password: ", "correct horse");
+    seen += &p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(!seen.contains("correct horse"), "echoed: {seen:?}");
+    assert!(!seen.contains("Retype"), "asked twice: {seen:?}");
+    assert!(
+        seen.contains("jwtauth: password for user alice is correct"),
+        "{seen:?}"
+    );
+    let mut p = spawn(&env, &["user", "check", "alice"]);
+    answer(&mut p, "Password: ", "wrong");
+    let out = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 5);
+    assert!(out.contains("jwtauth: login refused: incorrect username or password"));
+    assert_eq!(snapshot(env.path()), before);
+}
+
+#[test]
 fn decode_is_coloured_on_a_terminal_but_not_with_no_color() {
     let env = Env::new();
     env.init();

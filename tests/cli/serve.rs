@@ -667,6 +667,42 @@ fn userinfo_shows_the_record_without_the_hash() {
     ));
 }
 
+#[test]
+fn token_and_userinfo_carry_the_users_groups() {
+    let env = env();
+    env.cmd()
+        .args([
+            "-q", "user", "set", "alice", "--group", "admins", "--group", "ops",
+        ])
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr("");
+    let s = Server::start(&env);
+    let token = s.token("alice", ALICE_PW);
+    assert_eq!(
+        env.decoded(&token)["payload"]["groups"],
+        json!(["admins", "ops"])
+    );
+    let res = send(s.get("/userinfo").bearer_auth(&token));
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = body_json(res);
+    assert_eq!(body["groups"], json!(["admins", "ops"]));
+    assert_eq!(body["username"], "alice");
+    // A user without groups: no claim, and an empty list.
+    let token = s.token("bob", BOB_PW);
+    assert!(env.decoded(&token)["payload"].get("groups").is_none());
+    let res = send(s.get("/userinfo").bearer_auth(&token));
+    assert_eq!(body_json(res)["groups"], json!([]));
+    // The record is read per request: a change from the command line shows at once.
+    env.cmd()
+        .args(["-q", "user", "set", "bob", "--add-group", "dev"])
+        .assert()
+        .code(0);
+    let res = send(s.get("/userinfo").bearer_auth(&token));
+    assert_eq!(body_json(res)["groups"], json!(["dev"]));
+}
+
 // ----- logging out ----------------------------------------------------------------------------
 
 #[test]
