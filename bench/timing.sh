@@ -3,10 +3,16 @@
 # (SPEC §6). Release build, bcrypt cost 10, RUNS runs each (default 30), interleaved so that
 # machine load hits all three alike. Prints the medians and their ratio; exits 1 if the
 # slowest median is more than 10% above the fastest. Uses hyperfine when installed.
-# Usage: bench/timing.sh [RUNS]   (TIMING_NO_HYPERFINE=1 forces the built-in timer)
+# COMMAND is `login` (default) or `check` (`user check`, htpasswd -v, the same core path).
+# Usage: bench/timing.sh [RUNS] [COMMAND]   (TIMING_NO_HYPERFINE=1 forces the built-in timer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-30}"
+case "${2:-login}" in
+  login) verb="login" ;;
+  check) verb="user check" ;;
+  *) echo "COMMAND must be login or check" >&2; exit 2 ;;
+esac
 cargo build --release --quiet
 bin="$PWD/target/release/jwtauth"
 work="$(mktemp -d)"
@@ -21,9 +27,9 @@ echo wrong-password > "$work/wrong"
 echo right-password > "$work/right"
 
 declare -A cmd=(
-  [unknown]="$bin login nobody --password-stdin < $work/right"
-  [wrong]="$bin login alice --password-stdin < $work/wrong"
-  [disabled]="$bin login dora --password-stdin < $work/right"
+  [unknown]="$bin $verb nobody --password-stdin < $work/right"
+  [wrong]="$bin $verb alice --password-stdin < $work/wrong"
+  [disabled]="$bin $verb dora --password-stdin < $work/right"
 )
 # Each case must be refused with exit 5, or the comparison is meaningless.
 for c in unknown wrong disabled; do
@@ -54,7 +60,7 @@ else
 fi
 
 u=$(cat "$work/unknown.median"); w=$(cat "$work/wrong.median"); d=$(cat "$work/disabled.median")
-printf 'login, bcrypt cost 10, %s runs each (median ms)\n' "$runs"
+printf '%s, bcrypt cost 10, %s runs each (median ms)\n' "$verb" "$runs"
 printf '  unknown user    %8.2f\n  wrong password  %8.2f\n  disabled user   %8.2f\n' "$u" "$w" "$d"
 python3 - "$u" "$w" "$d" <<'PY'
 import sys

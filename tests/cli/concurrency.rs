@@ -161,3 +161,47 @@ fn hundred_concurrent_writers_and_readers_lose_nothing() {
         "concurrency: 100 processes, {writes} writes acknowledged and all recorded (40 add, 15 passwd, 20 logout), 25 readers ok"
     );
 }
+
+/// `user set --add-group` computes the new list under the users file's lock: 20 concurrent
+/// edits of one user's groups all land.
+#[test]
+fn concurrent_add_group_edits_all_land() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    let children: Vec<Child> = (0..20)
+        .map(|i| {
+            env.std_cmd()
+                .args(["-q", "user", "set", "alice", "--add-group"])
+                .arg(format!("g{i}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn jwtauth")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", describe(&out));
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "{}",
+            describe(&out)
+        );
+    }
+    let out = env
+        .std_cmd()
+        .args(["user", "show", "alice", "--json"])
+        .output()
+        .expect("show");
+    let mut groups: Vec<String> = json(&out.stdout)["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g.as_str().expect("a string").to_string())
+        .collect();
+    groups.sort();
+    let mut want: Vec<String> = (0..20).map(|i| format!("g{i}")).collect();
+    want.sort();
+    assert_eq!(groups, want);
+}
