@@ -53,7 +53,8 @@ pub enum Command {
     /// Hash a password with bcrypt, or check one against a hash
     ///
     /// The password is read from the terminal without echo (twice when hashing), or as the
-    /// first line of stdin with --password-stdin; never from the command line.
+    /// first line of stdin with --password-stdin; never from the command line. --user NAME
+    /// prints an htpasswd line, NAME:HASH, as `htpasswd -nB` does.
     #[command(after_help = EX_HASH)]
     Hash(HashArgs),
     /// Manage the users file
@@ -333,22 +334,22 @@ pub struct UserCheckArgs {
 pub struct UserSetArgs {
     /// User name
     pub name: String,
-    /// New full name; '' clears it
+    /// New full name; '' clears it (e.g. --full-name 'Alice Liddell')
     #[arg(long, value_name = "S")]
     pub full_name: Option<String>,
-    /// New e-mail address; '' clears it
+    /// New e-mail address; '' clears it (e.g. --email alice@example.com)
     #[arg(long, value_name = "S")]
     pub email: Option<String>,
     /// Set the groups to these, replacing the list (repeatable: --group admins --group ops)
     #[arg(long = "group", value_name = "G", conflicts_with_all = ["no_groups", "add_group", "remove_group"])]
     pub groups: Vec<String>,
-    /// Remove every group
+    /// Remove every group (e.g. `jwtauth user set alice --no-groups`)
     #[arg(long, conflicts_with_all = ["add_group", "remove_group"])]
     pub no_groups: bool,
-    /// Add a group, keeping the others (repeatable)
+    /// Add a group, keeping the others (repeatable; e.g. --add-group dev)
     #[arg(long, value_name = "G")]
     pub add_group: Vec<String>,
-    /// Remove a group, keeping the others (repeatable)
+    /// Remove a group, keeping the others (repeatable; e.g. --remove-group ops)
     #[arg(long, value_name = "G")]
     pub remove_group: Vec<String>,
 }
@@ -662,7 +663,7 @@ const EX_USER_SET: &str = "\
 Examples:
   jwtauth user set alice --full-name 'Alice Liddell' --email alice@example.com
   jwtauth user set alice --group admins --group ops
-  jwtauth user set alice --remove-group ops --email ''";
+  jwtauth user set alice --add-group dev --remove-group ops --email ''";
 
 const EX_USER_DISABLE: &str = "\
 Examples:
