@@ -485,12 +485,23 @@ fn page(status: StatusCode, rd: &str, username: &str, error: Option<&str>) -> Re
 <input type=\"hidden\" name=\"rd\" value=\"{rd}\">\n\
 <label for=\"username\">Username</label>\n\
 <input id=\"username\" name=\"username\" type=\"text\" value=\"{username}\" autocomplete=\"username\" \
-autocapitalize=\"none\" spellcheck=\"false\" required autofocus{described}>\n\
+autocapitalize=\"none\" spellcheck=\"false\" required{focus_user}{described}>\n\
 <label for=\"password\">Password</label>\n\
-<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{described}>\n\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{focus_password}{described}>\n\
 <button type=\"submit\">Sign in</button>\n</form>\n</main>\n</body>\n</html>\n",
         rd = html_escape(rd),
         username = html_escape(username),
+        // After a refusal the name is kept and the password is what to type again.
+        focus_user = if username.is_empty() {
+            " autofocus"
+        } else {
+            ""
+        },
+        focus_password = if username.is_empty() {
+            ""
+        } else {
+            " autofocus"
+        },
     );
     let mut res = (status, body).into_response();
     page_headers(res.headers_mut());
@@ -509,7 +520,7 @@ fn page_headers(h: &mut HeaderMap) {
         ),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         h.insert(
             HeaderName::from_static(name),
