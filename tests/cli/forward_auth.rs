@@ -919,3 +919,22 @@ fn the_openapi_document_describes_the_new_routes() {
         "jwtauth_session"
     );
 }
+
+/// The README shows the proxy configurations inline: they must be the files the end-to-end
+/// test runs, byte for byte.
+#[test]
+fn the_readme_shows_the_example_files_as_they_are() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for file in ["examples/nginx.conf", "examples/Caddyfile"] {
+        let marker = format!("<!-- {file} -->\n```");
+        let at = readme
+            .find(&marker)
+            .unwrap_or_else(|| panic!("README has no {marker:?}"));
+        let block = &readme[at + marker.len()..];
+        let block = &block[block.find('\n').unwrap() + 1..];
+        let block = &block[..block.find("```").unwrap()];
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert_eq!(block, text, "README's copy of {file} differs from the file");
+    }
+}
