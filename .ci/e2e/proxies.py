@@ -113,6 +113,10 @@ def check_proxy(name, port, env, browser_redirect_login):
     ok(st == 200 and "Remote-User: alice;" in body, f"{name}: the app sees Remote-User: alice ({st})")
     ok("Remote-Groups: ;" in body, f"{name}: and the Remote-Groups header ({body.strip()[:200]!r})")
     ok(h.get("cache-control") == "no-store", f"{name}: app pages are no-store")
+    st, _, body = request(port, "POST", "/form", {"Cookie": cookie}, body={"a": "1"})
+    ok(st == 200 and "Remote-User: alice;" in body, f"{name}: a POST to the app passes too ({st})")
+    st, _, _ = request(port, "POST", "/form", {"Accept": "application/json"}, body={"a": "1"})
+    ok(st == 401, f"{name}: a POST without a cookie is refused ({st})")
     st, _, body = request(port, "GET", "/", {"Cookie": cookie, "Remote-User": "mallory", "Remote-Groups": "admins"})
     ok(st == 200 and "Remote-User: alice;" in body and "mallory" not in body and "admins" not in body,
        f"{name}: client-sent Remote-* headers never reach the app")
