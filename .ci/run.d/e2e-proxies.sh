@@ -13,15 +13,27 @@ cd "$(dirname "$0")/../.."
 started=$SECONDS
 
 missing=()
-command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  # The packages would start their system services (nginx on port 80): this test runs its
+  # own servers, so service starts are refused during the install unless a policy exists.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+  fi
   apt-get update -qq >/dev/null
+  # Debian 12's smallest nginx with auth_request is nginx-light (later releases: nginx).
+  if [[ " ${missing[*]} " == *" nginx "* ]] && apt-cache show nginx-light >/dev/null 2>&1; then
+    missing=("${missing[@]/#nginx/nginx-light}")
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$policy" ] || rm -f "$policy"
 fi
-# Debian's nginx package may start the system service on port 80; this test uses its own.
 nginx -V 2>&1 | grep -q -- --with-http_auth_request_module ||
   { echo "e2e-proxies.sh: nginx lacks auth_request" >&2; exit 1; }
 caddy version
