@@ -21,7 +21,7 @@ pub struct Identity {
     pub disabled: bool,
 }
 
-type Snapshot = (Option<[u64; 5]>, Arc<HashMap<String, Identity>>);
+type Snapshot = (Option<[u64; 5]>, Arc<HashMap<String, Arc<Identity>>>);
 
 /// The users file's identities, reloaded when the file's stamp changes.
 pub struct Directory {
@@ -42,7 +42,7 @@ impl Directory {
     ///
     /// # Errors
     /// A store error when the users file changed and cannot be read.
-    pub fn lookup(&self, users: &dyn UserStore, name: &str) -> Result<Option<Identity>> {
+    pub fn lookup(&self, users: &dyn UserStore, name: &str) -> Result<Option<Arc<Identity>>> {
         // The stamp is taken before the read: a change in between only causes one more
         // reload on the next request, never a stale answer that lasts.
         let now = std::fs::metadata(&self.path).ok().map(|m| stamp(&m));
@@ -52,17 +52,17 @@ impl Directory {
         {
             return Ok(map.get(name).cloned());
         }
-        let map: HashMap<String, Identity> = users
+        let map: HashMap<String, Arc<Identity>> = users
             .list()?
             .into_iter()
             .map(|u| {
                 (
                     u.username,
-                    Identity {
+                    Arc::new(Identity {
                         name: u.full_name,
                         email: u.email,
                         disabled: u.disabled,
-                    },
+                    }),
                 )
             })
             .collect();
