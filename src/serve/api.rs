@@ -25,7 +25,7 @@ use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
 use super::metrics::Login;
-use super::{App, LogFormat, MAX_BODY, REQUEST_TIMEOUT, net};
+use super::{App, LogFormat, MAX_BODY, REQUEST_TIMEOUT, forward, net};
 use crate::auth;
 use crate::clock::Clock;
 use crate::error::{Error, VerifyError};
@@ -72,7 +72,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/token", post(token))
         .route("/protected", get(protected))
         .route("/userinfo", get(userinfo))
-        .route("/logout", axum::routing::delete(logout))
+        .route(
+            "/logout",
+            axum::routing::delete(logout).post(forward::logout_browser),
+        )
+        .route("/auth", get(forward::auth))
+        .route("/auth/forward", get(forward::auth_forward))
+        .route(
+            "/login",
+            get(forward::login_page).post(forward::login_submit),
+        )
         .route("/revoke", post(revoke))
         .route("/introspect", post(introspect))
         .route("/.well-known/jwks.json", get(jwks))
@@ -124,6 +133,7 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
     if (status.is_client_error() || status.is_server_error())
         && route != "/healthz"
         && !is_json(res.headers())
+        && !is_html(res.headers())
     {
         res = json_error(status, res.headers());
     }
@@ -154,6 +164,14 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
+/// The login page answers its errors as the page itself, with the message on it.
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
 /// The JSON error body for an error the framework or a layer answered in plain text (or
 /// with no body): body too large, method not allowed, request timeout, an unreadable body.
 /// The `Allow` and `Retry-After` headers are kept.
@@ -176,7 +194,10 @@ fn json_error(status: StatusCode, headers: &HeaderMap) -> Response {
 
 /// The routes as metrics labels: a fixed set, so a scan of made-up paths adds no series.
 fn route_name(p: &str) -> &'static str {
-    const ROUTES: [&str; 11] = [
+    const ROUTES: [&str; 14] = [
+        "/auth",
+        "/auth/forward",
+        "/login",
         "/token",
         "/protected",
         "/userinfo",
@@ -203,7 +224,11 @@ pub struct ApiError {
     error_description: String,
 }
 
-fn api_error(status: StatusCode, error: &str, description: impl Into<String>) -> Response {
+pub(super) fn api_error(
+    status: StatusCode,
+    error: &str,
+    description: impl Into<String>,
+) -> Response {
     (
         status,
         axum::Json(ApiError {
@@ -216,7 +241,7 @@ fn api_error(status: StatusCode, error: &str, description: impl Into<String>) ->
 
 /// Every error the command line reports with exit 8 (a store, key or configuration problem)
 /// is 503 here, with `Retry-After`; the detail goes to the log, not to the client.
-fn unavailable(e: &Error) -> Response {
+pub(super) fn unavailable(e: &Error) -> Response {
     eprintln!("jwtauth: error: {}", e.to_string().escape_debug());
     let mut res = api_error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -229,7 +254,7 @@ fn unavailable(e: &Error) -> Response {
 }
 
 /// 401 with the RFC 6750 challenge: `error="invalid_token"` when a token was sent.
-fn unauthorized(sent: bool, why: &str) -> Response {
+pub(super) fn unauthorized(sent: bool, why: &str) -> Response {
     let challenge = if sent {
         format!("Bearer error=\"invalid_token\", error_description=\"{why}\"")
     } else {
@@ -255,7 +280,7 @@ fn unauthorized(sent: bool, why: &str) -> Response {
 }
 
 /// A fixed description per kind of failure: nothing from the token is echoed.
-fn token_failure(e: &VerifyError) -> &'static str {
+pub(super) fn token_failure(e: &VerifyError) -> &'static str {
     match e {
         VerifyError::Expired { .. } => "the token has expired",
         VerifyError::NotYetValid(_) | VerifyError::IssuedInFuture(_) => {
@@ -268,7 +293,7 @@ fn token_failure(e: &VerifyError) -> &'static str {
 
 // ----- bearer tokens ------------------------------------------------------------------------
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = v.split_once(' ')?;
     scheme
@@ -279,7 +304,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Verifies `token` now, against the current revocations.
 /// With `claims_out`, the payload is returned too (for introspection).
-fn check(
+pub(super) fn check(
     app: &App,
     verifier: &Verifier,
     token: &str,
@@ -329,11 +354,11 @@ pub struct TokenRequest {
 /// A successful login.
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
-    access_token: String,
+    pub(super) access_token: String,
     /// Always `bearer`.
     token_type: &'static str,
     /// Seconds until the token expires.
-    expires_in: i64,
+    pub(super) expires_in: i64,
 }
 
 /// Credentials from a form, JSON or HTTP Basic, or the 400 to answer.
@@ -466,7 +491,11 @@ async fn token(
 }
 
 /// Checks the password and signs a token (on a hashing thread).
-fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<TokenResponse, Error> {
+pub(super) fn issue(
+    app: &App,
+    name: &str,
+    password: Zeroizing<String>,
+) -> Result<TokenResponse, Error> {
     // An empty or over-long password is refused like a wrong one, after the same work.
     let password = Password::new(Zeroizing::new(password.as_bytes().to_vec()))
         .or_else(|_| Password::new(Zeroizing::new(b"\0".to_vec())));
@@ -495,7 +524,7 @@ fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<TokenResp
     })
 }
 
-fn client_ip(app: &App, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+pub(super) fn client_ip(app: &App, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     let xff = headers
         .get_all(HeaderName::from_static("x-forwarded-for"))
         .iter()
@@ -580,7 +609,7 @@ pub struct Message {
 }
 
 /// Revokes a verified token's `jti` (durably, before answering).
-async fn revoke_verified(app: &Arc<App>, v: Verified) -> Result<(), Error> {
+pub(super) async fn revoke_verified(app: &Arc<App>, v: Verified) -> Result<(), Error> {
     let (Some(jti), Some(exp)) = (v.jti, v.exp) else {
         return Err(Error::token("token has no jti to revoke"));
     };
@@ -763,8 +792,10 @@ async fn metadata(State(app): Shared, headers: HeaderMap) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "jwtauth", description = "The classic FastAPI + JWT login service, as jwtauth serve (SPEC §9)."),
-    paths(token, protected, userinfo, logout, revoke, introspect, jwks, metadata, healthz, metrics, openapi),
-    components(schemas(ApiError, TokenRequest, TokenResponse, Protected, UserInfo, Message, TokenForm)),
+    paths(token, protected, userinfo, logout, revoke, introspect, jwks, metadata, healthz, metrics, openapi,
+        forward::auth, forward::auth_forward, forward::login_page, forward::login_submit, forward::logout_browser),
+    components(schemas(ApiError, TokenRequest, TokenResponse, Protected, UserInfo, Message, TokenForm,
+        forward::LoginForm, forward::LogoutForm)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;
@@ -783,6 +814,12 @@ impl utoipa::Modify for BearerScheme {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::new(forward::COOKIE),
+            )),
         );
     }
 }

@@ -6,7 +6,9 @@
 //! The runtime is started here and only here: a one-shot command never pays for it.
 
 mod api;
+mod forward;
 mod hashing;
+mod identity;
 mod metrics;
 mod net;
 mod throttle;
@@ -66,6 +68,14 @@ pub struct Options {
     pub throttle: ThrottleOptions,
     /// Log line format.
     pub log_format: LogFormat,
+    /// The session cookie's `Secure` attribute.
+    pub cookie_secure: bool,
+    /// The session cookie's `Domain`, if any.
+    pub cookie_domain: Option<String>,
+    /// Hosts (and `.domain`s) `rd` may send a browser to besides the server's own.
+    pub allowed_redirect_hosts: Vec<String>,
+    /// Where `/auth/forward` sends browsers (`/login` on the original host when unset).
+    pub login_url: Option<String>,
     /// Password checks that may wait for a hashing thread before `POST /token` answers 503.
     pub hash_queue: usize,
 }
@@ -87,6 +97,10 @@ impl Options {
                 ban: c.serve.throttle_ban,
             },
             log_format: c.serve.log_format,
+            cookie_secure: c.serve.cookie_secure,
+            cookie_domain: c.serve.cookie_domain.clone(),
+            allowed_redirect_hosts: c.serve.allowed_redirect_hosts.clone(),
+            login_url: c.serve.login_url.clone(),
             hash_queue: 64,
         }
     }
@@ -102,6 +116,8 @@ pub(crate) struct App {
     pub any: Verifier,
     pub users: Box<dyn UserStore>,
     pub revocations: Box<dyn RevocationStore>,
+    /// The users' names and e-mail addresses for forward-auth, reloaded when the file changes.
+    pub identities: identity::Directory,
     pub hashing: hashing::Pool,
     pub throttle: throttle::Throttle,
     pub metrics: metrics::Metrics,
@@ -123,6 +139,7 @@ pub fn run(
 ) -> Result<()> {
     let lock_timeout = settings.lock_timeout;
     let users = store::open_users(settings.users_path()?, lock_timeout);
+    let identities = identity::Directory::new(settings.users_path()?.to_path_buf());
     let revocations = store::open_revocations(settings.state_path()?, lock_timeout, Lookups::Many);
     let access = Verifier::new(
         &key,
@@ -151,6 +168,7 @@ pub fn run(
         any,
         users,
         revocations,
+        identities,
         clock: SystemClock,
     });
     let bind_error = |e: std::io::Error| Error::config(format!("listen {}", app.opts.listen), e);

@@ -13,6 +13,7 @@ mod config;
 mod core;
 mod crash;
 mod faults;
+mod forward_auth;
 mod interop_asym;
 mod interop_bcrypt;
 mod interop_pyjwt;

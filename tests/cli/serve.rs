@@ -25,15 +25,15 @@ use serde_json::{Value, json};
 /// How long a server may take to start, or to stop after SIGTERM (a loaded 2-core builder).
 const DEADLINE: Duration = Duration::from_secs(60);
 
-const ALICE_PW: &str = "alice-Pw-7gQ!zX";
+pub(crate) const ALICE_PW: &str = "alice-Pw-7gQ!zX";
 const BOB_PW: &str = "bob-Pw-K2m#rT9";
 
 // ----- the server under test ---------------------------------------------------------------
 
 /// A running `jwtauth serve`; SIGTERM (then SIGKILL) on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
     reader: Option<JoinHandle<()>>,
     http: Client,
@@ -41,11 +41,11 @@ struct Server {
 
 impl Server {
     /// Starts `jwtauth serve --listen 127.0.0.1:0` in `env` and waits for its start-up line.
-    fn start(env: &Env) -> Server {
+    pub(crate) fn start(env: &Env) -> Server {
         Server::start_with(env, &[])
     }
 
-    fn start_with(env: &Env, args: &[&str]) -> Server {
+    pub(crate) fn start_with(env: &Env, args: &[&str]) -> Server {
         let mut child = env
             .std_cmd()
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -105,7 +105,7 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -151,7 +151,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the process to exit.
-    fn stop(&mut self) -> ExitStatus {
+    pub(crate) fn stop(&mut self) -> ExitStatus {
         signal(&self.child, "TERM");
         let status = wait_until(&mut self.child, DEADLINE).unwrap_or_else(|| {
             let _ = self.child.kill();
@@ -164,7 +164,7 @@ impl Server {
     }
 
     /// The stderr lines so far (all of them once stopped).
-    fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
 
@@ -224,7 +224,7 @@ fn wait_until(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 // ----- HTTP helpers --------------------------------------------------------------------------
 
 /// Form bodies without reqwest's `form` feature.
-trait FormBody {
+pub(crate) trait FormBody {
     fn form_body(self, fields: &[(&str, &str)]) -> Self;
     fn raw(self, content_type: &str, body: impl Into<Vec<u8>>) -> Self;
 }
@@ -241,17 +241,17 @@ impl FormBody for RequestBuilder {
     }
 }
 
-fn send(req: RequestBuilder) -> Response {
+pub(crate) fn send(req: RequestBuilder) -> Response {
     req.send().expect("HTTP request")
 }
 
-fn body_json(res: Response) -> Value {
+pub(crate) fn body_json(res: Response) -> Value {
     let bytes = res.bytes().expect("body");
     serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
 }
 
-fn header_of<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+pub(crate) fn header_of<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name)
         .unwrap_or_else(|| panic!("no {name} header in {h:?}"))
         .to_str()
@@ -259,7 +259,7 @@ fn header_of<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
 }
 
 /// Asserts an API error: status, `{"error","error_description"}` with exactly that `error`.
-fn assert_error(res: Response, status: StatusCode, error: &str) -> (HeaderMap, Value) {
+pub(crate) fn assert_error(res: Response, status: StatusCode, error: &str) -> (HeaderMap, Value) {
     assert_eq!(res.status(), status, "{res:?}");
     let headers = res.headers().clone();
     assert!(
@@ -297,7 +297,7 @@ fn basic(user: &str, pw: &str) -> String {
 // ----- set-up --------------------------------------------------------------------------------
 
 /// A temp home with an HS256 key and the users alice and bob (cost 4).
-fn env() -> Env {
+pub(crate) fn env() -> Env {
     let env = Env::new();
     env.init();
     env.add_user("alice", ALICE_PW);
@@ -306,7 +306,7 @@ fn env() -> Env {
 }
 
 /// Writes `<config dir>/jwtauth/config.toml` (SPEC §12).
-fn write_config(env: &Env, toml: &str) -> PathBuf {
+pub(crate) fn write_config(env: &Env, toml: &str) -> PathBuf {
     let dir = env.path().join("config/jwtauth");
     std::fs::create_dir_all(&dir).expect("config dir");
     let p = dir.join("config.toml");
