@@ -57,11 +57,72 @@ pub fn sign(
     let mut message = b64_json(&Value::Object(header));
     message.push('.');
     message.push_str(&b64_json(&Value::Object(claims.clone())));
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), encoding, alg)
-        .map_err(|e| Error::key(format!("signing with {}", key.name()), e.to_string()))?;
+    let failed = |why: String| Error::key(format!("signing with {}", key.name()), why);
+    let signature = match rsa_sign(encoding.as_bytes(), alg, message.as_bytes()) {
+        Some(signed) => URL_SAFE_NO_PAD.encode(signed.map_err(failed)?),
+        None => jsonwebtoken::crypto::sign(message.as_bytes(), encoding, alg)
+            .map_err(|e| failed(e.to_string()))?,
+    };
     message.push('.');
     message.push_str(&signature);
     Ok(message)
+}
+
+/// RSA signatures (`None` for the other families). `ring` signs whenever it takes the key
+/// (2048–4096-bit modulus, public exponent at least 65537): its private-key arithmetic is
+/// constant-time, where the `rsa` crate behind `jsonwebtoken`'s RustCrypto backend is not
+/// (RUSTSEC-2023-0071, the Marvin attack), which matters once `serve` signs for anyone on the
+/// network. Other keys, which only an explicit `--allow-weak-key` or an unusually large key
+/// reaches, are signed by the `rsa` crate (blinded) through its fallible calls: a key too
+/// small for the padding is an error, never a panic.
+fn rsa_sign(der: &[u8], alg: Algorithm, message: &[u8]) -> Option<Result<Vec<u8>, String>> {
+    use ring::signature as rs;
+    use sha2::{Sha256, Sha384, Sha512};
+    let (padding, pss): (&'static dyn rs::RsaEncoding, _) = match alg {
+        Algorithm::RS256 => (&rs::RSA_PKCS1_SHA256, false),
+        Algorithm::RS384 => (&rs::RSA_PKCS1_SHA384, false),
+        Algorithm::RS512 => (&rs::RSA_PKCS1_SHA512, false),
+        Algorithm::PS256 => (&rs::RSA_PSS_SHA256, true),
+        Algorithm::PS384 => (&rs::RSA_PSS_SHA384, true),
+        Algorithm::PS512 => (&rs::RSA_PSS_SHA512, true),
+        _ => return None,
+    };
+    if let Ok(pair) = rs::RsaKeyPair::from_der(der) {
+        let mut signature = vec![0; pair.public().modulus_len()];
+        let rng = ring::rand::SystemRandom::new();
+        return Some(
+            pair.sign(padding, &rng, message, &mut signature)
+                .map(|()| signature)
+                .map_err(|_| "the RSA signature failed".to_string()),
+        );
+    }
+    Some(match alg {
+        Algorithm::RS256 | Algorithm::PS256 => rsa_crate_sign::<Sha256>(der, message, pss),
+        Algorithm::RS384 | Algorithm::PS384 => rsa_crate_sign::<Sha384>(der, message, pss),
+        _ => rsa_crate_sign::<Sha512>(der, message, pss),
+    })
+}
+
+fn rsa_crate_sign<H>(der: &[u8], message: &[u8], pss: bool) -> Result<Vec<u8>, String>
+where
+    H: sha2::Digest + rsa::pkcs8::AssociatedOid + sha2::digest::FixedOutputReset,
+{
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::signature::{RandomizedSigner, SignatureEncoding};
+    let key = rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| e.to_string())?;
+    let mut rng = rand_core::OsRng;
+    let signed = if pss {
+        rsa::pss::BlindedSigningKey::<H>::new(key)
+            .try_sign_with_rng(&mut rng, message)
+            .map(|s| s.to_vec())
+    } else {
+        rsa::pkcs1v15::SigningKey::<H>::new(key)
+            .try_sign_with_rng(&mut rng, message)
+            .map(|s| s.to_vec())
+    };
+    signed.map_err(|_| {
+        "the key is too small for this algorithm's padding; use a larger key or RS256".to_string()
+    })
 }
 
 fn b64_json(v: &Value) -> String {
