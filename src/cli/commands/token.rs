@@ -183,6 +183,9 @@ fn issue(
     }
     claims.extend(extra);
     let token = tokens::sign(key, alg, &claims, flags.allow_weak_key)?;
+    // A token that outlives the configured ttl is recorded in the key ring, so that
+    // `init --rotate` keeps this key until it has expired (nothing is read or written else).
+    keys::note_ttl(ctx.settings.lock_timeout, key, exp - iat, ctx.ttl(None)?)?;
     if ctx.json {
         let mut out = json!({
             "access_token": token,
