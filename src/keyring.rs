@@ -344,6 +344,8 @@ mod tests {
             br#"{"version":1,"retired":[{"kid":"k","alg":"HS256","retired_at":1,"expires_at":2,"secret":"!"}]}"#,
             br#"{"version":1,"retired":[{"kid":"k","alg":"HS256","retired_at":1,"expires_at":2,"secret":"c2Vj"},{"kid":"k","alg":"HS256","retired_at":1,"expires_at":2,"secret":"c2Vj"}]}"#,
             b"[1]",
+            br#"{"version":1,"version":1}"#,
+            br#"{"version":1,"retired":[{"kid":"k","kid":"j","alg":"HS256","retired_at":1,"expires_at":2,"secret":"c2Vj"}]}"#,
         ] {
             assert!(Ring::parse(Path::new("r"), text).is_err(), "{text:?}");
         }

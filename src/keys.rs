@@ -457,14 +457,18 @@ pub fn other_default(settings: &Settings, alg: Algorithm) -> Option<PathBuf> {
     Some(settings.config_dir.as_ref()?.join(default_names(alg).1))
 }
 
-/// Removes a key file with its `.alg` record (and, for a PEM key, the public key `init`
-/// wrote beside it).
+/// Removes a key file with its `.alg` record and its key ring (and, for a PEM key, the public
+/// key `init` wrote beside it).
 ///
 /// # Errors
 /// Exit 8 on I/O failure.
 pub fn remove(lock_timeout: Duration, path: &Path) -> Result<()> {
     let _lock = store::lock(path, lock_timeout)?;
-    let mut files = vec![path.to_path_buf(), store::sidecar(path, ".alg")];
+    let mut files = vec![
+        path.to_path_buf(),
+        store::sidecar(path, ".alg"),
+        keyring::path(path),
+    ];
     if path.file_name().is_some_and(|n| n == DEFAULT_PRIVATE) {
         files.push(public_path(path));
     }
@@ -663,12 +667,18 @@ pub fn rotate(
 
 /// Records that `key` signed a token living `ttl` seconds, when that is longer than the
 /// configured `default_ttl` and than what the ring already records, so a later rotation keeps
-/// the key long enough. Tokens of the configured lifetime cost nothing here: no file is read
-/// or written.
+/// the key long enough (retired keys past their time at `now` are dropped by the same write).
+/// Tokens of the configured lifetime cost nothing here: no file is read or written.
 ///
 /// # Errors
 /// Exit 8 on a corrupt ring, lock time-out or I/O failure.
-pub fn note_ttl(lock_timeout: Duration, key: &Key, ttl: i64, default_ttl: i64) -> Result<()> {
+pub fn note_ttl(
+    lock_timeout: Duration,
+    key: &Key,
+    ttl: i64,
+    default_ttl: i64,
+    now: i64,
+) -> Result<()> {
     let Some(path) = &key.path else {
         return Ok(());
     };
@@ -686,6 +696,7 @@ pub fn note_ttl(lock_timeout: Duration, key: &Key, ttl: i64, default_ttl: i64) -
     keyring::update(path, lock_timeout, |ring| {
         let current = ring.current_mut(&key.id);
         current.max_ttl = Some(current.max_ttl.unwrap_or(0).max(ttl));
+        ring.prune(now);
         Ok(())
     })
 }

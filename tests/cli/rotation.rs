@@ -404,3 +404,25 @@ fn the_ring_is_written_through_a_symlink_and_keeps_its_mode() {
     assert_eq!(common::mode(&elsewhere), 0o640);
     assert_eq!(kids(&env).len(), 3);
 }
+
+#[test]
+fn init_force_over_the_other_default_key_removes_its_ring_too() {
+    let env = Env::new();
+    env.init();
+    let old = env.mint(&["--sub", "old"]);
+    rotate(&env, &[]);
+    assert!(ring(&env).exists());
+    env.cmd()
+        .args(["init", "--alg", "EdDSA", "--force"])
+        .exits(0);
+    assert!(!env.secret().exists());
+    assert!(!ring(&env).exists());
+    env.cmd().args(["verify", &old]).exits(1);
+    // Replacing the key in place keeps the ring: its retired keys verify until their time.
+    let env = Env::new();
+    env.init();
+    let old = env.mint(&["--sub", "old"]);
+    rotate(&env, &[]);
+    env.cmd().args(["init", "--force"]).exits(0);
+    env.cmd().args(["verify", &old]).exits(0);
+}
