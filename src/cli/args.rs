@@ -511,11 +511,9 @@ Examples:
 
 const EX_INIT: &str = "\
 Examples:
-  jwtauth init
   jwtauth init --alg HS512 --force
   jwtauth --key ./service.key init
-  jwtauth init --rotate                 # new key; the old one verifies its tokens until they expire
-  jwtauth init --rotate --keep 7d --alg ES256";
+  jwtauth init --rotate --keep 7d       # new key; the old one verifies its tokens for 7 days";
 
 const EX_KEYS: &str = "\
 Examples:
@@ -529,7 +527,8 @@ Examples:
 
 const EX_KEYS_RETIRE: &str = "\
 Examples:
-  jwtauth keys retire 3q2-7wEjHJ4lZ1tW0kp2Yw   # tokens of that key stop verifying now";
+  jwtauth keys retire 3q2-7wEjHJ4lZ1tW0kp2Yw   # tokens of that key stop verifying now
+  jwtauth keys list --json | jq -r '.keys[1:][].kid' | xargs -n1 jwtauth keys retire";
 
 const EX_HASH: &str = "\
 Examples:
