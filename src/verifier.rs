@@ -266,7 +266,14 @@ impl Verifier {
     /// A key error when `--alg` is not one the key verifies, or the key is unusable.
     pub fn new(key: &Key, rules: Rules) -> Result<Self> {
         let all = key.kind.algorithms();
+        let ring = !key.retired.is_empty();
+        // `--alg` of a retired key's family only (after a rotation to another family): the
+        // retired keys that take it are all there is to verify with.
+        let retired_only = rules.alg.is_some_and(|a| {
+            !all.contains(&a) && key.retired.iter().any(|r| r.kind.algorithms().contains(&a))
+        });
         let allowed: Vec<Algorithm> = match rules.alg {
+            Some(_) if retired_only => Vec::new(),
             Some(a) if !all.contains(&a) => {
                 return Err(Error::key(
                     format!("--alg {}", alg::name(a)),
@@ -281,14 +288,15 @@ impl Verifier {
             Some(a) => vec![a],
             None => all.to_vec(),
         };
-        let ring = !key.retired.is_empty();
-        let entry = Entry::build(
-            ring.then(|| key.id.clone()),
-            &allowed,
-            key.decoding().clone(),
-            &format!("key {}", key.name()),
-        )?;
-        let mut entries = vec![entry];
+        let mut entries = Vec::new();
+        if !retired_only {
+            entries.push(Entry::build(
+                ring.then(|| key.id.clone()),
+                &allowed,
+                key.decoding().clone(),
+                &format!("key {}", key.name()),
+            )?);
+        }
         for r in &key.retired {
             let algs: Vec<Algorithm> = r
                 .kind

@@ -371,6 +371,24 @@ fn rotation_refusals() {
             .args(["verify", t])
             .exits(0);
     }
+    // --alg narrows to the keys that take it, retired ones included.
+    for (alg, t, code) in [
+        ("HS256", &old, 0),
+        ("HS256", &new, 1),
+        ("ES256", &old, 1),
+        ("ES256", &new, 0),
+    ] {
+        env.cmd()
+            .arg("--key")
+            .arg(&path)
+            .args(["verify", "--alg", alg, t])
+            .exits(code);
+    }
+    env.cmd()
+        .arg("--key")
+        .arg(&path)
+        .args(["verify", "--alg", "EdDSA", &old])
+        .stderr_only(8, predicate::str::contains("does not fit key"));
     // The secret is never published.
     let set = json(
         &env.cmd()
