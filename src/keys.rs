@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::alg::{self, Algorithm, KeyKind};
 use crate::asym::{self, PublicKey};
 use crate::error::{Error, Result};
+use crate::keyring::{self, Material, RetiredKey};
 use crate::settings::{KeyConfig, KeySource, Settings, no_home};
 use crate::store::file as store;
 
@@ -33,8 +34,15 @@ pub struct Key {
     pub alg: Algorithm,
     /// The file, unless it came from `JWT_SECRET_KEY`.
     pub path: Option<PathBuf>,
-    /// The RFC 7638 thumbprint for asymmetric keys (the header's `kid`).
+    /// The header's `kid`: the RFC 7638 thumbprint for asymmetric keys; for an HMAC secret,
+    /// its `id` once it has been rotated (a key ring with retired keys exists), else none, so
+    /// the header of a never-rotated secret stays `{"alg","typ"}`.
     pub kid: Option<String>,
+    /// The key's id, always known: the thumbprint, or `keyring::hmac_kid` of a secret.
+    pub id: String,
+    /// The keys `init --rotate` retired, from `<key file>.keys.json`, newest first. They
+    /// verify until their `expires_at` (the `Verifier` checks it per token).
+    pub retired: Vec<RetiredKey>,
     /// The public half of an asymmetric key (for `jwks`).
     pub public: Option<PublicKey>,
     /// A warning for whoever loaded the key (a secret readable by group or others); the
@@ -62,6 +70,8 @@ impl Key {
             alg,
             path,
             kid: None,
+            id: keyring::hmac_kid(secret),
+            retired: Vec::new(),
             public: None,
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
@@ -76,6 +86,8 @@ impl Key {
             alg,
             path,
             kid: Some(parsed.public.thumbprint()),
+            id: parsed.public.thumbprint(),
+            retired: Vec::new(),
             encoding: parsed.encoding_key(),
             decoding: parsed.public.decoding_key(),
             secret_len: None,
@@ -266,6 +278,7 @@ const MAX_KEY_FILE: u64 = 1 << 20;
 fn read_key_file(path: &Path) -> Result<Key> {
     let bytes = Zeroizing::new(read_bounded(path)?);
     let mut key = parse_key(path, &bytes)?;
+    attach_ring(&mut key, path)?;
     // Only a secret is worth the warning: a public key or certificate is meant to be shared.
     if key.encoding.is_some()
         && let Some(mode) = loose_mode(path)
@@ -277,6 +290,18 @@ fn read_key_file(path: &Path) -> Result<Key> {
         ));
     }
     Ok(key)
+}
+
+/// Adds the retired keys of the ring beside `path`, if there is one. An HMAC secret with
+/// retired keys beside it signs with its `kid`, so verifiers can choose without trying.
+fn attach_ring(key: &mut Key, path: &Path) -> Result<()> {
+    if let Some(ring) = keyring::load(path)? {
+        key.retired = keyring::retired(path, &ring)?;
+        if key.kind == KeyKind::Hmac && !key.retired.is_empty() {
+            key.kid = Some(key.id.clone());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -432,14 +457,18 @@ pub fn other_default(settings: &Settings, alg: Algorithm) -> Option<PathBuf> {
     Some(settings.config_dir.as_ref()?.join(default_names(alg).1))
 }
 
-/// Removes a key file with its `.alg` record (and, for a PEM key, the public key `init`
-/// wrote beside it).
+/// Removes a key file with its `.alg` record and its key ring (and, for a PEM key, the public
+/// key `init` wrote beside it).
 ///
 /// # Errors
 /// Exit 8 on I/O failure.
 pub fn remove(lock_timeout: Duration, path: &Path) -> Result<()> {
     let _lock = store::lock(path, lock_timeout)?;
-    let mut files = vec![path.to_path_buf(), store::sidecar(path, ".alg")];
+    let mut files = vec![
+        path.to_path_buf(),
+        store::sidecar(path, ".alg"),
+        keyring::path(path),
+    ];
     if path.file_name().is_some_and(|n| n == DEFAULT_PRIVATE) {
         files.push(public_path(path));
     }
@@ -533,4 +562,194 @@ fn new_secret() -> Result<Zeroizing<Vec<u8>>> {
     let mut text = Zeroizing::new(URL_SAFE_NO_PAD.encode(raw.as_ref()).into_bytes());
     text.push(b'\n');
     Ok(text)
+}
+
+/// Extra time a retired key verifies beyond the longest token lifetime, by default: a login
+/// that read the old key just before the rotation may still sign with it.
+pub const ROTATION_GRACE: i64 = 60;
+
+/// What `init --rotate` did.
+#[derive(Debug)]
+pub struct Rotated {
+    /// The key that stopped signing.
+    pub old_kid: String,
+    /// The new signing key.
+    pub kid: String,
+    /// When the old key stops verifying.
+    pub expires_at: i64,
+    /// The public key file written beside a new asymmetric key.
+    pub public_path: Option<PathBuf>,
+    /// The public key file of an asymmetric key replaced by a secret, now removed.
+    pub removed_public: Option<PathBuf>,
+    /// How many retired keys whose time had passed were dropped.
+    pub dropped: usize,
+}
+
+/// Rotates the key at `path` at time `now`: the current key is retired into the key ring
+/// (`<path>.keys.json`) until `now + keep`, where `keep` is `--keep`, else the longest token
+/// lifetime it is known to have signed (the configured `ttl`, or the longer lifetime `login`
+/// / `mint` recorded) plus `ROTATION_GRACE`; then a new key for `alg` replaces it, and the
+/// ring records it as current. Retired keys whose time has passed are dropped.
+///
+/// The ring is written (with the old key retired) before the key is replaced, so a crash in
+/// between leaves the old key both current and retired, which verifies as before.
+///
+/// # Errors
+/// Exit 8 when the key file is not a signing key (a public key, a certificate), on a corrupt
+/// ring (left untouched), on lock time-out or I/O failure.
+pub fn rotate(
+    lock_timeout: Duration,
+    path: &Path,
+    alg: Algorithm,
+    keep: Option<i64>,
+    ttl: i64,
+    now: i64,
+) -> Result<Rotated> {
+    let ring_path = keyring::path(path);
+    let _lock = store::lock(&ring_path, lock_timeout)?;
+    let mut ring: keyring::Ring = store::load(&ring_path)?;
+    let bytes = Zeroizing::new(read_bounded(path)?);
+    let old = parse_key(path, &bytes)?;
+    if old.encoding.is_none() {
+        return Err(Error::key(
+            format!("key {}", path.display()),
+            "is a public key or certificate, not a signing key; there is nothing to rotate",
+        ));
+    }
+    let known = ring.current_of(&old.id).cloned().unwrap_or_default();
+    let keep = keep.unwrap_or_else(|| {
+        ttl.max(known.max_ttl.unwrap_or(0))
+            .saturating_add(ROTATION_GRACE)
+    });
+    let material = match &old.public {
+        Some(public) => Material::Public(public.to_pem().map_err(|e| {
+            Error::key(format!("encoding the public key of {}", path.display()), e)
+        })?),
+        None => Material::Secret(Zeroizing::new(
+            bytes.strip_suffix(b"\n").unwrap_or(&bytes).to_vec(),
+        )),
+    };
+    let before = ring.retired.len();
+    ring.prune(now);
+    let dropped = before - ring.retired.len();
+    let expires_at = now.saturating_add(keep);
+    ring.retired.retain(|r| r.kid != old.id);
+    ring.retired.insert(
+        0,
+        keyring::record(
+            &old.id,
+            old.alg,
+            known.created_at.or_else(|| modified(path)),
+            now,
+            expires_at,
+            material,
+        ),
+    );
+    ring.current = None;
+    store::write_atomic(&ring_path, |w| store::Document::write(&ring, w))?;
+    let created = create(lock_timeout, path, alg, true)?;
+    let new = parse_key(path, &read_bounded(path)?)?;
+    ring.current = Some(keyring::Current {
+        kid: new.id.clone(),
+        created_at: Some(now),
+        ..keyring::Current::default()
+    });
+    store::write_atomic(&ring_path, |w| store::Document::write(&ring, w))?;
+    Ok(Rotated {
+        old_kid: old.id,
+        kid: new.id,
+        expires_at,
+        public_path: created.public_path,
+        removed_public: created.removed_public,
+        dropped,
+    })
+}
+
+/// Records that `key` signed a token living `ttl` seconds, when that is longer than the
+/// configured `default_ttl` and than what the ring already records, so a later rotation keeps
+/// the key long enough (retired keys past their time at `now` are dropped by the same write).
+/// Tokens of the configured lifetime cost nothing here: no file is read or written.
+///
+/// # Errors
+/// Exit 8 on a corrupt ring, lock time-out or I/O failure.
+pub fn note_ttl(
+    lock_timeout: Duration,
+    key: &Key,
+    ttl: i64,
+    default_ttl: i64,
+    now: i64,
+) -> Result<()> {
+    let Some(path) = &key.path else {
+        return Ok(());
+    };
+    if ttl <= default_ttl || key.encoding.is_none() {
+        return Ok(());
+    }
+    if let Some(ring) = keyring::load(path)?
+        && ring
+            .current_of(&key.id)
+            .and_then(|c| c.max_ttl)
+            .is_some_and(|m| m >= ttl)
+    {
+        return Ok(());
+    }
+    keyring::update(path, lock_timeout, |ring| {
+        let current = ring.current_mut(&key.id);
+        current.max_ttl = Some(current.max_ttl.unwrap_or(0).max(ttl));
+        ring.prune(now);
+        Ok(())
+    })
+}
+
+/// Drops the retired key `kid` of the key file at `key.path` now (and every retired key whose
+/// time has passed at `now`). Returns how many expired keys were dropped besides.
+///
+/// # Errors
+/// A usage error (exit 2) for the current key or an unknown `kid`; exit 8 on a corrupt ring,
+/// lock time-out or I/O failure.
+pub fn retire(lock_timeout: Duration, key: &Key, kid: &str, now: i64) -> Result<usize> {
+    if kid == key.id {
+        return Err(Error::invalid(
+            format!("keys retire {kid}"),
+            "is the current signing key; run 'jwtauth init --rotate' first, then retire it",
+        ));
+    }
+    let unknown = || {
+        Error::invalid(
+            format!("keys retire {kid}"),
+            "no retired key has this kid (see 'jwtauth keys list')",
+        )
+    };
+    let Some(path) = key.path.as_deref().filter(|p| keyring::path(p).exists()) else {
+        return Err(unknown());
+    };
+    keyring::update(path, lock_timeout, |ring| {
+        let before = ring.retired.len();
+        ring.retired.retain(|r| r.kid != kid);
+        if ring.retired.len() == before {
+            return Err(unknown());
+        }
+        let before = ring.retired.len();
+        ring.prune(now);
+        Ok(before - ring.retired.len())
+    })
+}
+
+/// The public JWKs of `key` and of its retired keys still live at `now` (current first);
+/// empty when none is asymmetric.
+pub fn jwks(key: &Key, now: i64) -> Vec<jsonwebtoken::jwk::Jwk> {
+    let current = key.public.as_ref().map(|p| p.jwk(key.alg));
+    let retired = key
+        .retired
+        .iter()
+        .filter(|r| r.live(now))
+        .filter_map(|r| r.public.as_ref().map(|p| p.jwk(r.alg)));
+    current.into_iter().chain(retired).collect()
+}
+
+/// When the file at `path` was last written (unix seconds), if the system says.
+pub fn modified(path: &Path) -> Option<i64> {
+    let t = std::fs::metadata(path).ok()?.modified().ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
 }

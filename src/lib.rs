@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod keyring;
 pub mod keys;
 pub mod passwords;
 pub mod settings;

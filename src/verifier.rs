@@ -162,10 +162,12 @@ const MAX_ALGS: usize = 6;
 
 /// One verifying key and the algorithms it accepts.
 struct Entry {
-    /// The key's `kid` (used only when keys are chosen from a set).
+    /// The key's `kid` (used only when keys are chosen from a set or a key ring).
     kid: Option<String>,
     algs: Vec<Algorithm>,
     key: DecodingKey,
+    /// A retired key verifies only before this time (unix seconds).
+    until: Option<i64>,
 }
 
 impl Entry {
@@ -184,7 +186,13 @@ impl Entry {
             kid,
             algs: algs.to_vec(),
             key,
+            until: None,
         })
+    }
+
+    /// Whether the key may verify at `now` (a retired key only until its time).
+    fn live(&self, now: i64) -> bool {
+        self.until.is_none_or(|u| now < u)
     }
 
     /// The position of `alg` among this key's algorithms.
@@ -241,18 +249,31 @@ pub struct Verifier {
     entries: Vec<Entry>,
     /// `Some` when `entries` come from a JWK Set and are chosen by `kid`.
     set: Option<KeySet>,
+    /// True when `entries` are a key and its retired keys (`init --rotate`): chosen by `kid`
+    /// when one matches, else tried in order, current first.
+    ring: bool,
     rules: Rules,
 }
 
 impl Verifier {
-    /// Builds a verifier for `key`. The accepted algorithms come from the key (and `--alg`),
-    /// never from a token.
+    /// Builds a verifier for `key` and its retired keys (`Key::retired`). The accepted
+    /// algorithms come from each key (and `--alg`), never from a token. With retired keys, a
+    /// token's `kid` chooses the key when it names one; otherwise (an HMAC token from before
+    /// the rotation, a foreign `kid`) the current key is tried, then the retired ones. A
+    /// retired key verifies only until its `expires_at`.
     ///
     /// # Errors
     /// A key error when `--alg` is not one the key verifies, or the key is unusable.
     pub fn new(key: &Key, rules: Rules) -> Result<Self> {
         let all = key.kind.algorithms();
+        let ring = !key.retired.is_empty();
+        // `--alg` of a retired key's family only (after a rotation to another family): the
+        // retired keys that take it are all there is to verify with.
+        let retired_only = rules.alg.is_some_and(|a| {
+            !all.contains(&a) && key.retired.iter().any(|r| r.kind.algorithms().contains(&a))
+        });
         let allowed: Vec<Algorithm> = match rules.alg {
+            Some(_) if retired_only => Vec::new(),
             Some(a) if !all.contains(&a) => {
                 return Err(Error::key(
                     format!("--alg {}", alg::name(a)),
@@ -267,15 +288,39 @@ impl Verifier {
             Some(a) => vec![a],
             None => all.to_vec(),
         };
-        let entry = Entry::build(
-            None,
-            &allowed,
-            key.decoding().clone(),
-            &format!("key {}", key.name()),
-        )?;
+        let mut entries = Vec::new();
+        if !retired_only {
+            entries.push(Entry::build(
+                ring.then(|| key.id.clone()),
+                &allowed,
+                key.decoding().clone(),
+                &format!("key {}", key.name()),
+            )?);
+        }
+        for r in &key.retired {
+            let algs: Vec<Algorithm> = r
+                .kind
+                .algorithms()
+                .iter()
+                .copied()
+                .filter(|a| rules.alg.is_none_or(|x| x == *a))
+                .collect();
+            if algs.is_empty() {
+                continue;
+            }
+            let mut e = Entry::build(
+                Some(r.kid.clone()),
+                &algs,
+                r.decoding.clone(),
+                &format!("retired key {:?} of {}", r.kid, key.name()),
+            )?;
+            e.until = Some(r.expires_at);
+            entries.push(e);
+        }
         Ok(Verifier {
-            entries: vec![entry],
+            entries,
             set: None,
+            ring,
             rules,
         })
     }
@@ -347,6 +392,7 @@ impl Verifier {
                 name: name.to_string(),
                 skipped: unusable,
             }),
+            ring: false,
             rules,
         })
     }
@@ -396,6 +442,7 @@ impl Verifier {
             return Err(invalid("alg none (an unsigned token) is never accepted"));
         }
         let (entry, at) = match &self.set {
+            None if self.ring => ring_first(&self.entries, &alg, header.kid.as_deref(), now)?,
             None => {
                 let entry = &self.entries[0];
                 let at = entry.find(&alg).ok_or_else(|| {
@@ -419,18 +466,20 @@ impl Verifier {
         URL_SAFE_NO_PAD
             .decode_vec(parts.signature, &mut scratch.sig)
             .map_err(|_| invalid("signature is not valid base64url"))?;
-        let slot = entry * MAX_ALGS + at;
-        if scratch.built.len() <= slot {
-            scratch.built.resize_with(slot + 1, || None);
-        }
-        let crypto = match &mut scratch.built[slot] {
-            Some(v) => v,
-            empty => {
-                let e = &self.entries[entry];
-                empty.insert(new_verifier(e.algs[at], &e.key).map_err(invalid)?)
+        let mut good =
+            self.signature_ok(&mut scratch.built, &scratch.sig, entry, at, parts.message)?;
+        if !good && self.ring && header.kid.as_deref() != self.entries[entry].kid.as_deref() {
+            // No kid chose the key: try the other live keys that take this algorithm.
+            for (i, e) in self.entries.iter().enumerate().skip(entry + 1) {
+                if let Some(at) = e.find(&alg).filter(|_| e.live(now))
+                    && self.signature_ok(&mut scratch.built, &scratch.sig, i, at, parts.message)?
+                {
+                    good = true;
+                    break;
+                }
             }
-        };
-        if crypto.verify(parts.message, &scratch.sig).is_err() {
+        }
+        if !good {
             return Err(invalid("signature does not match"));
         }
         // Only now, with the signature checked, are the claims looked at.
@@ -464,6 +513,31 @@ impl Verifier {
             *out = Value::Object(object(buf, "payload")?);
         }
         self.check_claims(&claims, now)
+    }
+
+    /// Whether `sig` signs `message` under entry `entry` with its `at`-th algorithm; `built`
+    /// is the scratch's cache of crypto verifiers.
+    #[allow(clippy::ptr_arg)] // `JwtVerifier::verify` takes a `&Vec<u8>`.
+    fn signature_ok(
+        &self,
+        built: &mut Vec<Option<Box<dyn JwtVerifier>>>,
+        sig: &Vec<u8>,
+        entry: usize,
+        at: usize,
+        message: &[u8],
+    ) -> Checked<bool> {
+        let slot = entry * MAX_ALGS + at;
+        if built.len() <= slot {
+            built.resize_with(slot + 1, || None);
+        }
+        let crypto = match &mut built[slot] {
+            Some(v) => v,
+            empty => {
+                let e = &self.entries[entry];
+                empty.insert(new_verifier(e.algs[at], &e.key).map_err(invalid)?)
+            }
+        };
+        Ok(crypto.verify(message, sig).is_ok())
     }
 
     fn check_claims(&self, c: &ClaimsView, now: i64) -> Checked<Verified> {
@@ -520,6 +594,49 @@ impl Verifier {
             iat: iat.map(|t| t.floor() as i64),
         })
     }
+}
+
+/// The first key of a key ring to try for a token's `alg` and `kid` at `now`: the key its
+/// `kid` names (refused when that key's time has passed), else the first live key that takes
+/// `alg` (the current key when it does); the caller tries the later ones when the signature
+/// does not match.
+fn ring_first(
+    entries: &[Entry],
+    alg: &str,
+    kid: Option<&str>,
+    now: i64,
+) -> Checked<(usize, usize)> {
+    if let Some(kid) = kid
+        && let Some((i, e)) = entries
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.kid.as_deref() == Some(kid))
+    {
+        if let Some(until) = e.until.filter(|_| !e.live(now)) {
+            return Err(invalid(format!(
+                "signed by retired key {kid:?}, which stopped verifying at {}",
+                crate::clock::utc(until)
+            )));
+        }
+        return match e.find(alg) {
+            Some(at) => Ok((i, at)),
+            None => Err(invalid(format!(
+                "algorithm {alg} is not accepted for key {kid:?} (accepted: {})",
+                e.allowed_names()
+            ))),
+        };
+    }
+    entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.live(now))
+        .find_map(|(i, e)| e.find(alg).map(|at| (i, at)))
+        .ok_or_else(|| {
+            invalid(format!(
+                "algorithm {alg} is not accepted for this key (accepted: {})",
+                entries[0].allowed_names()
+            ))
+        })
 }
 
 /// Chooses the key of a JWK Set for a token's `alg` and `kid` (SPEC §3): the entry and the

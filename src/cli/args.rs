@@ -106,6 +106,14 @@ pub enum Command {
     /// The kid of each key is its RFC 7638 thumbprint, as in the headers of the tokens it signs.
     #[command(after_help = EX_JWKS)]
     Jwks,
+    /// List the signing keys, or drop a retired one
+    ///
+    /// 'jwtauth init --rotate' makes a new signing key and keeps the old one, which still
+    /// verifies the tokens it signed until they have expired; these commands show and prune
+    /// that key ring (<key file>.keys.json).
+    #[command(subcommand)]
+    #[command(after_help = EX_KEYS)]
+    Keys(KeysCommand),
     /// Print the files in use
     ///
     /// The users file, the revocation state file and the key, with where the key setting came
@@ -189,12 +197,46 @@ pub enum Alg {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Signing algorithm of the new key: HS* makes a 512-bit secret, RS*/PS* an RSA 3072-bit
-    /// key, ES256 a P-256 key, ES384 a P-384 key, EdDSA an Ed25519 key
-    #[arg(long, value_enum, default_value = "HS256")]
-    pub alg: Alg,
+    /// key, ES256 a P-256 key, ES384 a P-384 key, EdDSA an Ed25519 key [default: HS256; with
+    /// --rotate, the current key's algorithm]
+    #[arg(long, value_enum)]
+    pub alg: Option<Alg>,
     /// Overwrite an existing key (every token signed with it stops verifying)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rotate")]
     pub force: bool,
+    /// Replace the existing key with a new one, keeping the old one for verification until
+    /// the tokens it signed have expired (see --keep); e.g. `jwtauth init --rotate`
+    #[arg(long)]
+    pub rotate: bool,
+    /// With --rotate: how long the old key still verifies, e.g. `--keep 7d` [default: the
+    /// longest token lifetime it signed (config ttl, or a longer --ttl/--exp used), plus 1m]
+    #[arg(long, value_name = "D", requires = "rotate")]
+    pub keep: Option<String>,
+}
+
+/// `keys list` / `keys retire`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing key and the retired keys that still verify
+    ///
+    /// One line per key: kid, algorithm, state (current, retired, or expired: past its time
+    /// and dropped by the next rotation), age, and when a retired key stops verifying.
+    /// --json prints {"keys": [{"kid", "alg", "state", "created_at", "retired_at",
+    /// "expires_at"}]}.
+    #[command(after_help = EX_KEYS_LIST)]
+    List,
+    /// Drop a retired key now: the tokens it signed stop verifying at once
+    ///
+    /// The current signing key cannot be retired (exit 2): rotate first with
+    /// 'jwtauth init --rotate'.
+    #[command(after_help = EX_KEYS_RETIRE)]
+    Retire(KeysRetireArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRetireArgs {
+    /// The kid of the retired key, as 'jwtauth keys list' shows it
+    pub kid: String,
 }
 
 /// Where a password comes from.
@@ -544,9 +586,24 @@ Examples:
 
 const EX_INIT: &str = "\
 Examples:
-  jwtauth init
   jwtauth init --alg HS512 --force
-  jwtauth --key ./service.key init";
+  jwtauth --key ./service.key init
+  jwtauth init --rotate --keep 7d       # new key; the old one verifies its tokens for 7 days";
+
+const EX_KEYS: &str = "\
+Examples:
+  jwtauth init --rotate && jwtauth keys list
+  jwtauth keys retire 3q2-7wEjHJ4lZ1tW0kp2Yw";
+
+const EX_KEYS_LIST: &str = "\
+Examples:
+  jwtauth keys list
+  jwtauth keys list --json | jq -r '.keys[] | select(.state == \"retired\") | .kid'";
+
+const EX_KEYS_RETIRE: &str = "\
+Examples:
+  jwtauth keys retire 3q2-7wEjHJ4lZ1tW0kp2Yw   # tokens of that key stop verifying now
+  jwtauth keys list --json | jq -r '.keys[1:][].kid' | xargs -n1 jwtauth keys retire";
 
 const EX_HASH: &str = "\
 Examples:

@@ -6,6 +6,7 @@ pub mod hash;
 pub mod htpasswd;
 pub mod init;
 pub mod jwks;
+pub mod keys;
 pub mod paths;
 pub mod revoke;
 pub mod serve;

@@ -9,7 +9,7 @@ pub mod output;
 pub mod password_input;
 
 use args::{Cli, Command};
-use commands::{config, docs, hash, init, jwks, paths, revoke, serve, token, user};
+use commands::{config, docs, hash, init, jwks, keys, paths, revoke, serve, token, user};
 use context::Ctx;
 
 /// Runs one parsed command line.
@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Command::Logout(a) => revoke::logout(a, &ctx),
         Command::Revocations(c) => revoke::run(c, &ctx),
         Command::Jwks => jwks::run(&ctx),
+        Command::Keys(c) => keys::run(c, &ctx),
         Command::Paths => paths::run(&ctx),
         Command::Config => config::run(&ctx),
         Command::Completions(a) => docs::completions(a),

@@ -746,13 +746,16 @@ async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Resp
         (status = 404, description = "The key is an HMAC secret: there is nothing public", body = ApiError),
     ))]
 async fn jwks(State(app): Shared) -> Response {
-    match &app.key.public {
-        Some(public) => axum::Json(json!({"keys": [public.jwk(app.key.alg)]})).into_response(),
-        None => api_error(
+    // The signing key and the retired keys that still verify (`init --rotate`).
+    let published = crate::keys::jwks(&app.key, app.clock.now());
+    if published.is_empty() {
+        api_error(
             StatusCode::NOT_FOUND,
             "not_found",
             "the signing key is an HMAC secret; there is no public key to publish",
-        ),
+        )
+    } else {
+        axum::Json(json!({ "keys": published })).into_response()
     }
 }
 

@@ -189,3 +189,71 @@ fn pyjwt_tokens_verify_here() {
         env.cmd().args(["verify", &token]).assert().code(4);
     }
 }
+
+/// PyJWT picks the key of each token by its `kid` from our JWK Set of two keys (after
+/// `init --rotate`), as a service holding the published set does, and verifies both tokens;
+/// an HMAC token after rotation verifies in PyJWT with the current secret and names its kid.
+#[test]
+fn pyjwt_chooses_the_rotated_keys_by_kid_from_our_jwks() {
+    let Some(python) = common::python() else {
+        return;
+    };
+    let env = Env::new();
+    env.cmd().args(["init", "--alg", "ES256"]).exits(0);
+    let old = env.mint(&["--sub", "old", "--aud", "api"]);
+    env.cmd().args(["init", "--rotate"]).exits(0);
+    let new = env.mint(&["--sub", "new", "--aud", "api"]);
+    let jwks = String::from_utf8(env.cmd().args(["jwks", "--json"]).exits(0).stdout).unwrap();
+    let got = py(
+        &python,
+        "",
+        &[("JWKS", &jwks), ("OLD", &old), ("NEW", &new)],
+        r#"
+import json, os, jwt
+keys = jwt.PyJWKSet.from_json(os.environ["JWKS"])
+assert len(keys.keys) == 2, keys.keys
+out = []
+for name in ("OLD", "NEW"):
+    token = os.environ[name]
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = keys[kid]
+    claims = jwt.decode(token, key.key, algorithms=[key.algorithm_name], audience="api")
+    out.append([kid, key.algorithm_name, claims["sub"]])
+# The old token does not verify under the new key (same algorithm): the kid matters.
+try:
+    jwt.decode(os.environ["OLD"], keys.keys[0].key, algorithms=["ES256"], audience="api")
+    out.append("accepted")
+except jwt.InvalidSignatureError:
+    out.append("rejected")
+print(json.dumps(out))
+"#,
+    );
+    let got: Value = serde_json::from_str(got.trim()).expect("python JSON");
+    let kid = |t: &str| env.decoded(t)["header"]["kid"].clone();
+    assert_eq!(
+        got,
+        json!([
+            [kid(&old), "ES256", "old"],
+            [kid(&new), "ES256", "new"],
+            "rejected"
+        ])
+    );
+
+    // HMAC: after a rotation, tokens carry the current key's kid, and PyJWT verifies them
+    // with the secret as it always did.
+    let env = Env::new();
+    env.init();
+    env.cmd().args(["init", "--rotate"]).exits(0);
+    let token = env.mint(&["--sub", "svc"]);
+    let current =
+        json(&env.cmd().args(["keys", "list", "--json"]).exits(0).stdout)["keys"][0]["kid"].clone();
+    assert_eq!(env.decoded(&token)["header"]["kid"], current);
+    let got = py(
+        &python,
+        &secret(&env),
+        &[("TOKEN", &token), ("ALG", "HS256")],
+        PY_DECODE,
+    );
+    let theirs: Value = serde_json::from_str(got.trim()).expect("python JSON");
+    assert_eq!(theirs, payload(&env, &token));
+}

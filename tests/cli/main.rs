@@ -21,6 +21,7 @@ mod properties;
 mod pty;
 mod recipes;
 mod revocation_index;
+mod rotation;
 mod safety;
 mod secrets;
 mod serve;

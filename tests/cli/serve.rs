@@ -1590,3 +1590,48 @@ fn logs_never_carry_passwords_tokens_or_authorization_values() {
         &b64,
     ]);
 }
+
+// ----- key rotation ----------------------------------------------------------------------------
+
+/// After `init --rotate` and a restart, the server publishes both keys, signs with the new
+/// one, and still accepts a token of the retired key on /protected (chosen by its kid); once
+/// that key is retired with `keys retire` (and the server restarted), the token is refused.
+#[test]
+fn after_a_rotation_the_server_publishes_both_keys_and_accepts_the_retired_keys_tokens() {
+    let env = Env::new();
+    env.cmd().args(["init", "--alg", "ES256"]).exits(0);
+    env.add_user("alice", ALICE_PW);
+    let old = {
+        let s = Server::start(&env);
+        s.token("alice", ALICE_PW)
+    };
+    env.cmd().args(["init", "--rotate"]).exits(0);
+    let listed = json(&env.cmd().args(["keys", "list", "--json"]).exits(0).stdout);
+    let (current, retired) = (&listed["keys"][0]["kid"], &listed["keys"][1]["kid"]);
+
+    let s = Server::start(&env);
+    let served = body_json(send(s.get("/.well-known/jwks.json")));
+    let kids: Vec<&Value> = served["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| &k["kid"])
+        .collect();
+    assert_eq!(kids, [current, retired]);
+    let res = s.protected(&old);
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_json(res)["user"], "alice");
+    let new = s.token("alice", ALICE_PW);
+    assert_eq!(&env.decoded(&new)["header"]["kid"], current);
+    assert_eq!(s.protected(&new).status(), StatusCode::OK);
+    drop(s);
+
+    env.cmd()
+        .args(["keys", "retire", retired.as_str().unwrap()])
+        .exits(0);
+    let s = Server::start(&env);
+    assert_invalid_token(s.protected(&old));
+    assert_eq!(s.protected(&new).status(), StatusCode::OK);
+    let served = body_json(send(s.get("/.well-known/jwks.json")));
+    assert_eq!(served["keys"].as_array().unwrap().len(), 1);
+}

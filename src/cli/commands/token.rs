@@ -197,6 +197,21 @@ fn issue(
     }
     claims.extend(extra);
     let token = tokens::sign(key, alg, &claims, flags.allow_weak_key)?;
+    // A token that outlives the configured ttl is recorded in the key ring, so that
+    // `init --rotate` keeps this key until it has expired (nothing is read or written else).
+    // A key in a place this user cannot write still signs: the token is printed, with a
+    // warning that a rotation will need --keep.
+    if let Err(e) = keys::note_ttl(
+        ctx.settings.lock_timeout,
+        key,
+        exp - iat,
+        ctx.ttl(None)?,
+        ctx.now,
+    ) {
+        ctx.info(format!(
+            "warning: the token's lifetime could not be recorded in the key ring ({e}); when rotating this key, pass 'init --rotate --keep' at least that long"
+        ));
+    }
     if ctx.json {
         let mut out = json!({
             "access_token": token,
