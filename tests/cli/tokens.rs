@@ -1073,10 +1073,31 @@ fn attack_tokens_are_invalid_with_one_error_line() {
                 .output()
                 .unwrap();
             assert_eq!(out.status.code(), Some(1), "{what} {flags:?}");
-            assert_eq!(stdout_str(&out), "", "{what} {flags:?}");
             let err = stderr_str(&out);
             assert_one_error_line(&err, what);
             assert!(err.starts_with("jwtauth: invalid token: "), "{what}: {err}");
+            // --json answers a failure too (SPEC §8), with the message of stderr.
+            let expected = if json_mode {
+                let msg = err.trim_end().strip_prefix("jwtauth: ").unwrap();
+                format!(
+                    "{}\n",
+                    json!({"valid": false, "exit_code": 1, "error": msg})
+                )
+            } else {
+                String::new()
+            };
+            assert_eq!(stdout_str(&out), expected, "{what} {flags:?}");
+            // The one token on stdin, TOKEN omitted: the same answer as the argument.
+            let alone = env
+                .cmd()
+                .arg("verify")
+                .args(flags)
+                .write_stdin(format!("{token}\n"))
+                .output()
+                .unwrap();
+            assert_eq!(alone.status.code(), Some(1), "{what} {flags:?} (stdin)");
+            assert_eq!(stdout_str(&alone), expected, "{what} {flags:?} (stdin)");
+            assert_eq!(stderr_str(&alone), err, "{what} {flags:?} (stdin)");
 
             let out = env
                 .cmd()
@@ -1468,31 +1489,43 @@ fn logout_reads_the_token_from_stdin() {
     env.init();
     let a = env.mint(&["--sub", "a"]);
     let b = env.mint(&["--sub", "b"]);
+    // `-` is batch mode, even for one token: one result line, `ok <jti>`.
+    let jti_a = payload(&env, &a)["jti"].as_str().unwrap().to_string();
     env.cmd()
         .args(["logout", "-"])
         .write_stdin(format!("{a}\n"))
         .assert()
         .code(0)
-        .stdout("");
+        .stdout(format!("ok {jti_a}\n"))
+        .stderr("");
+    // TOKEN omitted and one token: as if it were the argument (nothing on stdout).
+    let jti_b = payload(&env, &b)["jti"].as_str().unwrap().to_string();
     env.cmd()
         .arg("logout")
         .write_stdin(format!("\n{b}\r\n"))
         .assert()
-        .code(0);
+        .code(0)
+        .stdout("")
+        .stderr(format!("jwtauth: logged out token {jti_b}\n"));
     assert_eq!(verify(&env, &a, &[]).0, 4);
     assert_eq!(verify(&env, &b, &[]).0, 4);
     let out = env.cmd().arg("logout").write_stdin("").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_one_error_line(&stderr_str(&out), "empty stdin logout");
+    // TOKEN omitted and two lines: batch mode too; the same token twice is revoked once,
+    // then found revoked (4), so the run is 1.
     let c = env.mint(&["--sub", "c"]);
-    let out = env
-        .cmd()
+    let jti_c = payload(&env, &c)["jti"].as_str().unwrap().to_string();
+    env.cmd()
         .arg("logout")
         .write_stdin(format!("{c}\n{c}\n"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "two tokens for one logout");
-    assert_eq!(verify(&env, &c, &[]).0, 0);
+        .assert()
+        .code(1)
+        .stdout(format!(
+            "ok {jti_c}\nerror 4 token revoked: this token was logged out\n"
+        ))
+        .stderr("jwtauth: invalid token: 1 of 2 tokens failed\n");
+    assert_eq!(verify(&env, &c, &[]).0, 4);
 }
 
 #[test]
