@@ -93,14 +93,18 @@ pub enum Command {
     /// Sign a token for any subject, without a password (test tokens)
     ///
     /// Times take unix seconds or RFC 3339, so tests can mint expired or not-yet-valid tokens
-    /// without sleeping. Needs an existing key (run 'jwtauth init').
+    /// without sleeping. --header shapes the header (kid, typ, cty, …) and --payload takes the
+    /// claims from a JSON object, so a token can look like an identity provider's. Needs an
+    /// existing key (run 'jwtauth init').
     #[command(after_help = EX_MINT)]
     Mint(MintArgs),
     /// Verify a token: signature, algorithm, expiry, audience, issuer, revocation
     ///
     /// Prints the subject (or the claims as compact JSON when there is no sub); --json prints
-    /// {"valid", "header", "claims"}. Exit 0 valid, 1 invalid, 3 expired or not yet valid,
-    /// 4 revoked. With `-` or no TOKEN, checks one token per line of stdin.
+    /// {"valid", "header", "claims"}, or {"valid": false, "exit_code", "error"} when the token
+    /// fails. Exit 0 valid, 1 invalid, 3 expired or not yet valid, 4 revoked. With `-`,
+    /// checks one token per line of stdin; with no TOKEN, a single token on stdin is checked
+    /// as if it were given, several one per line.
     #[command(after_help = EX_VERIFY)]
     Verify(VerifyArgs),
     /// Print a token's header and claims without checking the signature
@@ -113,7 +117,8 @@ pub enum Command {
     /// Revoke a token, or every token of a user
     ///
     /// The token is verified first; its jti is then kept in the revocation list until it
-    /// expires. --all NAME revokes every token of NAME issued up to now.
+    /// expires. `-` revokes every token on stdin, one result line each (exit 0 only if all
+    /// were revoked). --all NAME revokes every token of NAME issued up to now.
     #[command(after_help = EX_LOGOUT)]
     Logout(LogoutArgs),
     /// Show or prune the revocation list
