@@ -1974,6 +1974,8 @@ fn mint_payload_takes_claims_from_a_json_object_and_flags_win() {
         ("", 2, "--payload -: is not valid JSON: EOF while parsing a value at line 1 column 0".into()),
         ("[1, 2]", 2, "--payload -: is not a JSON object (found an array); expected the claims, e.g. {\"sub\": \"svc\", \"role\": \"admin\"}".into()),
         ("\"sub\"", 2, "--payload -: is not a JSON object (found a string); expected the claims, e.g. {\"sub\": \"svc\", \"role\": \"admin\"}".into()),
+        ("1.5", 2, "--payload -: is not a JSON object (found a number); expected the claims, e.g. {\"sub\": \"svc\", \"role\": \"admin\"}".into()),
+        ("{\"sub\": \"a\", \"role\": 1, \"sub\": \"b\"}", 2, "--payload -: claim \"sub\" is given twice at line 1 column 29".into()),
         ("{\"role\": \"x\"}", 2, "--sub: is required: give --sub, or a sub in the --payload object".into()),
         ("{\"sub\": 5}", 2, "--payload sub: must be a string".into()),
         ("{\"sub\": \"\"}", 2, "--sub: must not be empty".into()),

@@ -268,9 +268,9 @@ fn read_payload(path: &Path) -> Result<Map<String, Value>> {
         ));
     }
     let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
-    match serde_json::from_slice::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => {
+    match serde_json::from_slice::<Claims>(text) {
+        Ok(Claims(Value::Object(m))) => Ok(m),
+        Ok(Claims(other)) => {
             let found = match other {
                 Value::Array(_) => "an array",
                 Value::String(_) => "a string",
@@ -285,7 +285,74 @@ fn read_payload(path: &Path) -> Result<Map<String, Value>> {
                 ),
             ))
         }
+        // A data error is ours: a claim given twice (the JSON itself is fine).
+        Err(e) if e.is_data() => Err(Error::usage(what, e)),
         Err(e) => Err(Error::usage(what, format!("is not valid JSON: {e}"))),
+    }
+}
+
+/// A JSON value whose top-level object, if it is one, names no claim twice: serde_json would
+/// keep the last of two `sub`s without a word, and a token with a duplicated claim is refused
+/// by `verify` (RFC 7519 §4), so `mint` refuses the payload instead.
+struct Claims(Value);
+
+impl<'de> serde::Deserialize<'de> for Claims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Claims;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Claims, A::Error> {
+                let mut m = Map::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    // serde_json's arbitrary_precision hands a number over as a map with
+                    // this one key: a number, not claims.
+                    if m.is_empty() && k == "$serde_json::private::Number" {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        return Ok(Claims(Value::from(0)));
+                    }
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "claim {k:?} is given twice"
+                        )));
+                    }
+                    let v: Value = map.next_value()?;
+                    m.insert(k, v);
+                }
+                Ok(Claims(Value::Object(m)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Claims, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Claims(Value::Array(Vec::new())))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::String(String::new())))
+            }
+            fn visit_bool<E>(self, b: bool) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::from(0)))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::from(0)))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::from(0)))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::Null))
+            }
+        }
+        d.deserialize_any(Visit)
     }
 }
 
