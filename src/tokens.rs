@@ -47,12 +47,33 @@ pub fn sign(
     claims: &Map<String, Value>,
     allow_weak: bool,
 ) -> Result<String> {
+    sign_with_header(key, alg, &Map::new(), claims, allow_weak)
+}
+
+/// `sign` with extra header fields (`mint --header`): they are added after `alg`, `typ` and
+/// `kid`, and replace `typ` and `kid` when they name them. `alg` is never taken from `extra`
+/// (see `parse_header_fields`, which refuses it).
+///
+/// # Errors
+/// Exit 8 when the key cannot sign `alg` (see `Key::encoding`).
+pub fn sign_with_header(
+    key: &Key,
+    alg: Algorithm,
+    extra: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    allow_weak: bool,
+) -> Result<String> {
     let encoding = key.encoding(alg, allow_weak)?;
     let mut header = Map::new();
     header.insert("alg".into(), alg::name(alg).into());
     header.insert("typ".into(), Value::String("JWT".into()));
     if let Some(kid) = &key.kid {
         header.insert("kid".into(), Value::String(kid.clone()));
+    }
+    for (k, v) in extra {
+        if k != "alg" {
+            header.insert(k.clone(), v.clone());
+        }
     }
     let mut message = b64_json(&Value::Object(header));
     message.push('.');
@@ -294,6 +315,74 @@ pub fn parse_time(flag: &str, s: &str) -> Result<i64> {
         })
 }
 
+/// Header fields RFC 7515 defines as strings: `--header` takes their values as given, so
+/// `--header kid=1` is the string "1", never a number.
+const STRING_HEADERS: [&str; 3] = ["kid", "typ", "cty"];
+
+/// Parses `mint --header K=V` values into header fields: V is JSON if it parses, else a
+/// string, except for `kid`, `typ` and `cty`, which are always strings.
+///
+/// # Errors
+/// A usage error for a missing `=`, an empty name, `alg` (the algorithm comes from the key
+/// and `--alg`, never from a header flag) or a field given twice.
+pub fn parse_header_fields(specs: &[String], into: &mut Map<String, Value>) -> Result<()> {
+    for spec in specs {
+        let Some((k, v)) = spec.split_once('=') else {
+            return Err(Error::invalid(
+                format!("--header {spec:?}"),
+                "expected K=V, e.g. --header kid=2024-01",
+            ));
+        };
+        if k.is_empty() {
+            return Err(Error::invalid(
+                format!("--header {spec:?}"),
+                "the field name is empty",
+            ));
+        }
+        if k == "alg" {
+            return Err(Error::invalid(
+                format!("--header {k}"),
+                "the algorithm is not a header flag: it comes from the key, or --alg",
+            ));
+        }
+        if into.contains_key(k) {
+            return Err(Error::invalid(format!("--header {k}"), "is given twice"));
+        }
+        let value = if STRING_HEADERS.contains(&k) {
+            Value::String(v.to_string())
+        } else {
+            serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()))
+        };
+        into.insert(k.to_string(), value);
+    }
+    Ok(())
+}
+
+/// A token as people paste it: surrounding whitespace, and an `Authorization: Bearer ` or
+/// `Bearer ` prefix (as copied from an HTTP request or a curl command line), removed. The
+/// header name and the scheme are matched without regard to case (RFC 9110 §5.1, §11.1).
+pub fn strip_bearer(token: &[u8]) -> &[u8] {
+    let mut t = token.trim_ascii();
+    // A token starts with `ey` (base64url of `{"`): the common case costs one comparison.
+    if !matches!(t.first(), Some(b'A' | b'a' | b'B' | b'b')) {
+        return t;
+    }
+    if let Some(rest) = strip_prefix_ci(t, b"authorization:") {
+        t = rest.trim_ascii_start();
+    }
+    if let Some(rest) = strip_prefix_ci(t, b"bearer")
+        && rest.first().is_some_and(|b| *b == b' ' || *b == b'\t')
+    {
+        t = rest.trim_ascii_start();
+    }
+    t
+}
+
+fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
+}
+
 /// Parses `--claim K=V` values into a claims map: V is JSON if it parses, else a string.
 ///
 /// # Errors
@@ -388,6 +477,43 @@ mod tests {
         assert!(parse_claims(&["a=1".into(), "a=2".into()], &mut Map::new()).is_err());
         assert!(parse_claims(&["jti=1".into()], &mut Map::new()).is_err());
         assert!(parse_claims(&["jti=abc".into()], &mut Map::new()).is_ok());
+    }
+
+    #[test]
+    fn bearer_prefixes_are_removed() {
+        for given in [
+            "ey.a.b",
+            "  ey.a.b \r\n",
+            "Bearer ey.a.b",
+            "bearer  ey.a.b",
+            "Authorization: Bearer ey.a.b",
+            "authorization:bearer\tey.a.b",
+            " AUTHORIZATION:  BEARER ey.a.b ",
+        ] {
+            assert_eq!(strip_bearer(given.as_bytes()), b"ey.a.b", "{given:?}");
+        }
+        // Only whole words: a token that happens to start with the letters stays as it is.
+        assert_eq!(strip_bearer(b"Bearerx.a.b"), b"Bearerx.a.b");
+        assert_eq!(strip_bearer(b"Bearer"), b"Bearer");
+        assert_eq!(strip_bearer(b"Authorization: Basic abc"), b"Basic abc");
+    }
+
+    #[test]
+    fn header_fields() {
+        let mut m = Map::new();
+        parse_header_fields(
+            &["kid=1".into(), "typ=at+jwt".into(), "x5c=[\"a\"]".into()],
+            &mut m,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(m),
+            serde_json::json!({"kid": "1", "typ": "at+jwt", "x5c": ["a"]})
+        );
+        assert!(parse_header_fields(&["alg=none".into()], &mut Map::new()).is_err());
+        assert!(parse_header_fields(&["noequals".into()], &mut Map::new()).is_err());
+        assert!(parse_header_fields(&["=x".into()], &mut Map::new()).is_err());
+        assert!(parse_header_fields(&["a=1".into(), "a=2".into()], &mut Map::new()).is_err());
     }
 
     #[test]

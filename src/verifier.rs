@@ -143,14 +143,15 @@ pub struct Verified {
 pub struct Rules {
     /// Accept only this algorithm (else every algorithm of the key's family).
     pub alg: Option<Algorithm>,
-    /// Required audience. Without it, a token that carries `aud` is refused unless
-    /// `any_aud` (SPEC §8, RFC 7519 §4.1.3).
-    pub aud: Option<String>,
-    /// Accept a token whatever its audience when `aud` is not set (`verify --any-aud`;
+    /// Accepted audiences: the token's `aud` must hold one of them (`verify --aud`, which
+    /// may be repeated; `serve`'s one configured audience). When empty, a token that carries
+    /// `aud` is refused unless `any_aud` (SPEC §8, RFC 7519 §4.1.3).
+    pub aud: Vec<String>,
+    /// Accept a token whatever its audience when `aud` is empty (`verify --any-aud`;
     /// revoking, since revoking a token grants nothing).
     pub any_aud: bool,
-    /// Required issuer.
-    pub iss: Option<String>,
+    /// Accepted issuers: when not empty, the token's `iss` must be one of them.
+    pub iss: Vec<String>,
     /// Clock skew allowed for `exp`, `nbf` and `iat`, in seconds.
     pub leeway: i64,
     /// Whether `exp` must be present.
@@ -571,21 +572,28 @@ impl Verifier {
         {
             return Err(VerifyError::IssuedInFuture(iat.ceil() as i64));
         }
-        match &self.rules.aud {
-            Some(want) if !c.aud.as_ref().is_some_and(|a| a.contains(want)) => {
-                return Err(invalid(format!("audience is not {want:?}")));
+        let aud = &self.rules.aud;
+        if !aud.is_empty() {
+            if !c
+                .aud
+                .as_ref()
+                .is_some_and(|a| aud.iter().any(|w| a.contains(w)))
+            {
+                return Err(invalid(format!("audience is not {}", one_of(aud))));
             }
-            None if c.aud.is_some() && !self.rules.any_aud => {
-                return Err(invalid(
-                    "token has an audience; pass --aud with one of its values, or --any-aud",
-                ));
-            }
-            _ => {}
+        } else if c.aud.is_some() && !self.rules.any_aud {
+            return Err(invalid(
+                "token has an audience; pass --aud with one of its values, or --any-aud",
+            ));
         }
-        if let Some(want) = &self.rules.iss
-            && !c.iss.as_ref().is_some_and(|a| a.contains(want))
+        let iss = &self.rules.iss;
+        if !iss.is_empty()
+            && !c
+                .iss
+                .as_ref()
+                .is_some_and(|a| iss.iter().any(|w| a.contains(w)))
         {
-            return Err(invalid(format!("issuer is not {want:?}")));
+            return Err(invalid(format!("issuer is not {}", one_of(iss))));
         }
         Ok(Verified {
             sub: c.sub.as_ref().map(|s| s.to_string()),
@@ -637,6 +645,17 @@ fn ring_first(
                 entries[0].allowed_names()
             ))
         })
+}
+
+/// `"a"` for one wanted value, `one of "a", "b"` for several (messages).
+fn one_of(wanted: &[String]) -> String {
+    match wanted {
+        [one] => format!("{one:?}"),
+        many => {
+            let quoted: Vec<String> = many.iter().map(|w| format!("{w:?}")).collect();
+            format!("one of {}", quoted.join(", "))
+        }
+    }
 }
 
 /// Chooses the key of a JWK Set for a token's `alg` and `kid` (SPEC §3): the entry and the

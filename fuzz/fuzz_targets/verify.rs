@@ -25,11 +25,11 @@ fuzz_target!(|data: &[u8]| {
     revocations.users.insert("alice".into(), 1_764_115_200);
     let rules = Rules {
         alg: None,
-        aud: (mode & 2 != 0).then(|| "api".to_string()),
+        aud: (mode & 2 != 0).then(|| "api".to_string()).into_iter().collect(),
         // Without a required audience, a token's `aud` is accepted only with any_aud (SPEC
         // §8); the leeway's low bit picks it, so both paths are reached.
         any_aud: mode & 0x10 != 0,
-        iss: (mode & 4 != 0).then(|| "me".to_string()),
+        iss: (mode & 4 != 0).then(|| "me".to_string()).into_iter().collect(),
         leeway: i64::from(mode >> 4),
         exp_required: mode & 8 != 0,
     };

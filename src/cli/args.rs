@@ -39,6 +39,27 @@ pub struct GlobalArgs {
     /// Silence informational messages on stderr (errors are still printed)
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// When to colour human output: auto (a terminal, NO_COLOR unset, TERM not dumb), always,
+    /// never; e.g. `jwtauth --color always decode "$TOKEN" | less -R`
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: ColorChoice,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour only on a terminal, never with NO_COLOR set or TERM=dumb
+    Auto,
+    /// Always colour (even when piped, even with NO_COLOR set); never in --json output
+    Always,
+    /// Never colour
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,14 +94,18 @@ pub enum Command {
     /// Sign a token for any subject, without a password (test tokens)
     ///
     /// Times take unix seconds or RFC 3339, so tests can mint expired or not-yet-valid tokens
-    /// without sleeping. Needs an existing key (run 'jwtauth init').
+    /// without sleeping. --header shapes the header (kid, typ, cty, …) and --payload takes the
+    /// claims from a JSON object, so a token can look like an identity provider's. Needs an
+    /// existing key (run 'jwtauth init').
     #[command(after_help = EX_MINT)]
     Mint(MintArgs),
     /// Verify a token: signature, algorithm, expiry, audience, issuer, revocation
     ///
     /// Prints the subject (or the claims as compact JSON when there is no sub); --json prints
-    /// {"valid", "header", "claims"}. Exit 0 valid, 1 invalid, 3 expired or not yet valid,
-    /// 4 revoked. With `-` or no TOKEN, checks one token per line of stdin.
+    /// {"valid", "header", "claims"}, or {"valid": false, "exit_code", "error"} when the token
+    /// fails. Exit 0 valid, 1 invalid, 3 expired or not yet valid, 4 revoked. With `-`,
+    /// checks one token per line of stdin; with no TOKEN, a single token on stdin is checked
+    /// as if it were given, several one per line.
     #[command(after_help = EX_VERIFY)]
     Verify(VerifyArgs),
     /// Print a token's header and claims without checking the signature
@@ -93,7 +118,8 @@ pub enum Command {
     /// Revoke a token, or every token of a user
     ///
     /// The token is verified first; its jti is then kept in the revocation list until it
-    /// expires. --all NAME revokes every token of NAME issued up to now.
+    /// expires. `-` revokes every token on stdin, one result line each (exit 0 only if all
+    /// were revoked). --all NAME revokes every token of NAME issued up to now.
     #[command(after_help = EX_LOGOUT)]
     Logout(LogoutArgs),
     /// Show or prune the revocation list
@@ -435,9 +461,10 @@ pub struct ClaimArgs {
     // A negative value reaches the duration parser, which says why it is wrong.
     #[arg(long, value_name = "D", allow_hyphen_values = true)]
     pub ttl: Option<String>,
-    /// Audience claim (aud) [login: default config audience; mint: none]
+    /// Audience claim (aud), repeatable: several make aud an array, e.g. `--aud api --aud
+    /// billing` [login: default config audience; mint: none]
     #[arg(long, value_name = "S")]
-    pub aud: Option<String>,
+    pub aud: Vec<String>,
     /// Issuer claim (iss) [login: default config issuer; mint: none]
     #[arg(long, value_name = "S")]
     pub iss: Option<String>,
@@ -461,9 +488,9 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub struct MintArgs {
-    /// Subject claim (sub)
-    #[arg(long, value_name = "S")]
-    pub sub: String,
+    /// Subject claim (sub); may come from --payload instead
+    #[arg(long, value_name = "S", required_unless_present = "payload")]
+    pub sub: Option<String>,
     /// Expiry: unix seconds or RFC 3339 (overrides --ttl)
     #[arg(long, value_name = "T")]
     pub exp: Option<String>,
@@ -476,24 +503,36 @@ pub struct MintArgs {
     /// Signing algorithm [default: the key's]
     #[arg(long, value_enum)]
     pub alg: Option<Alg>,
+    /// Extra header field, repeatable (never alg), e.g. `--header kid=2024-01 --header
+    /// typ=at+jwt`; kid, typ and cty are taken as strings, other values as JSON if they parse
+    #[arg(long = "header", value_name = "K=V")]
+    pub headers: Vec<String>,
+    /// Take the claims from a JSON object in FILE (`-`: stdin); the flags still win, e.g.
+    /// `jwtauth mint --payload claims.json --ttl 5m`
+    #[arg(long, value_name = "FILE")]
+    pub payload: Option<PathBuf>,
     #[command(flatten)]
     pub claims: ClaimArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The token; `-` or nothing reads one token per line from stdin
+    /// The token (a `Bearer ` or `Authorization: Bearer ` prefix is removed); `-` reads one
+    /// token per line from stdin, one result line each; nothing reads stdin too, and a single
+    /// token there is answered as if it were given here
     #[arg(value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Require this audience (a token that has an audience is refused without --aud)
+    /// Require this audience, repeatable: any one must be in the token's aud, e.g. `--aud api
+    /// --aud billing` (a token that has an audience is refused without --aud)
     #[arg(long, value_name = "S")]
-    pub aud: Option<String>,
+    pub aud: Vec<String>,
     /// Accept a token whatever its audience
     #[arg(long, conflicts_with = "aud")]
     pub any_aud: bool,
-    /// Require this issuer
+    /// Require this issuer, repeatable: the token's iss must be one of them, e.g. `--iss
+    /// https://idp.example --iss https://idp2.example`
     #[arg(long, value_name = "S")]
-    pub iss: Option<String>,
+    pub iss: Vec<String>,
     /// Allowed clock skew for exp, nbf and iat: 20s, 15m, 2h, 7d or seconds
     #[arg(
         long,
@@ -518,14 +557,18 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
-    /// The token; `-` or nothing reads one token per line from stdin
+    /// The token (a `Bearer ` or `Authorization: Bearer ` prefix is removed); `-` reads one
+    /// token per line from stdin, one result line each; nothing reads stdin too, and a single
+    /// token there is answered as if it were given here
     #[arg(value_name = "TOKEN")]
     pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
-    /// The token to revoke; `-` or nothing reads it from stdin
+    /// The token to revoke (a `Bearer ` prefix is removed); `-` revokes every token on stdin,
+    /// one per line, one result line each; nothing reads stdin too, and a single token there
+    /// is revoked as if it were given here
     #[arg(value_name = "TOKEN", conflicts_with = "all")]
     pub token: Option<String>,
     /// Revoke every token of this subject issued up to now
@@ -620,31 +663,31 @@ Examples:
 const EX_LOGIN: &str = "\
 Examples:
   jwtauth login alice
-  printf 'pw\\n' | jwtauth login alice --password-stdin --ttl 1h --aud api
+  printf 'pw\\n' | jwtauth login alice --password-stdin --ttl 1h --aud api --aud billing
   jwtauth login alice --json";
 
 const EX_MINT: &str = "\
 Examples:
-  jwtauth mint --sub test-user --ttl 5m --claim role=admin
-  jwtauth mint --sub bot --aud api --iss ci --claim 'scopes=[\"read\",\"write\"]'
-  jwtauth mint --sub old --iat 2020-01-01T00:00:00Z --exp 2020-01-01T00:15:00Z";
+  jwtauth mint --sub test-user --ttl 5m --claim role=admin --header kid=2024-01
+  jwtauth mint --sub bot --aud api --aud billing --iss ci --claim 'scopes=[\"read\",\"write\"]'
+  echo '{\"sub\":\"old\",\"iat\":1577836800,\"exp\":1577837700}' | jwtauth mint --payload -";
 
 const EX_VERIFY: &str = "\
 Examples:
   jwtauth verify \"$TOKEN\"
-  jwtauth verify --aud api --iss ci --leeway 30s \"$TOKEN\"
+  jwtauth verify --aud api --aud billing --iss ci --leeway 30s \"Bearer $TOKEN\"
   cat tokens.txt | jwtauth verify --json -";
 
 const EX_DECODE: &str = "\
 Examples:
-  jwtauth decode \"$TOKEN\"
   jwtauth decode --json \"$TOKEN\"
+  pbpaste | jwtauth --color never decode     # one token on stdin: the full view
   cat tokens.txt | jwtauth decode -";
 
 const EX_LOGOUT: &str = "\
 Examples:
   jwtauth logout \"$TOKEN\"
-  echo \"$TOKEN\" | jwtauth logout
+  cat tokens.txt | jwtauth logout -          # one result line per token
   jwtauth logout --all alice";
 
 const EX_REVOCATIONS: &str = "\

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::cli::args::GlobalArgs;
+use crate::cli::args::{ColorChoice, GlobalArgs};
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
 use crate::config::{CONFIG_FILE, Config, Source};
@@ -29,8 +29,9 @@ pub struct Ctx {
     pub json: bool,
     /// `-q`
     pub quiet: bool,
-    /// Colour human output on stdout: only when stdout is a terminal, `NO_COLOR` is unset or
-    /// empty, and `TERM` is not `dumb` (never in `--json`).
+    /// Colour human output on stdout (never in `--json`): `--color always`, or with `--color
+    /// auto` (the default) only when stdout is a terminal, `NO_COLOR` is unset or empty, and
+    /// `TERM` is not `dumb`.
     pub color: bool,
     /// Now, in unix seconds, read once: a one-shot command decides by one time. A stream
     /// (`verify -`) reads its clock per token instead.
@@ -135,7 +136,12 @@ impl Ctx {
             config_file,
             json: global.json,
             quiet: global.quiet,
-            color: !global.json && color_wanted(),
+            color: !global.json
+                && match global.color {
+                    ColorChoice::Always => true,
+                    ColorChoice::Never => false,
+                    ColorChoice::Auto => color_wanted(),
+                },
             now: jiff::Timestamp::now().as_second(),
         })
     }
@@ -259,7 +265,9 @@ fn given(
     Some(path)
 }
 
-/// Colour is for people: a terminal on stdout, and no opt-out (<https://no-color.org>).
+/// `--color auto`: colour is for people: a terminal on stdout, and no opt-out
+/// (<https://no-color.org>; an explicit `--color always` overrides `NO_COLOR`, as the
+/// convention asks of command-line flags).
 fn color_wanted() -> bool {
     use std::io::IsTerminal;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());

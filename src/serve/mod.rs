@@ -144,7 +144,7 @@ pub fn run(
     let access = Verifier::new(
         &key,
         Rules {
-            aud: opts.audience.clone(),
+            aud: opts.audience.iter().cloned().collect(),
             exp_required: true,
             ..Rules::default()
         },

@@ -257,3 +257,86 @@ print(json.dumps(out))
     let theirs: Value = serde_json::from_str(got.trim()).expect("python JSON");
     assert_eq!(theirs, payload(&env, &token));
 }
+
+/// PyJWT's view of a token: the verified claims for audience AUD, and the unverified header;
+/// or "rejected" when the audience is not one of the token's.
+const PY_AUD_AND_HEADER: &str = r#"
+import json, os, jwt
+t = os.environ["TOKEN"]
+try:
+    claims = jwt.decode(t, os.environ["JWT_SECRET_KEY"], algorithms=["HS256"],
+                        audience=os.environ["AUD"],
+                        options={"require": ["exp", "iat", "sub", "jti", "aud"]})
+except jwt.InvalidAudienceError:
+    print("rejected")
+else:
+    print(json.dumps({"claims": claims, "header": jwt.get_unverified_header(t)}, sort_keys=True))
+"#;
+
+#[test]
+fn pyjwt_accepts_array_aud_and_custom_header_tokens() {
+    let Some(python) = common::python() else {
+        return;
+    };
+    let env = Env::new();
+    env.init();
+    let key = secret(&env);
+    let token = env.mint(&[
+        "--sub",
+        "svc",
+        "--aud",
+        "orders",
+        "--aud",
+        "billing",
+        "--header",
+        "kid=2024-01",
+        "--header",
+        "typ=at+jwt",
+        "--header",
+        "cty=example",
+    ]);
+    let ours = env.decoded(&token);
+    assert_eq!(ours["payload"]["aud"], json!(["orders", "billing"]));
+    for aud in ["orders", "billing"] {
+        let got = py(
+            &python,
+            &key,
+            &[("TOKEN", &token), ("AUD", aud)],
+            PY_AUD_AND_HEADER,
+        );
+        let theirs: Value = serde_json::from_str(got.trim()).expect("python JSON");
+        assert_eq!(
+            theirs["claims"], ours["payload"],
+            "PyJWT with audience {aud}"
+        );
+        assert_eq!(
+            theirs["header"],
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": "2024-01", "cty": "example"})
+        );
+    }
+    // PyJWT refuses an audience the token does not name, so the checks above mean something.
+    let got = py(
+        &python,
+        &key,
+        &[("TOKEN", &token), ("AUD", "other")],
+        PY_AUD_AND_HEADER,
+    );
+    assert_eq!(got.trim(), "rejected");
+    // A token minted from a --payload object with an array aud: the same.
+    let out = env
+        .cmd()
+        .args(["mint", "--payload", "-"])
+        .write_stdin(r#"{"sub": "p", "aud": ["x", "y"], "scope": "read"}"#)
+        .exits(0)
+        .stdout;
+    let from_payload = String::from_utf8(out).unwrap().trim().to_string();
+    let got = py(
+        &python,
+        &key,
+        &[("TOKEN", &from_payload), ("AUD", "y")],
+        PY_AUD_AND_HEADER,
+    );
+    let theirs: Value = serde_json::from_str(got.trim()).expect("python JSON");
+    assert_eq!(theirs["claims"]["scope"], "read");
+    assert_eq!(theirs["claims"]["aud"], json!(["x", "y"]));
+}

@@ -222,9 +222,9 @@ fn check_no_panic(bytes: &[u8]) {
     for rules in [
         Rules::default(),
         Rules {
-            aud: Some("a".into()),
+            aud: vec!["a".into()],
             any_aud: false,
-            iss: Some("i".into()),
+            iss: vec!["i".into()],
             leeway: 60,
             exp_required: true,
             alg: None,

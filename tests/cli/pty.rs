@@ -250,4 +250,21 @@ fn decode_is_coloured_on_a_terminal_but_not_with_no_color() {
     let mut p = spawn(&env, &["decode", "--json", &token]);
     let out = p.exp_eof().expect("eof");
     assert!(!out.contains('\u{1b}'), "{out:?}");
+
+    // --color never turns it off on a terminal; --color always beats NO_COLOR there too.
+    let mut p = spawn(&env, &["--color", "never", "decode", &token]);
+    let out = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(
+        !out.contains('\u{1b}') && out.contains("Status: expired "),
+        "{out:?}"
+    );
+    let mut p = spawn_with(
+        &env,
+        &[("NO_COLOR", "1")],
+        &["decode", "--color", "always", &token],
+    );
+    let out = p.exp_eof().expect("eof");
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(out.contains("\u{1b}[1mHeader\u{1b}[0m"), "{out:?}");
 }

@@ -1073,10 +1073,31 @@ fn attack_tokens_are_invalid_with_one_error_line() {
                 .output()
                 .unwrap();
             assert_eq!(out.status.code(), Some(1), "{what} {flags:?}");
-            assert_eq!(stdout_str(&out), "", "{what} {flags:?}");
             let err = stderr_str(&out);
             assert_one_error_line(&err, what);
             assert!(err.starts_with("jwtauth: invalid token: "), "{what}: {err}");
+            // --json answers a failure too (SPEC §8), with the message of stderr.
+            let expected = if json_mode {
+                let msg = err.trim_end().strip_prefix("jwtauth: ").unwrap();
+                format!(
+                    "{}\n",
+                    json!({"valid": false, "exit_code": 1, "error": msg})
+                )
+            } else {
+                String::new()
+            };
+            assert_eq!(stdout_str(&out), expected, "{what} {flags:?}");
+            // The one token on stdin, TOKEN omitted: the same answer as the argument.
+            let alone = env
+                .cmd()
+                .arg("verify")
+                .args(flags)
+                .write_stdin(format!("{token}\n"))
+                .output()
+                .unwrap();
+            assert_eq!(alone.status.code(), Some(1), "{what} {flags:?} (stdin)");
+            assert_eq!(stdout_str(&alone), expected, "{what} {flags:?} (stdin)");
+            assert_eq!(stderr_str(&alone), err, "{what} {flags:?} (stdin)");
 
             let out = env
                 .cmd()
@@ -1468,31 +1489,43 @@ fn logout_reads_the_token_from_stdin() {
     env.init();
     let a = env.mint(&["--sub", "a"]);
     let b = env.mint(&["--sub", "b"]);
+    // `-` is batch mode, even for one token: one result line, `ok <jti>`.
+    let jti_a = payload(&env, &a)["jti"].as_str().unwrap().to_string();
     env.cmd()
         .args(["logout", "-"])
         .write_stdin(format!("{a}\n"))
         .assert()
         .code(0)
-        .stdout("");
+        .stdout(format!("ok {jti_a}\n"))
+        .stderr("");
+    // TOKEN omitted and one token: as if it were the argument (nothing on stdout).
+    let jti_b = payload(&env, &b)["jti"].as_str().unwrap().to_string();
     env.cmd()
         .arg("logout")
         .write_stdin(format!("\n{b}\r\n"))
         .assert()
-        .code(0);
+        .code(0)
+        .stdout("")
+        .stderr(format!("jwtauth: logged out token {jti_b}\n"));
     assert_eq!(verify(&env, &a, &[]).0, 4);
     assert_eq!(verify(&env, &b, &[]).0, 4);
     let out = env.cmd().arg("logout").write_stdin("").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_one_error_line(&stderr_str(&out), "empty stdin logout");
+    // TOKEN omitted and two lines: batch mode too; the same token twice is revoked once,
+    // then found revoked (4), so the run is 1.
     let c = env.mint(&["--sub", "c"]);
-    let out = env
-        .cmd()
+    let jti_c = payload(&env, &c)["jti"].as_str().unwrap().to_string();
+    env.cmd()
         .arg("logout")
         .write_stdin(format!("{c}\n{c}\n"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "two tokens for one logout");
-    assert_eq!(verify(&env, &c, &[]).0, 0);
+        .assert()
+        .code(1)
+        .stdout(format!(
+            "ok {jti_c}\nerror 4 token revoked: this token was logged out\n"
+        ))
+        .stderr("jwtauth: invalid token: 1 of 2 tokens failed\n");
+    assert_eq!(verify(&env, &c, &[]).0, 4);
 }
 
 #[test]
@@ -1661,4 +1694,625 @@ fn logout_of_a_token_without_jti_points_to_logout_all() {
     assert_one_error_line(&err, "no jti");
     assert!(err.contains("logout --all"), "{err}");
     assert!(!env.state().exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 12: what jwt-cli and step users reach for (SPEC §8 "Tokens")
+// ---------------------------------------------------------------------------------------
+
+/// Every file under the temp home with its bytes: "nothing changed on disk" is this map
+/// before and after.
+fn disk(env: &Env) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    fn walk(dir: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(env.path(), &mut out);
+    out.sort();
+    out
+}
+
+/// Runs `jwtauth ARGS` with `stdin`: (code, stdout, stderr).
+fn run(env: &Env, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = env.cmd().args(args).write_stdin(stdin).output().unwrap();
+    (
+        out.status.code().expect("exit code"),
+        stdout_str(&out),
+        stderr_str(&out),
+    )
+}
+
+#[test]
+fn verify_accepts_any_of_repeated_aud_and_iss() {
+    let env = Env::new();
+    env.init();
+    let t = env.mint(&["--sub", "x", "--aud", "api", "--iss", "idp-a"]);
+    assert_eq!(
+        verify(&env, &t, &["--aud", "web", "--aud", "api"]),
+        (0, "x\n".into(), String::new())
+    );
+    assert_eq!(
+        verify(&env, &t, &["--aud", "web", "--aud", "mobile"]),
+        (
+            1,
+            String::new(),
+            "jwtauth: invalid token: audience is not one of \"web\", \"mobile\"\n".into()
+        )
+    );
+    assert_eq!(
+        verify(&env, &t, &["--any-aud", "--iss", "idp-b", "--iss", "idp-a"]),
+        (0, "x\n".into(), String::new())
+    );
+    assert_eq!(
+        verify(
+            &env,
+            &t,
+            &["--aud", "api", "--iss", "idp-b", "--iss", "idp-c"]
+        ),
+        (
+            1,
+            String::new(),
+            "jwtauth: invalid token: issuer is not one of \"idp-b\", \"idp-c\"\n".into()
+        )
+    );
+    // --any-aud still conflicts with --aud, however many.
+    let (code, out, err) = verify(&env, &t, &["--aud", "a", "--aud", "b", "--any-aud"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_one_error_line(&err, "--aud with --any-aud");
+    // An array aud (minted by us now): any one of the wanted values in any one of its.
+    let arr = env.mint(&["--sub", "y", "--aud", "orders", "--aud", "billing"]);
+    assert_eq!(verify(&env, &arr, &["--aud", "billing"]).0, 0);
+    assert_eq!(verify(&env, &arr, &["--aud", "x", "--aud", "orders"]).0, 0);
+    assert_eq!(verify(&env, &arr, &["--aud", "x", "--aud", "z"]).0, 1);
+    assert_eq!(verify(&env, &arr, &[]).0, 1, "an audience needs --aud");
+    // In a stream too.
+    env.cmd()
+        .args(["verify", "-", "--aud", "nope", "--aud", "billing"])
+        .write_stdin(format!("{arr}\n{t}\n"))
+        .assert()
+        .code(1)
+        .stdout("ok y\nerror 1 invalid token: audience is not one of \"nope\", \"billing\"\n")
+        .stderr("jwtauth: invalid token: 1 of 2 tokens failed\n");
+}
+
+#[test]
+fn repeated_aud_on_mint_and_login_makes_an_array() {
+    let env = Env::new();
+    env.init();
+    env.add_user("alice", PW);
+    let one = env.mint(&["--sub", "s", "--aud", "api"]);
+    assert_eq!(
+        payload(&env, &one)["aud"],
+        json!("api"),
+        "one --aud is a string"
+    );
+    let two = env.mint(&["--sub", "s", "--aud", "api", "--aud", "billing"]);
+    assert_eq!(payload(&env, &two)["aud"], json!(["api", "billing"]));
+    let out = env
+        .cmd()
+        .args([
+            "mint", "--json", "--sub", "s", "--aud", "a", "--aud", "b", "--aud", "c",
+        ])
+        .exits(0);
+    assert_eq!(json(&out.stdout)["claims"]["aud"], json!(["a", "b", "c"]));
+    let login = |extra: &[&str]| {
+        let mut cmd = env.cmd();
+        cmd.args(["login", "alice", "--password-stdin"])
+            .args(extra)
+            .write_stdin(format!("{PW}\n"));
+        stdout_str(&cmd.exits(0)).trim().to_string()
+    };
+    let t = login(&["--aud", "api", "--aud", "billing"]);
+    assert_eq!(payload(&env, &t)["aud"], json!(["api", "billing"]));
+    assert_eq!(verify(&env, &t, &["--aud", "billing"]).0, 0);
+    // The configured audience is the default; flags replace it.
+    env.write_config("audience = \"portal\"\n");
+    assert_eq!(payload(&env, &login(&[]))["aud"], json!("portal"));
+    let t = login(&["--aud", "x", "--aud", "y"]);
+    assert_eq!(payload(&env, &t)["aud"], json!(["x", "y"]));
+}
+
+#[test]
+fn mint_header_sets_extra_fields_but_never_alg() {
+    let env = Env::new();
+    env.init();
+    let t = env.mint(&[
+        "--sub",
+        "s",
+        "--header",
+        "kid=2024-01",
+        "--header",
+        "typ=at+jwt",
+        "--header",
+        "cty=JWT",
+        "--header",
+        "x5t#S256=1",
+        "--header",
+        "jku=https://idp.example/jwks.json",
+    ]);
+    assert_eq!(
+        header(&env, &t),
+        json!({"alg": "HS256", "typ": "at+jwt", "kid": "2024-01", "cty": "JWT",
+               "x5t#S256": 1, "jku": "https://idp.example/jwks.json"})
+    );
+    // kid, typ and cty are strings whatever they look like (RFC 7515 §4.1).
+    let t2 = env.mint(&["--sub", "s", "--header", "kid=42", "--header", "typ=null"]);
+    assert_eq!(
+        header(&env, &t2),
+        json!({"alg": "HS256", "typ": "null", "kid": "42"})
+    );
+    // The token still verifies: the key, not the header, decides.
+    assert_eq!(verify(&env, &t, &[]), (0, "s\n".into(), String::new()));
+    let out = env.cmd().args(["verify", "--json", &t]).exits(0);
+    assert_eq!(json(&out.stdout)["header"]["kid"], "2024-01");
+    // Bad --header values: exit 2, nothing on stdout, one line, nothing written.
+    let before = disk(&env);
+    for (arg, msg) in [
+        (
+            "alg=none",
+            "--header alg: the algorithm is not a header flag: it comes from the key, or --alg",
+        ),
+        (
+            "alg=HS512",
+            "--header alg: the algorithm is not a header flag: it comes from the key, or --alg",
+        ),
+        (
+            "noequals",
+            "--header \"noequals\": expected K=V, e.g. --header kid=2024-01",
+        ),
+        ("=x", "--header \"=x\": the field name is empty"),
+    ] {
+        env.cmd()
+            .args(["mint", "--sub", "s", "--header", arg])
+            .stderr_only(2, format!("jwtauth: {msg}\n"));
+    }
+    env.cmd()
+        .args([
+            "mint", "--sub", "s", "--header", "kid=a", "--header", "kid=b",
+        ])
+        .stderr_only(2, "jwtauth: --header kid: is given twice\n");
+    // --header is mint's: login has none.
+    let (code, out, err) = run(&env, &["login", "a", "--header", "kid=x"], "");
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_one_error_line(&err, "login --header");
+    assert_eq!(disk(&env), before, "a refused mint writes nothing");
+}
+
+#[test]
+fn mint_payload_takes_claims_from_a_json_object_and_flags_win() {
+    let env = Env::new();
+    env.init();
+    let file = env.path().join("claims.json");
+    std::fs::write(
+        &file,
+        r#"{"sub": "from-file", "role": "admin", "iat": 1900000000, "exp": 4000000000,
+            "nbf": 1900000000, "aud": ["a", "b"], "iss": "idp", "jti": "j-1",
+            "n": 12345678901234567890123}"#,
+    )
+    .unwrap();
+    let p = file.to_str().unwrap();
+    let t = env.mint(&["--payload", p]);
+    assert_eq!(
+        payload(&env, &t),
+        json!({"sub": "from-file", "role": "admin", "iat": 1900000000, "exp": 4000000000i64,
+               "nbf": 1900000000, "aud": ["a", "b"], "iss": "idp", "jti": "j-1",
+               "n": 12345678901234567890123u128})
+    );
+    // Flags win over the payload's fields.
+    let t = env.mint(&[
+        "--payload",
+        p,
+        "--sub",
+        "flag",
+        "--aud",
+        "c",
+        "--iss",
+        "me",
+        "--iat",
+        "1900000100",
+        "--exp",
+        "3000000000",
+        "--nbf",
+        "1900000100",
+        "--claim",
+        "role=user",
+        "--claim",
+        "jti=j-2",
+    ]);
+    let c = payload(&env, &t);
+    assert_eq!(
+        (
+            &c["sub"], &c["aud"], &c["iss"], &c["iat"], &c["exp"], &c["nbf"], &c["role"], &c["jti"]
+        ),
+        (
+            &json!("flag"),
+            &json!("c"),
+            &json!("me"),
+            &json!(1900000100),
+            &json!(3000000000i64),
+            &json!(1900000100),
+            &json!("user"),
+            &json!("j-2")
+        )
+    );
+    // An explicit --ttl beats the payload's exp: exp = iat + ttl.
+    let t = env.mint(&["--payload", p, "--ttl", "1m"]);
+    assert_eq!(payload(&env, &t)["exp"], json!(1900000060));
+    // From stdin; without times in it, iat is now, exp iat + 15m and jti random.
+    let out = env
+        .cmd()
+        .args(["mint", "--json", "--payload", "-"])
+        .write_stdin(r#"{"sub": "svc", "scope": "read"}"#)
+        .exits(0);
+    let v = json(&out.stdout);
+    let claims = &v["claims"];
+    assert_eq!(claims["scope"], "read");
+    assert_eq!(claims["sub"], "svc");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+    assert_jti(claims);
+    assert_eq!(verify(&env, v["access_token"].as_str().unwrap(), &[]).0, 0);
+
+    // Bad payloads: the exit code, nothing on stdout, one line, nothing written.
+    let dir = env.path().join("a-dir");
+    std::fs::create_dir(&dir).unwrap();
+    let before_dir = disk(&env);
+    let cases: Vec<(&str, i32, String)> = vec![
+        ("not json", 2, "--payload -: is not valid JSON: expected ident at line 1 column 2".into()),
+        ("", 2, "--payload -: is not valid JSON: EOF while parsing a value at line 1 column 0".into()),
+        ("[1, 2]", 2, "--payload -: is not a JSON object (found an array); expected the claims, e.g. {\"sub\": \"svc\", \"role\": \"admin\"}".into()),
+        ("\"sub\"", 2, "--payload -: is not a JSON object (found a string); expected the claims, e.g. {\"sub\": \"svc\", \"role\": \"admin\"}".into()),
+        ("1.5", 2, "--payload -: is not a JSON object (found a number); expected the claims, e.g. {\"sub\": \"svc\", \"role\": \"admin\"}".into()),
+        ("{\"sub\": \"a\", \"role\": 1, \"sub\": \"b\"}", 2, "--payload -: claim \"sub\" is given twice at line 1 column 29".into()),
+        ("{\"role\": \"x\"}", 2, "--sub: is required: give --sub, or a sub in the --payload object".into()),
+        ("{\"sub\": 5}", 2, "--payload sub: must be a string".into()),
+        ("{\"sub\": \"\"}", 2, "--sub: must not be empty".into()),
+        ("{\"sub\": \"s\", \"exp\": \"soon\"}", 2, "--payload exp: must be unix seconds, a whole number from 0 to 253402300799 (year 9999)".into()),
+        ("{\"sub\": \"s\", \"iat\": 1.5}", 2, "--payload iat: must be unix seconds, a whole number from 0 to 253402300799 (year 9999)".into()),
+        ("{\"sub\": \"s\", \"nbf\": -1}", 2, "--payload nbf: must be unix seconds, a whole number from 0 to 253402300799 (year 9999)".into()),
+        ("{\"sub\": \"s\", \"jti\": 7}", 2, "--payload jti: must be a string".into()),
+        ("{\"sub\": \"s\", \"iss\": [\"a\"]}", 2, "--payload iss: must be a string".into()),
+        ("{\"sub\": \"s\", \"aud\": [\"a\", 1]}", 2, "--payload aud: must be a string or an array of strings".into()),
+    ];
+    for (stdin, code, msg) in &cases {
+        env.cmd()
+            .args(["mint", "--payload", "-"])
+            .write_stdin(*stdin)
+            .stderr_only(*code, format!("jwtauth: {msg}\n"));
+    }
+    // Deeply nested and oversized payloads are refused, never a crash.
+    let deep = format!(
+        "{{\"sub\":\"s\",\"d\":{}{}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let (code, out, err) = run(&env, &["mint", "--payload", "-"], &deep);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("recursion limit exceeded"), "{err}");
+    assert_one_error_line(&err, "deep payload");
+    let big = format!("{{\"sub\":\"s\",\"pad\":\"{}\"}}", "x".repeat(70_000));
+    env.cmd()
+        .args(["mint", "--payload", "-"])
+        .write_stdin(big)
+        .stderr_only(
+            2,
+            "jwtauth: --payload -: is over 64 KiB, the largest token accepted\n",
+        );
+    // Files that cannot be read are exit 8 (SPEC §4), naming the file.
+    let missing = env.path().join("missing.json");
+    env.cmd()
+        .args(["mint", "--payload", missing.to_str().unwrap()])
+        .stderr_only(
+            8,
+            format!(
+                "jwtauth: --payload {}: No such file or directory (os error 2)\n",
+                missing.display()
+            ),
+        );
+    env.cmd()
+        .args(["mint", "--payload", dir.to_str().unwrap()])
+        .stderr_only(
+            8,
+            format!(
+                "jwtauth: --payload {}: Is a directory (os error 21)\n",
+                dir.display()
+            ),
+        );
+    assert_eq!(disk(&env), before_dir, "a refused mint writes nothing");
+    // A payload that is fine but no key: exit 8 with the hint, as ever, and nothing created.
+    std::fs::remove_file(env.secret()).unwrap();
+    let (code, out, err) = run(&env, &["mint", "--payload", p], "");
+    assert_eq!((code, out.as_str()), (8, ""));
+    assert!(err.contains("run 'jwtauth init'"), "{err}");
+    assert!(!env.secret().exists() && !env.state().exists());
+}
+
+#[test]
+fn bearer_prefixes_are_removed_everywhere_a_token_is_taken() {
+    let env = Env::new();
+    env.init();
+    let t = env.mint(&["--sub", "alice"]);
+    for given in [
+        format!("Bearer {t}"),
+        format!("Authorization: Bearer {t}"),
+        format!("authorization: bearer   {t}  "),
+        format!("  {t}\t"),
+    ] {
+        assert_eq!(
+            verify(&env, &given, &[]),
+            (0, "alice\n".into(), String::new()),
+            "{given:?}"
+        );
+        let out = env.cmd().args(["decode", "--json", &given]).exits(0);
+        assert_eq!(json(&out.stdout)["payload"]["sub"], "alice", "{given:?}");
+        // Stdin: one token alone, and in a stream.
+        assert_eq!(
+            run(&env, &["verify"], &format!("{given}\n")),
+            (0, "alice\n".into(), String::new())
+        );
+        assert_eq!(
+            run(&env, &["verify", "-"], &format!("{given}\n{given}\n")),
+            (0, "ok alice\nok alice\n".into(), String::new())
+        );
+        assert_eq!(
+            run(&env, &["decode", "-"], &format!("{given}\n")),
+            (0, "ok alice\n".into(), String::new())
+        );
+    }
+    // Only a whole word is a prefix: "Bearerx" stays and is not a token.
+    let (code, _, err) = verify(&env, &format!("Bearerx{t}"), &[]);
+    assert_eq!(code, 1);
+    assert_one_error_line(&err, "Bearerx");
+    // logout, by argument and on stdin.
+    let a = env.mint(&["--sub", "a"]);
+    let b = env.mint(&["--sub", "b"]);
+    env.cmd()
+        .args(["logout", &format!("Authorization: Bearer {a}")])
+        .assert()
+        .code(0);
+    env.cmd()
+        .arg("logout")
+        .write_stdin(format!("Bearer {b}\n"))
+        .assert()
+        .code(0);
+    assert_eq!(verify(&env, &a, &[]).0, 4);
+    assert_eq!(verify(&env, &b, &[]).0, 4);
+}
+
+#[test]
+fn one_token_on_stdin_is_answered_like_an_argument() {
+    let env = Env::new();
+    env.init();
+    let t = env.mint(&["--sub", "alice", "--claim", "role=admin"]);
+    // decode: the full view, text and JSON, exactly as for the argument (`pbpaste | decode`).
+    for flags in [&[][..], &["--json"]] {
+        let by_arg = env.cmd().arg("decode").args(flags).arg(&t).exits(0);
+        for stdin in [format!("{t}\n"), format!("\n  {t}\r\n\n"), t.clone()] {
+            let by_stdin = env
+                .cmd()
+                .arg("decode")
+                .args(flags)
+                .write_stdin(stdin)
+                .exits(0);
+            assert_eq!(stdout_str(&by_stdin), stdout_str(&by_arg), "{flags:?}");
+            assert_eq!(stderr_str(&by_stdin), "");
+        }
+    }
+    assert!(
+        stdout_str(&env.cmd().arg("decode").write_stdin(t.clone()).exits(0)).contains("Claims")
+    );
+    // verify: the token's own exit code and message, not a batch summary.
+    let expired = env.mint(&["--sub", "x", "--iat", "999999000", "--exp", "1000000000"]);
+    assert_eq!(
+        run(&env, &["verify"], &format!("{expired}\n")),
+        (
+            3,
+            String::new(),
+            format!(
+                "jwtauth: {}\n",
+                expired_msg("2001-09-09T01:46:40Z", 1_000_000_000)
+            )
+        )
+    );
+    let out = env
+        .cmd()
+        .args(["verify", "--json"])
+        .write_stdin(t.clone())
+        .exits(0);
+    let v = json(&out.stdout);
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["claims"]["role"], "admin");
+    // An explicit `-` is batch mode whatever the number of tokens.
+    assert_eq!(
+        run(&env, &["verify", "-"], &format!("{expired}\n")),
+        (
+            1,
+            format!(
+                "error 3 {}\n",
+                expired_msg("2001-09-09T01:46:40Z", 1_000_000_000)
+            ),
+            "jwtauth: invalid token: 1 of 1 tokens failed\n".into()
+        )
+    );
+    assert_eq!(
+        run(&env, &["decode", "-"], &format!("{t}\n")),
+        (0, "ok alice\n".into(), String::new())
+    );
+    // TOKEN omitted and two tokens: batch mode, line numbers counting the blank lines.
+    let out = env
+        .cmd()
+        .args(["verify", "--json"])
+        .write_stdin(format!("\n{t}\n\n{expired}\n"))
+        .exits(1);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (&lines[0]["line"], &lines[0]["exit_code"]),
+        (&json!(2), &json!(0))
+    );
+    assert_eq!(
+        (&lines[1]["line"], &lines[1]["exit_code"]),
+        (&json!(4), &json!(3))
+    );
+    // One token over 64 KiB on stdin: the argument's message.
+    let big = format!("{}.a.b", "A".repeat(70_000));
+    let (code, out, err) = run(&env, &["verify"], &format!("{big}\n"));
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        format!(
+            "jwtauth: invalid token: token is {} bytes, over the 64 KiB limit\n",
+            big.len()
+        )
+    );
+    assert_eq!(verify(&env, &big, &[]).2, err);
+}
+
+#[test]
+fn verify_json_and_hash_check_json_print_a_document_on_failure() {
+    let env = Env::new();
+    env.init();
+    let expired = env.mint(&["--sub", "x", "--iat", "999999000", "--exp", "1000000000"]);
+    let msg = expired_msg("2001-09-09T01:46:40Z", 1_000_000_000);
+    env.cmd()
+        .args(["verify", "--json", &expired])
+        .assert()
+        .code(3)
+        .stdout(format!(
+            "{}\n",
+            json!({"valid": false, "exit_code": 3, "error": msg})
+        ))
+        .stderr(format!("jwtauth: {msg}\n"));
+    let t = env.mint(&["--sub", "y"]);
+    env.cmd().args(["logout", &t]).assert().code(0);
+    let out = env.cmd().args(["verify", "--json", &t]).exits(4);
+    assert_eq!(
+        json(&out.stdout),
+        json!({"valid": false, "exit_code": 4, "error": "token revoked: this token was logged out"})
+    );
+    // Errors that are no verdict on the token print no document: a usage error, a missing key.
+    env.cmd()
+        .args(["verify", "--json", "--leeway", "soon", &t])
+        .assert()
+        .code(2)
+        .stdout("");
+    let other = Env::new();
+    other
+        .cmd()
+        .args(["verify", "--json", &t])
+        .assert()
+        .code(8)
+        .stdout("");
+
+    // hash --check --json: {"match": true|false}, exit 0|1; a malformed hash is 2, no document.
+    let out = env
+        .cmd()
+        .args(["hash", "--cost", "4", "--password-stdin"])
+        .write_stdin("secret pw\n")
+        .exits(0);
+    let hash = stdout_str(&out).trim().to_string();
+    for (pw, code, doc) in [
+        ("secret pw\n", 0, json!({"match": true})),
+        ("other pw\n", 1, json!({"match": false})),
+    ] {
+        let out = env
+            .cmd()
+            .args(["hash", "--json", "--check", &hash, "--password-stdin"])
+            .write_stdin(pw)
+            .exits(code);
+        assert_eq!(json(&out.stdout), doc);
+        let err = stderr_str(&out);
+        if code == 0 {
+            assert_eq!(err, "");
+        } else {
+            assert_eq!(err, "jwtauth: password does not match the hash\n");
+        }
+    }
+    env.cmd()
+        .args([
+            "hash",
+            "--json",
+            "--check",
+            "$2b$12$short",
+            "--password-stdin",
+        ])
+        .write_stdin("pw\n")
+        .assert()
+        .code(2)
+        .stdout("");
+}
+
+#[test]
+fn logout_dash_revokes_every_token_on_stdin() {
+    let env = Env::new();
+    env.init();
+    let a = env.mint(&["--sub", "a"]);
+    let b = env.mint(&["--sub", "b", "--aud", "api"]);
+    let c = env.mint(&["--sub", "c"]);
+    let jti = |t: &str| payload(&env, t)["jti"].as_str().unwrap().to_string();
+    let expired = env.mint(&["--sub", "x", "--iat", "999999000", "--exp", "1000000000"]);
+    // Only failures: nothing is written at all.
+    env.cmd()
+        .args(["logout", "-"])
+        .write_stdin(format!("{expired}\ngarbage\n"))
+        .assert()
+        .code(1)
+        .stdout(format!(
+            "error 3 {}\nerror 1 invalid token: expected 3 dot-separated parts (header.payload.signature), found 1\n",
+            expired_msg("2001-09-09T01:46:40Z", 1_000_000_000)
+        ))
+        .stderr("jwtauth: invalid token: 2 of 2 tokens failed\n");
+    assert!(!env.state().exists(), "a refused logout writes nothing");
+    // All good (any audience, Bearer prefixes, blank lines): exit 0, one `ok <jti>` each.
+    env.cmd()
+        .args(["logout", "-"])
+        .write_stdin(format!("{a}\n\nBearer {b}\n"))
+        .assert()
+        .code(0)
+        .stdout(format!("ok {}\nok {}\n", jti(&a), jti(&b)))
+        .stderr("");
+    assert_eq!(verify(&env, &a, &[]).0, 4);
+    assert_eq!(verify(&env, &b, &["--aud", "api"]).0, 4);
+    // Mixed, --json: one document per token, exit 1, the good one revoked.
+    let out = env
+        .cmd()
+        .args(["logout", "--json", "-"])
+        .write_stdin(format!("{a}\n{c}\n"))
+        .exits(1);
+    let lines = json_lines(&out);
+    assert_eq!(
+        lines,
+        [
+            json!({"line": 1, "exit_code": 4, "error": "token revoked: this token was logged out"}),
+            json!({"line": 2, "exit_code": 0, "jti": jti(&c), "exp": payload(&env, &c)["exp"]}),
+        ]
+    );
+    assert_eq!(
+        stderr_str(&out),
+        "jwtauth: invalid token: 1 of 2 tokens failed\n"
+    );
+    assert_eq!(verify(&env, &c, &[]).0, 4);
+    let listed = revocations(&env);
+    assert_eq!(listed["tokens"].as_object().unwrap().len(), 3);
+    // No tokens at all: exit 1, as verify - and decode -.
+    assert_eq!(
+        run(&env, &["logout", "-"], "\n\n"),
+        (
+            1,
+            String::new(),
+            "jwtauth: invalid token: no tokens on stdin\n".into()
+        )
+    );
 }

@@ -766,3 +766,105 @@ fn decode_text_calls_out_an_exp_that_is_not_a_number() {
         "{text}"
     );
 }
+
+#[test]
+fn color_flag_overrides_the_automatic_choice() {
+    let env = Env::new();
+    env.init();
+    let token = env.mint(&[
+        "--sub",
+        "alice",
+        "--iat",
+        "1700000000",
+        "--exp",
+        "1700000900",
+    ]);
+    let decode = |pre: &[&str], post: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = env.cmd();
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(pre).arg("decode").args(post).arg(&token).exits(0);
+        assert_eq!(stderr(&out), "");
+        stdout(&out)
+    };
+    // Piped (not a terminal): no colour by default or with auto, colour with always.
+    let plain = decode(&[], &[], &[]);
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+    assert_eq!(decode(&["--color", "auto"], &[], &[]), plain);
+    assert_eq!(decode(&["--color", "never"], &[], &[]), plain);
+    let coloured = decode(&["--color", "always"], &[], &[]);
+    assert!(
+        coloured.contains("\u{1b}[1mHeader\u{1b}[0m"),
+        "{coloured:?}"
+    );
+    assert!(coloured.contains("\u{1b}[31mexpired "), "{coloured:?}");
+    // Without the escapes it is the plain text.
+    let stripped = coloured
+        .split('\u{1b}')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                part.split_once('m').map_or(part, |(_, r)| r)
+            }
+        })
+        .collect::<String>();
+    assert_eq!(stripped, plain);
+    // A flag beats NO_COLOR and TERM=dumb; it works after the subcommand too.
+    assert_eq!(
+        decode(&[], &["--color", "always"], &[("NO_COLOR", "1")]),
+        coloured
+    );
+    assert_eq!(
+        decode(&["--color=always"], &[], &[("TERM", "dumb")]),
+        coloured
+    );
+    // --json is never coloured.
+    let json_out = decode(&["--color", "always", "--json"], &[], &[]);
+    assert!(!json_out.contains('\u{1b}'), "{json_out:?}");
+    // A bad value is a usage error naming the values.
+    env.cmd()
+        .args(["--color", "sometimes", "decode", &token])
+        .stderr_only(
+            2,
+            "jwtauth: usage: invalid value 'sometimes' for '--color <WHEN>' [possible values: auto, always, never]; see 'jwtauth --help'\n",
+        );
+}
+
+#[test]
+fn new_token_flags_are_documented_with_examples() {
+    let env = Env::new();
+    let help = |args: &[&str]| stdout(&env.cmd().args(args).arg("--help").exits(0));
+    let root = help(&[]);
+    assert!(root.contains("--color <WHEN>"), "{root}");
+    assert!(root.contains("--color always decode"), "{root}");
+    let mint = help(&["mint"]);
+    for want in [
+        "--header <K=V>",
+        "--header kid=2024-01",
+        "never alg",
+        "--payload <FILE>",
+        "jwtauth mint --payload -",
+        "--aud api --aud billing",
+    ] {
+        assert!(mint.contains(want), "mint --help lacks {want:?}:\n{mint}");
+    }
+    let verify = help(&["verify"]);
+    for want in [
+        "--aud api",
+        "--iss",
+        "repeatable",
+        "Bearer $TOKEN",
+        "{\"valid\": false, \"exit_code\", \"error\"}",
+    ] {
+        assert!(
+            verify.contains(want),
+            "verify --help lacks {want:?}:\n{verify}"
+        );
+    }
+    assert!(help(&["login"]).contains("--aud api --aud billing"));
+    assert!(help(&["logout"]).contains("jwtauth logout -"));
+    assert!(help(&["decode"]).contains("Authorization: Bearer"));
+}

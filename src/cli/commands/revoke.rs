@@ -1,22 +1,23 @@
 //! `logout` and `revocations list|prune`.
 
-use std::io::Read;
-
 use serde_json::json;
 
 use crate::cli::args::{LogoutArgs, RevocationsCommand};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
-use crate::store::Lookups;
-use crate::tokens::MAX_TOKEN_BYTES;
-use crate::verifier::{Rules, Scratch};
+use crate::clock::{Clock, SystemClock};
+use crate::store::{Lookups, RevocationStore};
+use crate::verifier::{Rules, Scratch, Verifier};
 
-/// `logout TOKEN` revokes one verified token; `logout --all NAME` revokes every token of NAME
-/// issued up to now.
+use super::token::{Input, Lines};
+
+/// `logout TOKEN` revokes one verified token; `logout -` every token on stdin, one result
+/// line each; `logout --all NAME` revokes every token of NAME issued up to now.
 ///
 /// # Errors
-/// The token's own exit code when it does not verify (nothing is written).
+/// The token's own exit code when it does not verify (nothing is written); with `-`, 1 if
+/// any token was not revoked.
 pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
     if let Some(sub) = &args.all {
         if sub.is_empty() {
@@ -33,10 +34,6 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         ));
         return Ok(());
     }
-    let token = match super::token::single(&args.token) {
-        Some(t) => t.trim().to_string(),
-        None => read_one_token()?,
-    };
     let rules = Rules {
         exp_required: true,
         // Revoking is not granting: any audience may be logged out (SPEC §8).
@@ -44,20 +41,12 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         ..Rules::default()
     };
     let verifier = super::token::verifier(ctx, rules)?;
-    let revocations = ctx.revocations(Lookups::Few)?;
-    let checked = verifier.verify(
-        token.as_bytes(),
-        ctx.now,
-        &mut Scratch::new(),
-        Some(revocations.as_ref()),
-        None,
-    )?;
-    let (Some(jti), Some(exp)) = (checked.jti, checked.exp) else {
-        return Err(Error::token(
-            "token has no jti to revoke; use 'jwtauth logout --all SUBJECT'",
-        ));
+    let token = match Input::of(&args.token)? {
+        Input::One(token) => token,
+        Input::Many(lines) => return logout_many(ctx, &verifier, lines),
     };
-    revocations.revoke_token(&jti, exp, ctx.now)?;
+    let revocations = ctx.revocations(Lookups::Few)?;
+    let (jti, exp) = revoke(ctx.now, &verifier, &token, revocations.as_ref())?;
     if ctx.json {
         return output::json(&json!({"jti": jti, "exp": exp}));
     }
@@ -65,24 +54,44 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-fn read_one_token() -> Result<String> {
-    let mut s = String::new();
-    std::io::stdin()
-        .lock()
-        .take(MAX_TOKEN_BYTES as u64 + 2)
-        .read_to_string(&mut s)
-        .map_err(|e| Error::token(format!("cannot read the token from stdin: {e}")))?;
-    let mut lines = s.lines().map(str::trim).filter(|l| !l.is_empty());
-    let token = lines
-        .next()
-        .ok_or_else(|| Error::token("no token on stdin"))?;
-    if lines.next().is_some() {
-        return Err(Error::usage(
-            "stdin",
-            "logout takes one token; found more than one line",
+/// Verifies one token (any audience) at `now` and revokes its `jti` until its `exp`.
+fn revoke(
+    now: i64,
+    verifier: &Verifier,
+    token: &[u8],
+    revocations: &dyn RevocationStore,
+) -> Result<(String, i64)> {
+    let checked = verifier.verify(token, now, &mut Scratch::new(), Some(revocations), None)?;
+    let (Some(jti), Some(exp)) = (checked.jti, checked.exp) else {
+        return Err(Error::token(
+            "token has no jti to revoke; use 'jwtauth logout --all SUBJECT'",
         ));
-    }
-    Ok(token.to_string())
+    };
+    revocations.revoke_token(&jti, exp, now)?;
+    Ok((jti, exp))
+}
+
+/// `logout -`: revokes every token on stdin, one result line each (`ok <jti>`, or with
+/// `--json` `{"line", "exit_code": 0, "jti", "exp"}`); exit 0 only if all were revoked.
+fn logout_many(ctx: &Ctx, verifier: &Verifier, lines: Lines) -> Result<()> {
+    // Each token is one locked write: the state is looked at again before every token, so a
+    // token given twice is found revoked the second time (4), as it would be in two runs.
+    let revocations = ctx.revocations(Lookups::Few)?;
+    let clock = SystemClock;
+    super::token::batch(
+        ctx,
+        lines,
+        || Ok(()),
+        |token, out| {
+            revocations.refresh()?;
+            let (jti, exp) = revoke(clock.now(), verifier, token, revocations.as_ref())?;
+            if ctx.json {
+                out.json_fields([("jti", jti.into()), ("exp", exp.into())])
+            } else {
+                out.text_ok(&jti)
+            }
+        },
+    )
 }
 
 /// `revocations list` and `revocations prune`.

@@ -1,21 +1,24 @@
-//! `login`, `mint`, `verify` and `decode`.
+//! `login`, `mint`, `verify` and `decode`, and the token input they share with `logout`: one
+//! token (the argument, or the only one on stdin) or a stream of them.
 
-use std::io::{self, BufRead, BufWriter, Write};
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
 use crate::alg;
 use crate::auth;
-use crate::cli::args::{ClaimArgs, DecodeArgs, LoginArgs, MintArgs, VerifyArgs};
+use crate::cli::args::{DecodeArgs, LoginArgs, MintArgs, VerifyArgs};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result, code};
 use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
-use crate::keys::{self, Key};
+use crate::error::Error as CoreError;
+use crate::keys;
 use crate::settings::{KeyConfig, KeySource};
-use crate::store::Lookups;
+use crate::store::{Lookups, RevocationStore};
 use crate::tokens::{self, Decoded, MAX_TOKEN_BYTES, decode_token};
 use crate::users;
 use crate::verifier::{Rules, Scratch, Verifier};
@@ -52,8 +55,8 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
             "the groups of a login token are the user's; set them with 'jwtauth user set NAME --group G', or use 'jwtauth mint'",
         ));
     }
-    let mut claims = Map::new();
-    tokens::parse_claims(&args.claims.claims, &mut claims)?;
+    let mut extra = Map::new();
+    tokens::parse_claims(&args.claims.claims, &mut extra)?;
     password_input::check_source(&args.password)?;
     // Fail on an unusable key before asking for a password. With no key at all, the first
     // login that succeeds creates it; a refused one creates nothing (SPEC §8).
@@ -65,90 +68,308 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
     let password = password_input::read(&args.password, Ask::Once)?;
     let user = auth::authenticate(ctx.users()?.as_ref(), &args.name, &password)?;
     drop(password);
-    claims.extend(auth::user_claims(&user));
+    extra.extend(auth::user_claims(&user));
     let key = match existing {
         Some(key) => key,
         None => ctx.key_or_create(args.claims.allow_weak_key)?,
     };
     let iat = issue_time(ctx, &args.name)?;
     let exp = iat + ttl;
-    issue(
-        ctx,
-        &key,
-        key.alg,
-        &args.name,
-        iat,
-        exp,
-        None,
-        &args.claims,
-        Some(&ctx.settings.config),
-        claims,
-        false,
-    )
+    // `login` takes the configured issuer and audience unless a flag names them.
+    let config = &ctx.settings.config;
+    let iss = args.claims.iss.clone().or_else(|| config.issuer.clone());
+    let aud = match aud_value(&args.claims.aud) {
+        Some(aud) => Some(aud),
+        None => config.audience.clone().map(Value::String),
+    };
+    let mut claims = Map::new();
+    claims.insert("sub".into(), args.name.as_str().into());
+    claims.insert("iat".into(), iat.into());
+    claims.insert("exp".into(), exp.into());
+    claims.insert("jti".into(), tokens::new_jti()?.into());
+    if let Some(iss) = iss {
+        claims.insert("iss".into(), iss.into());
+    }
+    if let Some(aud) = aud {
+        claims.insert("aud".into(), aud);
+    }
+    claims.extend(extra);
+    let token = tokens::sign(&key, key.alg, &claims, args.claims.allow_weak_key)?;
+    note_ttl(ctx, &key, exp - iat)?;
+    issued(ctx, &token, iat, exp, None)
+}
+
+/// The `aud` claim of `--aud` flags: none, one string, or an array of several (SPEC §8).
+fn aud_value(flags: &[String]) -> Option<Value> {
+    match flags {
+        [] => None,
+        [one] => Some(Value::String(one.clone())),
+        many => Some(Value::Array(
+            many.iter().cloned().map(Value::String).collect(),
+        )),
+    }
 }
 
 /// `mint --sub S`: sign a token with no password check.
 ///
+/// Claims come from `--payload` (if any), then the flags, which win: `sub` is `--sub`, else
+/// the payload's; `iat` is `--iat`, else the payload's, else now; `exp` is `--exp`, else
+/// `iat` + `--ttl` when `--ttl` is given, else the payload's, else `iat` + the default ttl;
+/// `nbf`, `iss`, `aud` are their flags', else the payload's; `jti` is `--claim jti`, else the
+/// payload's, else random; `--claim`s replace payload fields of the same name.
+///
 /// # Errors
-/// Exit 8 without a key, 2 for bad values.
+/// Exit 8 without a key (or for an unreadable `--payload` file), 2 for bad values.
 pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
-    if args.sub.is_empty() {
+    let mut header = Map::new();
+    tokens::parse_header_fields(&args.headers, &mut header)?;
+    let mut payload = match &args.payload {
+        Some(path) => read_payload(path)?,
+        None => Map::new(),
+    };
+    let sub = match (&args.sub, payload.get("sub")) {
+        (Some(sub), _) => sub.clone(),
+        (None, Some(Value::String(sub))) => sub.clone(),
+        (None, Some(_)) => return Err(payload_error("sub", "must be a string")),
+        (None, None) => {
+            return Err(Error::usage(
+                "--sub",
+                "is required: give --sub, or a sub in the --payload object",
+            ));
+        }
+    };
+    if sub.is_empty() {
         return Err(Error::usage("--sub", "must not be empty"));
     }
     let ttl = ctx.ttl(args.claims.ttl.as_deref())?;
-    let exp = args
-        .exp
-        .as_deref()
-        .map(|t| tokens::parse_time("--exp", t))
-        .transpose()?;
-    let nbf = args
-        .nbf
-        .as_deref()
-        .map(|t| tokens::parse_time("--nbf", t))
-        .transpose()?;
-    let iat = args
-        .iat
-        .as_deref()
-        .map(|t| tokens::parse_time("--iat", t))
-        .transpose()?;
-    let mut claims = Map::new();
-    tokens::parse_claims(&args.claims.claims, &mut claims)?;
+    let time = |flag: &Option<String>, name: &str| -> Result<Option<i64>> {
+        match flag {
+            Some(t) => Ok(Some(tokens::parse_time(&format!("--{name}"), t)?)),
+            None => payload_time(&payload, name),
+        }
+    };
+    let iat_given = time(&args.iat, "iat")?;
+    let nbf = time(&args.nbf, "nbf")?;
+    let exp = match (&args.exp, &args.claims.ttl) {
+        (Some(_), _) => time(&args.exp, "exp")?,
+        // An explicit --ttl is a flag, and flags win over the payload's exp.
+        (None, Some(_)) => None,
+        (None, None) => payload_time(&payload, "exp")?,
+    };
+    let mut extra = Map::new();
+    tokens::parse_claims(&args.claims.claims, &mut extra)?;
+    let jti = match (extra.remove("jti"), payload.remove("jti")) {
+        (Some(jti), _) => jti,
+        (None, Some(jti @ Value::String(_))) => jti,
+        (None, Some(_)) => return Err(payload_error("jti", "must be a string")),
+        (None, None) => tokens::new_jti()?.into(),
+    };
+    let iss = match (&args.claims.iss, payload.get("iss")) {
+        (Some(iss), _) => Some(Value::String(iss.clone())),
+        (None, Some(iss @ Value::String(_))) => Some(iss.clone()),
+        (None, Some(_)) => return Err(payload_error("iss", "must be a string")),
+        (None, None) => None,
+    };
+    let aud = match (aud_value(&args.claims.aud), payload.get("aud")) {
+        (Some(aud), _) => Some(aud),
+        (None, Some(aud @ Value::String(_))) => Some(aud.clone()),
+        (None, Some(Value::Array(v))) if v.iter().all(Value::is_string) => {
+            Some(Value::Array(v.clone()))
+        }
+        (None, Some(_)) => {
+            return Err(payload_error(
+                "aud",
+                "must be a string or an array of strings",
+            ));
+        }
+        (None, None) => None,
+    };
     let key = ctx.key()?;
     let alg = args.alg.map_or(key.alg, |a| a.algorithm());
     key.encoding(alg, args.claims.allow_weak_key)?;
-    let iat = match iat {
+    let iat = match iat_given {
         Some(t) => {
             let state = ctx.revocations(Lookups::Few)?;
-            if let Some(at) = state.subject_revoked_at(&args.sub)?
+            if let Some(at) = state.subject_revoked_at(&sub)?
                 && t <= at
             {
+                let what = match args.iat {
+                    Some(_) => format!("--iat {t}"),
+                    None => format!("--payload iat {t}"),
+                };
                 return Err(Error::usage(
-                    format!("--iat {t}"),
+                    what,
                     format!(
                         "is at or before the revocation of {:?} at {}, so the token would be born revoked",
-                        args.sub,
+                        sub,
                         output::utc(at)
                     ),
                 ));
             }
             t
         }
-        None => issue_time(ctx, &args.sub)?,
+        None => issue_time(ctx, &sub)?,
     };
     let exp = exp.unwrap_or(iat + ttl);
-    issue(
-        ctx,
-        &key,
-        alg,
-        &args.sub,
-        iat,
-        exp,
-        nbf,
-        &args.claims,
-        None,
-        claims,
-        true,
-    )
+    let mut claims = Map::new();
+    claims.insert("sub".into(), sub.into());
+    claims.insert("iat".into(), iat.into());
+    claims.insert("exp".into(), exp.into());
+    if let Some(nbf) = nbf {
+        claims.insert("nbf".into(), nbf.into());
+    }
+    claims.insert("jti".into(), jti);
+    if let Some(iss) = iss {
+        claims.insert("iss".into(), iss);
+    }
+    if let Some(aud) = aud {
+        claims.insert("aud".into(), aud);
+    }
+    for (k, v) in payload {
+        if !claims.contains_key(&k) {
+            claims.insert(k, v);
+        }
+    }
+    claims.extend(extra);
+    let token = tokens::sign_with_header(&key, alg, &header, &claims, args.claims.allow_weak_key)?;
+    note_ttl(ctx, &key, exp - iat)?;
+    issued(ctx, &token, iat, exp, Some(claims))
+}
+
+/// A usage error about a field of the `--payload` object.
+fn payload_error(field: &str, why: &str) -> Error {
+    Error::usage(format!("--payload {field}"), why)
+}
+
+/// A time claim of the `--payload` object: unix seconds, as `--iat`/`--exp`/`--nbf` take.
+fn payload_time(payload: &Map<String, Value>, name: &str) -> Result<Option<i64>> {
+    match payload.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .filter(|t| (0..=253_402_300_799).contains(t))
+            .map(Some)
+            .ok_or_else(|| {
+                payload_error(
+                    name,
+                    "must be unix seconds, a whole number from 0 to 253402300799 (year 9999)",
+                )
+            }),
+    }
+}
+
+/// Reads the `--payload` object: a file, or stdin for `-`, of at most the largest token.
+fn read_payload(path: &Path) -> Result<Map<String, Value>> {
+    let limit = MAX_TOKEN_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::usage("--payload -", format!("cannot read stdin: {e}")))?;
+    } else {
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .map_err(|e| Error::config(format!("--payload {}", path.display()), e))?;
+    }
+    let what = format!("--payload {}", path.display());
+    if bytes.len() > MAX_TOKEN_BYTES {
+        return Err(Error::usage(
+            what,
+            format!(
+                "is over {} KiB, the largest token accepted",
+                MAX_TOKEN_BYTES / 1024
+            ),
+        ));
+    }
+    let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    match serde_json::from_slice::<Claims>(text) {
+        Ok(Claims(Value::Object(m))) => Ok(m),
+        Ok(Claims(other)) => {
+            let found = match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            };
+            Err(Error::usage(
+                what,
+                format!(
+                    "is not a JSON object (found {found}); expected the claims, e.g. {{\"sub\": \"svc\", \"role\": \"admin\"}}"
+                ),
+            ))
+        }
+        // A data error is ours: a claim given twice (the JSON itself is fine).
+        Err(e) if e.is_data() => Err(Error::usage(what, e)),
+        Err(e) => Err(Error::usage(what, format!("is not valid JSON: {e}"))),
+    }
+}
+
+/// A JSON value whose top-level object, if it is one, names no claim twice: serde_json would
+/// keep the last of two `sub`s without a word, and a token with a duplicated claim is refused
+/// by `verify` (RFC 7519 §4), so `mint` refuses the payload instead.
+struct Claims(Value);
+
+impl<'de> serde::Deserialize<'de> for Claims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Claims;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Claims, A::Error> {
+                let mut m = Map::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    // serde_json's arbitrary_precision hands a number over as a map with
+                    // this one key: a number, not claims.
+                    if m.is_empty() && k == "$serde_json::private::Number" {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        return Ok(Claims(Value::from(0)));
+                    }
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "claim {k:?} is given twice"
+                        )));
+                    }
+                    let v: Value = map.next_value()?;
+                    m.insert(k, v);
+                }
+                Ok(Claims(Value::Object(m)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Claims, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Claims(Value::Array(Vec::new())))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::String(String::new())))
+            }
+            fn visit_bool<E>(self, b: bool) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::from(0)))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::from(0)))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::from(0)))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Claims, E> {
+                Ok(Claims(Value::Null))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// The `iat` of a new token for `sub` (see `auth::issue_time`).
@@ -157,54 +378,15 @@ fn issue_time(ctx: &Ctx, sub: &str) -> Result<i64> {
     Ok(auth::issue_time(state.as_ref(), sub, &SystemClock)?)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn issue(
-    ctx: &Ctx,
-    key: &Key,
-    alg: jsonwebtoken::Algorithm,
-    sub: &str,
-    iat: i64,
-    exp: i64,
-    nbf: Option<i64>,
-    flags: &ClaimArgs,
-    defaults: Option<&Config>,
-    extra: Map<String, Value>,
-    with_claims: bool,
-) -> Result<()> {
-    let mut claims = Map::new();
-    claims.insert("sub".into(), sub.into());
-    claims.insert("iat".into(), iat.into());
-    claims.insert("exp".into(), exp.into());
-    if let Some(nbf) = nbf {
-        claims.insert("nbf".into(), nbf.into());
-    }
-    claims.insert("jti".into(), tokens::new_jti()?.into());
-    // `login` takes the configured issuer and audience unless a flag names them (`mint` makes
-    // test tokens: only what its flags say).
-    let iss = flags
-        .iss
-        .as_deref()
-        .or(defaults.and_then(|c| c.issuer.as_deref()));
-    let aud = flags
-        .aud
-        .as_deref()
-        .or(defaults.and_then(|c| c.audience.as_deref()));
-    if let Some(iss) = iss {
-        claims.insert("iss".into(), iss.into());
-    }
-    if let Some(aud) = aud {
-        claims.insert("aud".into(), aud.into());
-    }
-    claims.extend(extra);
-    let token = tokens::sign(key, alg, &claims, flags.allow_weak_key)?;
-    // A token that outlives the configured ttl is recorded in the key ring, so that
-    // `init --rotate` keeps this key until it has expired (nothing is read or written else).
-    // A key in a place this user cannot write still signs: the token is printed, with a
-    // warning that a rotation will need --keep.
+/// A token that outlives the configured ttl is recorded in the key ring, so that `init
+/// --rotate` keeps this key until it has expired (nothing is read or written else). A key in a
+/// place this user cannot write still signs: the token is printed, with a warning that a
+/// rotation will need --keep.
+fn note_ttl(ctx: &Ctx, key: &keys::Key, lifetime: i64) -> Result<()> {
     if let Err(e) = keys::note_ttl(
         ctx.settings.lock_timeout,
         key,
-        exp - iat,
+        lifetime,
         ctx.ttl(None)?,
         ctx.now,
     ) {
@@ -212,13 +394,25 @@ fn issue(
             "warning: the token's lifetime could not be recorded in the key ring ({e}); when rotating this key, pass 'init --rotate --keep' at least that long"
         ));
     }
+    Ok(())
+}
+
+/// Prints an issued token: the token, or with `--json` the login document (plus the signed
+/// `claims` for `mint`).
+fn issued(
+    ctx: &Ctx,
+    token: &str,
+    iat: i64,
+    exp: i64,
+    claims: Option<Map<String, Value>>,
+) -> Result<()> {
     if ctx.json {
         let mut out = json!({
             "access_token": token,
             "token_type": "bearer",
             "expires_in": exp - ctx.now.max(iat),
         });
-        if with_claims {
+        if let Some(claims) = claims {
             out["claims"] = Value::Object(claims);
         }
         output::json(&out)
@@ -268,9 +462,111 @@ fn jwks_verifier(ctx: &Ctx, path: &std::path::Path, rules: Rules) -> Result<Veri
     )?)
 }
 
-/// A single token from the argument, or `None` for batch mode (`-` or nothing).
-pub(crate) fn single(token: &Option<String>) -> Option<&str> {
-    token.as_deref().filter(|t| *t != "-")
+/// Where the tokens of `verify`, `decode` and `logout` come from (SPEC §2, §8).
+pub(crate) enum Input {
+    /// One token, prefix and whitespace removed: the argument, or the only token on stdin
+    /// when TOKEN was omitted. It gets the full output and its own exit code.
+    One(Vec<u8>),
+    /// A stream, one result line per token: `-` (always, whatever the number of tokens), or
+    /// TOKEN omitted and not exactly one token on stdin.
+    Many(Lines),
+}
+
+impl Input {
+    /// The input that the TOKEN argument names.
+    ///
+    /// # Errors
+    /// Exit 2 when stdin cannot be read; exit 1 when the one token on stdin is too long.
+    pub(crate) fn of(token: &Option<String>) -> Result<Input> {
+        match token.as_deref() {
+            Some("-") => Ok(Input::Many(Lines::stdin())),
+            Some(t) => Ok(Input::One(tokens::strip_bearer(t.as_bytes()).to_vec())),
+            None => Lines::stdin().one_or_many(),
+        }
+    }
+}
+
+/// The lines of stdin, with the few read ahead to tell one token from many served first.
+pub(crate) struct Lines {
+    input: io::BufReader<io::StdinLock<'static>>,
+    /// Lines read ahead: (blank lines before it, the line, its full length).
+    ahead: VecDeque<(u64, Vec<u8>, usize)>,
+    /// Blank lines read ahead after the last line in `ahead`.
+    blanks: u64,
+}
+
+/// Bytes of a line kept beyond `MAX_TOKEN_BYTES`, so that a token of the largest size still
+/// fits with surrounding whitespace and an `Authorization: Bearer ` prefix.
+const LINE_SLACK: usize = 64;
+
+impl Lines {
+    fn stdin() -> Self {
+        Lines {
+            input: io::BufReader::with_capacity(1 << 16, io::stdin().lock()),
+            ahead: VecDeque::new(),
+            blanks: 0,
+        }
+    }
+
+    /// Reads until a second token or the end of the input: one token is `Input::One`.
+    fn one_or_many(mut self) -> Result<Input> {
+        let mut buf = Vec::new();
+        let mut blanks = 0;
+        while self.ahead.len() < 2 {
+            let Some(len) = read_line(&mut self.input, &mut buf)? else {
+                break;
+            };
+            if buf.trim_ascii().is_empty() && len <= MAX_TOKEN_BYTES + LINE_SLACK {
+                blanks += 1;
+            } else {
+                self.ahead
+                    .push_back((blanks, std::mem::take(&mut buf), len));
+                blanks = 0;
+            }
+        }
+        self.blanks = blanks;
+        if self.ahead.len() != 1 {
+            return Ok(Input::Many(self));
+        }
+        let (_, line, len) = self.ahead.pop_front().unwrap_or_default();
+        if len > MAX_TOKEN_BYTES + LINE_SLACK {
+            return Err(too_long(len));
+        }
+        Ok(Input::One(tokens::strip_bearer(&line).to_vec()))
+    }
+
+    /// The next line into `buf` (without its `\n`, at most `MAX_TOKEN_BYTES + LINE_SLACK`
+    /// bytes of it): `None` at the end, else the line's full length.
+    fn next(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>> {
+        if let Some(front) = self.ahead.front_mut() {
+            buf.clear();
+            if front.0 > 0 {
+                front.0 -= 1;
+                return Ok(Some(0));
+            }
+            let (_, line, len) = self.ahead.pop_front().unwrap_or_default();
+            *buf = line;
+            return Ok(Some(len));
+        }
+        if self.blanks > 0 {
+            self.blanks -= 1;
+            buf.clear();
+            return Ok(Some(0));
+        }
+        read_line(&mut self.input, buf)
+    }
+
+    /// True when the next read may wait for the producer.
+    fn waits(&self) -> bool {
+        self.ahead.is_empty() && self.blanks == 0 && self.input.buffer().is_empty()
+    }
+}
+
+fn too_long(len: usize) -> Error {
+    Error::token(format!(
+        "token is {len} bytes, over the {} KiB limit",
+        MAX_TOKEN_BYTES / 1024
+    ))
 }
 
 /// `verify [TOKEN|-]`.
@@ -279,38 +575,38 @@ pub(crate) fn single(token: &Option<String>) -> Option<&str> {
 /// Exit 1, 3 or 4 for a token that fails; in batch mode 1 if any failed.
 pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
     let rules = rules(args)?;
-    // One token searches the revocation index in place; a stream loads it once.
-    let lookups = match single(&args.token) {
-        Some(_) => Lookups::Few,
-        None => Lookups::Many,
-    };
     let v = match &args.jwks {
         Some(path) => jwks_verifier(ctx, path, rules)?,
         None => verifier(ctx, rules)?,
+    };
+    let input = match Input::of(&args.token) {
+        Ok(input) => input,
+        Err(e) => return verify_failed(ctx, e),
+    };
+    // One token searches the revocation index in place; a stream loads it once.
+    let lookups = match input {
+        Input::One(_) => Lookups::Few,
+        Input::Many(_) => Lookups::Many,
     };
     let revocations = (!args.no_revocation)
         .then(|| ctx.revocations(lookups))
         .transpose()?;
     let revocations = revocations.as_deref();
     let mut scratch = Scratch::new();
-    if let Some(token) = single(&args.token) {
-        let mut claims = Value::Null;
-        let token = token.trim().as_bytes();
-        let checked = v.verify(token, ctx.now, &mut scratch, revocations, Some(&mut claims))?;
-        return if ctx.json {
-            let header = Value::Object(decode_part(tokens::split(token)?.header, "header")?);
-            output::json(&json!({"valid": true, "header": header, "claims": claims}))
-        } else {
-            output::text(output::printable(
-                &checked.sub.unwrap_or_else(|| claims.to_string()),
-            ))
-        };
-    }
+    let lines = match input {
+        Input::One(token) => {
+            return match verify_one(ctx, &v, &token, &mut scratch, revocations) {
+                Ok(()) => Ok(()),
+                Err(e) => verify_failed(ctx, e),
+            };
+        }
+        Input::Many(lines) => lines,
+    };
     // A stream may run for hours: each token is judged by the time it is read and by the
     // revocations as they are then (see `batch`), never by those of start-up.
     let clock = SystemClock;
     let refresh = || revocations.map_or(Ok(()), |r| r.refresh().map_err(Error::from));
-    batch(ctx, refresh, |token, out| {
+    batch(ctx, lines, refresh, |token, out| {
         let now = clock.now();
         if ctx.json {
             let mut claims = Value::Null;
@@ -326,6 +622,37 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
     })
 }
 
+/// One token's verification and its output: the subject (or the claims), or `--json`'s
+/// `{"valid": true, …}`.
+fn verify_one(
+    ctx: &Ctx,
+    v: &Verifier,
+    token: &[u8],
+    scratch: &mut Scratch,
+    revocations: Option<&dyn RevocationStore>,
+) -> Result<()> {
+    let mut claims = Value::Null;
+    let checked = v.verify(token, ctx.now, scratch, revocations, Some(&mut claims))?;
+    if ctx.json {
+        let header = Value::Object(decode_part(tokens::split(token)?.header, "header")?);
+        output::json(&json!({"valid": true, "header": header, "claims": claims}))
+    } else {
+        output::text(output::printable(
+            &checked.sub.unwrap_or_else(|| claims.to_string()),
+        ))
+    }
+}
+
+/// A single token that failed: with `--json`, a verdict on the token (exit 1, 3 or 4) is
+/// also a document on stdout, `{"valid": false, "exit_code", "error"}` (SPEC §8). A usage,
+/// key or file error says nothing about the token and prints no document.
+fn verify_failed(ctx: &Ctx, e: Error) -> Result<()> {
+    if ctx.json && matches!(e, Error::Core(CoreError::Token(_))) {
+        output::json(&json!({"valid": false, "exit_code": e.exit_code(), "error": e.to_string()}))?;
+    }
+    Err(e)
+}
+
 fn decode_part(part: &[u8], what: &str) -> Result<Map<String, Value>> {
     Ok(tokens::decode_part(part, what)?)
 }
@@ -339,18 +666,22 @@ fn payload(token: &[u8]) -> Result<Map<String, Value>> {
 /// # Errors
 /// Exit 1 for a token that cannot be taken apart; in batch mode 1 if any failed.
 pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
-    if let Some(token) = single(&args.token) {
-        let d = decode_token(token.trim().as_bytes())?;
-        return if ctx.json {
-            output::json(
-                &json!({"header": d.header, "payload": d.payload, "signature": d.signature}),
-            )
-        } else {
-            output::text(describe(&d, ctx.now, ctx.color))
-        };
-    }
+    let lines = match Input::of(&args.token)? {
+        Input::One(token) => {
+            let d = decode_token(&token)?;
+            return if ctx.json {
+                output::json(
+                    &json!({"header": d.header, "payload": d.payload, "signature": d.signature}),
+                )
+            } else {
+                output::text(describe(&d, ctx.now, ctx.color))
+            };
+        }
+        Input::Many(lines) => lines,
+    };
     batch(
         ctx,
+        lines,
         || Ok(()),
         |token, out| {
             let d = decode_token(token)?;
@@ -485,18 +816,20 @@ pub fn describe(d: &Decoded, now: i64, color: bool) -> String {
 }
 
 /// Where batch results go: one line per token, text or JSON.
-pub struct BatchOut<W: Write> {
+pub(crate) struct BatchOut<W: Write> {
     out: W,
     json: bool,
     line: u64,
 }
 
 impl<W: Write> BatchOut<W> {
-    fn text_ok(&mut self, what: &str) -> Result<()> {
+    /// `ok <what>` (text mode).
+    pub(crate) fn text_ok(&mut self, what: &str) -> Result<()> {
         writeln!(self.out, "ok {}", output::printable(what)).map_err(Error::Output)
     }
 
-    fn json_fields<const N: usize>(&mut self, fields: [(&str, Value); N]) -> Result<()> {
+    /// `{"line", "exit_code": 0, <fields>}` (`--json`).
+    pub(crate) fn json_fields<const N: usize>(&mut self, fields: [(&str, Value); N]) -> Result<()> {
         let mut m = Map::new();
         m.insert("line".into(), self.line.into());
         m.insert("exit_code".into(), 0.into());
@@ -527,19 +860,21 @@ impl<W: Write> BatchOut<W> {
 /// How often a stream looks at the revocation state at least, when its input never waits.
 const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Runs `check` on every token of stdin (one per line; blank lines skipped), printing one
-/// result line each. Streams in constant memory; output is flushed whenever the input has
-/// nothing more buffered, so an interactive producer sees each answer at once. `refresh`
-/// runs before the first token, whenever the input made the stream wait, and at least every
-/// `REFRESH_EVERY` (a revocation state that changed is then reloaded).
-fn batch<R, F>(ctx: &Ctx, mut refresh: R, mut check: F) -> Result<()>
+/// The writer batch results go to.
+pub(crate) type BatchStdout = BatchOut<BufWriter<io::StdoutLock<'static>>>;
+
+/// Runs `check` on every token of `lines` (one per line; blank lines skipped; a `Bearer `
+/// prefix removed), printing one result line each. Streams in constant memory; output is
+/// flushed whenever the input has nothing more buffered, so an interactive producer sees
+/// each answer at once. `refresh` runs before the first token, whenever the input made the
+/// stream wait, and at least every `REFRESH_EVERY` (a revocation state that changed is then
+/// reloaded).
+pub(crate) fn batch<R, F>(ctx: &Ctx, mut lines: Lines, mut refresh: R, mut check: F) -> Result<()>
 where
     R: FnMut() -> Result<()>,
-    F: FnMut(&[u8], &mut BatchOut<BufWriter<io::StdoutLock<'static>>>) -> Result<()>,
+    F: FnMut(&[u8], &mut BatchStdout) -> Result<()>,
 {
     output::check_stdout()?;
-    let stdin = io::stdin();
-    let mut input = io::BufReader::with_capacity(1 << 16, stdin.lock());
     let mut out = BatchOut {
         out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
         json: ctx.json,
@@ -552,15 +887,16 @@ where
         out.line += 1;
         // An empty buffer means this read may wait for the producer: whatever happened in
         // the meantime (a logout) must count for the tokens that come after it.
-        let waits = input.buffer().is_empty();
-        let Some(oversized) = read_line(&mut input, &mut buf)? else {
+        let waits = lines.waits();
+        let Some(len) = lines.next(&mut buf)? else {
             break;
         };
+        let oversized = len > MAX_TOKEN_BYTES + LINE_SLACK;
         if waits || refreshed.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
             refresh()?;
             refreshed = Some(std::time::Instant::now());
         }
-        let token = buf.trim_ascii();
+        let token = tokens::strip_bearer(&buf);
         if token.is_empty() && !oversized {
             continue;
         }
@@ -584,7 +920,7 @@ where
             failed += 1;
             out.error(&e)?;
         }
-        if input.buffer().is_empty() {
+        if lines.waits() {
             out.out.flush().map_err(Error::Output)?;
         }
     }
@@ -599,13 +935,13 @@ where
     Ok(())
 }
 
-/// Reads one line into `buf` (without its `\n`), keeping at most `MAX_TOKEN_BYTES + 1` bytes
-/// of it so an endless line cannot exhaust memory. `None` at end of input; otherwise whether
-/// the line was over the limit.
-fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<bool>> {
+/// Reads one line into `buf` (without its `\n`), keeping at most `MAX_TOKEN_BYTES +
+/// LINE_SLACK` bytes of it so an endless line cannot exhaust memory. `None` at end of input;
+/// otherwise the line's full length (saturating).
+fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<usize>> {
     buf.clear();
     let mut seen_any = false;
-    let mut oversized = false;
+    let mut len = 0usize;
     loop {
         let chunk = match input.fill_buf() {
             Ok(c) => c,
@@ -613,22 +949,20 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<bool>
             Err(e) => return Err(Error::usage("stdin", e)),
         };
         if chunk.is_empty() {
-            return Ok(seen_any.then_some(oversized));
+            return Ok(seen_any.then_some(len));
         }
         seen_any = true;
         let (take, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i, i + 1),
             None => (chunk.len(), chunk.len()),
         };
-        let room = (MAX_TOKEN_BYTES + 1).saturating_sub(buf.len());
-        if take > room {
-            oversized = true;
-        }
+        let room = (MAX_TOKEN_BYTES + LINE_SLACK + 1).saturating_sub(buf.len());
+        len = len.saturating_add(take);
         buf.extend_from_slice(&chunk[..take.min(room)]);
         let ended = done == take + 1;
         input.consume(done);
         if ended {
-            return Ok(Some(oversized));
+            return Ok(Some(len));
         }
     }
 }
