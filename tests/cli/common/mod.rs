@@ -112,7 +112,15 @@ impl Env {
         let copy = self.path().join(".bin/jwtauth");
         if !copy.exists() {
             std::fs::create_dir_all(copy.parent().expect("parent")).expect("mkdir .bin");
-            std::fs::copy(bin(), &copy).expect("copy the binary");
+            // Copied by a child process, never through a descriptor of ours: a test thread
+            // that forks while we write would carry that descriptor into its child until the
+            // child's exec, and our exec of the copy would fail with "Text file busy".
+            let copied = StdCommand::new("cp")
+                .arg(bin())
+                .arg(&copy)
+                .status()
+                .expect("run cp");
+            assert!(copied.success(), "cp of the binary failed");
         }
         chown_tree(self.path(), NOBODY);
         let mut cmd = self.std_cmd_for("setpriv");
