@@ -25,7 +25,7 @@ use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
 use super::metrics::Login;
-use super::{App, LogFormat, MAX_BODY, REQUEST_TIMEOUT, forward, net};
+use super::{App, MAX_BODY, REQUEST_TIMEOUT, forward, net};
 use crate::auth;
 use crate::clock::Clock;
 use crate::error::{Error, VerifyError};
@@ -142,18 +142,15 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let path = path.escape_debug().to_string();
-    match app.opts.log_format {
-        LogFormat::Text => eprintln!(
-            "jwtauth: {method} {path} {} {ms:.3}ms id={id}",
-            status.as_u16()
-        ),
-        LogFormat::Json => eprintln!(
-            "{}",
-            json!({"method": method.as_str(), "path": path, "status": status.as_u16(), "ms": ms, "request_id": id})
-        ),
-    }
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    tracing::info!(
+        target: "jwtauth::access",
+        method = %method,
+        path = %path.escape_debug(),
+        status = status.as_u16(),
+        micros,
+        request_id = %id,
+    );
     res
 }
 
@@ -242,7 +239,7 @@ pub(super) fn api_error(
 /// Every error the command line reports with exit 8 (a store, key or configuration problem)
 /// is 503 here, with `Retry-After`; the detail goes to the log, not to the client.
 pub(super) fn unavailable(e: &Error) -> Response {
-    eprintln!("jwtauth: error: {}", e.to_string().escape_debug());
+    tracing::error!(target: "jwtauth::serve", error = %e.to_string().escape_debug());
     let mut res = api_error(
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily_unavailable",

@@ -124,6 +124,21 @@ pub(crate) struct App {
     pub clock: SystemClock,
 }
 
+/// The log of SPEC §9: `tracing` events (one per request, `jwtauth::access`, and store errors,
+/// `jwtauth::serve`) written to stderr as text or as one JSON object per line, with the event's
+/// fields at the top level. No event carries a header value, a query string or a body.
+fn logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false);
+    // Already installed (a second `run` in one process): the first one stays.
+    let _ = match format {
+        LogFormat::Text => builder.with_target(true).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 /// Runs the service until SIGTERM or SIGINT; `key` is the signing key (the caller loads or
 /// creates it), `on_listening` is called once with the bound address, when connections are
 /// accepted.
@@ -137,6 +152,7 @@ pub fn run(
     opts: Options,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<()> {
+    logging(opts.log_format);
     let lock_timeout = settings.lock_timeout;
     let users = store::open_users(settings.users_path()?, lock_timeout);
     let identities = identity::Directory::new(settings.users_path()?.to_path_buf());
