@@ -63,6 +63,7 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create the signing key
     ///
@@ -178,7 +179,9 @@ const EX_SERVE: &str = "Examples:
   curl -s -u alice:PASSWORD -X POST http://127.0.0.1:8080/token
   curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/protected";
 
-/// `serve`'s options.
+// `serve`'s options.
+// (Not a doc comment: with `defer`, an `Args` doc comment would replace the help
+// text of every command that flattens it.)
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]
@@ -242,6 +245,7 @@ pub struct InitArgs {
 
 /// `keys list` / `keys retire`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum KeysCommand {
     /// List the signing key and the retired keys that still verify
     ///
@@ -265,7 +269,9 @@ pub struct KeysRetireArgs {
     pub kid: String,
 }
 
-/// Where a password comes from.
+// Where a password comes from.
+// (Not a doc comment: with `defer`, an `Args` doc comment would replace the help
+// text of every command that flattens it.)
 #[derive(Debug, Args)]
 pub struct PasswordArgs {
     /// Read the password from the first line of stdin instead of the terminal
@@ -292,6 +298,7 @@ pub struct HashArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum UserCommand {
     /// Add a user
     #[command(after_help = EX_USER_ADD)]
@@ -454,7 +461,9 @@ pub struct UserPasswdArgs {
     pub password: PasswordArgs,
 }
 
-/// Claims shared by `login` and `mint`.
+// Claims shared by `login` and `mint`.
+// (Not a doc comment: with `defer`, an `Args` doc comment would replace the help
+// text of every command that flattens it.)
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     /// Lifetime of the token: 20s, 15m, 2h, 7d or plain seconds [default: config ttl, else 15m]
@@ -577,6 +586,7 @@ pub struct LogoutArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RevocationsCommand {
     /// Show the revocation list
     #[command(after_help = EX_REVOCATIONS_LIST)]
