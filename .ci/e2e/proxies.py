@@ -141,6 +141,22 @@ def check_proxy(name, port, env, browser_redirect_login):
     jwtauth(env, "user", "enable", "alice")
     st, _, _ = request(port, "GET", "/", {"Cookie": cookie})
     ok(st == 401, f"{name}: enabling does not bring the revoked session back ({st})")
+    # A group-only part of the app (/admin/ asks for ?group=admins): the groups are the
+    # token's, as the user had them when logging in; taking a group away revokes the session.
+    st, h, _ = request(port, "POST", "/login", body={"username": "alice", "password": PASSWORD})
+    cookie = h["set-cookie"].split(";")[0]
+    st, _, _ = request(port, "GET", "/admin/x", {"Cookie": cookie})
+    ok(st == 403, f"{name}: /admin/ is 403 for alice outside the admins group ({st})")
+    jwtauth(env, "user", "set", "alice", "--add-group", "admins")
+    st, _, _ = request(port, "GET", "/admin/x", {"Cookie": cookie})
+    ok(st == 403, f"{name}: still 403 with the session made before the group was added ({st})")
+    st, h, _ = request(port, "POST", "/login", body={"username": "alice", "password": PASSWORD})
+    admin_cookie = h["set-cookie"].split(";")[0]
+    st, _, body = request(port, "GET", "/admin/x", {"Cookie": admin_cookie})
+    ok(st == 200 and "Remote-Groups: admins;" in body, f"{name}: a new login opens /admin/ with Remote-Groups: admins ({st})")
+    jwtauth(env, "user", "set", "alice", "--remove-group", "admins")
+    st, _, _ = request(port, "GET", "/admin/x", {"Cookie": admin_cookie})
+    ok(st == 401, f"{name}: `jwtauth user set alice --remove-group admins` ends that session ({st})")
 
 
 def browser(port, env):
