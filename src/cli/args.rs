@@ -266,6 +266,8 @@ pub enum KeysCommand {
 #[derive(Debug, Args)]
 pub struct KeysRetireArgs {
     /// The kid of the retired key, as 'jwtauth keys list' shows it
+    // A base64url kid may begin with '-': it is the value, not a flag.
+    #[arg(allow_hyphen_values = true)]
     pub kid: String,
 }
 

@@ -270,6 +270,11 @@ fn keys_retire_drops_a_retired_key_and_refuses_the_current_one() {
     assert_eq!(kids(&env), [k[0].clone()]);
     // Retiring it again: it is gone.
     env.cmd().args(["keys", "retire", &k[1]]).exits(2);
+    // A kid may begin with '-' (base64url): it is taken as the kid, not as a flag.
+    env.cmd().args(["keys", "retire", "-Zz9"]).stderr_only(
+        2,
+        predicate::str::contains("-Zz9: no retired key has this kid"),
+    );
 }
 
 #[test]
