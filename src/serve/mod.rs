@@ -138,9 +138,14 @@ pub fn run(
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<()> {
     let lock_timeout = settings.lock_timeout;
-    let users = store::open_users(settings.users_path()?, lock_timeout);
+    let users = store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?;
     let identities = identity::Directory::new(settings.users_path()?.to_path_buf());
-    let revocations = store::open_revocations(settings.state_path()?, lock_timeout, Lookups::Many);
+    let revocations = store::open_revocations(
+        settings.state_path()?,
+        lock_timeout,
+        Lookups::Many,
+        &settings.redis,
+    )?;
     let access = Verifier::new(
         &key,
         Rules {

@@ -6,6 +6,9 @@
 
 pub mod file;
 pub mod memory;
+pub mod redis;
+pub mod redis_revocations;
+pub mod redis_users;
 pub mod revocations_file;
 pub mod users_file;
 
@@ -15,6 +18,9 @@ use std::time::Duration;
 use crate::error::{Result, Revoked};
 use crate::users::User;
 
+pub use redis::RedisOptions;
+pub use redis_revocations::RedisRevocations;
+pub use redis_users::RedisUsers;
 pub use revocations_file::FileRevocations;
 pub use users_file::FileUsers;
 
@@ -149,6 +155,24 @@ pub trait RevocationStore: Send + Sync {
     fn refresh(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Looks up, in as few round trips as it can, what the next checks of a stream will ask
+    /// (`(jti, sub)` of the tokens read ahead, taken from their unverified payloads): a remote
+    /// store answers those checks from it until the next [`RevocationStore::refresh`]. A
+    /// check of anything not prefetched asks the store as usual. Local stores ignore it.
+    ///
+    /// # Errors
+    /// A store error.
+    fn prefetch(&self, queries: &[(Option<&str>, Option<&str>)]) -> Result<()> {
+        let _ = queries;
+        Ok(())
+    }
+
+    /// Whether every check is a round trip to another machine (Redis): streams then
+    /// prefetch.
+    fn is_remote(&self) -> bool {
+        false
+    }
 }
 
 /// The revocations as listed: `(jti, exp)` and `(sub, revoked_at)`, each sorted.
@@ -170,16 +194,34 @@ pub enum Lookups {
     Many,
 }
 
-/// Opens the users store at `location`.
-pub fn open_users(location: &Path, lock_timeout: Duration) -> Box<dyn UserStore> {
-    Box::new(FileUsers::new(location, lock_timeout))
+/// Opens the users store at `location`: a file, or a `redis://`/`rediss://` URL (nothing is
+/// connected until the first operation).
+///
+/// # Errors
+/// A configuration error for a Redis URL that cannot be used.
+pub fn open_users(
+    location: &Path,
+    lock_timeout: Duration,
+    redis: &RedisOptions,
+) -> Result<Box<dyn UserStore>> {
+    Ok(match redis::url_of(location) {
+        Some(url) => Box::new(RedisUsers::new(redis::Redis::open(url, redis)?)),
+        None => Box::new(FileUsers::new(location, lock_timeout)),
+    })
 }
 
-/// Opens the revocation store at `location`.
+/// Opens the revocation store at `location`: a file, or a `redis://`/`rediss://` URL.
+///
+/// # Errors
+/// A configuration error for a Redis URL that cannot be used.
 pub fn open_revocations(
     location: &Path,
     lock_timeout: Duration,
     lookups: Lookups,
-) -> Box<dyn RevocationStore> {
-    Box::new(FileRevocations::new(location, lock_timeout, lookups))
+    redis: &RedisOptions,
+) -> Result<Box<dyn RevocationStore>> {
+    Ok(match redis::url_of(location) {
+        Some(url) => Box::new(RedisRevocations::new(redis::Redis::open(url, redis)?)),
+        None => Box::new(FileRevocations::new(location, lock_timeout, lookups)),
+    })
 }
