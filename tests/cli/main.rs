@@ -26,6 +26,7 @@ mod safety;
 mod secrets;
 mod serve;
 mod serve_safety;
+mod stores;
 mod stream;
 mod tokens;
 mod users;

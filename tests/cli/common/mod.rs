@@ -10,15 +10,29 @@ use assert_cmd::assert::{Assert, IntoOutputPredicate};
 use predicates::Predicate;
 use tempfile::TempDir;
 
+pub mod redis;
+
 /// A temp home with the XDG directories pointed into it.
 pub struct Env {
     pub home: TempDir,
+    /// A Redis URL for the users and the revocations (`JWTAUTH_USERS`, `JWTAUTH_STATE`), or
+    /// `None` for the default files.
+    pub store: Option<String>,
 }
 
 impl Env {
     pub fn new() -> Self {
         Env {
             home: tempfile::tempdir().expect("temp dir"),
+            store: None,
+        }
+    }
+
+    /// A temp home whose users and revocations are at the Redis `url`.
+    pub fn with_store(url: &str) -> Self {
+        Env {
+            home: tempfile::tempdir().expect("temp dir"),
+            store: Some(url.to_string()),
         }
     }
 
@@ -53,7 +67,11 @@ impl Env {
             .env_remove("JWTAUTH_CONFIG")
             .env_remove("JWTAUTH_LOCK_TIMEOUT")
             .env_remove("NO_COLOR")
+            .env_remove("JWTAUTH_REDIS_PASSWORD")
             .current_dir(h);
+        if let Some(url) = &self.store {
+            cmd.env("JWTAUTH_USERS", url).env("JWTAUTH_STATE", url);
+        }
     }
 
     pub fn path(&self) -> &Path {
