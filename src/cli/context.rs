@@ -290,13 +290,17 @@ pub fn refuse_password_on_argv(value: Option<&Path>, flag: &str, env_var: &str) 
     let Some(url) = value.and_then(store::redis::url_of) else {
         return Ok(());
     };
-    let from_env = std::env::var_os(env_var).is_some_and(|v| v == url);
+    let from_env = !env_var.is_empty() && std::env::var_os(env_var).is_some_and(|v| v == url);
     if !from_env && store::redis::has_password(url) {
+        let instead = if env_var.is_empty() {
+            "set JWTAUTH_REDIS_PASSWORD instead".to_string()
+        } else {
+            format!("set {env_var} or the configuration file, or JWTAUTH_REDIS_PASSWORD")
+        };
         return Err(Error::usage(
             format!("{flag} {}", store::redis::redact(url)),
             format!(
-                "a Redis password is never taken from the command line (ps shows it): \
-                 set {env_var} or the configuration file, or JWTAUTH_REDIS_PASSWORD"
+                "a Redis password is never taken from the command line (ps shows it): {instead}"
             ),
         ));
     }

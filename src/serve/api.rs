@@ -442,7 +442,11 @@ async fn token(
         Err(res) => return res,
     };
     let client = client_ip(&app, peer.ip(), &headers);
-    if let Some(left) = app.throttle.banned(&name, client) {
+    let banned = match app.throttle.banned(&name, client) {
+        Ok(b) => b,
+        Err(e) => return unavailable(&e),
+    };
+    if let Some(left) = banned {
         app.metrics.login(Login::Throttled);
         let mut res = api_error(
             StatusCode::TOO_MANY_REQUESTS,

@@ -601,7 +601,11 @@ pub async fn login_submit(
     };
     let password = Zeroizing::new(password);
     let client = client_ip(&app, peer.ip(), &headers);
-    if let Some(left) = app.throttle.banned(&name, client) {
+    let banned = match app.throttle.banned(&name, client) {
+        Ok(b) => b,
+        Err(e) => return unavailable(&e),
+    };
+    if let Some(left) = banned {
         app.metrics.login(Login::Throttled);
         let mut res = page(
             StatusCode::TOO_MANY_REQUESTS,

@@ -162,10 +162,18 @@ pub fn run(
             ..Rules::default()
         },
     )?;
+    // With the revocations on Redis, the login throttle is shared there too.
+    let throttle = match store::redis::url_of(settings.state_path()?) {
+        Some(url) => throttle::Throttle::shared(
+            opts.throttle,
+            store::redis::Redis::open(url, &settings.redis)?,
+        ),
+        None => throttle::Throttle::new(opts.throttle),
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let app = Arc::new(App {
         hashing: hashing::Pool::new(cores, opts.hash_queue),
-        throttle: throttle::Throttle::new(opts.throttle),
+        throttle,
         metrics: metrics::Metrics::default(),
         opts,
         key,

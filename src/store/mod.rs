@@ -139,6 +139,21 @@ pub trait RevocationStore: Send + Sync {
     /// A store error.
     fn list(&self) -> Result<RevocationList>;
 
+    /// Adds every entry of `from` (tokens still live at `now`; a subject's later mark already
+    /// here stays), in as few writes as the store can: `migrate`.
+    ///
+    /// # Errors
+    /// A store error.
+    fn merge(&self, from: &RevocationList, now: i64) -> Result<()> {
+        for (jti, exp) in from.tokens.iter().filter(|(_, exp)| *exp > now) {
+            self.revoke_token(jti, *exp, now)?;
+        }
+        for (sub, at) in &from.users {
+            self.revoke_subject(sub, *at, now)?;
+        }
+        Ok(())
+    }
+
     /// Drops the entries of tokens expired at `now`; returns how many.
     ///
     /// # Errors

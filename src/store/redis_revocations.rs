@@ -219,6 +219,40 @@ impl RevocationStore for RedisRevocations {
         Ok(RevocationList { tokens, users })
     }
 
+    fn merge(&self, from: &RevocationList, now: i64) -> Result<()> {
+        let live: Vec<&(String, i64)> = from.tokens.iter().filter(|(_, e)| *e > now).collect();
+        for chunk in live.chunks(PREFETCH_CHUNK) {
+            self.redis.with(|c| {
+                let mut p = redis::pipe();
+                for (jti, exp) in chunk {
+                    p.cmd("SET")
+                        .arg(self.jti_key(jti))
+                        .arg(exp)
+                        .arg("EXAT")
+                        .arg(exp)
+                        .arg("NX")
+                        .ignore();
+                }
+                p.query::<()>(c)
+            })?;
+        }
+        for chunk in from.users.chunks(PREFETCH_CHUNK) {
+            self.redis.with(|c| {
+                let mut p = redis::pipe();
+                for (sub, at) in chunk {
+                    p.cmd("EVAL")
+                        .arg(FORWARD)
+                        .arg(1)
+                        .arg(self.sub_key(sub))
+                        .arg(at)
+                        .ignore();
+                }
+                p.query::<()>(c)
+            })?;
+        }
+        Ok(())
+    }
+
     fn prune(&self, _now: i64) -> Result<usize> {
         // Every token key expires at its token's `exp`: Redis prunes them itself.
         Ok(0)

@@ -20,6 +20,7 @@ mod interop_pyjwt;
 mod properties;
 mod pty;
 mod recipes;
+mod redis;
 mod revocation_index;
 mod rotation;
 mod safety;

@@ -61,6 +61,19 @@ impl RedisServer {
         }
     }
 
+    /// Sends `sig` (`STOP`, `CONT`) to the server: a stopped server accepts connections but
+    /// never answers, as an overloaded or partitioned one.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{sig} {pid}");
+    }
+
     /// Starts the server (again) on the same port, and waits until it accepts connections.
     pub fn resume(&mut self) {
         self.kill();
