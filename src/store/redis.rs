@@ -10,7 +10,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
@@ -109,12 +109,14 @@ impl Redis {
             )
         };
         let mut info = redis::IntoConnectionInfo::into_connection_info(url).map_err(bad)?;
-        if info.redis_settings().password().is_none()
+        // No `CLIENT SETINFO` on connect: one command less for every one-shot command.
+        let mut settings = info.redis_settings().clone().set_skip_set_lib_name();
+        if settings.password().is_none()
             && let Some(pw) = &opts.password
         {
-            let settings = info.redis_settings().clone().set_password(pw.as_str());
-            info = info.set_redis_settings(settings);
+            settings = settings.set_password(pw.as_str());
         }
+        info = info.set_redis_settings(settings);
         let client = redis::Client::open(info).map_err(bad)?;
         Ok(Redis {
             client,
@@ -139,10 +141,17 @@ impl Redis {
         k
     }
 
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+    /// A new connection. The command that follows gets what is left of `redis_timeout`, so
+    /// connecting and answering together never take longer; pooled connections get the whole
+    /// timeout back.
+    fn connect(&self, started: Instant) -> redis::RedisResult<redis::Connection> {
         let con = self.client.get_connection_with_timeout(self.timeout)?;
-        con.set_read_timeout(Some(self.timeout))?;
-        con.set_write_timeout(Some(self.timeout))?;
+        let left = self
+            .timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1));
+        con.set_read_timeout(Some(left))?;
+        con.set_write_timeout(Some(left))?;
         Ok(con)
     }
 
@@ -156,20 +165,28 @@ impl Redis {
         &self,
         mut f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T> {
+        let started = Instant::now();
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let (mut con, reused) = match pooled {
-            Some(c) => (c, true),
-            None => (self.connect().map_err(|e| self.error(&e))?, false),
+        let (mut con, mut fresh) = match pooled {
+            Some(c) => (c, false),
+            None => (self.connect(started).map_err(|e| self.error(&e))?, true),
         };
         let out = match f(&mut con) {
-            Err(e) if reused && (e.is_connection_dropped() || e.is_connection_refusal()) => {
-                con = self.connect().map_err(|e| self.error(&e))?;
+            Err(e) if !fresh && (e.is_connection_dropped() || e.is_connection_refusal()) => {
+                con = self.connect(started).map_err(|e| self.error(&e))?;
+                fresh = true;
                 f(&mut con)
             }
             other => other,
         };
         match out {
             Ok(v) => {
+                if fresh
+                    && (con.set_read_timeout(Some(self.timeout)).is_err()
+                        || con.set_write_timeout(Some(self.timeout)).is_err())
+                {
+                    return Ok(v);
+                }
                 let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
                 if idle.len() < POOL {
                     idle.push(con);
