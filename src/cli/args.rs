@@ -158,8 +158,8 @@ pub enum Command {
 }
 
 const EX_MIGRATE: &str = "Examples:
-  JWTAUTH_REDIS_PASSWORD=... jwtauth migrate --users-to redis://db:6379/0 --state-to redis://db:6379/0
-  jwtauth --users redis://db:6379/0 --state redis://db:6379/0 migrate --users-to users.json --state-to revocations.json";
+  jwtauth migrate --users-to redis://db/0 --state-to redis://db/0
+  jwtauth --users redis://db/0 migrate --users-to users.json";
 
 /// `migrate`'s options.
 #[derive(Debug, Args)]

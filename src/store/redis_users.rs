@@ -75,6 +75,7 @@ pub struct RedisUsers {
     create: redis::Script,
     change: redis::Script,
     remove: redis::Script,
+    cost: std::sync::OnceLock<u32>,
 }
 
 /// Absent, in `CHANGE`'s arguments.
@@ -88,6 +89,7 @@ impl RedisUsers {
             create: redis::Script::new(CREATE),
             change: redis::Script::new(CHANGE),
             remove: redis::Script::new(REMOVE),
+            cost: std::sync::OnceLock::new(),
         }
     }
 
@@ -324,6 +326,10 @@ impl UserStore for RedisUsers {
     }
 
     fn typical_cost(&self) -> Result<Option<u32>> {
+        // One answer per process, so every refused login of a server imitates the same cost.
+        if let Some(c) = self.cost.get() {
+            return Ok(Some(*c));
+        }
         let index = self.index_key();
         let name: Option<String> = self
             .redis
@@ -335,7 +341,11 @@ impl UserStore for RedisUsers {
         let hash: Option<String> = self
             .redis
             .with(|c| redis::cmd("HGET").arg(&key).arg("hashed_password").query(c))?;
-        Ok(hash.and_then(|h| crate::passwords::cost_of(&h)))
+        let cost = hash.and_then(|h| crate::passwords::cost_of(&h));
+        if let Some(c) = cost {
+            let _ = self.cost.set(c);
+        }
+        Ok(cost)
     }
 
     fn location(&self) -> String {
