@@ -323,6 +323,39 @@ pub(super) fn check(
     out
 }
 
+/// Runs `f` (a check that may ask the stores) off the async workers when a store is remote:
+/// a Redis round trip must not stall the other connections of the worker, and many requests
+/// then wait for Redis at once, each on a pooled connection. Local stores answer in place.
+pub(super) async fn off_worker<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> T + Send + 'static,
+    failed: impl FnOnce(Error) -> T,
+) -> T {
+    if !app.revocations.is_remote() {
+        return f(app);
+    }
+    let worker = app.clone();
+    match tokio::task::spawn_blocking(move || f(&worker)).await {
+        Ok(out) => out,
+        Err(e) => failed(Error::config("serve", e)),
+    }
+}
+
+/// `authorize` with the access verifier, off the async workers when the stores are remote.
+#[allow(clippy::result_large_err)]
+async fn authorize_access(app: &Arc<App>, headers: &HeaderMap) -> Result<Verified, Response> {
+    if !app.revocations.is_remote() {
+        return authorize(app, &app.access, headers);
+    }
+    let headers = headers.clone();
+    off_worker(
+        app,
+        move |app| authorize(app, &app.access, &headers),
+        |e| Err(unavailable(&e)),
+    )
+    .await
+}
+
 /// The bearer token of the request, verified by `verifier`, or the response to send.
 #[allow(clippy::result_large_err)]
 fn authorize(app: &App, verifier: &Verifier, headers: &HeaderMap) -> Result<Verified, Response> {
@@ -558,7 +591,7 @@ pub struct Protected {
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn protected(State(app): Shared, headers: HeaderMap) -> Response {
-    match authorize(&app, &app.access, &headers) {
+    match authorize_access(&app, &headers).await {
         Ok(v) => axum::Json(Protected {
             user: v.sub.unwrap_or_default(),
             message: "This is a protected route!",
@@ -585,7 +618,7 @@ pub struct UserInfo {
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
-    let v = match authorize(&app, &app.access, &headers) {
+    let v = match authorize_access(&app, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
     };

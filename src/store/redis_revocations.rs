@@ -28,7 +28,7 @@ end
 return 0";
 
 /// Keys per `MGET` when prefetching.
-pub const PREFETCH_CHUNK: usize = 512;
+pub const PREFETCH_CHUNK: usize = 2048;
 
 /// What a prefetch learned: per key, its value (`None`: absent).
 #[derive(Default)]

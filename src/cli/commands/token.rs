@@ -316,7 +316,14 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
         Some(r) => prefetch(r, first, rest),
         None => Ok(usize::MAX),
     };
-    batch(ctx, refresh, ahead, |token, out| {
+    // A remote store reads further ahead: a buffer of thousands of tokens, so each
+    // prefetch is a full one (the buffer running dry also makes the stream refresh).
+    let buffer = if revocations.is_some_and(|r| r.is_remote()) {
+        1 << 20
+    } else {
+        1 << 16
+    };
+    batch(ctx, buffer, refresh, ahead, |token, out| {
         let now = clock.now();
         if ctx.json {
             let mut claims = Value::Null;
@@ -357,6 +364,7 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
     }
     batch(
         ctx,
+        1 << 16,
         || Ok(()),
         |_, _| Ok(usize::MAX),
         |token, out| {
@@ -544,7 +552,13 @@ const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_millis(100)
 /// whenever the lines it covered last are used up (and after every `refresh`); it returns
 /// how many lines, the current one included, it looked at (`verify` prefetches their
 /// revocations from a remote store).
-fn batch<R, A, F>(ctx: &Ctx, mut refresh: R, mut ahead: A, mut check: F) -> Result<()>
+fn batch<R, A, F>(
+    ctx: &Ctx,
+    buffer: usize,
+    mut refresh: R,
+    mut ahead: A,
+    mut check: F,
+) -> Result<()>
 where
     R: FnMut() -> Result<()>,
     A: FnMut(&[u8], &[u8]) -> Result<usize>,
@@ -552,7 +566,7 @@ where
 {
     output::check_stdout()?;
     let stdin = io::stdin();
-    let mut input = io::BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut input = io::BufReader::with_capacity(buffer, stdin.lock());
     let mut out = BatchOut {
         out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
         json: ctx.json,
@@ -618,8 +632,8 @@ where
     Ok(())
 }
 
-/// Tokens whose revocations one prefetch looks up (two keys each: one `MGET` of 512).
-const PREFETCH_TOKENS: usize = 256;
+/// Tokens whose revocations one prefetch looks up (two keys each, one `MGET`).
+const PREFETCH_TOKENS: usize = 1024;
 
 /// Prefetches from `store` the revocations of `first` and of the complete lines in `rest`
 /// (up to `PREFETCH_TOKENS` in all), by the `jti` and `sub` of their unverified payloads:
