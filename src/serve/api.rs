@@ -341,16 +341,21 @@ pub(super) async fn off_worker<T: Send + 'static>(
     }
 }
 
-/// `authorize` with the access verifier, off the async workers when the stores are remote.
+/// `authorize` with the access verifier (or, with `any`, the one that accepts any
+/// audience), off the async workers when the stores are remote.
 #[allow(clippy::result_large_err)]
-async fn authorize_access(app: &Arc<App>, headers: &HeaderMap) -> Result<Verified, Response> {
+async fn authorize_off(
+    app: &Arc<App>,
+    any: bool,
+    headers: &HeaderMap,
+) -> Result<Verified, Response> {
     if !app.revocations.is_remote() {
-        return authorize(app, &app.access, headers);
+        return authorize(app, if any { &app.any } else { &app.access }, headers);
     }
     let headers = headers.clone();
     off_worker(
         app,
-        move |app| authorize(app, &app.access, &headers),
+        move |app| authorize(app, if any { &app.any } else { &app.access }, &headers),
         |e| Err(unavailable(&e)),
     )
     .await
@@ -591,7 +596,7 @@ pub struct Protected {
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn protected(State(app): Shared, headers: HeaderMap) -> Response {
-    match authorize_access(&app, &headers).await {
+    match authorize_off(&app, false, &headers).await {
         Ok(v) => axum::Json(Protected {
             user: v.sub.unwrap_or_default(),
             message: "This is a protected route!",
@@ -618,7 +623,7 @@ pub struct UserInfo {
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
-    let v = match authorize_access(&app, &headers).await {
+    let v = match authorize_off(&app, false, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
     };
@@ -667,7 +672,7 @@ pub(super) async fn revoke_verified(app: &Arc<App>, v: Verified) -> Result<(), E
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn logout(State(app): Shared, headers: HeaderMap) -> Response {
-    let v = match authorize(&app, &app.any, &headers) {
+    let v = match authorize_off(&app, true, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
     };
@@ -734,7 +739,7 @@ async fn revoke(State(app): Shared, body: Bytes) -> Response {
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    let caller = match authorize(&app, &app.any, &headers) {
+    let caller = match authorize_off(&app, true, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
     };
