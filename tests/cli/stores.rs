@@ -27,6 +27,35 @@ macro_rules! on_both_stores {
     };
 }
 
+/// Tests of other modules, written for the default files, run again on a Redis server of
+/// their own (`common::on_store` points every `Env::new()` of the test at it): those that
+/// assert only through the commands (the others read the files themselves; what they check
+/// is covered on both stores below).
+macro_rules! also_on_redis {
+    ($($name:ident => $test:path),* $(,)?) => {
+        mod existing_on_redis {
+            $( #[test] fn $name() {
+                let Some(server) = super::RedisServer::start() else { return };
+                crate::common::on_store(&server.url(), $test);
+                drop(server);
+            } )*
+        }
+    };
+}
+
+also_on_redis!(
+    user_check => crate::users::user_check_is_exit_0_on_a_match_and_says_so_on_stderr,
+    user_set_group_revokes => crate::users::user_set_taking_a_group_away_revokes_earlier_tokens_adding_one_does_not,
+    show_and_list_groups => crate::users::show_and_list_display_groups_in_text_and_json,
+    login_token_groups => crate::users::a_login_token_carries_the_users_groups,
+    classic_flow => crate::tokens::classic_flow_login_verify_logout,
+    login_json_shape => crate::tokens::login_json_shape_and_default_ttl,
+    expired_and_leeway => crate::tokens::expired_not_yet_valid_and_leeway,
+    verify_batch_ten_thousand => crate::tokens::verify_batch_of_ten_thousand_tokens,
+    verify_batch_answers_each_line => crate::tokens::verify_batch_answers_each_line_before_the_input_ends,
+    logout_from_stdin => crate::tokens::logout_reads_the_token_from_stdin,
+);
+
 on_both_stores!(
     user_add_list_show_and_exists,
     user_set_passwd_check_disable_enable_remove,

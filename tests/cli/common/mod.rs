@@ -20,11 +20,24 @@ pub struct Env {
     pub store: Option<String>,
 }
 
+thread_local! {
+    /// The store `Env::new` gives this thread's test (see `on_store`).
+    static STORE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `test` with every `Env::new()` of this thread on the Redis store at `url`: a test
+/// written for the default files runs unchanged against Redis (`stores.rs`).
+pub fn on_store(url: &str, test: impl FnOnce()) {
+    STORE.with(|s| *s.borrow_mut() = Some(url.to_string()));
+    test();
+    STORE.with(|s| *s.borrow_mut() = None);
+}
+
 impl Env {
     pub fn new() -> Self {
         Env {
             home: tempfile::tempdir().expect("temp dir"),
-            store: None,
+            store: STORE.with(|s| s.borrow().clone()),
         }
     }
 
