@@ -120,6 +120,9 @@ pub enum StoreError {
         pid: Option<u32>,
         secs: f64,
     },
+    /// A remote store (Redis) that could not be used: unreachable, too slow, or refusing.
+    #[error("{location}: {why}")]
+    Remote { location: String, why: String },
 }
 
 fn holder(pid: Option<u32>) -> String {

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::store::RedisOptions;
 
 /// Default lock wait (SPEC §1), overridable with `JWTAUTH_LOCK_TIMEOUT` seconds.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,6 +73,8 @@ pub struct Settings {
     pub config_dir: Option<PathBuf>,
     /// How long to wait for a file lock.
     pub lock_timeout: Duration,
+    /// How to reach Redis when `users` or `state` is a Redis URL (SPEC §10).
+    pub redis: RedisOptions,
     /// The effective configuration (SPEC §12) with the source of every value: the file's
     /// values with the flags and environment applied over them. Its `users`, `state` and
     /// `key` are what was configured; the fields above are what is used.

@@ -172,6 +172,32 @@ pub enum Command {
     /// stops on SIGTERM or SIGINT after finishing the requests in flight.
     #[command(after_help = EX_SERVE)]
     Serve(ServeArgs),
+    /// Copy the users and the live revocations into another store
+    ///
+    /// From the configured stores (--users/--state, JWTAUTH_USERS/JWTAUTH_STATE, config) into
+    /// the given ones: a file path or a redis:// / rediss:// URL each (file -> Redis,
+    /// Redis -> file). Users missing there are added, differing ones made equal, users only
+    /// there are kept; revoked tokens that have expired are not copied. Running it again
+    /// changes nothing. A Redis password comes from JWTAUTH_REDIS_PASSWORD, never from the
+    /// command line.
+    #[command(after_help = EX_MIGRATE)]
+    Migrate(MigrateArgs),
+}
+
+const EX_MIGRATE: &str = "Examples:
+  jwtauth migrate --users-to redis://db/0 --state-to redis://db/0
+  jwtauth --users redis://db/0 migrate --users-to users.json";
+
+/// `migrate`'s options.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("to").required(true).multiple(true))]
+pub struct MigrateArgs {
+    /// Where the users go: a users file or a Redis URL
+    #[arg(long, value_name = "PATH|URL", group = "to")]
+    pub users_to: Option<std::path::PathBuf>,
+    /// Where the revocations go: a state file or a Redis URL
+    #[arg(long, value_name = "PATH|URL", group = "to")]
+    pub state_to: Option<std::path::PathBuf>,
 }
 
 const EX_SERVE: &str = "Examples:

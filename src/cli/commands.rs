@@ -7,6 +7,7 @@ pub mod htpasswd;
 pub mod init;
 pub mod jwks;
 pub mod keys;
+pub mod migrate;
 pub mod paths;
 pub mod revoke;
 pub mod serve;

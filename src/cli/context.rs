@@ -59,6 +59,17 @@ impl Ctx {
         if let Some(p) = given(&mut config, "state", &global.state, "JWTAUTH_STATE") {
             config.state = Some(p);
         }
+        for (flag, name) in [(&global.users, "--users"), (&global.state, "--state")] {
+            refuse_password_on_argv(
+                flag.as_deref(),
+                name,
+                if name == "--users" {
+                    "JWTAUTH_USERS"
+                } else {
+                    "JWTAUTH_STATE"
+                },
+            )?;
+        }
         let key_file_env = non_empty(std::env::var_os("JWTAUTH_KEY_FILE")).map(PathBuf::from);
         let secret_env = std::env::var_os("JWT_SECRET_KEY").map(os_bytes);
         let key_file = global
@@ -117,6 +128,14 @@ impl Ctx {
                 })?,
             _ => DEFAULT_LOCK_TIMEOUT,
         };
+        let redis = store::RedisOptions {
+            prefix: config.redis_prefix.clone(),
+            timeout: config.redis_timeout,
+            password: std::env::var("JWTAUTH_REDIS_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(Zeroizing::new),
+        };
         Ok(Ctx {
             settings: Settings {
                 users: config
@@ -131,6 +150,7 @@ impl Ctx {
                 key_file,
                 config_dir,
                 lock_timeout,
+                redis,
                 config,
             },
             config_file,
@@ -171,7 +191,8 @@ impl Ctx {
         Ok(store::open_users(
             self.settings.users_path()?,
             self.settings.lock_timeout,
-        ))
+            &self.settings.redis,
+        )?)
     }
 
     /// The revocation store, opened for `lookups`.
@@ -183,7 +204,8 @@ impl Ctx {
             self.settings.state_path()?,
             self.settings.lock_timeout,
             lookups,
-        ))
+            &self.settings.redis,
+        )?)
     }
 
     /// The configured key; its warning (a loose file mode) goes to stderr unless `-q`.
@@ -263,6 +285,32 @@ fn given(
     let from_env = std::env::var_os(env_var).is_some_and(|v| v == path.as_os_str());
     config.set_source(key, if from_env { Source::Env } else { Source::Flag });
     Some(path)
+}
+
+/// Refuses a Redis URL with a password given as a flag: argv is visible to every user of the
+/// machine (`ps`). clap also fills the flag from its variable, which is fine.
+///
+/// # Errors
+/// A usage error naming where the password may come from.
+pub fn refuse_password_on_argv(value: Option<&Path>, flag: &str, env_var: &str) -> Result<()> {
+    let Some(url) = value.and_then(store::redis::url_of) else {
+        return Ok(());
+    };
+    let from_env = !env_var.is_empty() && std::env::var_os(env_var).is_some_and(|v| v == url);
+    if !from_env && store::redis::has_password(url) {
+        let instead = if env_var.is_empty() {
+            "set JWTAUTH_REDIS_PASSWORD instead".to_string()
+        } else {
+            format!("set {env_var} or the configuration file, or JWTAUTH_REDIS_PASSWORD")
+        };
+        return Err(Error::usage(
+            format!("{flag} {}", store::redis::redact(url)),
+            format!(
+                "a Redis password is never taken from the command line (ps shows it): {instead}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `--color auto`: colour is for people: a terminal on stdout, and no opt-out

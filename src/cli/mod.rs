@@ -9,7 +9,7 @@ pub mod output;
 pub mod password_input;
 
 use args::{Cli, Command};
-use commands::{config, docs, hash, init, jwks, keys, paths, revoke, serve, token, user};
+use commands::{config, docs, hash, init, jwks, keys, migrate, paths, revoke, serve, token, user};
 use context::Ctx;
 
 /// Runs one parsed command line.
@@ -35,5 +35,6 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
         Command::Serve(a) => serve::run(a, &ctx),
+        Command::Migrate(a) => migrate::run(a, &ctx),
     }
 }

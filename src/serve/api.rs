@@ -320,6 +320,44 @@ pub(super) fn check(
     out
 }
 
+/// Runs `f` (a check that may ask the stores) off the async workers when a store is remote:
+/// a Redis round trip must not stall the other connections of the worker, and many requests
+/// then wait for Redis at once, each on a pooled connection. Local stores answer in place.
+pub(super) async fn off_worker<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> T + Send + 'static,
+    failed: impl FnOnce(Error) -> T,
+) -> T {
+    if !app.revocations.is_remote() {
+        return f(app);
+    }
+    let worker = app.clone();
+    match tokio::task::spawn_blocking(move || f(&worker)).await {
+        Ok(out) => out,
+        Err(e) => failed(Error::config("serve", e)),
+    }
+}
+
+/// `authorize` with the access verifier (or, with `any`, the one that accepts any
+/// audience), off the async workers when the stores are remote.
+#[allow(clippy::result_large_err)]
+async fn authorize_off(
+    app: &Arc<App>,
+    any: bool,
+    headers: &HeaderMap,
+) -> Result<Verified, Response> {
+    if !app.revocations.is_remote() {
+        return authorize(app, if any { &app.any } else { &app.access }, headers);
+    }
+    let headers = headers.clone();
+    off_worker(
+        app,
+        move |app| authorize(app, if any { &app.any } else { &app.access }, &headers),
+        |e| Err(unavailable(&e)),
+    )
+    .await
+}
+
 /// The bearer token of the request, verified by `verifier`, or the response to send.
 #[allow(clippy::result_large_err)]
 fn authorize(app: &App, verifier: &Verifier, headers: &HeaderMap) -> Result<Verified, Response> {
@@ -439,7 +477,11 @@ async fn token(
         Err(res) => return res,
     };
     let client = client_ip(&app, peer.ip(), &headers);
-    if let Some(left) = app.throttle.banned(&name, client) {
+    let banned = match app.throttle.banned(&name, client) {
+        Ok(b) => b,
+        Err(e) => return unavailable(&e),
+    };
+    if let Some(left) = banned {
         app.metrics.login(Login::Throttled);
         let mut res = api_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -551,7 +593,7 @@ pub struct Protected {
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn protected(State(app): Shared, headers: HeaderMap) -> Response {
-    match authorize(&app, &app.access, &headers) {
+    match authorize_off(&app, false, &headers).await {
         Ok(v) => axum::Json(Protected {
             user: v.sub.unwrap_or_default(),
             message: "This is a protected route!",
@@ -578,7 +620,7 @@ pub struct UserInfo {
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
-    let v = match authorize(&app, &app.access, &headers) {
+    let v = match authorize_off(&app, false, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
     };
@@ -627,7 +669,7 @@ pub(super) async fn revoke_verified(app: &Arc<App>, v: Verified) -> Result<(), E
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn logout(State(app): Shared, headers: HeaderMap) -> Response {
-    let v = match authorize(&app, &app.any, &headers) {
+    let v = match authorize_off(&app, true, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
     };
@@ -694,7 +736,7 @@ async fn revoke(State(app): Shared, body: Bytes) -> Response {
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
 async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    let caller = match authorize(&app, &app.any, &headers) {
+    let caller = match authorize_off(&app, true, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
     };

@@ -257,6 +257,20 @@ enum Check {
     Other(Response),
 }
 
+/// `forward_check`, off the async workers when the stores are remote (see `off_worker`).
+async fn forward_check_off(app: &Arc<App>, uri: &Uri, headers: &HeaderMap) -> Check {
+    if !app.revocations.is_remote() {
+        return forward_check(app, uri, headers);
+    }
+    let (uri, headers) = (uri.clone(), headers.clone());
+    super::api::off_worker(
+        app,
+        move |app| forward_check(app, &uri, &headers),
+        |e| Check::Other(unavailable(&e)),
+    )
+    .await
+}
+
 fn forward_check(app: &App, uri: &Uri, headers: &HeaderMap) -> Check {
     let Some(q) = query::<GroupQuery>(uri) else {
         return Check::Other(api_error(
@@ -336,7 +350,7 @@ fn forward_check(app: &App, uri: &Uri, headers: &HeaderMap) -> Check {
         (status = 503, description = "Unavailable", body = api::ApiError),
     ))]
 pub async fn auth(State(app): Shared, uri: Uri, headers: HeaderMap) -> Response {
-    match forward_check(&app, &uri, &headers) {
+    match forward_check_off(&app, &uri, &headers).await {
         Check::Allowed(r) | Check::Unauthorized(r) | Check::Other(r) => r,
     }
 }
@@ -356,7 +370,7 @@ pub async fn auth_forward(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match forward_check(&app, &uri, &headers) {
+    match forward_check_off(&app, &uri, &headers).await {
         Check::Unauthorized(r) => login_redirect(&app, peer.ip(), &headers).unwrap_or(r),
         Check::Allowed(r) | Check::Other(r) => r,
     }
@@ -601,7 +615,11 @@ pub async fn login_submit(
     };
     let password = Zeroizing::new(password);
     let client = client_ip(&app, peer.ip(), &headers);
-    if let Some(left) = app.throttle.banned(&name, client) {
+    let banned = match app.throttle.banned(&name, client) {
+        Ok(b) => b,
+        Err(e) => return unavailable(&e),
+    };
+    if let Some(left) = banned {
         app.metrics.login(Login::Throttled);
         let mut res = page(
             StatusCode::TOO_MANY_REQUESTS,

@@ -26,6 +26,9 @@ type Snapshot = (Option<[u64; 5]>, Arc<HashMap<String, Arc<Identity>>>);
 /// The users file's identities, reloaded when the file's stamp changes.
 pub struct Directory {
     path: PathBuf,
+    /// Users on Redis: every lookup asks the store (one round trip), as other hosts change
+    /// them with no file stamp to watch.
+    remote: bool,
     cached: RwLock<Option<Snapshot>>,
 }
 
@@ -33,6 +36,7 @@ impl Directory {
     /// A directory over the users file at `path` (read on first use).
     pub fn new(path: PathBuf) -> Self {
         Directory {
+            remote: crate::store::redis::url_of(&path).is_some(),
             path,
             cached: RwLock::new(None),
         }
@@ -43,6 +47,15 @@ impl Directory {
     /// # Errors
     /// A store error when the users file changed and cannot be read.
     pub fn lookup(&self, users: &dyn UserStore, name: &str) -> Result<Option<Arc<Identity>>> {
+        if self.remote {
+            return Ok(users.get(name)?.map(|u| {
+                Arc::new(Identity {
+                    name: u.full_name,
+                    email: u.email,
+                    disabled: u.disabled,
+                })
+            }));
+        }
         // The stamp is taken before the read: a change in between only causes one more
         // reload on the next request, never a stale answer that lasts.
         let now = std::fs::metadata(&self.path).ok().map(|m| stamp(&m));

@@ -154,9 +154,14 @@ pub fn run(
 ) -> Result<()> {
     logging(opts.log_format);
     let lock_timeout = settings.lock_timeout;
-    let users = store::open_users(settings.users_path()?, lock_timeout);
+    let users = store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?;
     let identities = identity::Directory::new(settings.users_path()?.to_path_buf());
-    let revocations = store::open_revocations(settings.state_path()?, lock_timeout, Lookups::Many);
+    let revocations = store::open_revocations(
+        settings.state_path()?,
+        lock_timeout,
+        Lookups::Many,
+        &settings.redis,
+    )?;
     let access = Verifier::new(
         &key,
         Rules {
@@ -173,10 +178,18 @@ pub fn run(
             ..Rules::default()
         },
     )?;
+    // With the revocations on Redis, the login throttle is shared there too.
+    let throttle = match store::redis::url_of(settings.state_path()?) {
+        Some(url) => throttle::Throttle::shared(
+            opts.throttle,
+            store::redis::Redis::open(url, &settings.redis)?,
+        ),
+        None => throttle::Throttle::new(opts.throttle),
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let app = Arc::new(App {
         hashing: hashing::Pool::new(cores, opts.hash_queue),
-        throttle: throttle::Throttle::new(opts.throttle),
+        throttle,
         metrics: metrics::Metrics::default(),
         opts,
         key,

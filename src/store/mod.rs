@@ -6,6 +6,9 @@
 
 pub mod file;
 pub mod memory;
+pub mod redis;
+pub mod redis_revocations;
+pub mod redis_users;
 pub mod revocations_file;
 pub mod users_file;
 
@@ -15,6 +18,9 @@ use std::time::Duration;
 use crate::error::{Result, Revoked};
 use crate::users::User;
 
+pub use redis::RedisOptions;
+pub use redis_revocations::RedisRevocations;
+pub use redis_users::RedisUsers;
 pub use revocations_file::FileRevocations;
 pub use users_file::FileUsers;
 
@@ -133,6 +139,21 @@ pub trait RevocationStore: Send + Sync {
     /// A store error.
     fn list(&self) -> Result<RevocationList>;
 
+    /// Adds every entry of `from` (tokens still live at `now`; a subject's later mark already
+    /// here stays), in as few writes as the store can: `migrate`.
+    ///
+    /// # Errors
+    /// A store error.
+    fn merge(&self, from: &RevocationList, now: i64) -> Result<()> {
+        for (jti, exp) in from.tokens.iter().filter(|(_, exp)| *exp > now) {
+            self.revoke_token(jti, *exp, now)?;
+        }
+        for (sub, at) in &from.users {
+            self.revoke_subject(sub, *at, now)?;
+        }
+        Ok(())
+    }
+
     /// Drops the entries of tokens expired at `now`; returns how many.
     ///
     /// # Errors
@@ -148,6 +169,24 @@ pub trait RevocationStore: Send + Sync {
     /// A store error.
     fn refresh(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// Looks up, in as few round trips as it can, what the next checks of a stream will ask
+    /// (`(jti, sub)` of the tokens read ahead, taken from their unverified payloads): a remote
+    /// store answers those checks from it until the next [`RevocationStore::refresh`]. A
+    /// check of anything not prefetched asks the store as usual. Local stores ignore it.
+    ///
+    /// # Errors
+    /// A store error.
+    fn prefetch(&self, queries: &[(Option<&str>, Option<&str>)]) -> Result<()> {
+        let _ = queries;
+        Ok(())
+    }
+
+    /// Whether every check is a round trip to another machine (Redis): streams then
+    /// prefetch.
+    fn is_remote(&self) -> bool {
+        false
     }
 }
 
@@ -170,16 +209,34 @@ pub enum Lookups {
     Many,
 }
 
-/// Opens the users store at `location`.
-pub fn open_users(location: &Path, lock_timeout: Duration) -> Box<dyn UserStore> {
-    Box::new(FileUsers::new(location, lock_timeout))
+/// Opens the users store at `location`: a file, or a `redis://`/`rediss://` URL (nothing is
+/// connected until the first operation).
+///
+/// # Errors
+/// A configuration error for a Redis URL that cannot be used.
+pub fn open_users(
+    location: &Path,
+    lock_timeout: Duration,
+    redis: &RedisOptions,
+) -> Result<Box<dyn UserStore>> {
+    Ok(match redis::url_of(location) {
+        Some(url) => Box::new(RedisUsers::new(redis::Redis::open(url, redis)?)),
+        None => Box::new(FileUsers::new(location, lock_timeout)),
+    })
 }
 
-/// Opens the revocation store at `location`.
+/// Opens the revocation store at `location`: a file, or a `redis://`/`rediss://` URL.
+///
+/// # Errors
+/// A configuration error for a Redis URL that cannot be used.
 pub fn open_revocations(
     location: &Path,
     lock_timeout: Duration,
     lookups: Lookups,
-) -> Box<dyn RevocationStore> {
-    Box::new(FileRevocations::new(location, lock_timeout, lookups))
+    redis: &RedisOptions,
+) -> Result<Box<dyn RevocationStore>> {
+    Ok(match redis::url_of(location) {
+        Some(url) => Box::new(RedisRevocations::new(redis::Redis::open(url, redis)?)),
+        None => Box::new(FileRevocations::new(location, lock_timeout, lookups)),
+    })
 }

@@ -559,6 +559,18 @@ impl RevocationStore for FileRevocations {
         })
     }
 
+    fn merge(&self, from: &RevocationList, now: i64) -> Result<()> {
+        // One locked rewrite for all of it.
+        self.update(now, |r| {
+            for (jti, exp) in from.tokens.iter().filter(|(_, exp)| *exp > now) {
+                r.tokens.insert(jti.clone(), *exp);
+            }
+            for (sub, at) in &from.users {
+                r.revoke_subject(sub, *at);
+            }
+        })
+    }
+
     fn list(&self) -> Result<RevocationList> {
         let r: Revocations = store::load(&self.path)?;
         Ok(RevocationList {

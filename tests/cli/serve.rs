@@ -109,20 +109,20 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
-    fn get(&self, path: &str) -> RequestBuilder {
+    pub(crate) fn get(&self, path: &str) -> RequestBuilder {
         self.http.get(self.url(path))
     }
 
-    fn post(&self, path: &str) -> RequestBuilder {
+    pub(crate) fn post(&self, path: &str) -> RequestBuilder {
         self.http.post(self.url(path))
     }
 
-    fn delete(&self, path: &str) -> RequestBuilder {
+    pub(crate) fn delete(&self, path: &str) -> RequestBuilder {
         self.http.delete(self.url(path))
     }
 
     /// `POST /token` with a password grant form.
-    fn login_form(&self, user: &str, pw: &str) -> Response {
+    pub(crate) fn login_form(&self, user: &str, pw: &str) -> Response {
         send(self.post("/token").form_body(&[
             ("grant_type", "password"),
             ("username", user),
@@ -131,7 +131,7 @@ impl Server {
     }
 
     /// Logs in with a form and returns the access token.
-    fn token(&self, user: &str, pw: &str) -> String {
+    pub(crate) fn token(&self, user: &str, pw: &str) -> String {
         let res = self.login_form(user, pw);
         assert_eq!(res.status(), StatusCode::OK);
         body_json(res)["access_token"]
@@ -140,7 +140,7 @@ impl Server {
             .to_string()
     }
 
-    fn protected(&self, token: &str) -> Response {
+    pub(crate) fn protected(&self, token: &str) -> Response {
         send(self.get("/protected").bearer_auth(token))
     }
 

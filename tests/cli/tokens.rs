@@ -149,7 +149,7 @@ fn forge_signature(token: &str) -> String {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn classic_flow_login_verify_logout() {
+pub(crate) fn classic_flow_login_verify_logout() {
     let env = Env::new();
     env.init();
     env.add_user("alice", PW);
@@ -188,7 +188,7 @@ fn classic_flow_login_verify_logout() {
 }
 
 #[test]
-fn login_json_shape_and_default_ttl() {
+pub(crate) fn login_json_shape_and_default_ttl() {
     let env = Env::new();
     env.init();
     env.add_user("alice", PW);
@@ -607,7 +607,7 @@ fn mint_times_take_unix_seconds_and_rfc3339() {
 }
 
 #[test]
-fn expired_not_yet_valid_and_leeway() {
+pub(crate) fn expired_not_yet_valid_and_leeway() {
     let env = Env::new();
     env.init();
     let expired = env.mint(&["--sub", "x", "--iat", "999999000", "--exp", "1000000000"]);
@@ -1375,7 +1375,7 @@ fn decode_batch_text_and_json() {
 }
 
 #[test]
-fn verify_batch_of_ten_thousand_tokens() {
+pub(crate) fn verify_batch_of_ten_thousand_tokens() {
     let env = Env::new();
     env.init();
     let tokens: Vec<String> = (0..4)
@@ -1398,7 +1398,7 @@ fn verify_batch_of_ten_thousand_tokens() {
 }
 
 #[test]
-fn verify_batch_answers_each_line_before_the_input_ends() {
+pub(crate) fn verify_batch_answers_each_line_before_the_input_ends() {
     let env = Env::new();
     env.init();
     let a = env.mint(&["--sub", "a"]);
@@ -1484,7 +1484,7 @@ fn logout_refuses_expired_and_invalid_tokens_and_writes_nothing() {
 }
 
 #[test]
-fn logout_reads_the_token_from_stdin() {
+pub(crate) fn logout_reads_the_token_from_stdin() {
     let env = Env::new();
     env.init();
     let a = env.mint(&["--sub", "a"]);

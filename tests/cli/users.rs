@@ -97,7 +97,7 @@ fn payload(env: &Env, token: &str) -> Value {
 // ----- user check ------------------------------------------------------------------------------
 
 #[test]
-fn user_check_is_exit_0_on_a_match_and_says_so_on_stderr() {
+pub(crate) fn user_check_is_exit_0_on_a_match_and_says_so_on_stderr() {
     let env = Env::new();
     env.add_user("alice", "correct horse");
     let out = check(&env, "alice", "correct horse", &[]);
@@ -345,7 +345,7 @@ fn user_set_refusals_change_nothing() {
 }
 
 #[test]
-fn user_set_taking_a_group_away_revokes_earlier_tokens_adding_one_does_not() {
+pub(crate) fn user_set_taking_a_group_away_revokes_earlier_tokens_adding_one_does_not() {
     let env = Env::new();
     env.add_user("alice", "pw");
     env.cmd()
@@ -387,7 +387,7 @@ fn user_set_taking_a_group_away_revokes_earlier_tokens_adding_one_does_not() {
 // ----- groups in show, list and tokens ---------------------------------------------------------
 
 #[test]
-fn show_and_list_display_groups_in_text_and_json() {
+pub(crate) fn show_and_list_display_groups_in_text_and_json() {
     let env = Env::new();
     env.add_user("alice", "pw");
     env.add_user("bob", "pw");
@@ -427,7 +427,7 @@ fn show_and_list_display_groups_in_text_and_json() {
 }
 
 #[test]
-fn a_login_token_carries_the_users_groups() {
+pub(crate) fn a_login_token_carries_the_users_groups() {
     let env = Env::new();
     env.add_user("alice", "pw");
     env.add_user("bob", "pw");

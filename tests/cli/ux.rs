@@ -47,6 +47,7 @@ const COMMANDS: &[&[&str]] = &[
     &["paths"],
     &["config"],
     &["serve"],
+    &["migrate"],
     &["completions"],
     &["man"],
 ];

@@ -33,8 +33,8 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     };
     for (name, value) in config.values() {
         let value = match name {
-            "users" => json!(settings.users_path()?),
-            "state" => json!(settings.state_path()?),
+            "users" => json!(crate::store::redis::display(settings.users_path()?)),
+            "state" => json!(crate::store::redis::display(settings.state_path()?)),
             "key" => key.clone(),
             _ => value,
         };

@@ -6,14 +6,16 @@ use crate::cli::context::Ctx;
 use crate::cli::error::Result;
 use crate::cli::output;
 use crate::keys;
+use crate::store;
 
 /// Prints the users file, state file and key with where the key setting came from.
 ///
 /// # Errors
 /// Exit 8 when no home directory is known and no paths were given.
 pub fn run(ctx: &Ctx) -> Result<()> {
-    let users = ctx.settings.users_path()?;
-    let state = ctx.settings.state_path()?;
+    // A Redis URL is shown without its password.
+    let users = store::redis::display(ctx.settings.users_path()?);
+    let state = store::redis::display(ctx.settings.state_path()?);
     let (key, source) = keys::describe(&ctx.settings)?;
     if ctx.json {
         return output::json(&json!({
@@ -28,9 +30,5 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         || format!("({})", source.as_str()),
         |p| format!("{} ({})", p.display(), source.as_str()),
     );
-    output::text(format!(
-        "users  {}\nstate  {}\nkey    {key}",
-        users.display(),
-        state.display(),
-    ))
+    output::text(format!("users  {}\nstate  {}\nkey    {key}", users, state,))
 }

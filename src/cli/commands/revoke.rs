@@ -82,6 +82,7 @@ fn logout_many(ctx: &Ctx, verifier: &Verifier, lines: Lines) -> Result<()> {
         ctx,
         lines,
         || Ok(()),
+        |_, _| Ok(usize::MAX),
         |token, out| {
             revocations.refresh()?;
             let (jti, exp) = revoke(clock.now(), verifier, token, revocations.as_ref())?;
@@ -103,7 +104,13 @@ pub fn run(cmd: &RevocationsCommand, ctx: &Ctx) -> Result<()> {
         RevocationsCommand::List => list(ctx),
         RevocationsCommand::Prune => {
             // A missing state file stays missing (SPEC §8): the store prunes nothing then.
-            let pruned = ctx.revocations(Lookups::Few)?.prune(ctx.now)?;
+            let store = ctx.revocations(Lookups::Few)?;
+            if store.is_remote() && !ctx.json {
+                ctx.info(
+                    "Redis drops every revoked token's key at the token's exp by itself: nothing to prune",
+                );
+            }
+            let pruned = store.prune(ctx.now)?;
             if ctx.json {
                 return output::json(&json!({"pruned": pruned}));
             }

@@ -478,10 +478,16 @@ impl Input {
     /// # Errors
     /// Exit 2 when stdin cannot be read; exit 1 when the one token on stdin is too long.
     pub(crate) fn of(token: &Option<String>) -> Result<Input> {
+        Self::with_buffer(token, 1 << 16)
+    }
+
+    /// `of`, reading stdin `buffer` bytes at a time (a stream checked against a remote store
+    /// reads further ahead, so each prefetch covers more tokens).
+    fn with_buffer(token: &Option<String>, buffer: usize) -> Result<Input> {
         match token.as_deref() {
-            Some("-") => Ok(Input::Many(Lines::stdin())),
+            Some("-") => Ok(Input::Many(Lines::stdin(buffer))),
             Some(t) => Ok(Input::One(tokens::strip_bearer(t.as_bytes()).to_vec())),
-            None => Lines::stdin().one_or_many(),
+            None => Lines::stdin(buffer).one_or_many(),
         }
     }
 }
@@ -500,9 +506,9 @@ pub(crate) struct Lines {
 const LINE_SLACK: usize = 64;
 
 impl Lines {
-    fn stdin() -> Self {
+    fn stdin(buffer: usize) -> Self {
         Lines {
-            input: io::BufReader::with_capacity(1 << 16, io::stdin().lock()),
+            input: io::BufReader::with_capacity(buffer, io::stdin().lock()),
             ahead: VecDeque::new(),
             blanks: 0,
         }
@@ -556,6 +562,11 @@ impl Lines {
         read_line(&mut self.input, buf)
     }
 
+    /// The input read from stdin and not yet taken as lines.
+    fn buffered(&self) -> &[u8] {
+        self.input.buffer()
+    }
+
     /// True when the next read may wait for the producer.
     fn waits(&self) -> bool {
         self.ahead.is_empty() && self.blanks == 0 && self.input.buffer().is_empty()
@@ -579,7 +590,14 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
         Some(path) => jwks_verifier(ctx, path, rules)?,
         None => verifier(ctx, rules)?,
     };
-    let input = match Input::of(&args.token) {
+    // Against Redis, the stream reads a MiB ahead: each prefetch is then a full one.
+    let remote = (!args.no_revocation)
+        && ctx
+            .settings
+            .state_path()
+            .is_ok_and(|p| crate::store::redis::url_of(p).is_some());
+    let buffer = if remote { 1 << 20 } else { 1 << 16 };
+    let input = match Input::with_buffer(&args.token, buffer) {
         Ok(input) => input,
         Err(e) => return verify_failed(ctx, e),
     };
@@ -606,7 +624,13 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
     // revocations as they are then (see `batch`), never by those of start-up.
     let clock = SystemClock;
     let refresh = || revocations.map_or(Ok(()), |r| r.refresh().map_err(Error::from));
-    batch(ctx, lines, refresh, |token, out| {
+    // A remote store (Redis) is asked about the tokens read ahead in one round trip, not
+    // one per token.
+    let ahead = |first: &[u8], rest: &[u8]| match revocations.filter(|r| r.is_remote()) {
+        Some(r) => prefetch(r, first, rest),
+        None => Ok(usize::MAX),
+    };
+    batch(ctx, lines, refresh, ahead, |token, out| {
         let now = clock.now();
         if ctx.json {
             let mut claims = Value::Null;
@@ -683,6 +707,7 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
         ctx,
         lines,
         || Ok(()),
+        |_, _| Ok(usize::MAX),
         |token, out| {
             let d = decode_token(token)?;
             if ctx.json {
@@ -869,9 +894,21 @@ pub(crate) type BatchStdout = BatchOut<BufWriter<io::StdoutLock<'static>>>;
 /// each answer at once. `refresh` runs before the first token, whenever the input made the
 /// stream wait, and at least every `REFRESH_EVERY` (a revocation state that changed is then
 /// reloaded).
-pub(crate) fn batch<R, F>(ctx: &Ctx, mut lines: Lines, mut refresh: R, mut check: F) -> Result<()>
+///
+/// `ahead` is called with the current line and the input already buffered behind it
+/// whenever the lines it covered last are used up (and after every `refresh`); it returns
+/// how many lines, the current one included, it looked at (`verify` prefetches their
+/// revocations from a remote store).
+pub(crate) fn batch<R, A, F>(
+    ctx: &Ctx,
+    mut lines: Lines,
+    mut refresh: R,
+    mut ahead: A,
+    mut check: F,
+) -> Result<()>
 where
     R: FnMut() -> Result<()>,
+    A: FnMut(&[u8], &[u8]) -> Result<usize>,
     F: FnMut(&[u8], &mut BatchStdout) -> Result<()>,
 {
     output::check_stdout()?;
@@ -883,6 +920,7 @@ where
     let mut buf = Vec::with_capacity(1024);
     let (mut tokens, mut failed) = (0u64, 0u64);
     let mut refreshed: Option<std::time::Instant> = None;
+    let mut covered = 0usize;
     loop {
         out.line += 1;
         // An empty buffer means this read may wait for the producer: whatever happened in
@@ -895,7 +933,12 @@ where
         if waits || refreshed.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
             refresh()?;
             refreshed = Some(std::time::Instant::now());
+            covered = 0;
         }
+        if covered == 0 {
+            covered = ahead(&buf, lines.buffered())?.max(1);
+        }
+        covered -= 1;
         let token = tokens::strip_bearer(&buf);
         if token.is_empty() && !oversized {
             continue;
@@ -933,6 +976,50 @@ where
         return Err(Error::token(format!("{failed} of {tokens} tokens failed")));
     }
     Ok(())
+}
+
+/// Tokens whose revocations one prefetch looks up (two keys each, one `MGET`).
+const PREFETCH_TOKENS: usize = 1024;
+
+/// Prefetches from `store` the revocations of `first` and of the complete lines in `rest`
+/// (up to `PREFETCH_TOKENS` in all), by the `jti` and `sub` of their unverified payloads:
+/// only lookup keys, the verdict still comes from the verified claims. Returns how many
+/// lines that covered.
+fn prefetch(store: &dyn RevocationStore, first: &[u8], rest: &[u8]) -> Result<usize> {
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        jti: Option<String>,
+        sub: Option<String>,
+    }
+    let ids = |line: &[u8]| -> (Option<String>, Option<String>) {
+        let token = line.trim_ascii();
+        // `Bearer <token>` / `Authorization: Bearer <token>`: the token is the last word.
+        let token = token
+            .rsplit(|b| b.is_ascii_whitespace())
+            .next()
+            .unwrap_or(token);
+        let mut buf = Vec::new();
+        tokens::split(token)
+            .ok()
+            .and_then(|p| tokens::b64_decode_into(p.payload, "payload", &mut buf).ok())
+            .and_then(|()| serde_json::from_slice::<Ids>(&buf).ok())
+            .map_or((None, None), |i| (i.jti, i.sub))
+    };
+    let mut all = vec![ids(first)];
+    let mut rest = rest;
+    while all.len() < PREFETCH_TOKENS {
+        let Some(end) = memchr::memchr(b'\n', rest) else {
+            break;
+        };
+        all.push(ids(&rest[..end]));
+        rest = &rest[end + 1..];
+    }
+    let queries: Vec<(Option<&str>, Option<&str>)> = all
+        .iter()
+        .map(|(j, s)| (j.as_deref(), s.as_deref()))
+        .collect();
+    store.prefetch(&queries)?;
+    Ok(all.len())
 }
 
 /// Reads one line into `buf` (without its `\n`), keeping at most `MAX_TOKEN_BYTES +

@@ -203,7 +203,7 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
     if all.is_empty() {
         ctx.info(format!(
             "no users in {}",
-            ctx.settings.users_path()?.display()
+            crate::store::redis::display(ctx.settings.users_path()?)
         ));
         return Ok(());
     }

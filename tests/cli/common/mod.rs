@@ -10,15 +10,42 @@ use assert_cmd::assert::{Assert, IntoOutputPredicate};
 use predicates::Predicate;
 use tempfile::TempDir;
 
+pub mod redis;
+
 /// A temp home with the XDG directories pointed into it.
 pub struct Env {
     pub home: TempDir,
+    /// A Redis URL for the users and the revocations (`JWTAUTH_USERS`, `JWTAUTH_STATE`), or
+    /// `None` for the default files.
+    pub store: Option<String>,
+}
+
+thread_local! {
+    /// The store `Env::new` gives this thread's test (see `on_store`).
+    static STORE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `test` with every `Env::new()` of this thread on the Redis store at `url`: a test
+/// written for the default files runs unchanged against Redis (`stores.rs`).
+pub fn on_store(url: &str, test: impl FnOnce()) {
+    STORE.with(|s| *s.borrow_mut() = Some(url.to_string()));
+    test();
+    STORE.with(|s| *s.borrow_mut() = None);
 }
 
 impl Env {
     pub fn new() -> Self {
         Env {
             home: tempfile::tempdir().expect("temp dir"),
+            store: STORE.with(|s| s.borrow().clone()),
+        }
+    }
+
+    /// A temp home whose users and revocations are at the Redis `url`.
+    pub fn with_store(url: &str) -> Self {
+        Env {
+            home: tempfile::tempdir().expect("temp dir"),
+            store: Some(url.to_string()),
         }
     }
 
@@ -53,7 +80,11 @@ impl Env {
             .env_remove("JWTAUTH_CONFIG")
             .env_remove("JWTAUTH_LOCK_TIMEOUT")
             .env_remove("NO_COLOR")
+            .env_remove("JWTAUTH_REDIS_PASSWORD")
             .current_dir(h);
+        if let Some(url) = &self.store {
+            cmd.env("JWTAUTH_USERS", url).env("JWTAUTH_STATE", url);
+        }
     }
 
     pub fn path(&self) -> &Path {
