@@ -46,6 +46,31 @@ pub trait UserStore: Send + Sync {
     /// `UserNotFound`, `change`'s error, or a store error.
     fn update(&self, name: &str, change: &mut dyn FnMut(&mut User) -> Result<()>) -> Result<User>;
 
+    /// Replaces `name`'s password hash with `new` only if it is still `current` (a
+    /// compare-and-set, for rehashing on login: another writer since the read wins). Nothing
+    /// else in the record changes (not `password_changed_at`: the password is the same).
+    /// Returns whether the hash was replaced; a user that is gone is `false`.
+    ///
+    /// The default goes through [`UserStore::update`], which is atomic.
+    ///
+    /// # Errors
+    /// A store error.
+    fn replace_hash(&self, name: &str, current: &str, new: &str) -> Result<bool> {
+        let mut replaced = false;
+        let changed = self.update(name, &mut |u| {
+            replaced = u.hashed_password == current;
+            if replaced {
+                u.hashed_password = new.to_string();
+            }
+            Ok(())
+        });
+        match changed {
+            Ok(_) => Ok(replaced),
+            Err(crate::error::Error::UserNotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes one user; `UserNotFound` if there is none.
     ///
     /// # Errors

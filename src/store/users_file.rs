@@ -515,6 +515,23 @@ impl UserStore for FileUsers {
         })
     }
 
+    fn replace_hash(&self, name: &str, current: &str, new: &str) -> Result<bool> {
+        // Under the lock: the record as it is now, not as the login read it. A record that
+        // changed hash (or went) is left alone and the file is not rewritten.
+        let replaced = store::update_if(&self.path, self.lock_timeout, |doc: &mut UsersDoc| {
+            let Some(mut u) = doc.get(&self.path, name)? else {
+                return Ok(None);
+            };
+            if u.hashed_password != current {
+                return Ok(None);
+            }
+            u.hashed_password = new.to_string();
+            doc.put(&u)?;
+            Ok(Some(()))
+        })?;
+        Ok(replaced.is_some())
+    }
+
     fn remove(&self, name: &str) -> Result<User> {
         self.rewrite(None, |doc| {
             let u = doc.require(&self.path, name)?;
