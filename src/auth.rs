@@ -173,3 +173,151 @@ pub fn issue_time(revocations: &dyn RevocationStore, sub: &str, clock: &dyn Cloc
         _ => Ok(now),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::passwords::Argon2Params;
+    use crate::store::FileUsers;
+    use zeroize::Zeroizing;
+
+    const SMALL: Scheme = Scheme::Argon2id(Argon2Params {
+        memory_kib: 64,
+        time: 1,
+        lanes: 1,
+    });
+
+    fn pw(s: &str) -> Password {
+        Password::new(Zeroizing::new(s.as_bytes().to_vec())).unwrap()
+    }
+
+    fn user(name: &str, hash: String) -> User {
+        User {
+            username: name.into(),
+            full_name: None,
+            email: None,
+            hashed_password: hash,
+            disabled: false,
+            created_at: 1,
+            password_changed_at: 1,
+            groups: Vec::new(),
+        }
+    }
+
+    /// A store where another writer changes the user's password between the login's read
+    /// and its rehash (a `user passwd` racing the login).
+    struct Racing {
+        inner: FileUsers,
+        other: String,
+    }
+
+    impl UserStore for Racing {
+        fn get(&self, name: &str) -> Result<Option<User>> {
+            self.inner.get(name)
+        }
+        fn exists(&self, name: &str) -> Result<bool> {
+            self.inner.exists(name)
+        }
+        fn add(&self, name: &str, make: &mut dyn FnMut() -> Result<User>) -> Result<User> {
+            self.inner.add(name, make)
+        }
+        fn update(
+            &self,
+            name: &str,
+            change: &mut dyn FnMut(&mut User) -> Result<()>,
+        ) -> Result<User> {
+            self.inner.update(name, change)
+        }
+        fn remove(&self, name: &str) -> Result<User> {
+            self.inner.remove(name)
+        }
+        fn list(&self) -> Result<Vec<User>> {
+            self.inner.list()
+        }
+        fn import(&self, users: Vec<User>, replace: bool) -> Result<crate::store::Imported> {
+            self.inner.import(users, replace)
+        }
+        fn typical_cost(&self) -> Result<Option<u32>> {
+            self.inner.typical_cost()
+        }
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn replace_hash(&self, name: &str, current: &str, new: &str) -> Result<bool> {
+            let other = self.other.clone();
+            self.inner.update(name, &mut |u| {
+                u.hashed_password = other.clone();
+                Ok(())
+            })?;
+            self.inner.replace_hash(name, current, new)
+        }
+    }
+
+    #[test]
+    fn a_rehash_never_overwrites_a_concurrent_change_and_the_login_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.json");
+        let inner = FileUsers::new(&path, Duration::from_secs(5));
+        let old = passwords::hash(&pw("pw"), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        inner
+            .add("alice", &mut || Ok(user("alice", old.clone())))
+            .unwrap();
+        let other = passwords::hash(&pw("new"), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        let racing = Racing {
+            inner,
+            other: other.clone(),
+        };
+        let policy = HashPolicy {
+            scheme: SMALL,
+            rehash_on_login: true,
+        };
+        let done = authenticate(&racing, "alice", &pw("pw"), &policy).unwrap();
+        assert!(
+            matches!(done.rehash, Rehash::Superseded),
+            "{:?}",
+            done.rehash
+        );
+        assert_eq!(
+            racing.inner.get("alice").unwrap().unwrap().hashed_password,
+            other,
+            "the other writer wins"
+        );
+    }
+
+    #[test]
+    fn a_login_upgrades_once_and_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = FileUsers::new(&dir.path().join("users.json"), Duration::from_secs(5));
+        let old = passwords::hash(&pw("pw"), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        users
+            .add("alice", &mut || Ok(user("alice", old.clone())))
+            .unwrap();
+        let policy = HashPolicy {
+            scheme: SMALL,
+            rehash_on_login: true,
+        };
+        let off = authenticate(&users, "alice", &pw("pw"), &policy.read_only()).unwrap();
+        assert!(matches!(off.rehash, Rehash::Kept));
+        assert!(matches!(
+            authenticate(&users, "alice", &pw("wrong"), &policy),
+            Err(Error::LoginRefused)
+        ));
+        assert_eq!(users.get("alice").unwrap().unwrap().hashed_password, old);
+        let done = authenticate(&users, "alice", &pw("pw"), &policy).unwrap();
+        assert!(
+            matches!(done.rehash, Rehash::Upgraded { from: Scheme::Bcrypt { cost: 4 }, to } if to == SMALL)
+        );
+        let new = users.get("alice").unwrap().unwrap();
+        assert!(
+            new.hashed_password
+                .starts_with("$argon2id$v=19$m=64,t=1,p=1$")
+        );
+        assert_eq!(new.password_changed_at, 1);
+        let again = authenticate(&users, "alice", &pw("pw"), &policy).unwrap();
+        assert!(matches!(again.rehash, Rehash::Kept));
+        assert!(matches!(
+            authenticate(&users, "nobody", &pw("pw"), &policy),
+            Err(Error::LoginRefused)
+        ));
+    }
+}

@@ -642,6 +642,42 @@ mod tests {
     }
 
     #[test]
+    fn replace_hash_is_a_compare_and_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.json");
+        let users = FileUsers::new(&path, Duration::from_secs(5));
+        let u = User {
+            username: "alice".into(),
+            full_name: None,
+            email: None,
+            hashed_password: "old".into(),
+            disabled: false,
+            created_at: 1,
+            password_changed_at: 2,
+            groups: Vec::new(),
+        };
+        users.add("alice", &mut || Ok(u.clone())).unwrap();
+        // A stale `current` (another writer changed the hash since it was read): no write.
+        let before = std::fs::read(&path).unwrap();
+        let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(!users.replace_hash("alice", "stale", "new").unwrap());
+        assert!(!users.replace_hash("nobody", "old", "new").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), stamp);
+        // The current one: replaced, nothing else changes.
+        assert!(users.replace_hash("alice", "old", "new").unwrap());
+        let after = users.get("alice").unwrap().unwrap();
+        assert_eq!(
+            after,
+            User {
+                hashed_password: "new".into(),
+                ..u
+            }
+        );
+        assert!(!users.replace_hash("alice", "old", "newer").unwrap());
+    }
+
+    #[test]
     fn write_then_parse_round_trips() {
         let mut s = UsersDoc::default();
         let u = User {

@@ -19,6 +19,10 @@ pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
         passwords::check_hash_format(hash)?;
         let pw = password_input::read(&args.password, Ask::Once)?;
         if !passwords::verify(&pw, hash)? {
+            // SPEC §8: `--json` prints a document on a mismatch too.
+            if ctx.json {
+                output::json(&serde_json::json!({"match": false}))?;
+            }
             return Err(Error::PasswordMismatch);
         }
         if ctx.json {
