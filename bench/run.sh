@@ -6,7 +6,7 @@
 #   bench/run.sh --strict   also exit 3 when a SPEC target is missed (combinable with --quick)
 #
 # Environment overrides: BENCH_N (batch tokens), BENCH_ROUNDS, BENCH_PROC_RUNS (hyperfine runs
-# per round for one-process commands), BENCH_BCRYPT_RUNS, BENCH_PYJWT_MAX (tokens PyJWT
+# per round for one-process commands), BENCH_BCRYPT_RUNS, BENCH_ARGON2_RUNS, BENCH_PYJWT_MAX (tokens PyJWT
 # decodes; its rate is per token), BENCH_PEERS (peer cache dir, default target/bench-peers),
 # BENCH_JWTAUTH (bench this jwtauth binary instead of building target/release/jwtauth) and
 # BENCH_JWTAUTH_STATIC (the same for the static build; without it, no static rows when
@@ -51,6 +51,7 @@ if [ "$QUICK" = 1 ]; then
   ROUNDS=${BENCH_ROUNDS:-2}
   PROC_RUNS=${BENCH_PROC_RUNS:-15}
   BCRYPT_RUNS=${BENCH_BCRYPT_RUNS:-2}
+  ARGON2_RUNS=${BENCH_ARGON2_RUNS:-5}
   PYJWT_MAX=${BENCH_PYJWT_MAX:-5000}
   BATCH_RUNS=1
 else
@@ -58,6 +59,7 @@ else
   ROUNDS=${BENCH_ROUNDS:-6}
   PROC_RUNS=${BENCH_PROC_RUNS:-100}
   BCRYPT_RUNS=${BENCH_BCRYPT_RUNS:-5}
+  ARGON2_RUNS=${BENCH_ARGON2_RUNS:-20}
   PYJWT_MAX=${BENCH_PYJWT_MAX:-200000}
   BATCH_RUNS=3
 fi
@@ -108,10 +110,10 @@ install_peers() {
   BARE=$PEERS/jwtdecode-target/release/jwtdecode
 
   VENV=$PEERS/venv
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import jwt' 2>/dev/null; then
-    log "creating the PyJWT venv ($VENV)"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check pyjwt
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import jwt, argon2' 2>/dev/null; then
+    log "creating the PyJWT and argon2-cffi venv ($VENV)"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check pyjwt argon2-cffi
   fi
   PY=$VENV/bin/python
 
@@ -363,6 +365,35 @@ section_hash() {
   metric htpasswd_cpu_ms "$CPU_B"
 }
 
+section_argon2() {
+  # SPEC §7: `hash --scheme argon2id` (m=19456, t=2, p=1) against argon2-cffi, the C reference
+  # implementation, for the same parameters. Both sides are compared in process: argon2-cffi
+  # timed around `PasswordHasher.hash` (bench/argon2_cffi.py); jwtauth as its process time
+  # minus that of the same command configured with m=8 KiB, t=1 (start-up, reading the
+  # password, salt and output; the hashing left over is the argon2id work). The process
+  # times of both are reported too.
+  log "hash --scheme argon2id (m=19456, t=2, p=1) vs argon2-cffi"
+  local pw small=$W/argon2-small.toml
+  pw=$(q "$W/pw.txt")
+  printf 'argon2_memory_kib = 8\nargon2_time = 1\n' >"$small"
+  # Each must succeed once, failing here with its own message if it does not.
+  "$J" hash --scheme argon2id --password-stdin <"$W/pw.txt" | grep -q '^\$argon2id\$v=19\$m=19456,t=2,p=1\$'
+  "$J" --config "$small" hash --scheme argon2id --password-stdin <"$W/pw.txt" | grep -q '^\$argon2id\$v=19\$m=8,t=1,p=1\$'
+  local cffi="import argon2, sys; argon2.PasswordHasher(memory_cost=19456, time_cost=2, parallelism=1).hash(sys.stdin.readline().rstrip())"
+  "$PY" -c "$cffi" <"$W/pw.txt"
+  hf_rounds argon2 "$(q "$J") hash --scheme argon2id --password-stdin <$pw" \
+    "$(q "$J" --config "$small") hash --scheme argon2id --password-stdin <$pw" \
+    "$(q "$PY" -c "$cffi") <$pw" -- -w 2 -r "$ARGON2_RUNS"
+  metric argon2_proc_ms "$MED_A"
+  metric argon2_base_ms "$MED_B"
+  metric argon2_cffi_proc_ms "$MED_C"
+  local r vals=()
+  for ((r = 0; r < ROUNDS; r++)); do
+    vals+=("$("$PY" "$ROOT/bench/argon2_cffi.py" 19456 2 1 "$ARGON2_RUNS")")
+  done
+  metric argon2_cffi_ms "$($TOOL median "${vals[@]}")"
+}
+
 section_users() {
   log "users file with $USERS users"
   local filler hash12 pristine=$W/users-pristine.json users=$W/users.json
@@ -401,14 +432,14 @@ main() {
   install_peers
   # Before setup() points HOME elsewhere (rustup finds its toolchains through HOME).
   local versions
-  versions="$(rustc --version); $(hyperfine --version); $("$JWT" --version); PyJWT $("$PY" -c 'import jwt; print(jwt.__version__)'); htpasswd (apache2-utils $(dpkg-query -W -f '${Version}' apache2-utils 2>/dev/null || echo '?'))"
+  versions="$(rustc --version); $(hyperfine --version); $("$JWT" --version); PyJWT $("$PY" -c 'import jwt; print(jwt.__version__)'); argon2-cffi $("$PY" -c 'import importlib.metadata as m; print(m.version("argon2-cffi"))'); htpasswd (apache2-utils $(dpkg-query -W -f '${Version}' apache2-utils 2>/dev/null || echo '?'))"
   rm -rf "$W"
   mkdir -p "$W"
   : >"$METRICS"
   setup
 
   local failed=() s rc
-  for s in process state batch single_verify hash users; do
+  for s in process state batch single_verify hash argon2 users; do
     # batch and single_verify need the generated state and tokens.
     if [[ $s == batch || $s == single_verify ]] && [[ " ${failed[*]} " == *" state "* ]]; then
       failed+=("$s")

@@ -260,6 +260,17 @@ def report(metrics_path, header_path, out_path, strict):
         "≤ 1.05×",
         None if r is None else r <= 1.05,
     )
+    proc, base0, cffi = num(m, "argon2_proc_ms"), num(m, "argon2_base_ms"), num(m, "argon2_cffi_ms")
+    j = None if proc is None or base0 is None else proc - base0
+    r = ratio(j, cffi)
+    row(
+        "`hash --scheme argon2id` (m=19456, t=2, p=1), the hashing",
+        f"{fmt(j, 'ms', 1)} (process {fmt(proc, 'ms', 1)} − {fmt(base0, 'ms', 1)} with m=8,t=1)",
+        f"{fmt(cffi, 'ms', 1)} (argon2-cffi in process; {fmt(num(m, 'argon2_cffi_proc_ms'), 'ms', 1)} as a `python -c` process)",
+        fmt(r, "×"),
+        "≤ 1.2×",
+        None if r is None else r <= 1.2,
+    )
     users = m.get("users_n", "?")
     base = num(m, "check_ms")
     for cmd in ("login", "user_add"):

@@ -631,8 +631,7 @@ Examples:
 
 const EX_HASH: &str = "\
 Examples:
-  jwtauth hash --cost 12
-  jwtauth hash --scheme argon2id
+  jwtauth hash --cost 12               # or --scheme argon2id
   printf 'pw\\n' | jwtauth hash --password-stdin --user alice >> site.htpasswd
   printf 'pw\\n' | jwtauth hash --password-stdin --check \"$HASH\" && echo match";
 
