@@ -418,6 +418,75 @@ fn post_token_keeps_hashes_when_rehash_is_off() {
     assert_eq!(bytes(&env.users()), before);
 }
 
+/// The peak resident set of a process, in KiB (Linux `VmHWM`).
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// Issue 17, point 4: argon2 holds m KiB while it runs, and the server runs at most one
+/// password check (with its rehash) per core at a time, whatever the number of clients: a
+/// flood of logins raises the peak memory by about cores × m, not clients × m.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_hashing_pool_bounds_argon2_memory_in_serve() {
+    use crate::serve::Server;
+    // Above glibc's largest mmap threshold (32 MiB): each argon2 memory is its own mapping,
+    // returned when freed, so the peak counts the computations running at once.
+    const M_KIB: u64 = 40 * 1024;
+    const CLIENTS: usize = 12;
+    let env = Env::new();
+    env.init();
+    env.write_config(&format!(
+        "password_scheme = \"argon2id\"\nargon2_memory_kib = {M_KIB}\nargon2_time = 1\n[serve]\nthrottle_max_failures = 1000000\n"
+    ));
+    env.cmd()
+        .args(["user", "add", "alice", "--password-stdin"])
+        .write_stdin(format!("{PW}\n"))
+        .exits(0);
+    env.add_user("bob", PW); // bcrypt: its login also rehashes to argon2id
+    let server = Server::start(&env);
+    let before = peak_rss_kib(server.pid());
+    let url = server.url("/token");
+    std::thread::scope(|s| {
+        for i in 0..CLIENTS {
+            let url = url.clone();
+            s.spawn(move || {
+                let http = reqwest::blocking::Client::builder()
+                    .no_proxy()
+                    .build()
+                    .unwrap();
+                for j in 0..3 {
+                    let who = ["alice", "bob", "nobody"][(i + j) % 3];
+                    let res = http
+                        .post(&url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form(who))
+                        .send()
+                        .unwrap();
+                    assert!([200, 400, 503].contains(&res.status().as_u16()));
+                }
+            });
+        }
+    });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let grew = peak_rss_kib(server.pid()).saturating_sub(before);
+    assert!(
+        grew >= M_KIB,
+        "argon2 ran with m={M_KIB} KiB: the peak grew by only {grew} KiB"
+    );
+    assert!(
+        grew <= cores * M_KIB + 24 * 1024,
+        "{CLIENTS} clients on {cores} cores: the peak grew by {grew} KiB, more than {cores} × {M_KIB} KiB"
+    );
+    assert!(stored(&env, "bob").starts_with("$argon2id$v=19$m=40960,t=1,p=1$"));
+}
+
 // ----- interop with argon2-cffi ----------------------------------------------------------
 
 /// Python with argon2-cffi, or `None` after `common::skip`.
