@@ -9,6 +9,7 @@
 # password_scheme = "argon2id", OWASP's m=19456 KiB, t=2, p=1).
 # Usage: bench/timing.sh [RUNS] [COMMAND] [SCHEME]
 #        (TIMING_NO_HYPERFINE=1 forces the built-in timer)
+# On a loaded machine, bench/login_timing.py (interleaved, with CPU times) is the steadier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-30}"
