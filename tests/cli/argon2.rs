@@ -315,6 +315,51 @@ fn bcrypt_cost_changes_are_upgraded_and_rehash_on_login_false_keeps_hashes() {
 }
 
 #[test]
+fn a_rehash_that_cannot_be_stored_is_a_warning_not_a_failed_login() {
+    let env = Env::new();
+    env.init();
+    env.add_user("alice", PW);
+    env.write_config(SMALL);
+    let before = bytes(&env.users());
+    // Another writer holds the users file's lock: the upgrade cannot be written.
+    let holder = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(env.users().with_file_name("users.json.lock"))
+        .unwrap();
+    holder.lock().unwrap();
+    let out = env
+        .cmd()
+        .env("JWTAUTH_LOCK_TIMEOUT", "0")
+        .args(["login", "alice", "--password-stdin"])
+        .write_stdin(format!("{PW}\n"))
+        .exits(0);
+    let token = stdout_str(&out);
+    assert_eq!(token.matches('.').count(), 2, "a token: {token:?}");
+    let err = stderr_str(&out);
+    assert!(
+        err.starts_with("jwtauth: warning: could not store the upgraded password hash of alice: ")
+            && err.contains("locked")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(bytes(&env.users()), before);
+    // -q silences the warning; the login still succeeds.
+    env.cmd()
+        .env("JWTAUTH_LOCK_TIMEOUT", "0")
+        .args(["-q", "login", "alice", "--password-stdin"])
+        .write_stdin(format!("{PW}\n"))
+        .assert()
+        .code(0)
+        .stderr("");
+    drop(holder);
+    assert_eq!(login(&env, "alice", PW).status.code(), Some(0));
+    assert!(stored(&env, "alice").starts_with(SMALL_PREFIX));
+}
+
+#[test]
 fn disabled_and_unknown_users_are_refused_alike_under_argon2id() {
     let env = Env::new();
     env.add_user("alice", PW);
