@@ -90,7 +90,9 @@ pub trait UserStore: Send + Sync {
     /// A store error; nothing is written then.
     fn import(&self, users: Vec<User>, replace: bool) -> Result<Imported>;
 
-    /// The bcrypt cost most worth imitating for an unknown user (a stored user's).
+    /// The bcrypt cost of a stored user's hash (a cheap read of the store: `serve`'s health
+    /// check). An unknown user's dummy check no longer imitates it: it uses the configured
+    /// scheme and cost, which every hash moves to on login (SPEC §11, `auth::authenticate`).
     ///
     /// # Errors
     /// A store error.

@@ -9,8 +9,8 @@ use crate::cli::password_input::{self, Ask};
 use crate::passwords;
 use crate::users;
 
-/// Prints the `$2b$` or `$argon2id$` hash of a password (`NAME:HASH` with `--user NAME`, as `htpasswd -nB`
-/// does), or with `--check` exits 0/1 on match/mismatch.
+/// Prints the `$2b$` or `$argon2id$` hash of a password (`NAME:HASH` with `--user NAME`, as
+/// `htpasswd -nB` does), or with `--check` exits 0/1 on match/mismatch.
 ///
 /// # Errors
 /// Exit 1 on mismatch, 2 for a malformed hash, a bad `--user` name or bad password input.
