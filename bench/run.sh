@@ -6,7 +6,7 @@
 #   bench/run.sh --strict   also exit 3 when a SPEC target is missed (combinable with --quick)
 #
 # Environment overrides: BENCH_N (batch tokens), BENCH_ROUNDS, BENCH_PROC_RUNS (hyperfine runs
-# per round for one-process commands), BENCH_BCRYPT_RUNS, BENCH_PYJWT_MAX (tokens PyJWT
+# per round for one-process commands), BENCH_BCRYPT_RUNS, BENCH_ARGON2_RUNS, BENCH_PYJWT_MAX (tokens PyJWT
 # decodes; its rate is per token), BENCH_PEERS (peer cache dir, default target/bench-peers),
 # BENCH_JWTAUTH (bench this jwtauth binary instead of building target/release/jwtauth) and
 # BENCH_JWTAUTH_STATIC (the same for the static build; without it, no static rows when
@@ -15,8 +15,9 @@
 # Works on a fresh clone: installs its peers itself. Debian packages hyperfine, time
 # (/usr/bin/time) and apache2-utils (htpasswd) via apt-get when missing (as root, else sudo);
 # jwt-cli with `cargo install --locked` into target/bench-peers/jwt-cli; PyJWT in a venv at
-# target/bench-peers/venv; the bare jsonwebtoken loop (bench/jwtdecode, its own Cargo project)
-# built into target/bench-peers/jwtdecode-target. Peers are cached, so reruns are fast.
+# target/bench-peers/venv (with argon2-cffi); the bare jsonwebtoken loop (bench/jwtdecode, its
+# own Cargo project) built into target/bench-peers/jwtdecode-target, and jwtauth's argon2id
+# hashing in a loop (bench/argon2loop, the same) into target/bench-peers/argon2loop-target. Peers are cached, so reruns are fast.
 # jwtauth itself is built twice, as README "Quick start" installs it: the default build
 # (`cargo build --release`, a plain host build, dynamically linked like jwt-cli) into
 # target/release, and on Linux x86_64 also the static opt-in (RUSTFLAGS crt-static with
@@ -51,6 +52,7 @@ if [ "$QUICK" = 1 ]; then
   ROUNDS=${BENCH_ROUNDS:-2}
   PROC_RUNS=${BENCH_PROC_RUNS:-15}
   BCRYPT_RUNS=${BENCH_BCRYPT_RUNS:-2}
+  ARGON2_RUNS=${BENCH_ARGON2_RUNS:-20}
   PYJWT_MAX=${BENCH_PYJWT_MAX:-5000}
   BATCH_RUNS=1
 else
@@ -58,6 +60,7 @@ else
   ROUNDS=${BENCH_ROUNDS:-6}
   PROC_RUNS=${BENCH_PROC_RUNS:-100}
   BCRYPT_RUNS=${BENCH_BCRYPT_RUNS:-5}
+  ARGON2_RUNS=${BENCH_ARGON2_RUNS:-50}
   PYJWT_MAX=${BENCH_PYJWT_MAX:-200000}
   BATCH_RUNS=3
 fi
@@ -107,11 +110,16 @@ install_peers() {
     --target-dir "$PEERS/jwtdecode-target")
   BARE=$PEERS/jwtdecode-target/release/jwtdecode
 
+  log "building jwtauth's argon2id hashing in a loop (bench/argon2loop)"
+  (cd / && cargo build --release --locked --quiet --manifest-path "$ROOT/bench/argon2loop/Cargo.toml" \
+    --target-dir "$PEERS/argon2loop-target")
+  ARGON2LOOP=$PEERS/argon2loop-target/release/argon2loop
+
   VENV=$PEERS/venv
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import jwt' 2>/dev/null; then
-    log "creating the PyJWT venv ($VENV)"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check pyjwt
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import jwt, argon2' 2>/dev/null; then
+    log "creating the PyJWT and argon2-cffi venv ($VENV)"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check pyjwt argon2-cffi
   fi
   PY=$VENV/bin/python
 
@@ -363,6 +371,44 @@ section_hash() {
   metric htpasswd_cpu_ms "$CPU_B"
 }
 
+section_argon2() {
+  # SPEC §7: `hash --scheme argon2id` (m=19456, t=2, p=1) against argon2-cffi, the C reference
+  # implementation, for the same parameters. The row compares the hashing in process, both
+  # sides warm, one hash at a time, alternating: jwtauth's (bench/argon2loop: the argon2 crate
+  # at jwtauth's locked version and features, called as `passwords::hash` calls it, jwtauth's
+  # release profile) and argon2-cffi's (bench/argon2_cffi.py around `PasswordHasher.hash`).
+  # The process times are reported beside them: `jwtauth hash --scheme argon2id` (which also
+  # maps and faults in m KiB afresh, ~5,000 page faults) and a `python -c` hashing one password.
+  log "hash --scheme argon2id (m=19456, t=2, p=1) vs argon2-cffi"
+  local pw
+  pw=$(q "$W/pw.txt")
+  # Each must succeed once, failing here with its own message if it does not.
+  "$J" hash --scheme argon2id --password-stdin <"$W/pw.txt" | grep -q '^\$argon2id\$v=19\$m=19456,t=2,p=1\$'
+  local cffi="import argon2, sys; argon2.PasswordHasher(memory_cost=19456, time_cost=2, parallelism=1).hash(sys.stdin.readline().rstrip())"
+  "$PY" -c "$cffi" <"$W/pw.txt"
+  # Wall clock and CPU time per hash; on a loaded machine the CPU time is the steadier.
+  local r j c jw=() jc=() cw=() cc=()
+  for ((r = 0; r < ROUNDS * 2; r++)); do
+    read -r j c < <("$ARGON2LOOP" 19456 2 1 "$ARGON2_RUNS")
+    jw+=("$j")
+    jc+=("$c")
+    read -r j c < <("$PY" "$ROOT/bench/argon2_cffi.py" 19456 2 1 "$ARGON2_RUNS")
+    cw+=("$j")
+    cc+=("$c")
+    echo "round $((r + 1)): jwtauth's argon2id ${jw[-1]} ms (CPU ${jc[-1]}), argon2-cffi ${cw[-1]} ms (CPU ${cc[-1]})" >&2
+  done
+  metric argon2_ms "$($TOOL median "${jw[@]}")"
+  metric argon2_cffi_ms "$($TOOL median "${cw[@]}")"
+  [ "${jc[0]}" = - ] || metric argon2_cpu_ms "$($TOOL median "${jc[@]}")"
+  metric argon2_cffi_cpu_ms "$($TOOL median "${cc[@]}")"
+  hf_rounds argon2 "$(q "$J") hash --scheme argon2id --password-stdin <$pw" \
+    "$(q "$PY" -c "$cffi") <$pw" -- -w 2 -r "$ARGON2_RUNS"
+  metric argon2_proc_ms "$MED_A"
+  metric argon2_cffi_proc_ms "$MED_B"
+  metric argon2_proc_cpu_ms "$CPU_A"
+  metric argon2_cffi_proc_cpu_ms "$CPU_B"
+}
+
 section_users() {
   log "users file with $USERS users"
   local filler hash12 pristine=$W/users-pristine.json users=$W/users.json
@@ -401,14 +447,14 @@ main() {
   install_peers
   # Before setup() points HOME elsewhere (rustup finds its toolchains through HOME).
   local versions
-  versions="$(rustc --version); $(hyperfine --version); $("$JWT" --version); PyJWT $("$PY" -c 'import jwt; print(jwt.__version__)'); htpasswd (apache2-utils $(dpkg-query -W -f '${Version}' apache2-utils 2>/dev/null || echo '?'))"
+  versions="$(rustc --version); $(hyperfine --version); $("$JWT" --version); PyJWT $("$PY" -c 'import jwt; print(jwt.__version__)'); argon2-cffi $("$PY" -c 'import importlib.metadata as m; print(m.version("argon2-cffi"))'); htpasswd (apache2-utils $(dpkg-query -W -f '${Version}' apache2-utils 2>/dev/null || echo '?'))"
   rm -rf "$W"
   mkdir -p "$W"
   : >"$METRICS"
   setup
 
   local failed=() s rc
-  for s in process state batch single_verify hash users; do
+  for s in process state batch single_verify hash argon2 users; do
     # batch and single_verify need the generated state and tokens.
     if [[ $s == batch || $s == single_verify ]] && [[ " ${failed[*]} " == *" state "* ]]; then
       failed+=("$s")

@@ -260,6 +260,18 @@ def report(metrics_path, header_path, out_path, strict):
         "≤ 1.05×",
         None if r is None else r <= 1.05,
     )
+    j, p = num(m, "argon2_ms"), num(m, "argon2_cffi_ms")
+    r = ratio(j, p)
+    row(
+        "`hash --scheme argon2id` (m=19456, t=2, p=1): one hash in process"
+        f" (as processes: {fmt(num(m, 'argon2_proc_ms'), 'ms', 1)}{cpu('argon2_proc_cpu_ms', 1)}"
+        f" vs `python -c` {fmt(num(m, 'argon2_cffi_proc_ms'), 'ms', 1)}{cpu('argon2_cffi_proc_cpu_ms', 1)})",
+        fmt(j, "ms", 1) + cpu("argon2_cpu_ms", 1) + " (`bench/argon2loop`)",
+        f"{fmt(p, 'ms', 1)}{cpu('argon2_cffi_cpu_ms', 1)} (argon2-cffi)",
+        fmt(r, "×") + cpu_ratio("argon2_cpu_ms", "argon2_cffi_cpu_ms"),
+        "≤ 1.2×",
+        None if r is None else r <= 1.2,
+    )
     users = m.get("users_n", "?")
     base = num(m, "check_ms")
     for cmd in ("login", "user_add"):

@@ -1,6 +1,7 @@
 //! Logging in, the same way for every front end: the password check that takes the same
 //! time and gives the same error for an unknown user, a wrong password and a disabled user
-//! (SPEC §6), the claims a login token takes from the user's record, and the issue time
+//! (SPEC §6), the upgrade of a stored hash to the configured scheme on a successful login
+//! (SPEC §11), the claims a login token takes from the user's record, and the issue time
 //! that keeps a new token from being born revoked.
 
 use std::path::Path;
@@ -10,42 +11,126 @@ use serde_json::{Map, Value};
 
 use crate::clock::{Clock, span, utc};
 use crate::error::{Error, Result};
-use crate::passwords::{self, Password};
+use crate::passwords::{self, Password, Scheme};
 use crate::store::{RevocationStore, UserStore};
 use crate::users::User;
 
+/// How a login treats password hashes (SPEC §11): the scheme and parameters new hashes are
+/// made with (config `password_scheme`, `bcrypt_cost`, `argon2_*`), and whether a successful
+/// login replaces a stored hash made otherwise (config `rehash_on_login`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashPolicy {
+    /// The scheme and parameters of new hashes, and of the dummy hash an unknown user is
+    /// checked against.
+    pub scheme: Scheme,
+    /// Replace a hash of another scheme or other parameters after a successful login.
+    pub rehash_on_login: bool,
+}
+
+impl HashPolicy {
+    /// The same policy without rehashing (a check that writes nothing: `user check`).
+    pub fn read_only(self) -> Self {
+        HashPolicy {
+            rehash_on_login: false,
+            ..self
+        }
+    }
+}
+
+/// What a successful login did to the stored hash.
+#[derive(Debug)]
+pub enum Rehash {
+    /// Nothing: the hash is of the configured scheme and parameters, or rehashing is off.
+    Kept,
+    /// Replaced by a hash of the configured scheme and parameters.
+    Upgraded {
+        /// What the old hash was.
+        from: Scheme,
+        /// What the new one is.
+        to: Scheme,
+    },
+    /// Not replaced: the record changed since it was read (another writer wins).
+    Superseded,
+    /// Not replaced: hashing or writing failed. The login stands; the front end warns.
+    Failed(Error),
+}
+
+/// A successful login: the user's record (as read before any rehash) and what became of its
+/// hash.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The user.
+    pub user: User,
+    /// Whether the stored hash was upgraded.
+    pub rehash: Rehash,
+}
+
 /// Checks `name`'s password: the user, if it exists, is enabled and the password matches.
-/// Unknown user, wrong password and disabled user cost one bcrypt verification each and end
-/// in the same `LoginRefused`, so neither the message nor the time tells them apart.
+/// Unknown user, wrong password and disabled user cost one password verification each and
+/// end in the same `LoginRefused`, so neither the message nor the time tells them apart: an
+/// unknown user is checked against a dummy hash of the configured scheme and parameters
+/// (those every hash converges to as users log in).
+///
+/// After a successful check, when `policy` rehashes and the stored hash is of another scheme
+/// or other parameters than `policy.scheme` (passlib's `verify_and_update`), the password is
+/// hashed anew and stored, only if the stored hash is still the one just verified
+/// ([`UserStore::replace_hash`]). The login succeeds whatever becomes of that ([`Rehash`]).
 ///
 /// A record whose hash is not one this tool can check is a broken store, not a wrong
 /// password (SPEC §8): that is a store error naming the user and the store, never the hash.
 ///
 /// # Errors
 /// `LoginRefused`, or a store error (also for an unsupported hash).
-pub fn authenticate(users: &dyn UserStore, name: &str, password: &Password) -> Result<User> {
+pub fn authenticate(
+    users: &dyn UserStore,
+    name: &str,
+    password: &Password,
+    policy: &HashPolicy,
+) -> Result<LoggedIn> {
     match users.get(name)? {
-        Some(user) if passwords::check_hash_format(&user.hashed_password).is_err() => {
-            Err(Error::corrupt(
-                Path::new(&users.location()),
-                format!(
-                    "the record of user {name:?} has a hashed_password that is not a supported bcrypt hash ($2a$, $2b$, $2x$ or $2y$); set one with 'jwtauth user passwd'"
-                ),
-            ))
-        }
         Some(user) => {
+            let Ok(info) = passwords::inspect(&user.hashed_password) else {
+                return Err(Error::corrupt(
+                    Path::new(&users.location()),
+                    format!(
+                        "the record of user {name:?} has a hashed_password that is not a supported password hash (bcrypt $2a$, $2b$, $2x$ or $2y$, or argon2id within the bounds); set one with 'jwtauth user passwd'"
+                    ),
+                ));
+            };
             let matches = passwords::verify(password, &user.hashed_password).unwrap_or(false);
-            if matches && !user.disabled {
-                Ok(user)
-            } else {
-                Err(Error::LoginRefused)
+            if !matches || user.disabled {
+                return Err(Error::LoginRefused);
             }
+            let rehash = if policy.rehash_on_login && info.needs_update(&policy.scheme) {
+                rehash(users, &user, password, info.scheme, policy.scheme)
+            } else {
+                Rehash::Kept
+            };
+            Ok(LoggedIn { user, rehash })
         }
         None => {
-            let cost = users.typical_cost()?.unwrap_or(passwords::DEFAULT_COST);
-            let _ = passwords::verify(password, &passwords::dummy_hash(cost));
+            let _ = passwords::verify(password, &passwords::dummy_hash(&policy.scheme));
             Err(Error::LoginRefused)
         }
+    }
+}
+
+/// Hashes `password` with `to` and stores it in place of `user`'s hash if that is unchanged.
+fn rehash(
+    users: &dyn UserStore,
+    user: &User,
+    password: &Password,
+    from: Scheme,
+    to: Scheme,
+) -> Rehash {
+    let new = match passwords::hash(password, &to) {
+        Ok(h) => h,
+        Err(e) => return Rehash::Failed(e),
+    };
+    match users.replace_hash(&user.username, &user.hashed_password, &new) {
+        Ok(true) => Rehash::Upgraded { from, to },
+        Ok(false) => Rehash::Superseded,
+        Err(e) => Rehash::Failed(e),
     }
 }
 
@@ -86,5 +171,153 @@ pub fn issue_time(revocations: &dyn RevocationStore, sub: &str, clock: &dyn Cloc
             Ok(at + 1)
         }
         _ => Ok(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::passwords::Argon2Params;
+    use crate::store::FileUsers;
+    use zeroize::Zeroizing;
+
+    const SMALL: Scheme = Scheme::Argon2id(Argon2Params {
+        memory_kib: 64,
+        time: 1,
+        lanes: 1,
+    });
+
+    fn pw(s: &str) -> Password {
+        Password::new(Zeroizing::new(s.as_bytes().to_vec())).unwrap()
+    }
+
+    fn user(name: &str, hash: String) -> User {
+        User {
+            username: name.into(),
+            full_name: None,
+            email: None,
+            hashed_password: hash,
+            disabled: false,
+            created_at: 1,
+            password_changed_at: 1,
+            groups: Vec::new(),
+        }
+    }
+
+    /// A store where another writer changes the user's password between the login's read
+    /// and its rehash (a `user passwd` racing the login).
+    struct Racing {
+        inner: FileUsers,
+        other: String,
+    }
+
+    impl UserStore for Racing {
+        fn get(&self, name: &str) -> Result<Option<User>> {
+            self.inner.get(name)
+        }
+        fn exists(&self, name: &str) -> Result<bool> {
+            self.inner.exists(name)
+        }
+        fn add(&self, name: &str, make: &mut dyn FnMut() -> Result<User>) -> Result<User> {
+            self.inner.add(name, make)
+        }
+        fn update(
+            &self,
+            name: &str,
+            change: &mut dyn FnMut(&mut User) -> Result<()>,
+        ) -> Result<User> {
+            self.inner.update(name, change)
+        }
+        fn remove(&self, name: &str) -> Result<User> {
+            self.inner.remove(name)
+        }
+        fn list(&self) -> Result<Vec<User>> {
+            self.inner.list()
+        }
+        fn import(&self, users: Vec<User>, replace: bool) -> Result<crate::store::Imported> {
+            self.inner.import(users, replace)
+        }
+        fn typical_cost(&self) -> Result<Option<u32>> {
+            self.inner.typical_cost()
+        }
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn replace_hash(&self, name: &str, current: &str, new: &str) -> Result<bool> {
+            let other = self.other.clone();
+            self.inner.update(name, &mut |u| {
+                u.hashed_password = other.clone();
+                Ok(())
+            })?;
+            self.inner.replace_hash(name, current, new)
+        }
+    }
+
+    #[test]
+    fn a_rehash_never_overwrites_a_concurrent_change_and_the_login_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.json");
+        let inner = FileUsers::new(&path, Duration::from_secs(5));
+        let old = passwords::hash(&pw("pw"), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        inner
+            .add("alice", &mut || Ok(user("alice", old.clone())))
+            .unwrap();
+        let other = passwords::hash(&pw("new"), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        let racing = Racing {
+            inner,
+            other: other.clone(),
+        };
+        let policy = HashPolicy {
+            scheme: SMALL,
+            rehash_on_login: true,
+        };
+        let done = authenticate(&racing, "alice", &pw("pw"), &policy).unwrap();
+        assert!(
+            matches!(done.rehash, Rehash::Superseded),
+            "{:?}",
+            done.rehash
+        );
+        assert_eq!(
+            racing.inner.get("alice").unwrap().unwrap().hashed_password,
+            other,
+            "the other writer wins"
+        );
+    }
+
+    #[test]
+    fn a_login_upgrades_once_and_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = FileUsers::new(&dir.path().join("users.json"), Duration::from_secs(5));
+        let old = passwords::hash(&pw("pw"), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        users
+            .add("alice", &mut || Ok(user("alice", old.clone())))
+            .unwrap();
+        let policy = HashPolicy {
+            scheme: SMALL,
+            rehash_on_login: true,
+        };
+        let off = authenticate(&users, "alice", &pw("pw"), &policy.read_only()).unwrap();
+        assert!(matches!(off.rehash, Rehash::Kept));
+        assert!(matches!(
+            authenticate(&users, "alice", &pw("wrong"), &policy),
+            Err(Error::LoginRefused)
+        ));
+        assert_eq!(users.get("alice").unwrap().unwrap().hashed_password, old);
+        let done = authenticate(&users, "alice", &pw("pw"), &policy).unwrap();
+        assert!(
+            matches!(done.rehash, Rehash::Upgraded { from: Scheme::Bcrypt { cost: 4 }, to } if to == SMALL)
+        );
+        let new = users.get("alice").unwrap().unwrap();
+        assert!(
+            new.hashed_password
+                .starts_with("$argon2id$v=19$m=64,t=1,p=1$")
+        );
+        assert_eq!(new.password_changed_at, 1);
+        let again = authenticate(&users, "alice", &pw("pw"), &policy).unwrap();
+        assert!(matches!(again.rehash, Rehash::Kept));
+        assert!(matches!(
+            authenticate(&users, "nobody", &pw("pw"), &policy),
+            Err(Error::LoginRefused)
+        ));
     }
 }

@@ -378,6 +378,23 @@ impl Config {
         Ok(b.config)
     }
 
+    /// The scheme and parameters of new password hashes: `password_scheme` with
+    /// `bcrypt_cost` or `argon2_*` (all validated when read, within the bounds of
+    /// `passwords`).
+    pub fn scheme(&self) -> crate::passwords::Scheme {
+        use crate::passwords::{Argon2Params, Scheme};
+        match self.password_scheme {
+            PasswordScheme::Bcrypt => Scheme::Bcrypt {
+                cost: self.bcrypt_cost,
+            },
+            PasswordScheme::Argon2id => Scheme::Argon2id(Argon2Params {
+                memory_kib: self.argon2_memory_kib,
+                time: self.argon2_time,
+                lanes: self.argon2_lanes,
+            }),
+        }
+    }
+
     /// Where the value of `key` (one of [`KEYS`]) came from.
     pub fn source(&self, key: &str) -> &Source {
         self.sources.get(key).unwrap_or(&Source::Default)
@@ -636,20 +653,20 @@ impl Builder<'_> {
         self.take(
             "argon2_memory_kib",
             raw.argon2_memory_kib,
-            |v| integer(v, 8, 4 * 1024 * 1024),
+            |v| integer(v, 8, crate::passwords::MAX_ARGON2_MEMORY_KIB),
             |c, v| c.argon2_memory_kib = v,
         )?;
         self.take(
             "argon2_time",
             raw.argon2_time,
-            |v| integer(v, 1, 1000),
+            |v| integer(v, 1, crate::passwords::MAX_ARGON2_TIME),
             |c, v| c.argon2_time = v,
         )?;
         let lanes_span = raw.argon2_lanes.as_ref().map(|l| l.span());
         self.take(
             "argon2_lanes",
             raw.argon2_lanes,
-            |v| integer(v, 1, 255),
+            |v| integer(v, 1, crate::passwords::MAX_ARGON2_LANES),
             |c, v| c.argon2_lanes = v,
         )?;
         if self.config.argon2_memory_kib < 8 * self.config.argon2_lanes {

@@ -1,5 +1,7 @@
-//! Passwords: the length rules, bcrypt hashing and verification. Reading them from a
-//! terminal or stdin is the command line's business (`cli::password_input`).
+//! Passwords: the length rules, hashing and verification with bcrypt and argon2id (SPEC §11),
+//! the bounds on a stored hash's parameters, the dummy hash, and whether a hash needs
+//! upgrading. Reading passwords from a terminal or stdin is the command line's business
+//! (`cli::password_input`).
 
 use std::fmt;
 
@@ -52,13 +54,160 @@ impl Password {
 /// they are).
 const PREFIXES: [&str; 4] = ["$2a$", "$2b$", "$2x$", "$2y$"];
 
-/// Checks that `hash` is a well-formed bcrypt hash (`$2a$`, `$2b$`, `$2x$` or `$2y$`, a cost
-/// of 4–31, 53 characters of bcrypt base64).
+/// The largest argon2 memory cost accepted, in KiB (256 MiB), in a stored hash and in the
+/// configuration. A hash is checked before any memory is allocated for it: a record claiming
+/// `m=4194304` (4 GiB) is refused as unsupported, never allocated, so one bad record cannot
+/// take the memory of the server (each of its hashing threads holds `m` KiB while it runs).
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+/// The largest argon2 time cost (passes over the memory) accepted.
+pub const MAX_ARGON2_TIME: u32 = 64;
+/// The largest argon2 parallelism (lanes) accepted.
+pub const MAX_ARGON2_LANES: u32 = 255;
+/// The argon2 version written (0x13, `v=19`, the one argon2-cffi and libsodium write).
+const ARGON2_VERSION: u32 = 0x13;
+
+/// Argon2id's cost parameters (SPEC §11; OWASP's m=19456 KiB, t=2, p=1 by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// `m`: memory in KiB (at least 8 per lane).
+    pub memory_kib: u32,
+    /// `t`: passes over the memory.
+    pub time: u32,
+    /// `p`: lanes.
+    pub lanes: u32,
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Argon2Params {
+            memory_kib: 19_456,
+            time: 2,
+            lanes: 1,
+        }
+    }
+}
+
+impl Argon2Params {
+    /// Checks the bounds this tool accepts (see [`MAX_ARGON2_MEMORY_KIB`]).
+    ///
+    /// # Errors
+    /// The reason, in words, when a parameter is out of bounds.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let Argon2Params {
+            memory_kib: m,
+            time: t,
+            lanes: p,
+        } = *self;
+        if !(1..=MAX_ARGON2_LANES).contains(&p) {
+            return Err(format!("p={p} is out of range: 1-{MAX_ARGON2_LANES}"));
+        }
+        if m < 8 * p || m > MAX_ARGON2_MEMORY_KIB {
+            return Err(format!(
+                "m={m} is out of range: 8 KiB per lane (8 × p) to {MAX_ARGON2_MEMORY_KIB} KiB (256 MiB)"
+            ));
+        }
+        if !(1..=MAX_ARGON2_TIME).contains(&t) {
+            return Err(format!("t={t} is out of range: 1-{MAX_ARGON2_TIME}"));
+        }
+        Ok(())
+    }
+
+    fn argon2(&self) -> Result<argon2::Argon2<'static>> {
+        let params = argon2::Params::new(self.memory_kib, self.time, self.lanes, None)
+            .map_err(|e| Error::invalid("argon2 parameters", e.to_string()))?;
+        Ok(argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            params,
+        ))
+    }
+}
+
+/// A password hashing scheme with its cost: what new hashes are made with (config
+/// `password_scheme`, `bcrypt_cost`, `argon2_*`), and what a stored hash was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// bcrypt at a cost (4–31).
+    Bcrypt {
+        /// The cost (log2 of the rounds).
+        cost: u32,
+    },
+    /// argon2id, version 0x13, with these parameters.
+    Argon2id(Argon2Params),
+}
+
+impl Scheme {
+    /// The scheme's name (`bcrypt`, `argon2id`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scheme::Bcrypt { .. } => "bcrypt",
+            Scheme::Argon2id(_) => "argon2id",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scheme::Bcrypt { cost } => write!(f, "bcrypt cost {cost}"),
+            Scheme::Argon2id(p) => {
+                write!(f, "argon2id m={},t={},p={}", p.memory_kib, p.time, p.lanes)
+            }
+        }
+    }
+}
+
+/// What a stored hash is: its scheme and cost, and for argon2 whether it is of the version
+/// this tool writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashInfo {
+    /// The scheme and its parameters.
+    pub scheme: Scheme,
+    /// False for an argon2 hash of version 0x10 (no `v=` field).
+    pub current_version: bool,
+}
+
+impl HashInfo {
+    /// Whether a hash like this one should be replaced by one made with `target` (passlib's
+    /// `needs_update`): another scheme, another cost or other parameters (higher or lower:
+    /// the configuration says what is wanted), or an old argon2 version.
+    pub fn needs_update(&self, target: &Scheme) -> bool {
+        self.scheme != *target || !self.current_version
+    }
+}
+
+/// Checks that `hash` is a hash this tool can check: a well-formed bcrypt hash (`$2a$`,
+/// `$2b$`, `$2x$` or `$2y$`, a cost of 4–31, 53 characters of bcrypt base64) or an
+/// `$argon2id$` PHC string within the bounds (see [`MAX_ARGON2_MEMORY_KIB`]).
 ///
 /// # Errors
 /// A usage error saying what is wrong.
 pub fn check_hash_format(hash: &str) -> Result<()> {
-    parts(hash).map(drop)
+    inspect(hash).map(drop)
+}
+
+/// What `hash` is, after the checks of [`check_hash_format`].
+///
+/// # Errors
+/// A usage error saying what is wrong.
+pub fn inspect(hash: &str) -> Result<HashInfo> {
+    if hash.starts_with("$argon2") {
+        let (info, _) = argon2_parts(hash)?;
+        return Ok(info);
+    }
+    if hash.starts_with("$2") || hash.len() == 60 {
+        let parts = parts(hash)?;
+        return Ok(HashInfo {
+            scheme: Scheme::Bcrypt {
+                cost: parts.get_cost(),
+            },
+            current_version: true,
+        });
+    }
+    Err(Error::invalid(
+        "password hash",
+        "expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)",
+    ))
 }
 
 /// `hash` taken apart by the bcrypt crate, which `verify` uses too, with the reason in our
@@ -82,33 +231,145 @@ fn parts(hash: &str) -> Result<bcrypt::HashParts> {
     }
 }
 
-/// Hashes a password with bcrypt at `cost`, as `$2b$`.
-///
-/// # Errors
-/// A usage error if bcrypt refuses the cost.
-pub fn hash(password: &Password, cost: u32) -> Result<String> {
-    // `Password` is at most 72 bytes, so nothing is truncated. (The crate's `non_truncating_*`
-    // functions count bcrypt's NUL terminator and so refuse a 72-byte password; the plain ones
-    // hash its 72 bytes exactly as OpenBSD, htpasswd and Python bcrypt do.)
-    bcrypt::hash(password.as_bytes(), cost).map_err(|e| Error::invalid("bcrypt", e.to_string()))
+/// An `$argon2…$` string taken apart and checked: argon2id only, no secret key id or
+/// associated data, a salt and a digest, parameters within the bounds. Nothing is allocated
+/// by the checks.
+fn argon2_parts(hash: &str) -> Result<(HashInfo, argon2::password_hash::PasswordHash<'_>)> {
+    use argon2::password_hash::PasswordHash;
+    let bad = |why: String| Error::invalid("argon2 hash", why);
+    for (prefix, name) in [("$argon2i$", "argon2i"), ("$argon2d$", "argon2d")] {
+        if hash.starts_with(prefix) {
+            return Err(bad(format!(
+                "{name} is not supported, only argon2id ($argon2id$v=19$m=…,t=…,p=…$…)"
+            )));
+        }
+    }
+    if !hash.starts_with("$argon2id$") {
+        return Err(bad(
+            "expected $argon2id$v=19$m=…,t=…,p=…$<salt>$<digest>".into()
+        ));
+    }
+    let parsed = PasswordHash::new(hash).map_err(|e| {
+        bad(format!(
+            "not a PHC string ($argon2id$v=19$m=…,t=…,p=…$<salt>$<digest>): {e}"
+        ))
+    })?;
+    let version = match parsed.version {
+        None => 0x10,
+        Some(v) if v == 0x10 || v == ARGON2_VERSION => v,
+        Some(v) => return Err(bad(format!("v={v} is not an argon2 version (16 or 19)"))),
+    };
+    let mut params = Argon2Params {
+        memory_kib: 0,
+        time: 0,
+        lanes: 0,
+    };
+    for (name, value) in parsed.params.iter() {
+        let slot = match name.as_str() {
+            "m" => &mut params.memory_kib,
+            "t" => &mut params.time,
+            "p" => &mut params.lanes,
+            other => {
+                return Err(bad(format!(
+                    "the parameter {other:?} is not supported (only m, t and p; no secret key or associated data)"
+                )));
+            }
+        };
+        *slot = value
+            .decimal()
+            .map_err(|_| bad(format!("{} must be a decimal number", name.as_str())))?;
+    }
+    if params.memory_kib == 0 || params.time == 0 || params.lanes == 0 {
+        return Err(bad("expected the parameters m, t and p".into()));
+    }
+    params.check().map_err(bad)?;
+    let salt_ok = parsed.salt.is_some_and(|s| {
+        let mut buf = [0u8; 64];
+        s.decode_b64(&mut buf).is_ok_and(|b| b.len() >= 8)
+    });
+    if !salt_ok {
+        return Err(bad(
+            "expected a salt of at least 8 bytes in unpadded base64".into(),
+        ));
+    }
+    if parsed.hash.is_none() {
+        return Err(bad("expected a digest after the salt".into()));
+    }
+    Ok((
+        HashInfo {
+            scheme: Scheme::Argon2id(params),
+            current_version: version == ARGON2_VERSION,
+        },
+        parsed,
+    ))
 }
 
-/// Checks a password against a bcrypt hash; the hash must be well formed.
+/// Hashes a password with `scheme`: `$2b$` bcrypt, or an `$argon2id$v=19$` PHC string with a
+/// random 16-byte salt and a 32-byte digest (argon2-cffi's defaults).
 ///
 /// # Errors
-/// A usage error for a malformed hash.
+/// A usage error if the cost or parameters are refused.
+pub fn hash(password: &Password, scheme: &Scheme) -> Result<String> {
+    match scheme {
+        // `Password` is at most 72 bytes, so nothing is truncated. (The crate's
+        // `non_truncating_*` functions count bcrypt's NUL terminator and so refuse a 72-byte
+        // password; the plain ones hash its 72 bytes exactly as OpenBSD, htpasswd and Python
+        // bcrypt do.)
+        Scheme::Bcrypt { cost } => bcrypt::hash(password.as_bytes(), *cost)
+            .map_err(|e| Error::invalid("bcrypt", e.to_string())),
+        Scheme::Argon2id(params) => {
+            use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+            params
+                .check()
+                .map_err(|why| Error::invalid("argon2 parameters", why))?;
+            let salt = SaltString::generate(&mut OsRng);
+            params
+                .argon2()?
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| Error::invalid("argon2", e.to_string()))
+        }
+    }
+}
+
+/// Checks a password against a hash of either scheme; the hash must be well formed (and, for
+/// argon2, within the bounds: checked before any memory is allocated).
+///
+/// # Errors
+/// A usage error for a malformed or unsupported hash.
 pub fn verify(password: &Password, hash: &str) -> Result<bool> {
-    check_hash_format(hash)?;
+    if hash.starts_with("$argon2") {
+        use argon2::password_hash::PasswordVerifier;
+        let (_, parsed) = argon2_parts(hash)?;
+        return match argon2::Argon2::default().verify_password(password.as_bytes(), &parsed) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::Password) => Ok(false),
+            Err(e) => Err(Error::invalid("argon2 hash", e.to_string())),
+        };
+    }
+    inspect(hash)?;
     bcrypt::verify(password.as_bytes(), hash)
         .map_err(|e| Error::invalid("bcrypt hash", e.to_string()))
 }
 
-/// A well-formed hash that no password matches, at `cost`: verifying against it costs the
-/// same time as verifying against a real hash of that cost, so an unknown user cannot be told
-/// apart from a wrong password by timing.
-pub fn dummy_hash(cost: u32) -> String {
-    // A real salt and digest (of a phrase no password check ever sends), at any cost.
-    format!("$2b${cost:02}$G71Mpa6snruqHLJybrRnHeomX7DHBWwVdFoChTlPgAcKrMkkwAoBy")
+/// A well-formed hash that no password matches, of `scheme`: verifying against it costs the
+/// same time (and, for argon2, the same memory) as verifying against a real hash of that
+/// scheme and cost, so an unknown user cannot be told apart from a wrong password by timing.
+pub fn dummy_hash(scheme: &Scheme) -> String {
+    match scheme {
+        // A real salt and digest (of a phrase no password check ever sends), at any cost.
+        Scheme::Bcrypt { cost } => {
+            format!("$2b${cost:02}$G71Mpa6snruqHLJybrRnHeomX7DHBWwVdFoChTlPgAcKrMkkwAoBy")
+        }
+        // A fixed salt and an all-zero digest: no password hashes to it (2^-256).
+        Scheme::Argon2id(p) => format!(
+            "$argon2id$v=19$m={},t={},p={}$ZHVtbXlzYWx0ZHVtbXlzYQ${}",
+            p.memory_kib,
+            p.time,
+            p.lanes,
+            "A".repeat(43)
+        ),
+    }
 }
 
 /// The cost of a well-formed bcrypt hash.
@@ -120,17 +381,96 @@ pub fn cost_of(hash: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// Small argon2 parameters: the tests stay fast.
+    const SMALL: Argon2Params = Argon2Params {
+        memory_kib: 64,
+        time: 1,
+        lanes: 1,
+    };
+
+    fn pw(s: &str) -> Password {
+        Password::new(Zeroizing::new(s.as_bytes().to_vec())).unwrap()
+    }
+
+    #[test]
+    fn argon2id_round_trip_and_needs_update() {
+        let h = hash(&pw("secret"), &Scheme::Argon2id(SMALL)).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{h}");
+        assert!(verify(&pw("secret"), &h).unwrap());
+        assert!(!verify(&pw("secreT"), &h).unwrap());
+        let info = inspect(&h).unwrap();
+        assert!(!info.needs_update(&Scheme::Argon2id(SMALL)));
+        assert!(info.needs_update(&Scheme::Argon2id(Argon2Params { time: 2, ..SMALL })));
+        assert!(info.needs_update(&Scheme::Bcrypt { cost: 4 }));
+        let b = hash(&pw("secret"), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        let info = inspect(&b).unwrap();
+        assert!(!info.needs_update(&Scheme::Bcrypt { cost: 4 }));
+        assert!(info.needs_update(&Scheme::Bcrypt { cost: 5 }));
+        assert!(info.needs_update(&Scheme::Argon2id(SMALL)));
+        // Version 0x10 (no `v=`) verifies, and is upgraded.
+        let old = "$argon2id$m=64,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(!inspect(old).unwrap().current_version);
+        assert!(inspect(old).unwrap().needs_update(&Scheme::Argon2id(SMALL)));
+        assert!(!verify(&pw("x"), old).unwrap());
+    }
+
+    #[test]
+    fn argon2_refusals_say_why_and_allocate_nothing() {
+        let good = hash(&pw("secret"), &Scheme::Argon2id(SMALL)).unwrap();
+        let why = |h: &str| inspect(h).unwrap_err().to_string();
+        let i = good.replacen("$argon2id$", "$argon2i$", 1);
+        assert!(why(&i).contains("argon2i is not supported"), "{}", why(&i));
+        assert!(verify(&pw("secret"), &i).is_err());
+        let d = good.replacen("$argon2id$", "$argon2d$", 1);
+        assert!(why(&d).contains("argon2d is not supported"));
+        // 4 GiB, or more than u32: refused before anything is allocated.
+        for m in ["m=4194304", "m=262145", "m=99999999999", "m=7"] {
+            let h = good.replacen("m=64", m, 1);
+            assert!(why(&h).starts_with("argon2 hash: "), "{m}: {}", why(&h));
+            assert!(verify(&pw("secret"), &h).is_err(), "{m}");
+        }
+        for bad in [
+            good.replacen("t=1", "t=65", 1),
+            good.replacen("t=1", "t=0", 1),
+            good.replacen("p=1", "p=256", 1),
+            good.replacen("m=64", "m=64,keyid=AAAA", 1),
+            good.replacen("v=19", "v=20", 1),
+            good.replacen(",t=1", "", 1),
+            good[..good.rfind('$').unwrap()].to_string(),
+            "$argon2id$".to_string(),
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+            format!("{good}!"),
+        ] {
+            assert!(inspect(&bad).is_err(), "{bad}");
+            assert!(verify(&pw("secret"), &bad).is_err(), "{bad}");
+        }
+        assert!(why("plain").starts_with("password hash: expected a bcrypt hash"));
+        // At the bounds: accepted.
+        let top = dummy_hash(&Scheme::Argon2id(Argon2Params {
+            memory_kib: MAX_ARGON2_MEMORY_KIB,
+            time: MAX_ARGON2_TIME,
+            lanes: MAX_ARGON2_LANES,
+        }));
+        check_hash_format(&top).unwrap();
+    }
+
     #[test]
     fn dummy_hash_is_well_formed() {
         for cost in 4..=31 {
-            check_hash_format(&dummy_hash(cost)).unwrap();
+            check_hash_format(&dummy_hash(&Scheme::Bcrypt { cost })).unwrap();
+        }
+        for p in [SMALL, Argon2Params::default()] {
+            let info = inspect(&dummy_hash(&Scheme::Argon2id(p))).unwrap();
+            assert_eq!(info.scheme, Scheme::Argon2id(p));
+            assert!(info.current_version);
         }
     }
 
     #[test]
     fn dummy_hash_matches_nothing() {
         let pw = Password::new(Zeroizing::new(b"password".to_vec())).unwrap();
-        assert!(!verify(&pw, &dummy_hash(4)).unwrap());
+        assert!(!verify(&pw, &dummy_hash(&Scheme::Bcrypt { cost: 4 })).unwrap());
+        assert!(!verify(&pw, &dummy_hash(&Scheme::Argon2id(SMALL))).unwrap());
     }
 
     #[test]

@@ -72,11 +72,13 @@ pub enum Command {
     /// --force.
     #[command(after_help = EX_INIT)]
     Init(InitArgs),
-    /// Hash a password with bcrypt, or check one against a hash
+    /// Hash a password with bcrypt or argon2id, or check one against a hash
     ///
     /// The password is read from the terminal without echo (twice when hashing), or as the
     /// first line of stdin with --password-stdin; never from the command line. --user NAME
-    /// prints an htpasswd line, NAME:HASH, as `htpasswd -nB` does.
+    /// prints an htpasswd line, NAME:HASH, as `htpasswd -nB` does. The scheme is --scheme,
+    /// else config password_scheme (bcrypt by default); argon2id takes its parameters from
+    /// config argon2_memory_kib, argon2_time and argon2_lanes (m=19456, t=2, p=1).
     #[command(after_help = EX_HASH)]
     Hash(HashArgs),
     /// Manage the users file
@@ -221,6 +223,15 @@ pub struct ServeArgs {
     pub ttl: Option<String>,
 }
 
+/// `--scheme` values: the password hashing scheme of a new hash (SPEC §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemeArg {
+    /// `$2b$` bcrypt at --cost (config bcrypt_cost)
+    Bcrypt,
+    /// `$argon2id$` with config argon2_memory_kib, argon2_time, argon2_lanes (OWASP's m=19456,t=2,p=1)
+    Argon2id,
+}
+
 /// `--log-format` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormatArg {
@@ -309,11 +320,15 @@ pub struct PasswordArgs {
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
+    /// Hashing scheme [default: config password_scheme, else bcrypt]
+    #[arg(long, value_name = "SCHEME")]
+    pub scheme: Option<SchemeArg>,
     /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: Option<u32>,
-    /// Check the password against HASH instead: exit 0 on match, 1 on mismatch
-    #[arg(long, value_name = "HASH", conflicts_with = "cost")]
+    /// Check the password against HASH (bcrypt or argon2id) instead: exit 0 on match, 1 on
+    /// mismatch
+    #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "scheme"])]
     pub check: Option<String>,
     /// Print an htpasswd line, `NAME:HASH`, instead of the bare hash
     ///
@@ -340,7 +355,8 @@ pub enum UserCommand {
     /// Change a user's password (revokes the user's tokens)
     ///
     /// The new password is read from the terminal (twice) or with --password-stdin; --hash
-    /// stores a ready-made bcrypt hash instead (from `htpasswd -nB` or `jwtauth hash`).
+    /// stores a ready-made bcrypt or argon2id hash instead (from `htpasswd -nB` or `jwtauth
+    /// hash`).
     #[command(after_help = EX_USER_PASSWD)]
     Passwd(UserPasswdArgs),
     /// Check a user's password, as `htpasswd -v` does: exit 0 if it matches, 5 if not
@@ -407,11 +423,15 @@ pub struct UserAddArgs {
     /// E-mail address
     #[arg(long, value_name = "S")]
     pub email: Option<String>,
+    /// Hashing scheme [default: config password_scheme, else bcrypt]
+    #[arg(long, value_name = "SCHEME")]
+    pub scheme: Option<SchemeArg>,
     /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: Option<u32>,
-    /// Use an existing bcrypt hash ($2a$, $2b$, $2x$, $2y$) instead of reading a password
-    #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "password_stdin"])]
+    /// Use an existing hash instead of reading a password: bcrypt ($2a$, $2b$, $2x$, $2y$)
+    /// or argon2id ($argon2id$)
+    #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "scheme", "password_stdin"])]
     pub hash: Option<String>,
     /// If NAME exists, replace its password instead of failing (htpasswd's default)
     ///
@@ -477,13 +497,17 @@ pub struct UserShowArgs {
 pub struct UserPasswdArgs {
     /// User name
     pub name: String,
+    /// Hashing scheme [default: config password_scheme, else bcrypt]
+    #[arg(long, value_name = "SCHEME")]
+    pub scheme: Option<SchemeArg>,
     /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: Option<u32>,
-    /// Store this bcrypt hash ($2a$, $2b$, $2x$, $2y$) instead of reading a password
+    /// Store this hash (bcrypt $2a$, $2b$, $2x$, $2y$, or argon2id $argon2id$) instead of
+    /// reading a password
     ///
     /// Example: `jwtauth user passwd alice --hash "$(htpasswd -nbB alice pw | cut -d: -f2)"`.
-    #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "password_stdin"])]
+    #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "scheme", "password_stdin"])]
     pub hash: Option<String>,
     #[command(flatten)]
     pub password: PasswordArgs,
@@ -688,7 +712,7 @@ Examples:
 
 const EX_HASH: &str = "\
 Examples:
-  jwtauth hash --cost 12
+  jwtauth hash --cost 12               # or --scheme argon2id
   printf 'pw\\n' | jwtauth hash --password-stdin --user alice >> site.htpasswd
   printf 'pw\\n' | jwtauth hash --password-stdin --check \"$HASH\" && echo match";
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::cli::args::{ColorChoice, GlobalArgs};
+use crate::cli::args::{ColorChoice, GlobalArgs, SchemeArg};
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
 use crate::config::{CONFIG_FILE, Config, Source};
@@ -171,6 +171,48 @@ impl Ctx {
         flag.unwrap_or(self.settings.config.bcrypt_cost)
     }
 
+    /// The scheme and parameters of a new hash: `--scheme`, else config `password_scheme`;
+    /// bcrypt at `--cost`, else config `bcrypt_cost`; argon2id with config `argon2_*`.
+    ///
+    /// # Errors
+    /// A usage error for `--cost` with argon2id (its parameters are the configuration's).
+    pub fn scheme(
+        &self,
+        scheme: Option<SchemeArg>,
+        cost: Option<u32>,
+    ) -> Result<crate::passwords::Scheme> {
+        use crate::passwords::Scheme;
+        let config = &self.settings.config;
+        let scheme = match (scheme, config.scheme()) {
+            (Some(SchemeArg::Bcrypt), _) | (None, Scheme::Bcrypt { .. }) => Scheme::Bcrypt {
+                cost: self.cost(cost),
+            },
+            (_, configured @ Scheme::Argon2id(_)) => configured,
+            (Some(SchemeArg::Argon2id), Scheme::Bcrypt { .. }) => {
+                Scheme::Argon2id(crate::passwords::Argon2Params {
+                    memory_kib: config.argon2_memory_kib,
+                    time: config.argon2_time,
+                    lanes: config.argon2_lanes,
+                })
+            }
+        };
+        if cost.is_some() && matches!(scheme, Scheme::Argon2id(_)) {
+            return Err(Error::usage(
+                "--cost",
+                "is a bcrypt cost, and the scheme is argon2id (its parameters are config argon2_memory_kib, argon2_time and argon2_lanes); add --scheme bcrypt for bcrypt",
+            ));
+        }
+        Ok(scheme)
+    }
+
+    /// How `login` treats hashes: the configured scheme, and `rehash_on_login`.
+    pub fn hash_policy(&self) -> crate::auth::HashPolicy {
+        crate::auth::HashPolicy {
+            scheme: self.settings.config.scheme(),
+            rehash_on_login: self.settings.config.rehash_on_login,
+        }
+    }
+
     /// A token lifetime in seconds: `--ttl`, else config `ttl` (15m by default).
     ///
     /// # Errors
@@ -240,6 +282,18 @@ impl Ctx {
     pub fn warn_about(&self, key: &Key) {
         if let Some(w) = &key.warning {
             self.info(w);
+        }
+    }
+
+    /// Says on stderr (unless `-q`) that a login could not store its upgraded hash: a warning,
+    /// never a failed login. An upgrade that happened, or that another writer's change
+    /// pre-empted, is silent (as Django's and passlib's are).
+    pub fn rehashed(&self, logged_in: &crate::auth::LoggedIn) {
+        if let crate::auth::Rehash::Failed(e) = &logged_in.rehash {
+            self.info(format!(
+                "warning: could not store the upgraded password hash of {}: {e}",
+                logged_in.user.username
+            ));
         }
     }
 

@@ -539,8 +539,18 @@ pub(super) fn issue(
     let password = Password::new(Zeroizing::new(password.as_bytes().to_vec()))
         .or_else(|_| Password::new(Zeroizing::new(b"\0".to_vec())));
     let password = password?;
-    let user = auth::authenticate(app.users.as_ref(), name, &password)?;
+    // The check and any rehash (SPEC §11) run here, on the hashing pool's thread: at most one
+    // argon2 or bcrypt computation per slot, so the pool bounds their memory too.
+    let logged_in = auth::authenticate(app.users.as_ref(), name, &password, &app.opts.hashing)?;
     drop(password);
+    if let auth::Rehash::Failed(e) = &logged_in.rehash {
+        eprintln!(
+            "jwtauth: warning: could not store the upgraded password hash of {}: {}",
+            name.escape_debug(),
+            e.to_string().escape_debug()
+        );
+    }
+    let user = logged_in.user;
     let iat = auth::issue_time(app.revocations.as_ref(), &user.username, &app.clock)?;
     let exp = iat + app.opts.ttl;
     let mut claims = Map::new();

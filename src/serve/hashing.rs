@@ -1,6 +1,9 @@
-//! The password-hashing pool: bcrypt never runs on an async worker. At most one check per
-//! core runs at a time, a bounded number wait, and past that `POST /token` is refused at once
-//! (503 with `Retry-After`), so logins can never starve token verification.
+//! The password-hashing pool: bcrypt and argon2id never run on an async worker. At most one
+//! check per core runs at a time, a bounded number wait, and past that `POST /token` is
+//! refused at once (503 with `Retry-After`), so logins can never starve token verification.
+//! A login's check and its rehash (SPEC §11) run one after the other in one slot, so at most
+//! one argon2 computation per core holds its memory (m KiB, at most 256 MiB by the bounds of
+//! `passwords`) at any time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -78,6 +78,9 @@ pub struct Options {
     pub login_url: Option<String>,
     /// Password checks that may wait for a hashing thread before `POST /token` answers 503.
     pub hash_queue: usize,
+    /// The scheme of new hashes and of the unknown-user dummy, and rehash on login (SPEC
+    /// §11: `password_scheme`, `bcrypt_cost`, `argon2_*`, `rehash_on_login`).
+    pub hashing: crate::auth::HashPolicy,
 }
 
 impl Options {
@@ -102,6 +105,10 @@ impl Options {
             allowed_redirect_hosts: c.serve.allowed_redirect_hosts.clone(),
             login_url: c.serve.login_url.clone(),
             hash_queue: 64,
+            hashing: crate::auth::HashPolicy {
+                scheme: c.scheme(),
+                rehash_on_login: c.rehash_on_login,
+            },
         }
     }
 }

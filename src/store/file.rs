@@ -490,6 +490,26 @@ pub fn update_then<D: Document, T>(
     Ok(out)
 }
 
+/// `update`, but the file is rewritten only when `change` returns `Some`: a compare-and-set
+/// whose comparison failed leaves the file (and its stamp) as it was.
+///
+/// # Errors
+/// As `update`.
+pub fn update_if<D: Document, T>(
+    path: &Path,
+    timeout: Duration,
+    change: impl FnOnce(&mut D) -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    let _lock = lock(path, timeout)?;
+    remove_stale_temps(path);
+    let mut doc = load::<D>(path)?;
+    let Some(out) = change(&mut doc)? else {
+        return Ok(None);
+    };
+    write_atomic(path, |w| doc.write(w))?;
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,31 @@ pub trait UserStore: Send + Sync {
     /// `UserNotFound`, `change`'s error, or a store error.
     fn update(&self, name: &str, change: &mut dyn FnMut(&mut User) -> Result<()>) -> Result<User>;
 
+    /// Replaces `name`'s password hash with `new` only if it is still `current` (a
+    /// compare-and-set, for rehashing on login: another writer since the read wins). Nothing
+    /// else in the record changes (not `password_changed_at`: the password is the same).
+    /// Returns whether the hash was replaced; a user that is gone is `false`.
+    ///
+    /// The default goes through [`UserStore::update`], which is atomic.
+    ///
+    /// # Errors
+    /// A store error.
+    fn replace_hash(&self, name: &str, current: &str, new: &str) -> Result<bool> {
+        let mut replaced = false;
+        let changed = self.update(name, &mut |u| {
+            replaced = u.hashed_password == current;
+            if replaced {
+                u.hashed_password = new.to_string();
+            }
+            Ok(())
+        });
+        match changed {
+            Ok(_) => Ok(replaced),
+            Err(crate::error::Error::UserNotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes one user; `UserNotFound` if there is none.
     ///
     /// # Errors
@@ -71,7 +96,9 @@ pub trait UserStore: Send + Sync {
     /// A store error; nothing is written then.
     fn import(&self, users: Vec<User>, replace: bool) -> Result<Imported>;
 
-    /// The bcrypt cost most worth imitating for an unknown user (a stored user's).
+    /// The bcrypt cost of a stored user's hash (a cheap read of the store: `serve`'s health
+    /// check). An unknown user's dummy check no longer imitates it: it uses the configured
+    /// scheme and cost, which every hash moves to on login (SPEC §11, `auth::authenticate`).
     ///
     /// # Errors
     /// A store error.

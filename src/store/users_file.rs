@@ -515,6 +515,23 @@ impl UserStore for FileUsers {
         })
     }
 
+    fn replace_hash(&self, name: &str, current: &str, new: &str) -> Result<bool> {
+        // Under the lock: the record as it is now, not as the login read it. A record that
+        // changed hash (or went) is left alone and the file is not rewritten.
+        let replaced = store::update_if(&self.path, self.lock_timeout, |doc: &mut UsersDoc| {
+            let Some(mut u) = doc.get(&self.path, name)? else {
+                return Ok(None);
+            };
+            if u.hashed_password != current {
+                return Ok(None);
+            }
+            u.hashed_password = new.to_string();
+            doc.put(&u)?;
+            Ok(Some(()))
+        })?;
+        Ok(replaced.is_some())
+    }
+
     fn remove(&self, name: &str) -> Result<User> {
         self.rewrite(None, |doc| {
             let u = doc.require(&self.path, name)?;
@@ -622,6 +639,42 @@ mod tests {
             r#"invalid type: string "…", expected a boolean at line 1"#
         );
         assert_eq!(redact_quoted("missing field `x`"), "missing field `x`");
+    }
+
+    #[test]
+    fn replace_hash_is_a_compare_and_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.json");
+        let users = FileUsers::new(&path, Duration::from_secs(5));
+        let u = User {
+            username: "alice".into(),
+            full_name: None,
+            email: None,
+            hashed_password: "old".into(),
+            disabled: false,
+            created_at: 1,
+            password_changed_at: 2,
+            groups: Vec::new(),
+        };
+        users.add("alice", &mut || Ok(u.clone())).unwrap();
+        // A stale `current` (another writer changed the hash since it was read): no write.
+        let before = std::fs::read(&path).unwrap();
+        let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(!users.replace_hash("alice", "stale", "new").unwrap());
+        assert!(!users.replace_hash("nobody", "old", "new").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), stamp);
+        // The current one: replaced, nothing else changes.
+        assert!(users.replace_hash("alice", "old", "new").unwrap());
+        let after = users.get("alice").unwrap().unwrap();
+        assert_eq!(
+            after,
+            User {
+                hashed_password: "new".into(),
+                ..u
+            }
+        );
+        assert!(!users.replace_hash("alice", "old", "newer").unwrap());
     }
 
     #[test]

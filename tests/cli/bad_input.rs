@@ -355,7 +355,7 @@ fn malformed_bcrypt_hash() {
             .cmd()
             .args(["user", "add", "bob", "--hash", "nothash"]),
         2,
-        "bcrypt hash: expected 60 characters like $2b$12$…",
+        "password hash: expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)",
     );
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 mod architecture;
+mod argon2;
 mod asym;
 mod bad_input;
 mod bcrypt_vectors;

@@ -825,7 +825,7 @@ fn an_unsupported_hash_is_a_data_error_and_is_flagged() {
         err.contains("\"alice\"") && err.contains(&env.users().display().to_string()),
         "{err}"
     );
-    assert!(err.contains("not a supported bcrypt hash"), "{err}");
+    assert!(err.contains("not a supported password hash"), "{err}");
     assert!(!err.contains("W6ph5"), "the hash is never printed: {err}");
     assert_eq!(bytes(&env.users()), before);
     assert!(!env.secret().exists());

@@ -163,6 +163,11 @@ impl Server {
         status
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The stderr lines so far (all of them once stopped).
     pub(crate) fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()

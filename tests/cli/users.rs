@@ -516,7 +516,7 @@ fn user_passwd_hash_refusals_change_nothing() {
         (
             &["user", "passwd", "alice", "--hash", "secret"],
             2,
-            "jwtauth: bcrypt hash: expected 60 characters like $2b$12$…\n",
+            "jwtauth: password hash: expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)\n",
         ),
         (
             &[
@@ -527,7 +527,7 @@ fn user_passwd_hash_refusals_change_nothing() {
                 "$apr1$abcdefgh$0123456789012345678901",
             ],
             2,
-            "jwtauth: bcrypt hash: expected 60 characters like $2b$12$…\n",
+            "jwtauth: password hash: expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)\n",
         ),
         (
             &["user", "passwd", "nobody", "--hash", &good],
@@ -657,7 +657,7 @@ fn user_add_update_refusals_change_nothing() {
         .args(["user", "add", "alice", "--update", "--hash", "nope"])
         .stderr_only(
             2,
-            "jwtauth: bcrypt hash: expected 60 characters like $2b$12$…\n",
+            "jwtauth: password hash: expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)\n",
         );
     env.cmd()
         .args(["user", "add", "a\tb", "--update", "--password-stdin"])

@@ -1,5 +1,5 @@
-//! `jwtauth hash`: make a bcrypt hash (bare, or as an htpasswd line with `--user`), or check a
-//! password against one.
+//! `jwtauth hash`: make a bcrypt or argon2id hash (bare, or as an htpasswd line with
+//! `--user`), or check a password against one of either scheme.
 
 use crate::cli::args::HashArgs;
 use crate::cli::context::Ctx;
@@ -9,8 +9,8 @@ use crate::cli::password_input::{self, Ask};
 use crate::passwords;
 use crate::users;
 
-/// Prints the `$2b$` hash of a password (`NAME:HASH` with `--user NAME`, as `htpasswd -nB`
-/// does), or with `--check` exits 0/1 on match/mismatch.
+/// Prints the `$2b$` or `$argon2id$` hash of a password (`NAME:HASH` with `--user NAME`, as
+/// `htpasswd -nB` does), or with `--check` exits 0/1 on match/mismatch.
 ///
 /// # Errors
 /// Exit 1 on mismatch, 2 for a malformed hash, a bad `--user` name or bad password input.
@@ -35,8 +35,9 @@ pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
     if let Some(name) = &args.user {
         users::check_name(name)?;
     }
+    let scheme = ctx.scheme(args.scheme, args.cost)?;
     let pw = password_input::read(&args.password, Ask::Confirm)?;
-    let hash = passwords::hash(&pw, ctx.cost(args.cost))?;
+    let hash = passwords::hash(&pw, &scheme)?;
     drop(pw);
     match (&args.user, ctx.json) {
         (None, true) => output::json(&serde_json::json!({"hash": hash})),

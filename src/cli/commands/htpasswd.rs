@@ -60,6 +60,8 @@ fn foreign_kind(hash: &str) -> &'static str {
         "SHA-512 crypt ($6$)"
     } else if hash.starts_with("$1$") {
         "MD5 crypt ($1$)"
+    } else if hash.starts_with("$argon2") {
+        "argon2i, argon2d or out-of-bounds argon2"
     } else if hash.starts_with("$2") {
         "malformed bcrypt"
     } else {

@@ -66,8 +66,15 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
         key.encoding(key.alg, args.claims.allow_weak_key)?;
     }
     let password = password_input::read(&args.password, Ask::Once)?;
-    let user = auth::authenticate(ctx.users()?.as_ref(), &args.name, &password)?;
+    let logged_in = auth::authenticate(
+        ctx.users()?.as_ref(),
+        &args.name,
+        &password,
+        &ctx.hash_policy(),
+    )?;
     drop(password);
+    ctx.rehashed(&logged_in);
+    let user = logged_in.user;
     extra.extend(auth::user_claims(&user));
     let key = match existing {
         Some(key) => key,

@@ -64,6 +64,7 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     if let Some(h) = &args.hash {
         passwords::check_hash_format(h)?;
     }
+    let scheme = ctx.scheme(args.scheme, args.cost)?;
     let users = ctx.users()?;
     // Before prompting, fail fast rather than ask for a password in vain; scripts skip this
     // extra read of the file (the check in `add` is the one that counts).
@@ -78,7 +79,7 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     let build = || -> crate::error::Result<User> {
         let hashed_password = match (&args.hash, &password) {
             (Some(h), _) => h.clone(),
-            (None, Some(p)) => passwords::hash(p, ctx.cost(args.cost))?,
+            (None, Some(p)) => passwords::hash(p, &scheme)?,
             (None, None) => {
                 return Err(CoreError::invalid("password", "none was read"));
             }
@@ -165,8 +166,8 @@ pub(super) struct Record<'a> {
     disabled: bool,
     created_at: i64,
     password_changed_at: i64,
-    /// False when `hashed_password` is not a bcrypt hash jwtauth can check: `login` refuses
-    /// such a user with exit 8 (SPEC §8).
+    /// False when `hashed_password` is not a hash jwtauth can check (bcrypt, or argon2id
+    /// within the bounds): `login` refuses such a user with exit 8 (SPEC §8).
     hash_supported: bool,
     /// The user's groups (empty when none), as a login token carries them.
     groups: &'a [String],
@@ -291,6 +292,7 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
 
 fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
     let users = ctx.users()?;
+    let scheme = ctx.scheme(args.scheme, args.cost)?;
     let hash = match &args.hash {
         // A ready-made hash: checked like `user add --hash`, never a password on argv.
         Some(h) => {
@@ -306,7 +308,7 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
                 require_existing(users.as_ref(), &args.name)?;
             }
             let password = password_input::read(&args.password, Ask::Confirm)?;
-            passwords::hash(&password, ctx.cost(args.cost))?
+            passwords::hash(&password, &scheme)?
         }
     };
     // Nothing is revoked for a user that does not exist or whose record is unreadable.
@@ -375,12 +377,18 @@ fn check(args: &UserCheckArgs, ctx: &Ctx) -> Result<()> {
     users::check_name(&args.name)?;
     password_input::check_source(&args.password)?;
     let password = password_input::read(&args.password, Ask::Once)?;
-    let checked = auth::authenticate(ctx.users()?.as_ref(), &args.name, &password);
+    // A check writes nothing: no rehash here (a `login` upgrades the hash).
+    let checked = auth::authenticate(
+        ctx.users()?.as_ref(),
+        &args.name,
+        &password,
+        &ctx.hash_policy().read_only(),
+    );
     drop(password);
     match checked {
         Ok(_) if ctx.json => output::json(&json!({"match": true})),
         Ok(u) => {
-            ctx.info(format!("password for user {} is correct", u.username));
+            ctx.info(format!("password for user {} is correct", u.user.username));
             Ok(())
         }
         Err(CoreError::LoginRefused) => {

@@ -167,10 +167,20 @@ impl Env {
         self.cmd().arg("init").assert().success();
     }
 
-    /// Adds a user with password `pw` at bcrypt cost 4 (fast).
+    /// Adds a user with password `pw` at bcrypt cost 4 (fast), whatever the configured
+    /// scheme.
     pub fn add_user(&self, name: &str, pw: &str) {
         self.cmd()
-            .args(["user", "add", name, "--cost", "4", "--password-stdin"])
+            .args([
+                "user",
+                "add",
+                name,
+                "--scheme",
+                "bcrypt",
+                "--cost",
+                "4",
+                "--password-stdin",
+            ])
             .write_stdin(format!("{pw}\n"))
             .assert()
             .success();
