@@ -168,11 +168,22 @@ pub struct HashInfo {
 }
 
 impl HashInfo {
-    /// Whether a hash like this one should be replaced by one made with `target` (passlib's
-    /// `needs_update`): another scheme, another cost or other parameters (higher or lower:
-    /// the configuration says what is wanted), or an old argon2 version.
+    /// Whether a hash like this one should be replaced by one made with `target` (SPEC §11,
+    /// passlib's `needs_update`): another scheme, or weaker parameters than the target's (a
+    /// lower bcrypt cost; less argon2 memory, fewer passes or lanes; the old argon2 version). A
+    /// hash stronger than the configuration is kept: lowering a cost does not weaken the
+    /// hashes already stored.
     pub fn needs_update(&self, target: &Scheme) -> bool {
-        self.scheme != *target || !self.current_version
+        match (&self.scheme, target) {
+            (Scheme::Bcrypt { cost }, Scheme::Bcrypt { cost: want }) => cost < want,
+            (Scheme::Argon2id(p), Scheme::Argon2id(want)) => {
+                !self.current_version
+                    || p.memory_kib < want.memory_kib
+                    || p.time < want.time
+                    || p.lanes < want.lanes
+            }
+            _ => true,
+        }
     }
 }
 
@@ -401,11 +412,27 @@ mod tests {
         let info = inspect(&h).unwrap();
         assert!(!info.needs_update(&Scheme::Argon2id(SMALL)));
         assert!(info.needs_update(&Scheme::Argon2id(Argon2Params { time: 2, ..SMALL })));
+        assert!(info.needs_update(&Scheme::Argon2id(Argon2Params {
+            memory_kib: 128,
+            ..SMALL
+        })));
         assert!(info.needs_update(&Scheme::Bcrypt { cost: 4 }));
-        let b = hash(&pw("secret"), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        // Stronger than wanted in one parameter, weaker in none: kept.
+        let strong = hash(
+            &pw("secret"),
+            &Scheme::Argon2id(Argon2Params { time: 2, ..SMALL }),
+        )
+        .unwrap();
+        assert!(
+            !inspect(&strong)
+                .unwrap()
+                .needs_update(&Scheme::Argon2id(SMALL))
+        );
+        let b = hash(&pw("secret"), &Scheme::Bcrypt { cost: 5 }).unwrap();
         let info = inspect(&b).unwrap();
+        assert!(!info.needs_update(&Scheme::Bcrypt { cost: 5 }));
         assert!(!info.needs_update(&Scheme::Bcrypt { cost: 4 }));
-        assert!(info.needs_update(&Scheme::Bcrypt { cost: 5 }));
+        assert!(info.needs_update(&Scheme::Bcrypt { cost: 6 }));
         assert!(info.needs_update(&Scheme::Argon2id(SMALL)));
         // Version 0x10 (no `v=`) verifies, and is upgraded.
         let old = "$argon2id$m=64,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
