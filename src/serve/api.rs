@@ -1,6 +1,8 @@
 //! The routes of SPEC §9 and their OpenAPI description (generated from these handlers).
 //! Handlers are thin: credentials and tokens in, the core's operations, JSON out.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,13 +27,13 @@ use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
 use super::metrics::Login;
-use super::{App, LogFormat, MAX_BODY, REQUEST_TIMEOUT, forward, net};
+use super::{App, Checker, LogFormat, MAX_BODY, REQUEST_TIMEOUT, forward, net};
 use crate::auth;
 use crate::clock::Clock;
 use crate::error::{Error, VerifyError};
 use crate::passwords::Password;
 use crate::tokens;
-use crate::verifier::{Scratch, Verified, Verifier};
+use crate::verifier::Verified;
 
 type Shared = State<Arc<App>>;
 
@@ -120,14 +122,9 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
         Some(p) => route_name(p),
         None => "other",
     };
-    let path = req.uri().path().to_string();
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|r| r.header_value().to_str().ok())
-        .unwrap_or("-")
-        .escape_debug()
-        .to_string();
+    // Shared copies (reference counts, no new text); formatted only into the log line.
+    let uri = req.uri().clone();
+    let id = req.extensions().get::<RequestId>().cloned();
     let mut res = next.run(req).await;
     let status = res.status();
     if (status.is_client_error() || status.is_server_error())
@@ -143,17 +140,32 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let path = path.escape_debug().to_string();
+    let path = uri.path().escape_debug();
+    let id = id
+        .as_ref()
+        .and_then(|r| r.header_value().to_str().ok())
+        .unwrap_or("-")
+        .escape_debug();
+    let mut line = String::with_capacity(128);
     match app.opts.log_format {
-        LogFormat::Text => eprintln!(
-            "jwtauth: {method} {path} {} {ms:.3}ms id={id}",
-            status.as_u16()
-        ),
-        LogFormat::Json => eprintln!(
-            "{}",
-            json!({"method": method.as_str(), "path": path, "status": status.as_u16(), "ms": ms, "request_id": id})
-        ),
+        LogFormat::Text => {
+            let _ = writeln!(
+                line,
+                "jwtauth: {method} {path} {} {ms:.3}ms id={id}",
+                status.as_u16()
+            );
+        }
+        LogFormat::Json => {
+            let _ = writeln!(
+                line,
+                "{}",
+                json!({"method": method.as_str(), "path": path.to_string(), "status": status.as_u16(), "ms": ms, "request_id": id.to_string()})
+            );
+        }
     }
+    // One write(2) per line: `eprintln!` on unbuffered stderr made one per formatted piece
+    // (13 for a `GET /protected`; issue 15). A failed write is not the client's problem.
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
     res
 }
 
@@ -306,26 +318,28 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// With `claims_out`, the payload is returned too (for introspection).
 pub(super) fn check(
     app: &App,
-    verifier: &Verifier,
+    checker: &Checker,
     token: &str,
     claims_out: Option<&mut Value>,
 ) -> Result<Verified, Error> {
     app.revocations.refresh()?;
     let started = Instant::now();
-    let out = verifier.verify(
-        token.as_bytes(),
-        app.clock.now(),
-        &mut Scratch::new(),
-        Some(app.revocations.as_ref()),
-        claims_out,
-    );
+    let out = checker.with(|verifier, scratch| {
+        verifier.verify(
+            token.as_bytes(),
+            app.clock.now(),
+            scratch,
+            Some(app.revocations.as_ref()),
+            claims_out,
+        )
+    });
     app.metrics.verified(started.elapsed());
     out
 }
 
 /// The bearer token of the request, verified by `verifier`, or the response to send.
 #[allow(clippy::result_large_err)]
-fn authorize(app: &App, verifier: &Verifier, headers: &HeaderMap) -> Result<Verified, Response> {
+fn authorize(app: &App, verifier: &Checker, headers: &HeaderMap) -> Result<Verified, Response> {
     let Some(token) = bearer(headers) else {
         return Err(unauthorized(false, ""));
     };
