@@ -61,7 +61,7 @@ impl Default for RequestIds {
 impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+        HeaderValue::try_from(format!("{}-{n}", self.prefix))
             .ok()
             .map(RequestId::new)
     }
@@ -140,12 +140,12 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let path = uri.path().escape_debug();
-    let id = id
-        .as_ref()
-        .and_then(|r| r.header_value().to_str().ok())
-        .unwrap_or("-")
-        .escape_debug();
+    let path = escaped(uri.path());
+    let id = escaped(
+        id.as_ref()
+            .and_then(|r| r.header_value().to_str().ok())
+            .unwrap_or("-"),
+    );
     let mut line = String::with_capacity(128);
     match app.opts.log_format {
         LogFormat::Text => {
@@ -159,7 +159,7 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
             let _ = writeln!(
                 line,
                 "{}",
-                json!({"method": method.as_str(), "path": path.to_string(), "status": status.as_u16(), "ms": ms, "request_id": id.to_string()})
+                json!({"method": method.as_str(), "path": path, "status": status.as_u16(), "ms": ms, "request_id": id})
             );
         }
     }
@@ -167,6 +167,18 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
     // (13 for a `GET /protected`; issue 15). A failed write is not the client's problem.
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
     res
+}
+
+/// `s` as `str::escape_debug` writes it, without the per-character work when there is nothing
+/// to escape (the usual path or request id).
+fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'"' | b'\''))
+    {
+        s.into()
+    } else {
+        s.escape_debug().to_string().into()
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -879,4 +891,28 @@ async fn metrics(State(app): Shared) -> Response {
 
 async fn not_found() -> Response {
     api_error(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_fields_are_escaped_as_escape_debug_does() {
+        for s in [
+            "/protected",
+            "",
+            "-",
+            "/a b",
+            "/x\"y",
+            "/it's",
+            "/a\\b",
+            "/\n",
+            "/\u{202e}",
+            "/é",
+            "/\u{7f}",
+        ] {
+            assert_eq!(escaped(s), s.escape_debug().to_string(), "{s:?}");
+        }
+    }
 }
