@@ -2,7 +2,6 @@
 //! Handlers are thin: credentials and tokens in, the core's operations, JSON out.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
-use super::metrics::Login;
+use super::metrics::{self, Login};
 use super::{App, Checker, LogFormat, MAX_BODY, REQUEST_TIMEOUT, forward, net};
 use crate::auth;
 use crate::clock::Clock;
@@ -163,9 +162,7 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
             );
         }
     }
-    // One write(2) per line: `eprintln!` on unbuffered stderr made one per formatted piece
-    // (13 for a `GET /protected`; issue 15). A failed write is not the client's problem.
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    app.log(line.as_bytes());
     res
 }
 
@@ -216,25 +213,10 @@ fn json_error(status: StatusCode, headers: &HeaderMap) -> Response {
     res
 }
 
-/// The routes as metrics labels: a fixed set, so a scan of made-up paths adds no series.
+/// The route as a metrics label (`metrics::ROUTES`; `other` for anything else).
 fn route_name(p: &str) -> &'static str {
-    const ROUTES: [&str; 14] = [
-        "/auth",
-        "/auth/forward",
-        "/login",
-        "/token",
-        "/protected",
-        "/userinfo",
-        "/logout",
-        "/revoke",
-        "/introspect",
-        "/.well-known/jwks.json",
-        "/.well-known/oauth-authorization-server",
-        "/openapi.json",
-        "/healthz",
-        "/metrics",
-    ];
-    ROUTES.iter().find(|r| **r == p).copied().unwrap_or("other")
+    let known = &metrics::ROUTES[..metrics::ROUTES.len() - 1];
+    known.iter().find(|r| **r == p).copied().unwrap_or("other")
 }
 
 // ----- errors -------------------------------------------------------------------------------

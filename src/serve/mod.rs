@@ -167,6 +167,28 @@ pub(crate) struct App {
     pub throttle: throttle::Throttle,
     pub metrics: metrics::Metrics,
     pub clock: SystemClock,
+    /// A second handle on stderr for the request log (see [`App::log`]).
+    log: Option<std::fs::File>,
+}
+
+impl App {
+    /// Writes one log line (with its newline) to stderr in one `write(2)`, without taking
+    /// stderr's lock: a line up to `PIPE_BUF` (4096 bytes) is written whole even when the
+    /// workers log at the same moment. `eprintln!` on unbuffered stderr made one `write` per
+    /// formatted piece (13 for a `GET /protected`) under a lock the workers contended for
+    /// (issue 15). A longer line takes the lock; a failed write is not the client's problem.
+    pub fn log(&self, line: &[u8]) {
+        use std::io::Write as _;
+        match &self.log {
+            Some(f) if line.len() <= 4096 => {
+                let mut f: &std::fs::File = f;
+                let _ = f.write_all(line);
+            }
+            _ => {
+                let _ = std::io::stderr().lock().write_all(line);
+            }
+        }
+    }
 }
 
 /// Runs the service until SIGTERM or SIGINT; `key` is the signing key (the caller loads or
@@ -215,6 +237,7 @@ pub fn run(
         revocations,
         identities,
         clock: SystemClock,
+        log: stderr_handle(),
     });
     let bind_error = |e: std::io::Error| Error::config(format!("listen {}", app.opts.listen), e);
     let listener = std::net::TcpListener::bind(&app.opts.listen).map_err(bind_error)?;
@@ -248,6 +271,19 @@ pub fn run(
         let _ = w.join();
     }
     result
+}
+
+/// A second handle on stderr (a duplicated descriptor), for [`App::log`].
+#[cfg(unix)]
+fn stderr_handle() -> Option<std::fs::File> {
+    use std::os::fd::AsFd as _;
+    let fd = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
+    Some(std::fs::File::from(fd))
+}
+
+#[cfg(not(unix))]
+fn stderr_handle() -> Option<std::fs::File> {
+    None
 }
 
 /// Runs one accept loop on its own single-threaded runtime until `shutdown` resolves.
