@@ -2,7 +2,8 @@
 # jwtauth serve benchmark (SPEC §7 `serve` rows, issue 15): `jwtauth serve` against the classic
 # FastAPI service and a bare axum handler, side by side in one run, with wrk on loopback.
 #
-#   bench/serve.sh            full run (100,000 users and revocations, cost 12, 10 s runs, 3 rounds)
+#   bench/serve.sh            full run (100,000 users and revocations, cost 12, 10 s GET runs,
+#                             20 s login runs, 3 rounds; about 10 minutes)
 #   bench/serve.sh --quick    seconds-long runs on small files, for CI (bench/run.sh --quick)
 #   bench/serve.sh --strict   also exit 3 when a SPEC target is missed
 #
@@ -16,7 +17,8 @@
 # Peers, built or installed here, outside the repository's build configuration, and cached:
 # - wrk (Debian package, apt-get when missing) as the load generator: keep-alive, loopback,
 #   bench/wrk/bench.lua reports rate, latency percentiles and errors; any error or non-2xx
-#   answer fails the run;
+#   answer fails the run (timeouts of the classic service, which stalls while it hashes, only
+#   make its latency a lower bound);
 # - the classic FastAPI + JWT service (bench/classic/main.py: FastAPI + uvicorn, passlib
 #   bcrypt with bcrypt 4.0.1, python-jose HS256, `async def` handlers) in a venv at
 #   $BENCH_PEERS/classic-venv, run with 2 and with 1 uvicorn worker on the same users file
