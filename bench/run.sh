@@ -5,6 +5,10 @@
 #   bench/run.sh --quick    small N and few runs, for CI (.ci/run.d/bench-quick.sh)
 #   bench/run.sh --strict   also exit 3 when a SPEC target is missed (combinable with --quick)
 #
+# Then it runs bench/serve.sh (the `serve` rows: jwtauth serve against the classic FastAPI
+# service and a bare axum handler, with wrk) on the same jwtauth binary, with the same --quick
+# and --strict; `bench/serve.sh` alone runs only those.
+#
 # Environment overrides: BENCH_N (batch tokens), BENCH_ROUNDS, BENCH_PROC_RUNS (hyperfine runs
 # per round for one-process commands), BENCH_BCRYPT_RUNS, BENCH_ARGON2_RUNS, BENCH_PYJWT_MAX (tokens PyJWT
 # decodes; its rate is per token), BENCH_PEERS (peer cache dir, default target/bench-peers),
@@ -445,6 +449,7 @@ section_users() {
 
 main() {
   install_peers
+  local home=$HOME
   # Before setup() points HOME elsewhere (rustup finds its toolchains through HOME).
   local versions
   versions="$(rustc --version); $(hyperfine --version); $("$JWT" --version); PyJWT $("$PY" -c 'import jwt; print(jwt.__version__)'); argon2-cffi $("$PY" -c 'import importlib.metadata as m; print(m.version("argon2-cffi"))'); htpasswd (apache2-utils $(dpkg-query -W -f '${Version}' apache2-utils 2>/dev/null || echo '?'))"
@@ -483,8 +488,17 @@ main() {
   local strict=()
   [ "$STRICT" = 1 ] && strict=(--strict)
   echo
-  $TOOL report "$METRICS" "$W/header.md" "$OUTDIR/results.md" "${strict[@]}"
+  local report_rc=0
+  $TOOL report "$METRICS" "$W/header.md" "$OUTDIR/results.md" "${strict[@]}" || report_rc=$?
+
+  # The `serve` rows (bench/serve.sh: its own peers, its own table), on the same binary.
+  local quick=() serve_rc=0
+  [ "$QUICK" = 1 ] && quick=(--quick)
+  log "bench/serve.sh ${quick[*]} ${strict[*]}"
+  HOME=$home BENCH_JWTAUTH=$J "$ROOT/bench/serve.sh" "${quick[@]}" "${strict[@]}" || serve_rc=$?
   [ ${#failed[@]} -eq 0 ] || exit 1
+  [ "$serve_rc" = 0 ] || exit "$serve_rc"
+  exit "$report_rc"
 }
 
 main

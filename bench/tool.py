@@ -10,6 +10,21 @@
   tool.py median X...                   median of numbers
   tool.py report METRICS HEADER OUT     Markdown table of SPEC section 7 to stdout and OUT;
                                         exit 3 with --strict when a target is missed
+
+  For bench/serve.sh:
+  tool.py free-port                     a free TCP port on 127.0.0.1
+  tool.py wait-http URL [SECS]          wait until URL answers (any status), else exit 1
+  tool.py http-check STATUS METHOD URL [HEADER: VALUE]...
+                                        send one request; exit 1 unless it answers STATUS
+  tool.py wrk-json FILE [--lenient]     the `wrk-json` line of a wrk run (bench/wrk/bench.lua)
+                                        as key=value lines; exit 1 on any error count
+                                        (--lenient: timeouts and no completions allowed)
+  tool.py wrk-median PREFIX FILE... [--lenient]
+                                        median rps, p50_ms, p99_ms over runs, as
+                                        PREFIX_rps=… lines
+  tool.py rss-kib PID                   VmRSS of a process (KiB)
+  tool.py serve-report METRICS HEADER OUT
+                                        the serve rows of SPEC section 7 (--strict as report)
 """
 
 import base64
@@ -310,6 +325,191 @@ def report(metrics_path, header_path, out_path, strict):
         sys.exit(3)
 
 
+# ---------------------------------------------------------------------------------------
+# bench/serve.sh
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(method, url, headers=(), timeout=5):
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, method=method)
+    for h in headers:
+        k, v = h.split(":", 1)
+        req.add_header(k.strip(), v.strip())
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def wait_http(url, secs):
+    deadline = time.time() + secs
+    while True:
+        try:
+            request("GET", url, timeout=2)
+            return
+        except OSError:
+            if time.time() > deadline:
+                sys.exit(f"tool.py: {url} did not answer within {secs} s")
+            time.sleep(0.1)
+
+
+def http_check(status, method, url, headers):
+    got, body = request(method, url, headers, timeout=30)
+    if got != status:
+        sys.exit(f"tool.py: {method} {url}: {got}, expected {status}: {body[:300]!r}")
+
+
+def wrk_json(path, lenient=False):
+    """The run's figures. Any error fails, except that with `lenient` (a peer that is expected
+    to stall: the classic service hashing on its event loop) timeouts are allowed and a run in
+    which nothing completed reads as 0 requests/s with latencies of at least the run's length
+    (`lower_bound`)."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("wrk-json "):
+                d = json.loads(line[len("wrk-json "):])
+                break
+        else:
+            sys.exit(f"tool.py: no wrk-json line in {path} (did wrk run?)")
+    errors = {k: d[k] for k in ("connect", "read", "write", "status", "timeout") if d[k]}
+    d["lower_bound"] = 0
+    if lenient:
+        if d.pop("timeout", 0):
+            errors.pop("timeout", None)
+            d["lower_bound"] = 1
+        if d["requests"] == 0 and not errors:
+            d["rps"] = 0.0
+            d["p50_ms"] = d["p99_ms"] = d["secs"] * 1000
+            d["lower_bound"] = 1
+    if errors or d["requests"] == 0:
+        sys.exit(f"tool.py: {path}: {d['requests']} requests, errors {errors}")
+    return d
+
+
+def wrk_median(prefix, files, lenient=False):
+    runs = [wrk_json(p, lenient) for p in files]
+    for k in ("rps", "p50_ms", "p99_ms"):
+        print(f"{prefix}_{k}={statistics.median(r[k] for r in runs):.4f}")
+    print(f"{prefix}_runs={len(runs)}")
+    if any(r["lower_bound"] for r in runs):
+        print(f"{prefix}_lower_bound=1")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    sys.exit(f"tool.py: no VmRSS for {pid}")
+
+
+def serve_report(metrics_path, header_path, out_path, strict):
+    m = load_metrics(metrics_path)
+    rows = []
+    missed = []
+
+    def row(work, j, peer, r, target, ok):
+        rows.append((work, j, peer, r, target, met(ok)))
+        if ok is False:
+            missed.append(work)
+
+    def lb(prefix):
+        return "≥ " if m.get(f"{prefix}_lower_bound") == "1" else ""
+
+    def rate(prefix, unit="req/s"):
+        x = num(m, f"{prefix}_rps")
+        if x is None:
+            return "n/a"
+        p50, p99 = num(m, f"{prefix}_p50_ms"), num(m, f"{prefix}_p99_ms")
+        return f"{x:,.1f} {unit} (p50 {lb(prefix)}{p50:.2f} ms, p99 {lb(prefix)}{p99:.2f} ms)"
+
+    def vs(work, ours, peer, peer_name, target, limit, unit="req/s", info=False):
+        a, b = num(m, f"{ours}_rps"), num(m, f"{peer}_rps")
+        r = ratio(a, b)
+        row(
+            work,
+            rate(ours, unit),
+            f"{rate(peer, unit)} ({peer_name})",
+            fmt(r, "×"),
+            "info" if info else target,
+            None if r is None or info else r >= limit,
+        )
+
+    conns = m.get("conns", "?")
+    classic2 = "classic FastAPI, uvicorn 2 workers"
+    classic1 = "classic FastAPI, uvicorn 1 worker"
+    for route, ours in (("`GET /protected`", "protected"), ("`GET /auth` (cookie)", "auth")):
+        vs(f"{route}, {conns} connections", ours, "bare", "bare axum constant", "≥ 0.8×", 0.8)
+        vs(f"{route} vs the classic `GET /protected`", ours, "classic2", classic2, "≥ 10×", 10)
+        vs(f"{route} vs the classic `GET /protected`", ours, "classic1", classic1, "", 0, info=True)
+    cost = m.get("cost", "?")
+    lc = m.get("login_conns", "?")
+    vs(f"`POST /token` (Basic), cost {cost}, {lc} connections", "login", "classic2_login",
+       classic2, "≥ 1.1×", 1.1, unit="logins/s")
+    vs(f"`POST /token` (Basic), cost {cost}, {lc} connections", "login", "classic1_login",
+       classic1, "", 0, unit="logins/s", info=True)
+    j, p = num(m, "flood_p99_ms"), num(m, "classic2_flood_p99_ms")
+    fc = m.get("flood_conns", "?")
+    row(
+        f"`GET /protected` p99 ({fc} connections) while {lc} clients flood `POST /token`",
+        f"{fmt(j, 'ms')} (p50 {fmt(num(m, 'flood_p50_ms'), 'ms')}; "
+        f"{fmt(num(m, 'flood_login_rps'), 'logins/s')})",
+        f"{lb('classic2_flood')}{fmt(p, 'ms')} (p50 {lb('classic2_flood')}"
+        f"{fmt(num(m, 'classic2_flood_p50_ms'), 'ms')}; "
+        f"{fmt(num(m, 'classic2_flood_login_rps'), 'logins/s')}) ({classic2})",
+        fmt(ratio(j, p), "×"),
+        "≤ 5 ms",
+        None if j is None else j <= 5,
+    )
+    users, revs = m.get("users_n", "?"), m.get("revocations_n", "?")
+    idle, after = num(m, "idle_rss_kib"), num(m, "after_rss_kib")
+    checks = num(m, "checks_rss_kib")
+    mib = lambda x: fmt(None if x is None else x / 1024, "MiB")
+    row(
+        f"`serve` idle RSS, {users} users, {revs} revocations (fresh, after one request per "
+        "route: `/protected`, `/auth`, `/userinfo`, `/token`)",
+        f"{mib(idle)} ({mib(checks)} after `/protected` and `/auth` only)",
+        f"{mib(after)} (jwtauth after the load runs)",
+        "—",
+        "≤ 64 MiB",
+        None if idle is None else idle <= 64 * 1024,
+    )
+
+    lines = []
+    with open(header_path) as f:
+        lines.append(f.read().rstrip("\n"))
+    lines.append("")
+    lines.append("| work | jwtauth | peer | ratio | target | met? |")
+    lines.append("|---|---|---|---|---|---|")
+    for r in rows:
+        lines.append("| " + " | ".join(r) + " |")
+    lines.append("")
+    failed = m.get("failed_sections", "").split()
+    if failed:
+        lines.append(f"Sections that FAILED to run (see the log above): {', '.join(failed)}")
+    if missed:
+        lines.append(f"Targets missed: {len(missed)} of {sum(1 for r in rows if r[5] != 'n/a')}.")
+    else:
+        lines.append("All measured targets met.")
+    text = "\n".join(lines) + "\n"
+    with open(out_path, "w") as f:
+        f.write(text)
+    sys.stdout.write(text)
+    if strict and missed:
+        sys.exit(3)
+
+
 def main():
     a = sys.argv[1:]
     if not a:
@@ -325,6 +525,27 @@ def main():
         print(f"{statistics.median(hf_cpu(a[1], a[2:])):.9f}")
     elif cmd == "median":
         print(f"{statistics.median(float(x) for x in a[1:]):.9f}")
+    elif cmd == "free-port":
+        print(free_port())
+    elif cmd == "wait-http":
+        wait_http(a[1], float(a[2]) if len(a) > 2 else 30)
+    elif cmd == "http-check":
+        http_check(int(a[1]), a[2], a[3], a[4:])
+    elif cmd == "wrk-json":
+        lenient = "--lenient" in a
+        a = [x for x in a if x != "--lenient"]
+        for k, v in wrk_json(a[1], lenient).items():
+            print(f"{k}={v}")
+    elif cmd == "wrk-median":
+        lenient = "--lenient" in a
+        a = [x for x in a if x != "--lenient"]
+        wrk_median(a[1], a[2:], lenient)
+    elif cmd == "rss-kib":
+        print(rss_kib(a[1]))
+    elif cmd == "serve-report":
+        strict = "--strict" in a
+        a = [x for x in a if x != "--strict"]
+        serve_report(a[1], a[2], a[3], strict)
     elif cmd == "report":
         strict = "--strict" in a
         a = [x for x in a if x != "--strict"]

@@ -24,14 +24,14 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
-use super::metrics::Login;
-use super::{App, MAX_BODY, REQUEST_TIMEOUT, forward, net};
+use super::metrics::{self, Login};
+use super::{App, Checker, MAX_BODY, REQUEST_TIMEOUT, forward, net};
 use crate::auth;
 use crate::clock::Clock;
 use crate::error::{Error, VerifyError};
 use crate::passwords::Password;
 use crate::tokens;
-use crate::verifier::{Scratch, Verified, Verifier};
+use crate::verifier::Verified;
 
 type Shared = State<Arc<App>>;
 
@@ -59,7 +59,7 @@ impl Default for RequestIds {
 impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+        HeaderValue::try_from(format!("{}-{n}", self.prefix))
             .ok()
             .map(RequestId::new)
     }
@@ -120,14 +120,9 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
         Some(p) => route_name(p),
         None => "other",
     };
-    let path = req.uri().path().to_string();
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|r| r.header_value().to_str().ok())
-        .unwrap_or("-")
-        .escape_debug()
-        .to_string();
+    // Shared copies (reference counts, no new text); formatted only into the log line.
+    let uri = req.uri().clone();
+    let id = req.extensions().get::<RequestId>().cloned();
     let mut res = next.run(req).await;
     let status = res.status();
     if (status.is_client_error() || status.is_server_error())
@@ -143,15 +138,31 @@ async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let id = id
+        .as_ref()
+        .and_then(|r| r.header_value().to_str().ok())
+        .unwrap_or("-");
     tracing::info!(
         target: "jwtauth::access",
         method = %method,
-        path = %path.escape_debug(),
+        path = %escaped(uri.path()),
         status = status.as_u16(),
         micros,
-        request_id = %id,
+        request_id = %escaped(id),
     );
     res
+}
+
+/// `s` as `str::escape_debug` writes it, without the per-character work when there is nothing
+/// to escape (the usual path or request id).
+fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'"' | b'\''))
+    {
+        s.into()
+    } else {
+        s.escape_debug().to_string().into()
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -189,25 +200,10 @@ fn json_error(status: StatusCode, headers: &HeaderMap) -> Response {
     res
 }
 
-/// The routes as metrics labels: a fixed set, so a scan of made-up paths adds no series.
+/// The route as a metrics label (`metrics::ROUTES`; `other` for anything else).
 fn route_name(p: &str) -> &'static str {
-    const ROUTES: [&str; 14] = [
-        "/auth",
-        "/auth/forward",
-        "/login",
-        "/token",
-        "/protected",
-        "/userinfo",
-        "/logout",
-        "/revoke",
-        "/introspect",
-        "/.well-known/jwks.json",
-        "/.well-known/oauth-authorization-server",
-        "/openapi.json",
-        "/healthz",
-        "/metrics",
-    ];
-    ROUTES.iter().find(|r| **r == p).copied().unwrap_or("other")
+    let known = &metrics::ROUTES[..metrics::ROUTES.len() - 1];
+    known.iter().find(|r| **r == p).copied().unwrap_or("other")
 }
 
 // ----- errors -------------------------------------------------------------------------------
@@ -303,19 +299,21 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// With `claims_out`, the payload is returned too (for introspection).
 pub(super) fn check(
     app: &App,
-    verifier: &Verifier,
+    checker: &Checker,
     token: &str,
     claims_out: Option<&mut Value>,
 ) -> Result<Verified, Error> {
     app.revocations.refresh()?;
     let started = Instant::now();
-    let out = verifier.verify(
-        token.as_bytes(),
-        app.clock.now(),
-        &mut Scratch::new(),
-        Some(app.revocations.as_ref()),
-        claims_out,
-    );
+    let out = checker.with(|verifier, scratch| {
+        verifier.verify(
+            token.as_bytes(),
+            app.clock.now(),
+            scratch,
+            Some(app.revocations.as_ref()),
+            claims_out,
+        )
+    });
     app.metrics.verified(started.elapsed());
     out
 }
@@ -360,7 +358,7 @@ async fn authorize_off(
 
 /// The bearer token of the request, verified by `verifier`, or the response to send.
 #[allow(clippy::result_large_err)]
-fn authorize(app: &App, verifier: &Verifier, headers: &HeaderMap) -> Result<Verified, Response> {
+fn authorize(app: &App, verifier: &Checker, headers: &HeaderMap) -> Result<Verified, Response> {
     let Some(token) = bearer(headers) else {
         return Err(unauthorized(false, ""));
     };
@@ -544,10 +542,11 @@ pub(super) fn issue(
     let logged_in = auth::authenticate(app.users.as_ref(), name, &password, &app.opts.hashing)?;
     drop(password);
     if let auth::Rehash::Failed(e) = &logged_in.rehash {
-        eprintln!(
-            "jwtauth: warning: could not store the upgraded password hash of {}: {}",
-            name.escape_debug(),
-            e.to_string().escape_debug()
+        tracing::warn!(
+            target: "jwtauth::serve",
+            user = %name.escape_debug(),
+            error = %e.to_string().escape_debug(),
+            "could not store the upgraded password hash",
         );
     }
     let user = logged_in.user;
@@ -914,4 +913,28 @@ async fn metrics(State(app): Shared) -> Response {
 
 async fn not_found() -> Response {
     api_error(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_fields_are_escaped_as_escape_debug_does() {
+        for s in [
+            "/protected",
+            "",
+            "-",
+            "/a b",
+            "/x\"y",
+            "/it's",
+            "/a\\b",
+            "/\n",
+            "/\u{202e}",
+            "/é",
+            "/\u{7f}",
+        ] {
+            assert_eq!(escaped(s), s.escape_debug().to_string(), "{s:?}");
+        }
+    }
 }

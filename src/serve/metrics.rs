@@ -2,9 +2,7 @@
 //! outcome, throttled attempts, the hashing queue's depth, and a verification latency
 //! histogram.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -12,6 +10,30 @@ use std::time::Duration;
 const BUCKETS: [f64; 8] = [
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.001, 0.01, 0.1,
 ];
+
+/// The routes as metrics labels, `other` last: a fixed set, so a scan of made-up paths adds
+/// no series.
+pub const ROUTES: [&str; 15] = [
+    "/auth",
+    "/auth/forward",
+    "/login",
+    "/token",
+    "/protected",
+    "/userinfo",
+    "/logout",
+    "/revoke",
+    "/introspect",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
+    "/openapi.json",
+    "/healthz",
+    "/metrics",
+    "other",
+];
+
+/// The status codes counted: every code `http::StatusCode` can hold, 100–999.
+const STATUS_MIN: usize = 100;
+const STATUSES: usize = 900;
 
 /// Login outcomes.
 #[derive(Debug, Clone, Copy)]
@@ -26,25 +48,42 @@ pub enum Login {
     Busy,
 }
 
-/// The counters.
-#[derive(Default)]
+/// The counters: atomics only, so the worker threads never wait for each other here (a
+/// mutex-guarded map was a contended lock on every request; issue 15).
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// Per route (index in `ROUTES`) and status.
+    requests: Box<[AtomicU64]>,
     logins: [AtomicU64; 4],
     verify_buckets: [AtomicU64; BUCKETS.len()],
     verify_count: AtomicU64,
     verify_nanos: AtomicU64,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: (0..ROUTES.len() * STATUSES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            logins: Default::default(),
+            verify_buckets: Default::default(),
+            verify_count: AtomicU64::default(),
+            verify_nanos: AtomicU64::default(),
+        }
+    }
+}
+
 impl Metrics {
-    /// Counts one answered request.
+    /// Counts one answered request (`route` one of `ROUTES`; anything else counts as `other`).
     pub fn request(&self, route: &'static str, status: u16) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((route, status))
-            .or_default() += 1;
+        let r = ROUTES
+            .iter()
+            .position(|x| *x == route)
+            .unwrap_or(ROUTES.len() - 1);
+        let s = usize::from(status)
+            .saturating_sub(STATUS_MIN)
+            .min(STATUSES - 1);
+        self.requests[r * STATUSES + s].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a login outcome.
@@ -69,12 +108,18 @@ impl Metrics {
     pub fn render(&self, queue_depth: usize) -> String {
         let mut s = String::new();
         s.push_str("# HELP jwtauth_http_requests_total Requests answered, by route and status.\n# TYPE jwtauth_http_requests_total counter\n");
-        for ((route, status), n) in self
+        // In label order, as the map this replaced printed them.
+        let mut counted: Vec<(&str, usize, u64)> = self
             .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .iter()
-        {
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let n = n.load(Ordering::Relaxed);
+                (n > 0).then(|| (ROUTES[i / STATUSES], STATUS_MIN + i % STATUSES, n))
+            })
+            .collect();
+        counted.sort_unstable();
+        for (route, status, n) in counted {
             let _ = writeln!(
                 s,
                 "jwtauth_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"

@@ -1,0 +1,377 @@
+#!/usr/bin/env bash
+# jwtauth serve benchmark (SPEC §7 `serve` rows, issue 15): `jwtauth serve` against the classic
+# FastAPI service and a bare axum handler, side by side in one run, with wrk on loopback.
+#
+#   bench/serve.sh            full run (100,000 users and revocations, cost 12, 10 s GET runs,
+#                             20 s login runs, 3 rounds; about 10 minutes)
+#   bench/serve.sh --quick    seconds-long runs on small files, for CI (bench/run.sh --quick)
+#   bench/serve.sh --strict   also exit 3 when a SPEC target is missed
+#
+# Environment overrides: BENCH_SERVE_SECS (seconds per GET run), BENCH_SERVE_LOGIN_SECS
+# (seconds per POST /token run and per run under a login flood), BENCH_SERVE_ROUNDS,
+# BENCH_SERVE_CONNS (connections of the GET runs), BENCH_SERVE_THREADS (wrk threads),
+# BENCH_SERVE_COST (bcrypt cost of the login user), BENCH_SERVE_USERS, BENCH_SERVE_REVOCATIONS,
+# BENCH_PEERS (peer cache, default target/bench-peers), BENCH_JWTAUTH (bench this binary
+# instead of building target/release/jwtauth).
+#
+# Peers, built or installed here, outside the repository's build configuration, and cached:
+# - wrk (Debian package, apt-get when missing) as the load generator: keep-alive, loopback,
+#   bench/wrk/bench.lua reports rate, latency percentiles and errors; any error or non-2xx
+#   answer fails the run (timeouts of the classic service, which stalls while it hashes, only
+#   make its latency a lower bound);
+# - the classic FastAPI + JWT service (bench/classic/main.py: FastAPI + uvicorn, passlib
+#   bcrypt with bcrypt 4.0.1, python-jose HS256, `async def` handlers) in a venv at
+#   $BENCH_PEERS/classic-venv, run with 2 and with 1 uvicorn worker on the same users file
+#   and key as jwtauth;
+# - a bare axum handler returning a constant (bench/axumbare, its own Cargo project with
+#   jwtauth's release profile and runtime layout) in $BENCH_PEERS/axumbare-target.
+#
+# Runs: GET /protected (bearer) on jwtauth, the bare handler and both classic services, and
+# GET /auth (session cookie) on jwtauth, in ROUNDS rounds that rotate which goes first;
+# POST /token (Basic, 16 connections) on jwtauth and both classic services; GET /protected
+# on 4 connections while 16 others flood POST /token (jwtauth, classic with 2 workers); idle
+# RSS of a fresh jwtauth on the same files after one request per route. Every server logs
+# as it does by default, to /dev/null. Medians over the rounds.
+#
+# Prints a Markdown table and writes it to target/bench/serve-results.md.
+# Exit status: 0 when every section ran (targets missed are reported, not fatal, unless
+# --strict), 1 when a section failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+QUICK=0
+STRICT=0
+for arg in "$@"; do
+  case $arg in
+    --quick) QUICK=1 ;;
+    --strict) STRICT=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/serve.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$QUICK" = 1 ]; then
+  SECS=${BENCH_SERVE_SECS:-2}
+  LOGIN_SECS=${BENCH_SERVE_LOGIN_SECS:-3}
+  ROUNDS=${BENCH_SERVE_ROUNDS:-1}
+  COST=${BENCH_SERVE_COST:-6}
+  USERS=${BENCH_SERVE_USERS:-1000}
+  REVOCATIONS=${BENCH_SERVE_REVOCATIONS:-1000}
+else
+  SECS=${BENCH_SERVE_SECS:-10}
+  # At cost 12 a login takes a quarter of a second of one core: long enough for many of them.
+  LOGIN_SECS=${BENCH_SERVE_LOGIN_SECS:-20}
+  ROUNDS=${BENCH_SERVE_ROUNDS:-3}
+  COST=${BENCH_SERVE_COST:-12}
+  USERS=${BENCH_SERVE_USERS:-100000}
+  REVOCATIONS=${BENCH_SERVE_REVOCATIONS:-100000}
+fi
+CONNS=${BENCH_SERVE_CONNS:-64}
+THREADS=${BENCH_SERVE_THREADS:-2}
+LOGIN_CONNS=16
+FLOOD_CONNS=4
+
+PEERS=${BENCH_PEERS:-$ROOT/target/bench-peers}
+OUTDIR=$ROOT/target/bench
+W=$OUTDIR/serve-work
+METRICS=$W/metrics.txt
+TOOL="python3 $ROOT/bench/tool.py"
+LUA=$ROOT/bench/wrk/bench.lua
+
+log() { printf '== %s\n' "$*" >&2; }
+metric() { printf '%s=%s\n' "$1" "$2" >>"$METRICS"; }
+
+# ---------------------------------------------------------------------------------------------
+# Peers
+
+install_peers() {
+  if ! command -v wrk >/dev/null 2>&1; then
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    log "apt-get install wrk"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
+  fi
+  mkdir -p "$PEERS"
+
+  VENV=$PEERS/classic-venv
+  local req=$ROOT/bench/classic/requirements.txt
+  if ! cmp -s "$req" "$VENV/requirements.txt" 2>/dev/null; then
+    log "creating the classic FastAPI service's venv ($VENV)"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$VENV/requirements.txt"
+  fi
+
+  # From outside the repository, so that no configuration of ours applies. A quick run (whose
+  # figures do not count) builds it without LTO, in a quarter of the time, for CI.
+  local bare_target=$PEERS/axumbare-target lto=()
+  if [ "$QUICK" = 1 ]; then
+    bare_target=$PEERS/axumbare-quick-target
+    lto=(CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16)
+  fi
+  log "building the bare axum handler (bench/axumbare)${lto[*]:+ without LTO (quick)}"
+  (cd / && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS "${lto[@]}" cargo build --release --locked \
+    --quiet --manifest-path "$ROOT/bench/axumbare/Cargo.toml" --target-dir "$bare_target")
+  BARE=$bare_target/release/axumbare
+
+  if [ -n "${BENCH_JWTAUTH:-}" ]; then
+    J=$(realpath "$BENCH_JWTAUTH")
+    log "using $J (BENCH_JWTAUTH), not building"
+  else
+    log "cargo build --release (jwtauth, default build)"
+    env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS cargo build --release --locked --quiet
+    J=$ROOT/target/release/jwtauth
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+# start NAME CMD...: starts a server on a free port (CMD contains @PORT@), sets PORT_<NAME>
+# and PID_<NAME>, and waits until it answers. Its output goes to /dev/null: every server keeps
+# its default request log, and pays for writing it.
+start() {
+  local name=$1 port
+  shift
+  port=$($TOOL free-port)
+  local args=("${@//@PORT@/$port}")
+  "${args[@]}" >/dev/null 2>&1 &
+  PIDS+=($!)
+  declare -g "PORT_$name=$port" "PID_$name=$!"
+  $TOOL wait-http "http://127.0.0.1:$port/" 60
+}
+
+setup() {
+  export HOME=$W/home XDG_CONFIG_HOME=$W/home/.config XDG_DATA_HOME=$W/home/.local/share
+  unset JWT_SECRET_KEY JWTAUTH_KEY_FILE JWTAUTH_USERS JWTAUTH_STATE JWTAUTH_CONFIG || true
+  mkdir -p "$HOME"
+  KEY=$W/secret
+  USERS_FILE=$W/users.json
+  STATE=$W/revocations.json
+  "$J" -q --key "$KEY" init
+  log "generating $USERS users and $REVOCATIONS live revocations"
+  local filler hash pw='correct horse battery staple'
+  filler=$(printf '%s\n' "$pw" | "$J" hash --cost 4 --password-stdin)
+  hash=$(printf '%s\n' "$pw" | "$J" hash --cost "$COST" --password-stdin)
+  $TOOL gen-users "$USERS_FILE" $((USERS - 1)) "$filler"
+  "$J" -q --users "$USERS_FILE" user add bench --hash "$hash" --full-name 'Bench User' \
+    --email bench@example.com
+  $TOOL gen-state "$STATE" "$REVOCATIONS"
+  # jwtauth rewrites the state in its own layout and builds the lookup index.
+  "$J" -q --state "$STATE" revocations prune
+  J_ARGS=(--users "$USERS_FILE" --state "$STATE" --key "$KEY")
+  TOKEN=$("$J" "${J_ARGS[@]}" mint --sub bench --ttl 1d)
+  REVOKED=$("$J" "${J_ARGS[@]}" mint --sub bench --ttl 1d)
+  "$J" -q "${J_ARGS[@]}" logout "$REVOKED"
+  BASIC=$(printf 'bench:%s' "$pw" | base64 -w0)
+  metric users_n "$USERS"
+  metric revocations_n "$REVOCATIONS"
+  metric cost "$COST"
+  metric conns "$CONNS"
+  metric login_conns "$LOGIN_CONNS"
+  metric flood_conns "$FLOOD_CONNS"
+
+  log "starting jwtauth serve, the bare axum handler and the classic service (1 and 2 workers)"
+  start jwtauth "$J" "${J_ARGS[@]}" serve --listen 127.0.0.1:@PORT@
+  start bare "$BARE" 127.0.0.1:@PORT@
+  local secret
+  secret=$(head -c "$(($(wc -c <"$KEY") - 1))" "$KEY")
+  local w
+  for w in 1 2; do
+    start "classic$w" env CLASSIC_USERS="$USERS_FILE" JWT_SECRET_KEY="$secret" \
+      "$VENV/bin/uvicorn" --app-dir "$ROOT/bench/classic" main:app --host 127.0.0.1 \
+      --port @PORT@ --workers "$w"
+  done
+
+  # The comparison is void unless every side answers as it should.
+  # (A wrong password: 400 invalid_grant from jwtauth, RFC 6749; 401 from the classic service.)
+  local bearer="Authorization: Bearer $TOKEN" p refused=400
+  local wrong="Authorization: Basic $(printf 'bench:wrong' | base64 -w0)"
+  for p in $PORT_jwtauth $PORT_classic1 $PORT_classic2; do
+    $TOOL http-check 200 GET "http://127.0.0.1:$p/protected" "$bearer"
+    $TOOL http-check 401 GET "http://127.0.0.1:$p/protected" "Authorization: Bearer ${TOKEN}x"
+    $TOOL http-check 200 POST "http://127.0.0.1:$p/token" "Authorization: Basic $BASIC"
+    $TOOL http-check "$refused" POST "http://127.0.0.1:$p/token" "$wrong"
+    refused=401
+  done
+  $TOOL http-check 401 GET "http://127.0.0.1:$PORT_jwtauth/protected" "Authorization: Bearer $REVOKED"
+  $TOOL http-check 200 GET "http://127.0.0.1:$PORT_jwtauth/auth" "Cookie: jwtauth_session=$TOKEN"
+  $TOOL http-check 401 GET "http://127.0.0.1:$PORT_jwtauth/auth" "Cookie: jwtauth_session=$REVOKED"
+  $TOOL http-check 200 GET "http://127.0.0.1:$PORT_bare/protected" "$bearer"
+}
+
+# wrk_run OUT SECS THREADS CONNS URL [wrk options...]: one wrk run, its output in OUT.
+wrk_run() {
+  local out=$1 secs=$2 threads=$3 conns=$4 url=$5
+  shift 5
+  wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 10s -s "$LUA" "$@" "$url" >"$out"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+section_verify() {
+  local names=(protected auth bare classic2 classic1) k=5 i j c f
+  local -A url opts
+  url[protected]=http://127.0.0.1:$PORT_jwtauth/protected
+  url[auth]=http://127.0.0.1:$PORT_jwtauth/auth
+  url[bare]=http://127.0.0.1:$PORT_bare/protected
+  url[classic2]=http://127.0.0.1:$PORT_classic2/protected
+  url[classic1]=http://127.0.0.1:$PORT_classic1/protected
+  log "warm-up (1 s each)"
+  for c in "${names[@]}"; do
+    if [ "$c" = auth ]; then
+      wrk_run "$W/warm-$c.txt" 1 1 4 "${url[$c]}" -H "Cookie: jwtauth_session=$TOKEN"
+    else
+      wrk_run "$W/warm-$c.txt" 1 1 4 "${url[$c]}" -H "Authorization: Bearer $TOKEN"
+    fi
+  done
+  for ((i = 0; i < ROUNDS; i++)); do
+    for ((j = 0; j < k; j++)); do
+      c=${names[(i + j) % k]}
+      f=$W/wrk-$c-$((i + 1)).txt
+      log "round $((i + 1))/$ROUNDS: GET ${url[$c]} ($SECS s, $THREADS threads, $CONNS connections)"
+      if [ "$c" = auth ]; then
+        wrk_run "$f" "$SECS" "$THREADS" "$CONNS" "${url[$c]}" -H "Cookie: jwtauth_session=$TOKEN"
+      else
+        wrk_run "$f" "$SECS" "$THREADS" "$CONNS" "${url[$c]}" -H "Authorization: Bearer $TOKEN"
+      fi
+      $TOOL wrk-json "$f" | grep -E '^(rps|p50_ms|p99_ms)=' | tr '\n' ' ' >&2
+      echo >&2
+    done
+  done
+  for c in "${names[@]}"; do
+    $TOOL wrk-median "$c" "$W"/wrk-"$c"-*.txt >>"$METRICS"
+  done
+}
+
+section_login() {
+  local names=(login classic2_login classic1_login) k=3 i j c f
+  local -A url
+  url[login]=http://127.0.0.1:$PORT_jwtauth/token
+  url[classic2_login]=http://127.0.0.1:$PORT_classic2/token
+  url[classic1_login]=http://127.0.0.1:$PORT_classic1/token
+  for ((i = 0; i < ROUNDS; i++)); do
+    for ((j = 0; j < k; j++)); do
+      c=${names[(i + j) % k]}
+      f=$W/wrk-$c-$((i + 1)).txt
+      local lenient=""
+      [ "$c" = login ] || lenient=--lenient
+      log "round $((i + 1))/$ROUNDS: POST ${url[$c]} (Basic, cost $COST, $LOGIN_SECS s, $LOGIN_CONNS connections)"
+      WRK_METHOD=POST WRK_BASIC=$BASIC wrk_run "$f" "$LOGIN_SECS" 2 "$LOGIN_CONNS" "${url[$c]}"
+      $TOOL wrk-json "$f" $lenient | grep -E '^(requests|rps)=' | tr '\n' ' ' >&2
+      echo >&2
+    done
+  done
+  $TOOL wrk-median login "$W"/wrk-login-*.txt >>"$METRICS"
+  for c in classic2_login classic1_login; do
+    $TOOL wrk-median "$c" "$W"/wrk-"$c"-*.txt --lenient >>"$METRICS"
+  done
+}
+
+# GET /protected on FLOOD_CONNS connections while LOGIN_CONNS others flood POST /token; the
+# flood starts first and outlasts the measurement by a second on each side.
+section_flood() {
+  local names=(flood classic2_flood) i c f port lenient
+  for ((i = 0; i < ROUNDS; i++)); do
+    for c in "${names[@]}"; do
+      if [ "$c" = flood ]; then port=$PORT_jwtauth lenient=""; else port=$PORT_classic2 lenient=--lenient; fi
+      f=$W/wrk-$c-$((i + 1)).txt
+      log "round $((i + 1))/$ROUNDS: GET :$port/protected ($LOGIN_SECS s) while $LOGIN_CONNS clients flood POST /token"
+      WRK_METHOD=POST WRK_BASIC=$BASIC wrk_run "$W/wrk-${c}_login-$((i + 1)).txt" $((LOGIN_SECS + 2)) 1 \
+        "$LOGIN_CONNS" "http://127.0.0.1:$port/token" &
+      local flood=$!
+      sleep 1
+      wrk_run "$f" "$LOGIN_SECS" 1 "$FLOOD_CONNS" "http://127.0.0.1:$port/protected" \
+        -H "Authorization: Bearer $TOKEN"
+      wait "$flood"
+      $TOOL wrk-json "$f" $lenient | grep -E '^(rps|p50_ms|p99_ms)=' | tr '\n' ' ' >&2
+      echo >&2
+    done
+  done
+  $TOOL wrk-median flood "$W"/wrk-flood-*.txt >>"$METRICS"
+  $TOOL wrk-median flood_login "$W"/wrk-flood_login-*.txt | grep _rps= >>"$METRICS"
+  $TOOL wrk-median classic2_flood "$W"/wrk-classic2_flood-*.txt --lenient >>"$METRICS"
+  $TOOL wrk-median classic2_flood_login "$W"/wrk-classic2_flood_login-*.txt --lenient |
+    grep _rps= >>"$METRICS"
+}
+
+# Idle RSS of a fresh jwtauth on the same files, after one request per route (the users
+# and revocations it keeps are loaded by then), and of the one that took the load.
+section_rss() {
+  start fresh "$J" "${J_ARGS[@]}" serve --listen 127.0.0.1:@PORT@
+  local base=http://127.0.0.1:$PORT_fresh
+  $TOOL http-check 200 GET "$base/protected" "Authorization: Bearer $TOKEN"
+  $TOOL http-check 200 GET "$base/auth" "Cookie: jwtauth_session=$TOKEN"
+  sleep 1
+  local checks
+  checks=$($TOOL rss-kib "$PID_fresh")
+  $TOOL http-check 200 GET "$base/userinfo" "Authorization: Bearer $TOKEN"
+  $TOOL http-check 200 POST "$base/token" "Authorization: Basic $BASIC"
+  sleep 1
+  local idle after
+  idle=$($TOOL rss-kib "$PID_fresh")
+  after=$($TOOL rss-kib "$PID_jwtauth")
+  kill "$PID_fresh"
+  wait "$PID_fresh" || true
+  metric checks_rss_kib "$checks"
+  metric idle_rss_kib "$idle"
+  metric after_rss_kib "$after"
+  log "idle RSS: $idle KiB fresh, $after KiB after the load runs"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+main() {
+  install_peers
+  local versions
+  versions="$(rustc --version); $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2); $("$VENV/bin/python" -c 'import sys, fastapi, uvicorn, jose, passlib, bcrypt; print(f"Python {sys.version.split()[0]}, FastAPI {fastapi.__version__}, uvicorn {uvicorn.__version__}, python-jose {jose.__version__}, passlib {passlib.__version__}, bcrypt {bcrypt.__version__}")' 2>/dev/null)"
+  rm -rf "$W"
+  mkdir -p "$W"
+  : >"$METRICS"
+  setup
+
+  local failed=() s rc
+  for s in verify login flood rss; do
+    set +e
+    (set -e; "section_$s")
+    rc=$?
+    set -e
+    [ "$rc" = 0 ] || { log "section $s FAILED ($rc)"; failed+=("$s"); }
+  done
+  metric failed_sections "${failed[*]}"
+
+  local cpu
+  cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+  {
+    echo "## jwtauth serve benchmark ($([ "$QUICK" = 1 ] && echo quick || echo full) run)"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); jwtauth $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "- machine: $(nproc) CPUs, $cpu; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- $versions"
+    [ "$QUICK" = 1 ] && echo "- QUICK run: a smoke test of the harness; the runs are too short and the files too small for the figures to count"
+    echo "- wrk on loopback, keep-alive; GET runs: $THREADS threads, $CONNS connections, $SECS s; login runs and runs under a login flood: $LOGIN_SECS s; $ROUNDS rounds (the order rotates each round), medians; $USERS users, $REVOCATIONS live revocations; every server writes its default request log to /dev/null; ≥: the classic service completed nothing (or timed out, after 10 s) in some run, so its latency is at least that"
+  } >"$W/header.md"
+  local strict=()
+  [ "$STRICT" = 1 ] && strict=(--strict)
+  echo
+  $TOOL serve-report "$METRICS" "$W/header.md" "$OUTDIR/serve-results.md" "${strict[@]}"
+  [ ${#failed[@]} -eq 0 ] || exit 1
+}
+
+main
