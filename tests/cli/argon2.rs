@@ -641,13 +641,26 @@ fn argon2_cffi_hashes_log_in_here_and_are_upgraded() {
     env.cmd()
         .args(["user", "add", "bob", "--hash", &owasp])
         .exits(0);
-    // The configured scheme is argon2id with OWASP's parameters: bob's hash is current,
-    // alice's (argon2-cffi's defaults) is upgraded on her login.
+    // A weaker argon2-cffi hash (less memory, one pass).
+    let weak = cffi_hash(
+        &py,
+        PW,
+        "memory_cost=8192, time_cost=1, parallelism=1,",
+        "ID",
+    );
+    env.cmd()
+        .args(["user", "add", "dave", "--hash", &weak])
+        .exits(0);
+    // The configured scheme is argon2id with OWASP's parameters: bob's hash is current and
+    // alice's (argon2-cffi's defaults) stronger, so both are kept (SPEC §11: only weaker
+    // parameters are upgraded); dave's is upgraded on his login.
     env.write_config("password_scheme = \"argon2id\"\n");
     assert_eq!(login(&env, "bob", PW).status.code(), Some(0));
     assert_eq!(stored(&env, "bob"), owasp);
     assert_eq!(login(&env, "alice", PW).status.code(), Some(0));
-    let upgraded = stored(&env, "alice");
+    assert_eq!(stored(&env, "alice"), theirs);
+    assert_eq!(login(&env, "dave", PW).status.code(), Some(0));
+    let upgraded = stored(&env, "dave");
     assert!(
         upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{upgraded}"
