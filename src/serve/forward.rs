@@ -289,7 +289,7 @@ fn forward_check(app: &App, uri: &Uri, headers: &HeaderMap) -> Check {
         Err(e) => return Check::Other(unavailable(&e)),
     };
     let sub = v.sub.unwrap_or_default();
-    let who = match app.identities.lookup(app.users.as_ref(), &sub) {
+    let who = match super::identity::lookup(app.users.as_ref(), &sub) {
         Ok(Some(who)) if !who.disabled => who,
         Ok(_) => {
             return Check::Unauthorized(unauthorized(

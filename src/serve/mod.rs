@@ -168,8 +168,6 @@ pub(crate) struct App {
     pub any: Checker,
     pub users: Box<dyn UserStore>,
     pub revocations: Box<dyn RevocationStore>,
-    /// The users' names and e-mail addresses for forward-auth, reloaded when the file changes.
-    pub identities: identity::Directory,
     pub hashing: hashing::Pool,
     pub throttle: throttle::Throttle,
     pub metrics: metrics::Metrics,
@@ -217,7 +215,6 @@ pub fn run(
     logging(opts.log_format);
     let lock_timeout = settings.lock_timeout;
     let users = store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?;
-    let identities = identity::Directory::new(settings.users_path()?.to_path_buf());
     let revocations = store::open_revocations(
         settings.state_path()?,
         lock_timeout,
@@ -259,7 +256,6 @@ pub fn run(
         any: Checker::new(any),
         users,
         revocations,
-        identities,
         clock: SystemClock,
     });
     let bind_error = |e: std::io::Error| Error::config(format!("listen {}", app.opts.listen), e);

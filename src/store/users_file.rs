@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -450,12 +451,19 @@ impl UsersDoc {
 }
 
 /// The users store on a file: every change is a read-modify-write of the whole file under
-/// its lock, written atomically.
+/// its lock, written atomically. Reads (logins, `/userinfo`, forward-auth identities) share
+/// one parsed copy of the file, kept in memory and reloaded only when the file's stamp
+/// changes: one `stat` per read, so a change by another process counts from the next one.
 #[derive(Debug)]
 pub struct FileUsers {
     path: PathBuf,
     lock_timeout: Duration,
+    /// The file as last read, with the stamp of the version it was read from.
+    cached: RwLock<Option<Cached>>,
 }
+
+/// A parsed version of the users file and its stamp (`None`: there was no file).
+type Cached = (Option<[u64; 5]>, Arc<UsersDoc>);
 
 impl FileUsers {
     /// The store at `path` (a missing file is an empty store).
@@ -463,11 +471,36 @@ impl FileUsers {
         FileUsers {
             path: path.to_path_buf(),
             lock_timeout,
+            cached: RwLock::new(None),
         }
     }
 
-    fn load(&self) -> Result<UsersDoc> {
-        store::load(&self.path)
+    /// The current version of the file, parsed: the cached copy while the file's stamp is
+    /// unchanged, else read again. Writers never go through it: they re-read under the lock.
+    fn load(&self) -> Result<Arc<UsersDoc>> {
+        // The stamp is taken before the read: a change in between only causes one more
+        // reload on the next call, never a stale copy that lasts.
+        let now = stamp_of(&self.path)?;
+        {
+            let guard = self.cached.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((s, doc)) = guard.as_ref()
+                && *s == now
+            {
+                return Ok(Arc::clone(doc));
+            }
+        }
+        // The old copy is dropped before the new one is read, so the two are never held at
+        // once (a peak of twice the file) by this store.
+        let mut guard = self.cached.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((s, doc)) = guard.as_ref()
+            && *s == now
+        {
+            return Ok(Arc::clone(doc));
+        }
+        *guard = None;
+        let doc: Arc<UsersDoc> = Arc::new(store::load(&self.path)?);
+        *guard = Some((now, Arc::clone(&doc)));
+        Ok(doc)
     }
 
     fn rewrite<T>(
@@ -580,6 +613,15 @@ impl UserStore for FileUsers {
 
     fn location(&self) -> String {
         self.path.display().to_string()
+    }
+}
+
+/// The identity of the file's current version; `None` when there is none.
+fn stamp_of(path: &Path) -> Result<Option<[u64; 5]>> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some(store::stamp(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 
