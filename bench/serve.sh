@@ -164,6 +164,10 @@ setup() {
   USERS_FILE=$W/users.json
   STATE=$W/revocations.json
   "$J" -q --key "$KEY" init
+  # The login user's hash is at the configured cost, so logins measure verification, not a
+  # rehash to the default cost (SPEC §11 upgrades weaker hashes on login).
+  export JWTAUTH_CONFIG=$W/config.toml
+  printf 'bcrypt_cost = %s\n' "$COST" >"$JWTAUTH_CONFIG"
   log "generating $USERS users and $REVOCATIONS live revocations"
   local filler hash pw='correct horse battery staple'
   filler=$(printf '%s\n' "$pw" | "$J" hash --cost 4 --password-stdin)
