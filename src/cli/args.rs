@@ -19,13 +19,29 @@ pub struct Cli {
 }
 
 /// Flags accepted before or after any subcommand.
+///
+/// `--users`/`--state` show their environment variables' names, never their values: a Redis
+/// URL there may carry a password (SPEC §15).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Users file [default: <data dir>/users.json]
-    #[arg(long, global = true, env = "JWTAUTH_USERS", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "JWTAUTH_USERS",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub users: Option<PathBuf>,
     /// Revocation state file [default: <data dir>/revocations.json]
-    #[arg(long, global = true, env = "JWTAUTH_STATE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "JWTAUTH_STATE",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub state: Option<PathBuf>,
     /// Signing/verifying key file [default: <config dir>/secret or private.pem]
     #[arg(long, global = true, value_name = "PATH")]

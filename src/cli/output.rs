@@ -2,8 +2,6 @@
 //! writes it.
 
 use std::io::Write;
-#[cfg(target_os = "linux")]
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -16,7 +14,6 @@ use crate::cli::error::{Error, Result};
 /// # Errors
 /// `Error::Output` when stdout fails.
 pub fn json(value: &impl Serialize) -> Result<()> {
-    check_stdout()?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, value).map_err(|e| Error::Output(e.into()))?;
     out.write_all(b"\n").map_err(Error::Output)
@@ -27,40 +24,10 @@ pub fn json(value: &impl Serialize) -> Result<()> {
 /// # Errors
 /// `Error::Output` when stdout fails.
 pub fn text(s: impl std::fmt::Display) -> Result<()> {
-    check_stdout()?;
     writeln!(std::io::stdout().lock(), "{s}").map_err(Error::Output)
 }
 
 pub use crate::clock::{relative, span, utc};
-
-/// Fails when stdout was closed (`jwtauth mint >&-`): the output would be lost, so that is
-/// an error (exit 8, SPEC §8), never a silent success.
-///
-/// Rust's runtime reopens a closed stdout on `/dev/null` before `main` (read-write, where a
-/// shell's `>/dev/null` is write-only), so writes to it succeed and only that mark tells the
-/// two apart. Linux only; elsewhere nothing is checked.
-///
-/// # Errors
-/// `Error::Output` when stdout is closed.
-pub fn check_stdout() -> Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        let reopened = std::fs::read_link("/proc/self/fd/1")
-            .is_ok_and(|p| p == Path::new("/dev/null"))
-            && std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|info| {
-                info.lines()
-                    .find_map(|l| l.strip_prefix("flags:"))
-                    .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
-                    .is_some_and(|flags| flags & 0o3 == 0o2) // O_ACCMODE == O_RDWR
-            });
-        if reopened {
-            return Err(Error::Output(std::io::Error::other(
-                "stdout is closed; the output would be lost",
-            )));
-        }
-    }
-    Ok(())
-}
 
 /// Lays out rows as columns separated by two spaces (the last column is not padded).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {

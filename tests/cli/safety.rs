@@ -686,7 +686,7 @@ fn a_token_with_an_audience_needs_aud_or_any_aud() {
     env.cmd().args(["verify", "--aud", "api", &token]).exits(4);
 }
 
-// ---- 11. A closed stdout is an error; a reader that stopped is not ---------------------------
+// ---- 11. Discarded output is success; a failed write is an error; a stopped reader is not ---------------------------
 
 /// Runs `jwtauth ARGS… REDIRECT` through `sh` with `SECRET` as the key; returns (code, stderr).
 fn through_sh(env: &Env, args: &str, redirect: &str, stdin: &str) -> (i32, String) {
@@ -710,30 +710,59 @@ fn sh(env: &Env, script: &str, stdin: &str) -> (i32, String) {
     (out.status.code().unwrap_or(-1), stderr_str(&out))
 }
 
+/// Runs jwtauth with stdout on `/dev/null` opened read-write, as Python's
+/// `subprocess.DEVNULL` and Go's `os.DevNull` leave it; returns (code, stderr).
+fn to_devnull_read_write(env: &Env, args: &[&str], stdin: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let mut child = env
+        .std_cmd()
+        .env("JWT_SECRET_KEY", SECRET)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(devnull)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), stderr_str(&out))
+}
+
 #[test]
-fn a_closed_stdout_is_exit_8() {
+fn discarded_output_is_success_and_a_full_disk_is_exit_8() {
     let env = Env::new();
     let token = token_for("alice");
+    let line = format!("{token}\n");
     for (args, stdin) in [
-        ("mint --sub x", ""),
-        ("mint --sub x --json", ""),
-        ("verify -", &*format!("{token}\n")),
-        ("decode -", &*format!("{token}\n")),
-        (&*format!("verify {token}"), ""),
+        (&["mint", "--sub", "x"][..], ""),
+        (&["mint", "--sub", "x", "--json"], ""),
+        (&["verify", "-"], &*line),
+        (&["decode", "-"], &*line),
+        (&["verify", &token], ""),
     ] {
-        let (code, err) = through_sh(&env, args, ">&-", stdin);
-        assert_eq!(code, 8, "{args}: {err}");
+        // Python's subprocess.DEVNULL (read-write) and a shell's >/dev/null (write-only).
         assert_eq!(
-            err, "jwtauth: writing output: stdout is closed; the output would be lost\n",
-            "{args}"
+            to_devnull_read_write(&env, args, stdin),
+            (0, String::new()),
+            "{args:?}"
         );
+        let (code, err) = through_sh(&env, &args.join(" "), ">/dev/null", stdin);
+        assert_eq!((code, err.as_str()), (0, ""), "{args:?}");
+        // A closed stdout cannot be told from it once Rust has reopened fd 1 on /dev/null
+        // (read-write) before main: discarded output wins (SPEC §15, README).
+        let (code, err) = through_sh(&env, &args.join(" "), ">&-", stdin);
+        assert_eq!((code, err.as_str()), (0, ""), "{args:?}");
     }
-    // A full disk is an error too; `>/dev/null` and a reader that stopped are not.
+    // A failing write is an error; a reader that stopped is not.
     let (code, err) = through_sh(&env, "mint --sub x", ">/dev/full", "");
     assert_eq!(code, 8, "{err}");
-    let (code, err) = through_sh(&env, "mint --sub x", ">/dev/null", "");
-    assert_eq!((code, err.as_str()), (0, ""));
-    let many = format!("{token}\n").repeat(20_000);
+    assert!(err.starts_with("jwtauth: writing output: "), "{err}");
+    let many = line.repeat(20_000);
     let script = r#"{ "$0" verify -; echo "exit $?" >&2; } | head -n 1 >/dev/null"#;
     let (code, err) = sh(&env, script, &many);
     assert_eq!((code, err.as_str()), (0, "exit 0\n"));

@@ -241,3 +241,52 @@ fn listing_users_never_shows_hashes_without_with_hash() {
         assert!(!text.contains(&hash), "{args:?}: {text}");
     }
 }
+
+/// The subcommand names listed under `Commands:` in a help text (`help` left out).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn help_never_shows_a_redis_password_from_the_environment() {
+    let env = Env::new();
+    let password = "Redis-Pa55-In-The-Env";
+    // Every help page, found by walking the `Commands:` lists from the top.
+    let mut todo = vec![Vec::<String>::new()];
+    let mut pages = 0;
+    while let Some(path) = todo.pop() {
+        let out = env
+            .cmd()
+            .env(
+                "JWTAUTH_USERS",
+                format!("redis://:{password}@127.0.0.1:1/0"),
+            )
+            .env(
+                "JWTAUTH_STATE",
+                format!("rediss://u:{password}@db.example/1"),
+            )
+            .args(&path)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = common::stdout_str(&out);
+        assert_eq!(out.status.code(), Some(0), "{path:?}: {help}");
+        assert!(!help.contains(password), "{path:?} --help: {help}");
+        assert!(help.contains("[env: JWTAUTH_USERS]"), "{path:?}: {help}");
+        assert!(help.contains("Global options:"), "{path:?}: {help}");
+        pages += 1;
+        for sub in subcommands(&help) {
+            let mut next = path.clone();
+            next.push(sub);
+            todo.push(next);
+        }
+    }
+    assert!(pages > 25, "walked only {pages} help pages");
+}

@@ -918,7 +918,6 @@ where
     A: FnMut(&[u8], &[u8]) -> Result<usize>,
     F: FnMut(&[u8], &mut BatchStdout) -> Result<()>,
 {
-    output::check_stdout()?;
     let mut out = BatchOut {
         out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
         json: ctx.json,
