@@ -335,9 +335,9 @@ impl UserStore for RedisUsers {
 
     fn typical_scheme(&self) -> Result<Option<Scheme>> {
         // Kept a while, so a server's logins do not each read the store for it, and every
-        // refused login meanwhile imitates the same parameters.
-        let mut cached = self.typical.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, typical)) = *cached
+        // refused login meanwhile imitates the same parameters. The lock is not held while
+        // Redis is asked: a hanging server must not queue every login behind one another.
+        if let Some((at, typical)) = *self.typical.lock().unwrap_or_else(|p| p.into_inner())
             && at.elapsed() < TYPICAL_FOR
         {
             return Ok(typical);
@@ -362,7 +362,7 @@ impl UserStore for RedisUsers {
             })?
         };
         let typical = super::most_common_scheme(hashes.iter().flatten().map(String::as_str));
-        *cached = Some((Instant::now(), typical));
+        *self.typical.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), typical));
         Ok(typical)
     }
 
