@@ -1,6 +1,6 @@
 //! Logging in, the same way for every front end: the password check that takes the same
-//! time and gives the same error for an unknown user, a wrong password and a disabled user
-//! (SPEC §6), the upgrade of a stored hash to the configured scheme on a successful login
+//! time and gives the same error for an unknown user, a wrong password and a disabled user,
+//! whatever the stored hashes' parameters (SPEC §6, §15), the upgrade of a stored hash to the configured scheme on a successful login
 //! (SPEC §11), the claims a login token takes from the user's record, and the issue time
 //! that keeps a new token from being born revoked.
 
@@ -21,7 +21,7 @@ use crate::users::User;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashPolicy {
     /// The scheme and parameters of new hashes, and of the dummy hash an unknown user is
-    /// checked against.
+    /// checked against when the store has no hash to imitate ([`authenticate`]).
     pub scheme: Scheme,
     /// Replace a hash of another scheme or other parameters after a successful login.
     pub rehash_on_login: bool,
@@ -66,10 +66,20 @@ pub struct LoggedIn {
 }
 
 /// Checks `name`'s password: the user, if it exists, is enabled and the password matches.
-/// Unknown user, wrong password and disabled user cost one password verification each and
-/// end in the same `LoginRefused`, so neither the message nor the time tells them apart: an
-/// unknown user is checked against a dummy hash of the configured scheme and parameters
-/// (those every hash converges to as users log in).
+/// Unknown user, wrong password and disabled user end in the same `LoginRefused` after at
+/// least one verification at the *reference* parameters, so neither the message nor the time
+/// tells them apart (SPEC §15 "Users and hashes"). The reference is the scheme with parameters
+/// most users in the store have ([`UserStore::typical_scheme`], cached by the store), or the
+/// configured one for a store with none: an unknown user is checked against a dummy hash of
+/// it, and a refused check against a stored hash that may cost less (a lower bcrypt cost,
+/// weaker argon2id parameters, another scheme) is followed by that same dummy check.
+///
+/// Padding with the reference's own work, rather than sleeping until a deadline measured
+/// beforehand, needs no calibration and holds under any load or clock speed: the refused
+/// check costs at least the reference's time, and only a little more for a weak hash (its own
+/// check on top). A hash *stronger* than the reference still takes longer, which tells only
+/// that some user has a stronger hash. A disabled user is checked like an enabled one, then
+/// refused.
 ///
 /// After a successful check, when `policy` rehashes and the stored hash is of another scheme
 /// or other parameters than `policy.scheme` (passlib's `verify_and_update`), the password is
@@ -87,6 +97,37 @@ pub fn authenticate(
     password: &Password,
     policy: &HashPolicy,
 ) -> Result<LoggedIn> {
+    check(users, name, password, policy, &mut |p, h| {
+        passwords::verify(p, h).unwrap_or(false)
+    })
+}
+
+/// The parameters a refused check must cost at least as much as: those most users have, else
+/// the configured ones.
+fn reference(users: &dyn UserStore, policy: &HashPolicy) -> Result<Scheme> {
+    Ok(users.typical_scheme()?.unwrap_or(policy.scheme))
+}
+
+/// The dummy check a refused login runs beside the stored hash's own check (`None`: no user),
+/// so that it costs at least `reference`'s time: none when the stored hash costs as much.
+fn padding(stored: Option<&Scheme>, reference: Scheme) -> Option<Scheme> {
+    match stored {
+        Some(s) if s.costs_at_least(&reference) => None,
+        _ => Some(reference),
+    }
+}
+
+/// [`authenticate`] with the verification as a parameter: the unit tests count what is
+/// verified instead of timing it.
+fn check(
+    users: &dyn UserStore,
+    name: &str,
+    password: &Password,
+    policy: &HashPolicy,
+    verify: &mut dyn FnMut(&Password, &str) -> bool,
+) -> Result<LoggedIn> {
+    // Worked out for every login, known user or not, so that it costs them all the same.
+    let reference = reference(users, policy)?;
     match users.get(name)? {
         Some(user) => {
             let Ok(info) = passwords::inspect(&user.hashed_password) else {
@@ -97,8 +138,11 @@ pub fn authenticate(
                     ),
                 ));
             };
-            let matches = passwords::verify(password, &user.hashed_password).unwrap_or(false);
+            let matches = verify(password, &user.hashed_password);
             if !matches || user.disabled {
+                if let Some(dummy) = padding(Some(&info.scheme), reference) {
+                    let _ = verify(password, &passwords::dummy_hash(&dummy));
+                }
                 return Err(Error::LoginRefused);
             }
             let rehash = if policy.rehash_on_login && info.needs_update(&policy.scheme) {
@@ -109,7 +153,9 @@ pub fn authenticate(
             Ok(LoggedIn { user, rehash })
         }
         None => {
-            let _ = passwords::verify(password, &passwords::dummy_hash(&policy.scheme));
+            if let Some(dummy) = padding(None, reference) {
+                let _ = verify(password, &passwords::dummy_hash(&dummy));
+            }
             Err(Error::LoginRefused)
         }
     }
@@ -237,8 +283,8 @@ mod tests {
         fn import(&self, users: Vec<User>, replace: bool) -> Result<crate::store::Imported> {
             self.inner.import(users, replace)
         }
-        fn typical_cost(&self) -> Result<Option<u32>> {
-            self.inner.typical_cost()
+        fn typical_scheme(&self) -> Result<Option<Scheme>> {
+            self.inner.typical_scheme()
         }
         fn location(&self) -> String {
             self.inner.location()
@@ -282,6 +328,131 @@ mod tests {
             other,
             "the other writer wins"
         );
+    }
+
+    /// A file store holding `users` (name, hash, disabled).
+    fn store_of(dir: &Path, users: &[(&str, &str, bool)]) -> FileUsers {
+        let store = FileUsers::new(&dir.join("users.json"), Duration::from_secs(5));
+        for (name, hash, disabled) in users {
+            store
+                .add(name, &mut || {
+                    Ok(User {
+                        disabled: *disabled,
+                        ..user(name, (*hash).to_string())
+                    })
+                })
+                .unwrap();
+        }
+        store
+    }
+
+    #[test]
+    fn the_reference_is_what_most_users_have_else_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = |cost| Scheme::Bcrypt { cost };
+        let policy = HashPolicy {
+            scheme: b(12),
+            rehash_on_login: true,
+        };
+        let empty = store_of(dir.path(), &[]);
+        assert_eq!(reference(&empty, &policy).unwrap(), b(12));
+        // Dummy hashes are well-formed hashes: all the count reads.
+        let (c4, c5) = (passwords::dummy_hash(&b(4)), passwords::dummy_hash(&b(5)));
+        let small = passwords::dummy_hash(&SMALL);
+        let users = store_of(
+            &dir.path().join("b"),
+            &[
+                ("a", &c5, false),
+                ("b", &small, false),
+                ("c", &c4, false),
+                ("d", &c4, true),
+                ("e", &small, false),
+                ("f", &c4, false),
+                ("g", "not a hash", false),
+                ("h", "not a hash", false),
+                ("i", "not a hash", false),
+                ("j", "not a hash", false),
+            ],
+        );
+        assert_eq!(reference(&users, &policy).unwrap(), b(4));
+        // A change to the file is seen by the next login (a new copy, counted anew).
+        for name in ["c", "d"] {
+            users
+                .update(name, &mut |u| {
+                    u.hashed_password = small.clone();
+                    Ok(())
+                })
+                .unwrap();
+        }
+        assert_eq!(reference(&users, &policy).unwrap(), SMALL);
+        // A tie goes to the first in name order.
+        users
+            .update("f", &mut |u| {
+                u.hashed_password = c5.clone();
+                Ok(())
+            })
+            .unwrap();
+        users
+            .update("e", &mut |u| {
+                u.hashed_password = c5.clone();
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(reference(&users, &policy).unwrap(), b(5));
+    }
+
+    #[test]
+    fn a_refused_check_against_a_cheaper_hash_is_padded_to_the_reference() {
+        let b = |cost| Scheme::Bcrypt { cost };
+        // The plan alone.
+        assert_eq!(padding(None, b(8)), Some(b(8)));
+        assert_eq!(padding(Some(&b(8)), b(8)), None);
+        assert_eq!(padding(Some(&b(9)), b(8)), None);
+        assert_eq!(padding(Some(&b(4)), b(8)), Some(b(8)));
+        assert_eq!(padding(Some(&SMALL), b(8)), Some(b(8)));
+        assert_eq!(padding(Some(&b(31)), SMALL), Some(SMALL));
+
+        // Through the login, counting what is verified.
+        let dir = tempfile::tempdir().unwrap();
+        let h4 = passwords::hash(&pw("pw"), &b(4)).unwrap();
+        let h5 = passwords::hash(&pw("pw"), &b(5)).unwrap();
+        let ha = passwords::hash(&pw("pw"), &SMALL).unwrap();
+        let users = store_of(
+            dir.path(),
+            &[
+                ("typical", &h5, false),
+                ("typical2", &h5, false),
+                ("typical-off", &h5, true),
+                ("weak", &h4, false),
+                ("weak-off", &h4, true),
+                ("argon", &ha, false),
+            ],
+        );
+        // The configured scheme is neither: the store's most common one rules.
+        let policy = HashPolicy {
+            scheme: b(12),
+            rehash_on_login: false,
+        };
+        let verified = |name: &str, password: &str| {
+            let mut seen = Vec::new();
+            let done = check(&users, name, &pw(password), &policy, &mut |p, h| {
+                seen.push(passwords::inspect(h).unwrap().scheme);
+                passwords::verify(p, h).unwrap()
+            });
+            (done.is_ok(), seen)
+        };
+        let refused_at = |name: &str, password: &str, want: &[Scheme]| {
+            assert_eq!(verified(name, password), (false, want.to_vec()), "{name}");
+        };
+        refused_at("nobody", "pw", &[b(5)]);
+        refused_at("typical", "wrong", &[b(5)]);
+        refused_at("typical-off", "pw", &[b(5)]);
+        refused_at("weak", "wrong", &[b(4), b(5)]);
+        refused_at("weak-off", "pw", &[b(4), b(5)]);
+        refused_at("argon", "wrong", &[SMALL, b(5)]);
+        // A successful login needs no padding: its answer shows anyway.
+        assert_eq!(verified("weak", "pw"), (true, vec![b(4)]));
+        assert_eq!(verified("typical", "pw"), (true, vec![b(5)]));
     }
 
     #[test]

@@ -146,6 +146,25 @@ impl Scheme {
     }
 }
 
+impl Scheme {
+    /// Whether checking a password against a hash of this scheme takes at least as long as
+    /// against one of `reference` (SPEC §15: a check against a cheaper stored hash is padded to
+    /// the reference's time). Only the same scheme is comparable: bcrypt with a cost as high,
+    /// argon2id with as much memory and as many passes (lanes do not count: this build hashes
+    /// them one after the other). Any other pair, legacy schemes included, is taken as cheaper,
+    /// so padding errs on the side of more work, never on a faster answer.
+    pub fn costs_at_least(&self, reference: &Scheme) -> bool {
+        match (self, reference) {
+            (a, b) if a == b => true,
+            (Scheme::Bcrypt { cost }, Scheme::Bcrypt { cost: r }) => cost >= r,
+            (Scheme::Argon2id(p), Scheme::Argon2id(r)) => {
+                p.memory_kib >= r.memory_kib && p.time >= r.time
+            }
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -479,6 +498,29 @@ mod tests {
             lanes: MAX_ARGON2_LANES,
         }));
         check_hash_format(&top).unwrap();
+    }
+
+    #[test]
+    fn costs_at_least_compares_only_like_with_like() {
+        let b = |cost| Scheme::Bcrypt { cost };
+        assert!(b(10).costs_at_least(&b(10)));
+        assert!(b(11).costs_at_least(&b(10)));
+        assert!(!b(9).costs_at_least(&b(10)));
+        let a = |memory_kib, time, lanes| {
+            Scheme::Argon2id(Argon2Params {
+                memory_kib,
+                time,
+                lanes,
+            })
+        };
+        assert!(a(64, 2, 1).costs_at_least(&a(64, 2, 1)));
+        assert!(a(128, 2, 1).costs_at_least(&a(64, 2, 1)));
+        assert!(a(64, 2, 4).costs_at_least(&a(64, 2, 1)));
+        assert!(!a(32, 2, 1).costs_at_least(&a(64, 2, 1)));
+        assert!(!a(64, 1, 1).costs_at_least(&a(64, 2, 1)));
+        assert!(!a(128, 1, 1).costs_at_least(&a(64, 2, 1)));
+        assert!(!b(31).costs_at_least(&a(8, 1, 1)));
+        assert!(!a(MAX_ARGON2_MEMORY_KIB, 64, 1).costs_at_least(&b(4)));
     }
 
     #[test]

@@ -890,7 +890,7 @@ async fn openapi() -> Response {
         (status = 503, description = "A store is not", body = String),
     ))]
 async fn healthz(State(app): Shared) -> Response {
-    let users = app.users.typical_cost();
+    let users = app.users.typical_scheme();
     let revocations = app
         .revocations
         .refresh()

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::{Result, Revoked};
+use crate::passwords::Scheme;
 use crate::users::User;
 
 pub use redis::RedisOptions;
@@ -96,16 +97,44 @@ pub trait UserStore: Send + Sync {
     /// A store error; nothing is written then.
     fn import(&self, users: Vec<User>, replace: bool) -> Result<Imported>;
 
-    /// The bcrypt cost of a stored user's hash (a cheap read of the store: `serve`'s health
-    /// check). An unknown user's dummy check no longer imitates it: it uses the configured
-    /// scheme and cost, which every hash moves to on login (SPEC §11, `auth::authenticate`).
+    /// The scheme and parameters most users' hashes have (SPEC §15 "Users and hashes"):
+    /// what an unknown user's dummy check imitates and a cheaper stored hash's check is padded
+    /// to (`auth::authenticate`); `None` for a store without a hash this tool can read. Taken
+    /// from at most [`TYPICAL_SAMPLE`] users spread over the store (every user below that),
+    /// and cached, so a login pays next to nothing for it. Also `serve`'s health check.
     ///
     /// # Errors
     /// A store error.
-    fn typical_cost(&self) -> Result<Option<u32>>;
+    fn typical_scheme(&self) -> Result<Option<Scheme>>;
 
     /// A name for messages (the file's path, or the URL without password).
     fn location(&self) -> String;
+}
+
+/// How many users' hashes [`UserStore::typical_scheme`] looks at, at most: enough to find
+/// what most users have in any store (a kind held by a clear majority is all but certain to
+/// lead a sample this size), little enough to cost a millisecond or so.
+pub const TYPICAL_SAMPLE: usize = 1000;
+
+/// The scheme with parameters that most of `hashes` have (ties: the first seen); hashes this
+/// tool cannot read are not counted. Legacy schemes count as kinds of their own.
+pub fn most_common_scheme<'a>(hashes: impl IntoIterator<Item = &'a str>) -> Option<Scheme> {
+    let mut counts: Vec<(Scheme, usize)> = Vec::new();
+    for hash in hashes {
+        let Ok(info) = crate::passwords::inspect(hash) else {
+            continue;
+        };
+        match counts.iter_mut().find(|(s, _)| *s == info.scheme) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((info.scheme, 1)),
+        }
+    }
+    // `max_by_key` keeps the last of equals: scanned in reverse, that is the first seen.
+    counts
+        .into_iter()
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .map(|(s, _)| s)
 }
 
 /// What an import did.

@@ -13,8 +13,11 @@
 //! fields survive; `REMOVE` deletes the hash and the name together.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::passwords::Scheme;
 use crate::store::redis::Redis;
 use crate::store::{Imported, UserStore};
 use crate::users::User;
@@ -75,8 +78,13 @@ pub struct RedisUsers {
     create: redis::Script,
     change: redis::Script,
     remove: redis::Script,
-    cost: std::sync::OnceLock<u32>,
+    /// [`UserStore::typical_scheme`] as last worked out, and when.
+    typical: Mutex<Option<(Instant, Option<Scheme>)>>,
 }
+
+/// How long [`UserStore::typical_scheme`]'s answer is kept: a server follows the store as
+/// logins rehash its users, at the cost of one sample a minute.
+const TYPICAL_FOR: Duration = Duration::from_secs(60);
 
 /// Absent, in `CHANGE`'s arguments.
 const ABSENT: &str = "\0";
@@ -89,7 +97,7 @@ impl RedisUsers {
             create: redis::Script::new(CREATE),
             change: redis::Script::new(CHANGE),
             remove: redis::Script::new(REMOVE),
-            cost: std::sync::OnceLock::new(),
+            typical: Mutex::new(None),
         }
     }
 
@@ -325,27 +333,37 @@ impl UserStore for RedisUsers {
         Ok(done)
     }
 
-    fn typical_cost(&self) -> Result<Option<u32>> {
-        // One answer per process, so every refused login of a server imitates the same cost.
-        if let Some(c) = self.cost.get() {
-            return Ok(Some(*c));
+    fn typical_scheme(&self) -> Result<Option<Scheme>> {
+        // Kept a while, so a server's logins do not each read the store for it, and every
+        // refused login meanwhile imitates the same parameters. The lock is not held while
+        // Redis is asked: a hanging server must not queue every login behind one another.
+        if let Some((at, typical)) = *self.typical.lock().unwrap_or_else(|p| p.into_inner())
+            && at.elapsed() < TYPICAL_FOR
+        {
+            return Ok(typical);
         }
+        // A random sample of the names (all of them in a smaller store), then their hashes.
         let index = self.index_key();
-        let name: Option<String> = self
-            .redis
-            .with(|c| redis::cmd("SRANDMEMBER").arg(&index).query(c))?;
-        let Some(name) = name else {
-            return Ok(None);
+        let names: Vec<String> = self.redis.with(|c| {
+            redis::cmd("SRANDMEMBER")
+                .arg(&index)
+                .arg(super::TYPICAL_SAMPLE)
+                .query(c)
+        })?;
+        let hashes: Vec<Option<String>> = if names.is_empty() {
+            Vec::new()
+        } else {
+            self.redis.with(|c| {
+                let mut p = redis::pipe();
+                for n in &names {
+                    p.cmd("HGET").arg(self.user_key(n)).arg("hashed_password");
+                }
+                p.query(c)
+            })?
         };
-        let key = self.user_key(&name);
-        let hash: Option<String> = self
-            .redis
-            .with(|c| redis::cmd("HGET").arg(&key).arg("hashed_password").query(c))?;
-        let cost = hash.and_then(|h| crate::passwords::cost_of(&h));
-        if let Some(c) = cost {
-            let _ = self.cost.set(c);
-        }
-        Ok(cost)
+        let typical = super::most_common_scheme(hashes.iter().flatten().map(String::as_str));
+        *self.typical.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), typical));
+        Ok(typical)
     }
 
     fn location(&self) -> String {

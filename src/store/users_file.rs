@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -13,6 +13,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+use crate::passwords::Scheme;
 use crate::store::file::{self as store, Document, ReadAhead};
 use crate::store::{Imported, UserStore};
 use crate::users::User;
@@ -29,6 +30,9 @@ pub struct UsersDoc {
     /// Unknown fields of the document: the name as JSON and the range of its value in `src`,
     /// written back as read.
     extra: Vec<(String, std::ops::Range<usize>)>,
+    /// [`UsersDoc::typical_scheme`], worked out at the first login that asks for it and kept
+    /// with this copy of the file (a changed file is a new copy); a change in memory drops it.
+    typical: OnceLock<Option<Scheme>>,
 }
 
 #[derive(Debug)]
@@ -186,6 +190,7 @@ impl Document for UsersDoc {
             src,
             entries: Vec::new(),
             extra,
+            typical: OnceLock::new(),
         };
         store.entries = store.sorted_unique(path, entries)?;
         Ok(store)
@@ -333,16 +338,27 @@ impl UsersDoc {
             .collect()
     }
 
-    /// The bcrypt cost most worth imitating for an unknown user: that of the first record.
-    pub fn typical_cost(&self) -> Option<u32> {
-        let e = self.entries.first()?;
-        #[derive(Deserialize)]
-        struct HashOnly<'a> {
-            #[serde(borrow)]
-            hashed_password: std::borrow::Cow<'a, str>,
-        }
-        let rec: HashOnly = serde_json::from_str(self.text(&e.record)).ok()?;
-        crate::passwords::cost_of(&rec.hashed_password)
+    /// The scheme with parameters most users have ([`UserStore::typical_scheme`]): counted
+    /// over at most [`store::TYPICAL_SAMPLE`](crate::store::TYPICAL_SAMPLE) records spread
+    /// evenly in name order (all of them in a smaller file), once per copy of the file.
+    /// Records that do not parse, or whose hash this tool cannot read, are not counted.
+    pub fn typical_scheme(&self) -> Option<Scheme> {
+        *self.typical.get_or_init(|| {
+            #[derive(Deserialize)]
+            struct HashOnly<'a> {
+                #[serde(borrow)]
+                hashed_password: std::borrow::Cow<'a, str>,
+            }
+            let n = self.entries.len();
+            let take = n.min(crate::store::TYPICAL_SAMPLE);
+            let hashes: Vec<HashOnly> = (0..take)
+                .filter_map(|k| {
+                    let e = self.entries.get(k * n / take)?;
+                    serde_json::from_str(self.text(&e.record)).ok()
+                })
+                .collect();
+            crate::store::most_common_scheme(hashes.iter().map(|h| h.hashed_password.as_ref()))
+        })
     }
 
     /// Inserts or replaces a record.
@@ -380,6 +396,7 @@ impl UsersDoc {
         }
         record.push('}');
         let record = record.into_boxed_str();
+        self.typical = OnceLock::new();
         match self.find(&user.username) {
             Ok(i) => self.entries[i].record = Text::Own(record),
             Err(i) => self.entries.insert(
@@ -397,6 +414,7 @@ impl UsersDoc {
     pub fn remove(&mut self, name: &str) -> bool {
         match self.find(name) {
             Ok(i) => {
+                self.typical = OnceLock::new();
                 self.entries.remove(i);
                 true
             }
@@ -607,8 +625,8 @@ impl UserStore for FileUsers {
         Ok(done)
     }
 
-    fn typical_cost(&self) -> Result<Option<u32>> {
-        Ok(self.load()?.typical_cost())
+    fn typical_scheme(&self) -> Result<Option<Scheme>> {
+        Ok(self.load()?.typical_scheme())
     }
 
     fn location(&self) -> String {

@@ -30,6 +30,7 @@ mod serve;
 mod serve_safety;
 mod stores;
 mod stream;
+mod timing;
 mod tokens;
 mod users;
 mod ux;
