@@ -1,7 +1,11 @@
 //! Users: the record of SPEC §1 and the rules for names. Where records are kept is the
 //! store's business (`store::UserStore`).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::error::{Error, Result};
 
@@ -68,6 +72,77 @@ pub fn check_name(name: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A user name as it is stored and compared: in Unicode NFC (SPEC §15), so a name typed in
+/// NFD (`e` + U+0301) is the same user as the precomposed `é`. Every name a front end takes
+/// in (an argument, a login form, an import line) goes through here before it is checked,
+/// looked up or written; [`crate::store::open_users`] applies it to every store operation too.
+/// Names already in NFC (all ASCII names) are borrowed as they are.
+pub fn normalize_name(name: &str) -> Cow<'_, str> {
+    if is_nfc_quick(name.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(name.nfc().collect())
+    }
+}
+
+/// Whether `a` and `b` are different names that look alike: the same UTS #39 skeleton
+/// (`аlice` with a Cyrillic а and `alice`; `alIce` with a capital I and `alice`). Case is not
+/// folded: `Alice` and `alice` are not confusable. The skeletons are compared as they are
+/// made, so two names that differ early cost a few characters' work.
+pub fn confusable(a: &str, b: &str) -> bool {
+    a != b && unicode_security::skeleton(a).eq(unicode_security::skeleton(b))
+}
+
+/// The first of `existing` that is [`confusable`] with `name`, if any: `user add`'s check
+/// against every user in the store.
+pub fn confusable_with<'a>(
+    name: &str,
+    existing: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let target: Vec<char> = unicode_security::skeleton(name).collect();
+    existing.into_iter().find(|other| {
+        if *other == name {
+            return false;
+        }
+        let mut it = unicode_security::skeleton(other);
+        target.iter().all(|c| it.next() == Some(*c)) && it.next().is_none()
+    })
+}
+
+/// Names by their UTS #39 skeleton, for checking many new names at once (`user import`):
+/// each check is a hash lookup instead of a pass over every user.
+#[derive(Debug, Default)]
+pub struct Skeletons {
+    by_skeleton: HashMap<String, String>,
+}
+
+impl Skeletons {
+    /// The skeletons of `names` (the first name of a skeleton is kept).
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut s = Skeletons::default();
+        for n in names {
+            s.insert(n);
+        }
+        s
+    }
+
+    /// Adds `name`.
+    pub fn insert(&mut self, name: &str) {
+        self.by_skeleton
+            .entry(unicode_security::skeleton(name).collect())
+            .or_insert_with(|| name.to_string());
+    }
+
+    /// A known name confusable with `name` (another name with its skeleton), if any.
+    pub fn confusable(&self, name: &str) -> Option<&str> {
+        let skeleton: String = unicode_security::skeleton(name).collect();
+        self.by_skeleton
+            .get(&skeleton)
+            .map(String::as_str)
+            .filter(|other| *other != name)
+    }
 }
 
 /// Checks a group name: 1–64 Unicode scalar values, none of them whitespace, control or
@@ -163,6 +238,34 @@ mod tests {
         assert!(check_name("\u{feff}a").is_err());
         assert!(check_name("a\u{202e}").is_err());
         assert!(check_name("a:b").is_err());
+    }
+
+    #[test]
+    fn names_are_nfc() {
+        let nfd = "jose\u{301}";
+        assert_eq!(normalize_name(nfd), "jos\u{e9}");
+        assert!(matches!(normalize_name("alice"), Cow::Borrowed(_)));
+        assert!(matches!(normalize_name("jos\u{e9}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn confusable_names() {
+        assert!(confusable("\u{430}lice", "alice"));
+        assert!(confusable("alIce", "alice"));
+        assert!(!confusable("alice", "alice"));
+        assert!(!confusable("Alice", "alice"));
+        assert!(!confusable("bob", "alice"));
+        let names = ["bob", "alice", "carol"];
+        assert_eq!(confusable_with("\u{430}lice", names), Some("alice"));
+        assert_eq!(confusable_with("alice", names), None);
+        assert_eq!(confusable_with("alic", names), None);
+        assert_eq!(confusable_with("alicee", names), None);
+        let mut s = Skeletons::new(names);
+        assert_eq!(s.confusable("\u{430}lice"), Some("alice"));
+        assert_eq!(s.confusable("alice"), None);
+        assert_eq!(s.confusable("dave"), None);
+        s.insert("dave");
+        assert_eq!(s.confusable("d\u{430}ve"), Some("dave"));
     }
 
     #[test]
