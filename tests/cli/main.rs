@@ -31,5 +31,7 @@ mod serve_safety;
 mod stores;
 mod stream;
 mod tokens;
+mod user_import;
+mod usernames;
 mod users;
 mod ux;

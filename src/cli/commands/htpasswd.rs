@@ -249,8 +249,18 @@ fn parse_json(path: &Path, text: &str, now: i64) -> Result<Parsed> {
             })
         };
         let Ok(r) = serde_json::from_str::<JsonRecord>(raw.get()) else {
+            // Named in the report when its username, at least, can be read.
+            #[derive(Deserialize)]
+            struct NameOnly {
+                username: String,
+            }
+            let named = serde_json::from_str::<NameOnly>(raw.get()).ok();
             skip(
-                key.as_deref().unwrap_or(""),
+                named
+                    .as_ref()
+                    .map(|n| n.username.as_str())
+                    .or(key.as_deref())
+                    .unwrap_or(""),
                 "malformed record",
                 "not a user record (username and hashed_password strings, disabled true or false, times as integers, groups a list of strings)".into(),
             );
