@@ -30,6 +30,15 @@ pub enum Error {
     #[error("user already exists: {0}")]
     UserExists(String),
 
+    /// An add of a name that looks like an existing user's (SPEC §15: the same UTS #39
+    /// skeleton, e.g. `аlice` with a Cyrillic а beside `alice`). The new name is shown with
+    /// its non-ASCII characters escaped, so the difference can be seen.
+    #[error(
+        "user name {}: confusable with the existing user {existing:?}",
+        escape_non_ascii(name)
+    )]
+    UserConfusable { name: String, existing: String },
+
     /// A store could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -187,4 +196,18 @@ impl Error {
             why: why.into(),
         })
     }
+}
+
+/// `name` quoted, with every non-ASCII character as `\u{…}` (so `аlice` shows its Cyrillic а).
+fn escape_non_ascii(name: &str) -> String {
+    let mut out = String::from("\"");
+    for c in name.chars() {
+        if c.is_ascii() {
+            out.extend(c.escape_debug());
+        } else {
+            out.extend(c.escape_unicode());
+        }
+    }
+    out.push('"');
+    out
 }

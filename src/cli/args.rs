@@ -350,7 +350,7 @@ pub struct HashArgs {
     ///
     /// NAME follows the user name rules (1-64 characters, no whitespace, control characters
     /// or ':'). Example: `jwtauth hash --user alice >> site.htpasswd`.
-    #[arg(long, value_name = "NAME", conflicts_with = "check")]
+    #[arg(long, value_name = "NAME", conflicts_with = "check", value_parser = user_name)]
     pub user: Option<String>,
     #[command(flatten)]
     pub password: PasswordArgs,
@@ -423,15 +423,24 @@ pub enum UserCommand {
     Export(UserExportArgs),
 }
 
+/// A user name as given on the command line, in Unicode NFC (SPEC §15), so a name typed in NFD
+/// is the user's everywhere: lookups, revocations, messages. The command checks the name's
+/// rules itself, so its errors keep their shape.
+fn user_name(s: &str) -> Result<String, std::convert::Infallible> {
+    Ok(crate::users::normalize_name(s).into_owned())
+}
+
 #[derive(Debug, Args)]
 pub struct UserNameArg {
     /// User name
+    #[arg(value_parser = user_name)]
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct UserAddArgs {
     /// User name (1-64 characters, no whitespace or control characters)
+    #[arg(value_parser = user_name)]
     pub name: String,
     /// Full name
     #[arg(long, value_name = "S")]
@@ -464,6 +473,7 @@ pub struct UserAddArgs {
 #[derive(Debug, Args)]
 pub struct UserCheckArgs {
     /// User name
+    #[arg(value_parser = user_name)]
     pub name: String,
     #[command(flatten)]
     pub password: PasswordArgs,
@@ -472,6 +482,7 @@ pub struct UserCheckArgs {
 #[derive(Debug, Args)]
 pub struct UserSetArgs {
     /// User name
+    #[arg(value_parser = user_name)]
     pub name: String,
     /// New full name; '' clears it (e.g. --full-name 'Alice Liddell')
     #[arg(long, value_name = "S")]
@@ -503,6 +514,7 @@ pub struct UserListArgs {
 #[derive(Debug, Args)]
 pub struct UserShowArgs {
     /// User name
+    #[arg(value_parser = user_name)]
     pub name: String,
     /// Include the password hash
     #[arg(long)]
@@ -512,6 +524,7 @@ pub struct UserShowArgs {
 #[derive(Debug, Args)]
 pub struct UserPasswdArgs {
     /// User name
+    #[arg(value_parser = user_name)]
     pub name: String,
     /// Hashing scheme [default: config password_scheme, else bcrypt]
     #[arg(long, value_name = "SCHEME")]
@@ -556,6 +569,7 @@ pub struct ClaimArgs {
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// User name
+    #[arg(value_parser = user_name)]
     pub name: String,
     #[command(flatten)]
     pub claims: ClaimArgs,
@@ -649,7 +663,7 @@ pub struct LogoutArgs {
     #[arg(value_name = "TOKEN", conflicts_with = "all")]
     pub token: Option<String>,
     /// Revoke every token of this subject issued up to now
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = user_name)]
     pub all: Option<String>,
 }
 

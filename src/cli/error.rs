@@ -38,6 +38,11 @@ pub enum Error {
     #[error("password does not match the hash")]
     PasswordMismatch,
 
+    /// `user import` found users in its file but imported none of them (exit 1, SPEC §4):
+    /// every one was skipped or already there.
+    #[error("user import: nothing imported from {file}: {why}")]
+    NothingImported { file: String, why: String },
+
     /// Writing to stdout failed (a closed pipe is not reported).
     #[error("writing output: {0}")]
     Output(std::io::Error),
@@ -77,7 +82,7 @@ impl Error {
     /// The process exit code of SPEC §4.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::PasswordMismatch => code::INVALID,
+            Error::PasswordMismatch | Error::NothingImported { .. } => code::INVALID,
             Error::Output(_) => code::DATA,
             Error::Core(e) => match e {
                 CoreError::Invalid { .. } => code::USAGE,
@@ -86,7 +91,7 @@ impl Error {
                 CoreError::Token(_) => code::INVALID,
                 CoreError::LoginRefused => code::LOGIN_REFUSED,
                 CoreError::UserNotFound(_) => code::NO_USER,
-                CoreError::UserExists(_) => code::USER_EXISTS,
+                CoreError::UserExists(_) | CoreError::UserConfusable { .. } => code::USER_EXISTS,
                 CoreError::Store(_) | CoreError::Key(_) | CoreError::Config { .. } => code::DATA,
             },
         }

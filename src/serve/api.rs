@@ -474,6 +474,8 @@ async fn token(
         Ok(c) => c,
         Err(res) => return res,
     };
+    // In NFC (SPEC §15): the same user, and the same throttle counts, whatever the form typed.
+    let name = crate::users::normalize_name(&name).into_owned();
     let client = client_ip(&app, peer.ip(), &headers);
     let banned = match app.throttle.banned(&name, client) {
         Ok(b) => b,

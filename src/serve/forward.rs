@@ -614,6 +614,8 @@ pub async fn login_submit(
         return page(StatusCode::BAD_REQUEST, &rd, "", Some(REFUSED));
     };
     let password = Zeroizing::new(password);
+    // In NFC (SPEC §15): the same user, and the same throttle counts, whatever the form typed.
+    let name = crate::users::normalize_name(&name).into_owned();
     let client = client_ip(&app, peer.ip(), &headers);
     let banned = match app.throttle.banned(&name, client) {
         Ok(b) => b,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::error::{Result, Revoked};
 use crate::passwords::Scheme;
-use crate::users::User;
+use crate::users::{self, User, normalize_name};
 
 pub use redis::RedisOptions;
 pub use redis_revocations::RedisRevocations;
@@ -39,7 +39,8 @@ pub trait UserStore: Send + Sync {
     /// A store error.
     fn exists(&self, name: &str) -> Result<bool>;
 
-    /// Adds the user that `make` builds, failing with `UserExists` if `name` is taken.
+    /// Adds the user that `make` builds, failing with `UserExists` if `name` is taken and
+    /// with `UserConfusable` if it looks like an existing user's name (SPEC §15).
     /// `make` may be slow (it hashes the password): the store may do its own reading
     /// meanwhile, and checks for the name again once `make` is done.
     ///
@@ -84,6 +85,22 @@ pub trait UserStore: Send + Sync {
     /// `UserNotFound` or a store error.
     fn remove(&self, name: &str) -> Result<User>;
 
+    /// An existing user whose name is confusable with `name` (SPEC §15, UTS #39 skeleton:
+    /// `аlice` beside `alice`), if any; `name` itself does not count. `add` and `import` refuse
+    /// such names; a front end may ask first, before prompting for a password.
+    ///
+    /// The default reads every record; the stores read only the names.
+    ///
+    /// # Errors
+    /// A store error.
+    fn confusable_user(&self, name: &str) -> Result<Option<String>> {
+        let all = self.list()?;
+        Ok(
+            users::confusable_with(name, all.iter().map(|u| u.username.as_str()))
+                .map(str::to_string),
+        )
+    }
+
     /// Every user, in name order.
     ///
     /// # Errors
@@ -91,7 +108,8 @@ pub trait UserStore: Send + Sync {
     fn list(&self) -> Result<Vec<User>>;
 
     /// Adds many users in one step (`user import`): existing names are replaced when
-    /// `replace`, else kept. Returns the names added and the names replaced.
+    /// `replace`, else kept; a new name confusable with an existing user's (or with one added
+    /// earlier in `users`) is not added. Returns what became of each name.
     ///
     /// # Errors
     /// A store error; nothing is written then.
@@ -146,6 +164,8 @@ pub struct Imported {
     pub replaced: Vec<String>,
     /// Names that existed and were kept (without `replace`).
     pub kept: Vec<String>,
+    /// New names not added because they are confusable with a user's: `(name, that user)`.
+    pub confusable: Vec<(String, String)>,
 }
 
 /// The revocations: revoked token ids until their `exp`, and per-subject "everything issued
@@ -275,10 +295,73 @@ pub fn open_users(
     lock_timeout: Duration,
     redis: &RedisOptions,
 ) -> Result<Box<dyn UserStore>> {
-    Ok(match redis::url_of(location) {
+    let store: Box<dyn UserStore> = match redis::url_of(location) {
         Some(url) => Box::new(RedisUsers::new(redis::Redis::open(url, redis)?)),
         None => Box::new(FileUsers::new(location, lock_timeout)),
-    })
+    };
+    Ok(Box::new(NfcUsers(store)))
+}
+
+/// A users store that takes every name in Unicode NFC (SPEC §15): the one place where
+/// lookups are normalized, for every front end (`login`, the `user` commands, `serve`'s logins
+/// and `/auth` checks) and both stores. A name typed in NFD finds its NFC user, and what is
+/// written is NFC. Front ends still normalize a name they use elsewhere (a revocation's
+/// subject, a throttle key) with [`users::normalize_name`].
+struct NfcUsers(Box<dyn UserStore>);
+
+impl UserStore for NfcUsers {
+    fn get(&self, name: &str) -> Result<Option<User>> {
+        self.0.get(&normalize_name(name))
+    }
+
+    fn exists(&self, name: &str) -> Result<bool> {
+        self.0.exists(&normalize_name(name))
+    }
+
+    fn add(&self, name: &str, make: &mut dyn FnMut() -> Result<User>) -> Result<User> {
+        self.0.add(&normalize_name(name), &mut || {
+            let mut u = make()?;
+            u.username = normalize_name(&u.username).into_owned();
+            Ok(u)
+        })
+    }
+
+    fn update(&self, name: &str, change: &mut dyn FnMut(&mut User) -> Result<()>) -> Result<User> {
+        self.0.update(&normalize_name(name), change)
+    }
+
+    fn replace_hash(&self, name: &str, current: &str, new: &str) -> Result<bool> {
+        self.0.replace_hash(&normalize_name(name), current, new)
+    }
+
+    fn remove(&self, name: &str) -> Result<User> {
+        self.0.remove(&normalize_name(name))
+    }
+
+    fn confusable_user(&self, name: &str) -> Result<Option<String>> {
+        self.0.confusable_user(&normalize_name(name))
+    }
+
+    fn list(&self) -> Result<Vec<User>> {
+        self.0.list()
+    }
+
+    fn import(&self, mut users: Vec<User>, replace: bool) -> Result<Imported> {
+        for u in &mut users {
+            if let std::borrow::Cow::Owned(n) = normalize_name(&u.username) {
+                u.username = n;
+            }
+        }
+        self.0.import(users, replace)
+    }
+
+    fn typical_scheme(&self) -> Result<Option<Scheme>> {
+        self.0.typical_scheme()
+    }
+
+    fn location(&self) -> String {
+        self.0.location()
+    }
 }
 
 /// Opens the revocation store at `location`: a file, or a `redis://`/`rediss://` URL.

@@ -12,7 +12,7 @@
 //! update read (else the update is read and applied again), so concurrent changes to other
 //! fields survive; `REMOVE` deletes the hash and the name together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::passwords::Scheme;
 use crate::store::redis::Redis;
 use crate::store::{Imported, UserStore};
-use crate::users::User;
+use crate::users::{self, User};
 
 /// `KEYS[1]` the hash, `KEYS[2]` the index; `ARGV[1]` the name, then field, value pairs.
 const CREATE: &str = r"
@@ -107,6 +107,13 @@ impl RedisUsers {
 
     fn index_key(&self) -> String {
         self.redis.key(&["users"])
+    }
+
+    /// Every user name (the index set), unordered.
+    fn names(&self) -> Result<Vec<String>> {
+        let index = self.index_key();
+        self.redis
+            .with(|c| redis::cmd("SMEMBERS").arg(&index).query(c))
     }
 
     fn parse(&self, name: &str, fields: HashMap<String, String>) -> Result<Option<User>> {
@@ -199,6 +206,14 @@ impl UserStore for RedisUsers {
         if self.exists(name)? {
             return Err(Error::UserExists(name.to_string()));
         }
+        // Read, then created by a separate script: two hosts adding look-alike names at the
+        // same instant may both succeed (the exact name is still decided atomically).
+        if let Some(existing) = self.confusable_user(name)? {
+            return Err(Error::UserConfusable {
+                name: name.to_string(),
+                existing,
+            });
+        }
         let user = make()?;
         let (key, index) = (self.user_key(name), self.index_key());
         let created: i64 = self.redis.with(|c| {
@@ -272,6 +287,11 @@ impl UserStore for RedisUsers {
             .ok_or_else(|| Error::UserNotFound(name.to_string()))
     }
 
+    fn confusable_user(&self, name: &str) -> Result<Option<String>> {
+        let names = self.names()?;
+        Ok(users::confusable_with(name, names.iter().map(String::as_str)).map(str::to_string))
+    }
+
     fn list(&self) -> Result<Vec<User>> {
         let index = self.index_key();
         let mut names: Vec<String> = self
@@ -297,9 +317,23 @@ impl UserStore for RedisUsers {
         Ok(out)
     }
 
-    fn import(&self, users: Vec<User>, replace: bool) -> Result<Imported> {
+    fn import(&self, new: Vec<User>, replace: bool) -> Result<Imported> {
         let mut done = Imported::default();
         let index = self.index_key();
+        // Look-alike names are sorted out against the names as read now (as `add` does).
+        let existing: HashSet<String> = self.names()?.into_iter().collect();
+        let mut skeletons = users::Skeletons::new(existing.iter().map(String::as_str));
+        let mut users = Vec::with_capacity(new.len());
+        for u in new {
+            if !existing.contains(&u.username) {
+                if let Some(other) = skeletons.confusable(&u.username) {
+                    done.confusable.push((u.username, other.to_string()));
+                    continue;
+                }
+                skeletons.insert(&u.username);
+            }
+            users.push(u);
+        }
         for chunk in users.chunks(256) {
             let results: Vec<i64> = self.redis.with(|c| {
                 let mut p = redis::pipe();

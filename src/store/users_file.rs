@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::passwords::Scheme;
 use crate::store::file::{self as store, Document, ReadAhead};
 use crate::store::{Imported, UserStore};
-use crate::users::User;
+use crate::users::{self, User};
 
 /// The users file in memory: the file's text as read, and one entry per user pointing into
 /// it. Parsing validates the whole file but allocates nothing per user, and writing copies the
@@ -302,6 +302,11 @@ impl UsersDoc {
         self.entries.is_empty()
     }
 
+    /// Every user name, in name order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| self.text(&e.name))
+    }
+
     /// True if `name` is a user.
     pub fn contains(&self, name: &str) -> bool {
         self.find(name).is_ok()
@@ -552,6 +557,13 @@ impl UserStore for FileUsers {
             if doc.contains(name) {
                 return Err(Error::UserExists(name.to_string()));
             }
+            // Under the lock: of two concurrent adds of look-alike names, one fails.
+            if let Some(existing) = users::confusable_with(name, doc.names()) {
+                return Err(Error::UserConfusable {
+                    name: name.to_string(),
+                    existing: existing.to_string(),
+                });
+            }
             doc.put(&user)
         })?;
         Ok(user)
@@ -591,6 +603,11 @@ impl UserStore for FileUsers {
         })
     }
 
+    fn confusable_user(&self, name: &str) -> Result<Option<String>> {
+        let doc = self.load()?;
+        Ok(users::confusable_with(name, doc.names()).map(str::to_string))
+    }
+
     fn list(&self) -> Result<Vec<User>> {
         self.load()?.all(&self.path)
     }
@@ -598,6 +615,7 @@ impl UserStore for FileUsers {
     fn import(&self, users: Vec<User>, replace: bool) -> Result<Imported> {
         let mut done = Imported::default();
         self.rewrite(None, |doc| {
+            let mut skeletons = users::Skeletons::new(doc.names());
             for new in users {
                 let user = match doc.get(&self.path, &new.username)? {
                     Some(_) if !replace => {
@@ -614,6 +632,11 @@ impl UserStore for FileUsers {
                         u
                     }
                     None => {
+                        if let Some(other) = skeletons.confusable(&new.username) {
+                            done.confusable.push((new.username, other.to_string()));
+                            continue;
+                        }
+                        skeletons.insert(&new.username);
                         done.added.push(new.username.clone());
                         new
                     }

@@ -32,5 +32,7 @@ mod stores;
 mod stream;
 mod timing;
 mod tokens;
+mod user_import;
+mod usernames;
 mod users;
 mod ux;

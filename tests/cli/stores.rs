@@ -54,6 +54,10 @@ also_on_redis!(
     verify_batch_ten_thousand => crate::tokens::verify_batch_of_ten_thousand_tokens,
     verify_batch_answers_each_line => crate::tokens::verify_batch_answers_each_line_before_the_input_ends,
     logout_from_stdin => crate::tokens::logout_reads_the_token_from_stdin,
+    nfd_names => crate::usernames::a_name_typed_in_nfd_is_stored_in_nfc_and_found_either_way,
+    confusable_add => crate::usernames::user_add_refuses_a_name_confusable_with_a_user,
+    json_import_round_trip => crate::user_import::user_export_json_imports_back_as_it_was,
+    confusable_import => crate::user_import::import_skips_names_confusable_with_a_user_or_an_earlier_line,
 );
 
 on_both_stores!(

@@ -535,10 +535,14 @@ fn import_takes_bcrypt_lines_and_skips_the_rest_with_a_summary() {
         "carol kept her password"
     );
     assert_eq!(login_code(&env, "locked", "pw"), 5);
-    // -q silences the summary; nothing new to import the second time.
+    // -q silences the summary; nothing new to import the second time, which is exit 1
+    // (SPEC §4, §15).
     env.cmd()
         .args(["-q", "user", "import", "site.htpasswd"])
-        .stderr_only(0, "");
+        .stderr_only(
+            1,
+            "jwtauth: user import: nothing imported from site.htpasswd: all 8 skipped\n",
+        );
 }
 
 #[test]

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::cli::args::{UserExportArgs, UserImportArgs};
 use crate::cli::context::Ctx;
@@ -150,13 +151,231 @@ fn read_input(path: &Path) -> Result<String> {
     })
 }
 
-/// `user import FILE [--replace]`.
+/// What an import file holds: the users to import with the line each came from, and the
+/// lines (or records) skipped.
+type Parsed = (Vec<(usize, User)>, Vec<Skipped>);
+
+/// A record of `user export --json` output, as `user import` reads it. Fields it does not
+/// know (`hash_supported`, which export prints) are ignored.
+#[derive(Deserialize)]
+struct JsonRecord {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    full_name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    hashed_password: Option<String>,
+    #[serde(default)]
+    disabled: bool,
+    #[serde(default)]
+    created_at: Option<i64>,
+    #[serde(default)]
+    password_changed_at: Option<i64>,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+/// The records of a JSON document: `{"users": [...]}` as `user export --json` prints it, or
+/// a users file's `{"users": {"name": {...}}}`.
+#[derive(Deserialize)]
+struct JsonDoc<'a> {
+    #[serde(borrow)]
+    users: Option<&'a RawValue>,
+}
+
+/// Whether an import file is JSON (SPEC §15): its first non-space character is `{`. (A user
+/// named `{…` in an htpasswd file would be read as JSON and refused with exit 8: export it
+/// as JSON instead.)
+fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+/// Parses `user export --json` output into users (with their times, e-mail, full name,
+/// groups and disabled state as they were) and skipped records; `now` stands in for a time
+/// a record lacks.
 ///
 /// # Errors
-/// Exit 8 when FILE cannot be read or the users file is unreadable or locked.
+/// Exit 8 when the file is not a JSON document with a `users` list (or object).
+fn parse_json(path: &Path, text: &str, now: i64) -> Result<Parsed> {
+    let not_export = |why: String| -> Error {
+        CoreError::corrupt(
+            path,
+            format!("{why}; expected 'jwtauth user export --json' output, {{\"users\": [...]}}"),
+        )
+        .into()
+    };
+    let doc: JsonDoc = serde_json::from_str(text).map_err(|e| {
+        not_export(format!(
+            "not valid JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Some(users) = doc.users else {
+        return Err(not_export("no \"users\"".into()));
+    };
+    let records: Vec<(Option<String>, &RawValue)> = match users.get().trim_start().as_bytes() {
+        [b'[', ..] => serde_json::from_str::<Vec<&RawValue>>(users.get())
+            .map_err(|_| not_export("\"users\" is not a list".into()))?
+            .into_iter()
+            .map(|r| (None, r))
+            .collect(),
+        [b'{', ..] => serde_json::from_str::<BTreeMap<String, &RawValue>>(users.get())
+            .map_err(|_| not_export("\"users\" is not an object".into()))?
+            .into_iter()
+            .map(|(k, r)| (Some(k), r))
+            .collect(),
+        _ => return Err(not_export("\"users\" is not a list".into())),
+    };
+    // The line a record starts on, for the report (`user export --json` prints one line).
+    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+    let line_of = |raw: &RawValue| {
+        let at = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+        newlines.partition_point(|&n| n < at) + 1
+    };
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (key, raw) in records {
+        let line = line_of(raw);
+        let mut skip = |name: &str, kind: &'static str, reason: String| {
+            skipped.push(Skipped {
+                line,
+                name: name.to_string(),
+                reason,
+                kind,
+            })
+        };
+        let Ok(r) = serde_json::from_str::<JsonRecord>(raw.get()) else {
+            // Named in the report when its username, at least, can be read.
+            #[derive(Deserialize)]
+            struct NameOnly {
+                username: String,
+            }
+            let named = serde_json::from_str::<NameOnly>(raw.get()).ok();
+            skip(
+                named
+                    .as_ref()
+                    .map(|n| n.username.as_str())
+                    .or(key.as_deref())
+                    .unwrap_or(""),
+                "malformed record",
+                "not a user record (username and hashed_password strings, disabled true or false, times as integers, groups a list of strings)".into(),
+            );
+            continue;
+        };
+        let name = match (&key, &r.username) {
+            (Some(k), Some(u)) if k != u => {
+                skip(k, "malformed record", format!("its username is {u:?}"));
+                continue;
+            }
+            (_, Some(n)) | (Some(n), None) => users::normalize_name(n).into_owned(),
+            (None, None) => {
+                skip("", "malformed record", "no username".into());
+                continue;
+            }
+        };
+        if let Err(e) = users::check_name(&name) {
+            skip(
+                &name,
+                "invalid user name",
+                format!("invalid user name: {}", usage_why(&e)),
+            );
+            continue;
+        }
+        let Some(hash) = r.hashed_password else {
+            skip(
+                &name,
+                "no hash",
+                "no hashed_password (export with 'jwtauth user export --json')".into(),
+            );
+            continue;
+        };
+        if passwords::check_hash_format(&hash).is_err() {
+            let kind = foreign_kind(&hash);
+            skip(&name, kind, format!("{kind} hash, not bcrypt"));
+            continue;
+        }
+        let bad_text = [("full_name", &r.full_name), ("email", &r.email)]
+            .into_iter()
+            .find(|(_, v)| {
+                v.as_deref()
+                    .is_some_and(|s| s.chars().any(char::is_control))
+            });
+        if let Some((field, _)) = bad_text {
+            skip(
+                &name,
+                "invalid field",
+                format!("{field} contains control characters"),
+            );
+            continue;
+        }
+        if let Some(e) = r.groups.iter().find_map(|g| users::check_group(g).err()) {
+            skip(
+                &name,
+                "invalid group",
+                format!("invalid group: {}", usage_why(&e)),
+            );
+            continue;
+        }
+        if !seen.insert(name.clone()) {
+            skip(&name, "duplicate", "appears earlier in the file".into());
+            continue;
+        }
+        out.push((
+            line,
+            User {
+                username: name,
+                full_name: r.full_name,
+                email: r.email,
+                hashed_password: hash,
+                disabled: r.disabled,
+                created_at: r.created_at.unwrap_or(now),
+                password_changed_at: r.password_changed_at.unwrap_or(now),
+                groups: r.groups,
+            },
+        ));
+    }
+    Ok((out, skipped))
+}
+
+/// `user import FILE [--replace]`: htpasswd lines, or `user export --json` output.
+///
+/// # Errors
+/// Exit 8 when FILE cannot be read (or is JSON of another shape) or the users file is
+/// unreadable or locked; exit 1 when FILE has users and none was imported or replaced.
 pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
     let text = read_input(&args.file)?;
-    let (entries, mut skipped) = parse(&text);
+    let (incoming, mut skipped) = if is_json(&text) {
+        parse_json(&args.file, &text, ctx.now)?
+    } else {
+        // Names are stored in NFC (SPEC §15). Normalizing the whole text changes only the
+        // names: every hash that can be imported is ASCII, which NFC leaves alone.
+        let text = users::normalize_name(&text);
+        let (entries, skipped) = parse(&text);
+        let incoming = entries
+            .into_iter()
+            .map(|e| {
+                (
+                    e.line,
+                    User {
+                        username: e.name,
+                        full_name: None,
+                        email: None,
+                        hashed_password: e.hash,
+                        disabled: e.disabled,
+                        created_at: ctx.now,
+                        password_changed_at: ctx.now,
+                        groups: Vec::new(),
+                    },
+                )
+            })
+            .collect::<Vec<_>>();
+        (incoming, skipped)
+    };
+    let offered = incoming.len() + skipped.len();
     let users = ctx.users()?;
     if args.replace {
         // Revoke before the new hashes land (as `user passwd` does): a crash in between leaves
@@ -166,53 +385,60 @@ pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
             .into_iter()
             .map(|u| (u.username.clone(), u))
             .collect();
-        let changing: Vec<&str> = entries
+        let changing: Vec<&str> = incoming
             .iter()
-            .filter(|e| {
-                current
-                    .get(&e.name)
-                    .is_some_and(|u| u.hashed_password != e.hash || (e.disabled && !u.disabled))
+            .map(|(_, new)| new)
+            .filter(|new| {
+                current.get(&new.username).is_some_and(|u| {
+                    u.hashed_password != new.hashed_password || (new.disabled && !u.disabled)
+                })
             })
-            .map(|e| e.name.as_str())
+            .map(|new| new.username.as_str())
             .collect();
         if !changing.is_empty() {
             ctx.revocations(Lookups::Few)?
                 .revoke_subjects(&changing, ctx.now, ctx.now)?;
         }
     }
-    let lines: BTreeMap<&str, usize> = entries.iter().map(|e| (e.name.as_str(), e.line)).collect();
-    let done = users.import(
-        entries
-            .iter()
-            .map(|e| User {
-                username: e.name.clone(),
-                full_name: None,
-                email: None,
-                hashed_password: e.hash.clone(),
-                disabled: e.disabled,
-                created_at: ctx.now,
-                password_changed_at: ctx.now,
-                groups: Vec::new(),
-            })
-            .collect(),
-        args.replace,
-    )?;
+    let lines: BTreeMap<String, usize> = incoming
+        .iter()
+        .map(|(line, u)| (u.username.clone(), *line))
+        .collect();
+    let done = users.import(incoming.into_iter().map(|(_, u)| u).collect(), args.replace)?;
+    let line_of = |name: &str| lines.get(name).copied().unwrap_or_default();
     let exists = done.kept.iter().map(|name| Skipped {
-        line: lines.get(name.as_str()).copied().unwrap_or_default(),
+        line: line_of(name),
         name: name.clone(),
         reason: "user already exists (use --replace)".into(),
         kind: "existing user",
     });
+    let confusable = done.confusable.iter().map(|(name, other)| Skipped {
+        line: line_of(name),
+        name: name.clone(),
+        reason: format!("confusable with the user {other:?} (UTS #39)"),
+        kind: "confusable name",
+    });
     let (imported, replaced) = (done.added, done.replaced);
-    skipped.extend(exists);
+    skipped.extend(exists.chain(confusable));
     skipped.sort_by_key(|s| s.line);
     report(ctx, &args.file, &imported, &replaced, &skipped);
+    let nothing = offered > 0 && imported.is_empty() && replaced.is_empty();
     if ctx.json {
         output::json(&Summary {
             imported,
             replaced,
             skipped,
         })?;
+    }
+    if nothing {
+        return Err(Error::NothingImported {
+            file: if args.file.as_os_str() == "-" {
+                "stdin".into()
+            } else {
+                args.file.display().to_string()
+            },
+            why: format!("all {offered} skipped"),
+        });
     }
     Ok(())
 }
@@ -270,6 +496,7 @@ pub fn export(args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
     }
     let mut out = String::new();
     let mut disabled = 0;
+    let mut unchecked = Vec::new();
     for u in &all {
         if u.username.contains(':') {
             ctx.info(format!(
@@ -296,6 +523,16 @@ pub fn export(args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
         }
         out.push_str(&u.hashed_password);
         out.push('\n');
+        if let Some(why) = htpasswd_gap(&u.hashed_password) {
+            unchecked.push(format!("{} ({why})", u.username));
+        }
+    }
+    if !unchecked.is_empty() {
+        ctx.info(format!(
+            "htpasswd cannot check the hashes of {} exported user(s): {}",
+            unchecked.len(),
+            unchecked.join(", ")
+        ));
     }
     if disabled > 0 {
         ctx.info(format!(
@@ -307,6 +544,21 @@ pub fn export(args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
     }
     out.pop();
     output::text(out)
+}
+
+/// Why `htpasswd -v` may not check `hash`, if so. It checks with APR's
+/// `apr_password_validate`: bcrypt `$2a$`/`$2y$`, `$apr1$` and `{SHA}` itself, anything else
+/// through the system's crypt(3) — glibc/libxcrypt (Linux) checks `$2b$`, `$5$`, `$6$` and
+/// `$1$`, other platforms may not (Windows has no crypt). No crypt(3) checks argon2.
+fn htpasswd_gap(hash: &str) -> Option<&'static str> {
+    let hash = hash.strip_prefix(DISABLED_PREFIX).unwrap_or(hash);
+    if hash.starts_with("$argon2") {
+        Some("argon2id")
+    } else if ["$5$", "$6$", "$1$"].iter().any(|p| hash.starts_with(p)) {
+        Some("SHA-crypt or MD5-crypt: only where the system's crypt(3) has it, as on Linux")
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -72,6 +72,13 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     if prompts && !args.update && users.exists(&args.name)? {
         return Err(CoreError::UserExists(args.name.clone()).into());
     }
+    if prompts && let Some(existing) = users.confusable_user(&args.name)? {
+        return Err(CoreError::UserConfusable {
+            name: args.name.clone(),
+            existing,
+        }
+        .into());
+    }
     let password = match &args.hash {
         Some(_) => None,
         None => Some(password_input::read(&args.password, Ask::Confirm)?),
