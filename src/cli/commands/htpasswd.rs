@@ -40,7 +40,8 @@ struct Summary {
     skipped: Vec<Skipped>,
 }
 
-/// A bcrypt line ready to become a user.
+/// A line with a supported hash (bcrypt, argon2id, or a legacy one when allowed), ready to
+/// become a user.
 struct Entry {
     line: usize,
     name: String,
@@ -48,7 +49,8 @@ struct Entry {
     disabled: bool,
 }
 
-/// What kind of hash an htpasswd line carries, when it is not one we can import.
+/// What kind of hash an htpasswd line carries, when it is not one we can import: a legacy one
+/// refused by the configuration or malformed, or one we do not know.
 fn foreign_kind(hash: &str) -> &'static str {
     if hash.starts_with("$apr1$") {
         "MD5 ($apr1$)"
@@ -65,13 +67,17 @@ fn foreign_kind(hash: &str) -> &'static str {
     } else if hash.starts_with("$2") {
         "malformed bcrypt"
     } else {
-        "crypt or plain text"
+        PLAIN
     }
 }
 
+/// The kind of a line whose hash looks like nothing we know: DES crypt, plain text.
+const PLAIN: &str = "crypt or plain text";
+
 /// Parses the file into importable entries and skipped lines. Comments (`#`) and blank lines
-/// are ignored.
-fn parse(text: &str) -> (Vec<Entry>, Vec<Skipped>) {
+/// are ignored. Legacy hashes (`$apr1$`, `{SHA}`, `$1$`, `$5$`, `$6$`) are imported unless
+/// `allow_legacy` is false (config `allow_legacy_hashes`, SPEC §15).
+fn parse(text: &str, allow_legacy: bool) -> (Vec<Entry>, Vec<Skipped>) {
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
     let mut seen = BTreeSet::new();
@@ -105,9 +111,14 @@ fn parse(text: &str) -> (Vec<Entry>, Vec<Skipped>) {
             Some(h) => (true, h),
             None => (false, hash),
         };
-        if passwords::check_hash_format(bare).is_err() {
+        if let Err(e) = passwords::accepted(bare, allow_legacy) {
             let kind = foreign_kind(bare);
-            skip(name, kind, format!("{kind} hash, not bcrypt"));
+            let reason = match passwords::inspect(bare) {
+                Ok(_) => format!("{kind} hash, refused by allow_legacy_hashes = false"),
+                Err(_) if kind == PLAIN => format!("{kind} hash, not supported"),
+                Err(_) => format!("{kind} hash: {}", usage_why(&e)),
+            };
+            skip(name, kind, reason);
             continue;
         }
         if !seen.insert(name.to_string()) {
@@ -156,7 +167,7 @@ fn read_input(path: &Path) -> Result<String> {
 /// Exit 8 when FILE cannot be read or the users file is unreadable or locked.
 pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
     let text = read_input(&args.file)?;
-    let (entries, mut skipped) = parse(&text);
+    let (entries, mut skipped) = parse(&text, ctx.settings.config.allow_legacy_hashes);
     let users = ctx.users()?;
     if args.replace {
         // Revoke before the new hashes land (as `user passwd` does): a crash in between leaves
@@ -319,7 +330,7 @@ mod tests {
         let text = format!(
             "alice:{b}\n# comment\n\nmd5:$apr1$abc$def\nsha:{{SHA}}abc=\nplain:secret\nbad name:{b}\nnocolon\nalice:{b}\nlocked:!{b}\r\n"
         );
-        let (entries, skipped) = parse(&text);
+        let (entries, skipped) = parse(&text, true);
         let names: Vec<_> = entries
             .iter()
             .map(|e| (e.name.as_str(), e.disabled))
@@ -328,10 +339,35 @@ mod tests {
         assert_eq!(entries[1].hash, b);
         let lines: Vec<_> = skipped.iter().map(|s| s.line).collect();
         assert_eq!(lines, [4, 5, 6, 7, 8, 9]);
-        assert_eq!(skipped[0].reason, "MD5 ($apr1$) hash, not bcrypt");
-        assert_eq!(skipped[1].reason, "SHA-1 ({SHA}) hash, not bcrypt");
-        assert_eq!(skipped[2].reason, "crypt or plain text hash, not bcrypt");
+        assert_eq!(
+            skipped[0].reason,
+            "MD5 ($apr1$) hash: expected a digest of 22 characters of [./0-9A-Za-z] after the salt"
+        );
+        assert_eq!(
+            skipped[1].reason,
+            "SHA-1 ({SHA}) hash: expected 28 characters of base64 (a SHA-1 digest) after {SHA}"
+        );
+        assert_eq!(skipped[2].reason, "crypt or plain text hash, not supported");
         assert_eq!(skipped[5].reason, "appears earlier in the file");
         assert!(skipped[3].reason.starts_with("invalid user name"));
+    }
+
+    #[test]
+    fn legacy_lines_import_unless_refused() {
+        let text = "md5:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\nsha:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\ndes:VkW14JL15w4Wg\n";
+        let (entries, skipped) = parse(text, true);
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["md5", "sha"]);
+        assert_eq!(skipped.len(), 1);
+        let (entries, skipped) = parse(text, false);
+        assert!(entries.is_empty());
+        assert_eq!(
+            skipped[0].reason,
+            "MD5 ($apr1$) hash, refused by allow_legacy_hashes = false"
+        );
+        assert_eq!(
+            skipped[1].reason,
+            "SHA-1 ({SHA}) hash, refused by allow_legacy_hashes = false"
+        );
     }
 }
