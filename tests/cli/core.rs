@@ -951,12 +951,13 @@ fn list_and_show_hide_hashes_unless_asked() {
         "username": "alice", "full_name": "Alice Liddell", "email": "alice@example.com",
         "disabled": false, "created_at": 0, "password_changed_at": 86400,
         "hash_supported": true, // issue 11.4
+        "hash_scheme": "bcrypt", "legacy": false, // SPEC §15
         "groups": [] // issue 12.2
     });
     let bob = serde_json::json!({
         "username": "bob", "full_name": null, "email": null,
         "disabled": true, "created_at": 60, "password_changed_at": 60,
-        "hash_supported": true, "groups": []
+        "hash_supported": true, "hash_scheme": "bcrypt", "legacy": false, "groups": []
     });
     let out = env.cmd().args(["user", "list", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
