@@ -16,8 +16,9 @@ use crate::store::{RevocationStore, UserStore};
 use crate::users::User;
 
 /// How a login treats password hashes (SPEC §11): the scheme and parameters new hashes are
-/// made with (config `password_scheme`, `bcrypt_cost`, `argon2_*`), and whether a successful
-/// login replaces a stored hash made otherwise (config `rehash_on_login`).
+/// made with (config `password_scheme`, `bcrypt_cost`, `argon2_*`), whether a successful
+/// login replaces a stored hash made otherwise (config `rehash_on_login`), and whether legacy
+/// htpasswd hashes are accepted (config `allow_legacy_hashes`, SPEC §15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashPolicy {
     /// The scheme and parameters of new hashes, and of the dummy hash an unknown user is
@@ -25,6 +26,11 @@ pub struct HashPolicy {
     pub scheme: Scheme,
     /// Replace a hash of another scheme or other parameters after a successful login.
     pub rehash_on_login: bool,
+    /// Accept legacy htpasswd hashes (`$apr1$`, `{SHA}`, `$1$`, `$5$`, `$6$`); when false a
+    /// record with one is a broken store, as any unsupported hash.
+    pub allow_legacy: bool,
+    /// Write nothing: no rehash at all, not even of a legacy hash (`user check`).
+    pub read_only: bool,
 }
 
 impl HashPolicy {
@@ -32,15 +38,29 @@ impl HashPolicy {
     pub fn read_only(self) -> Self {
         HashPolicy {
             rehash_on_login: false,
+            read_only: true,
             ..self
         }
+    }
+
+    /// Whether a successful login with a hash like `info` (and this password) stores a new
+    /// one: a legacy hash always (SPEC §15: whatever `rehash_on_login` says), another when
+    /// rehashing is on and it is weaker than the configured scheme; never for a read-only
+    /// check. A password over 72 bytes is not rehashed to bcrypt (which would refuse it), so
+    /// the login stands and the old hash stays (a legacy one until a login with a shorter
+    /// password, or `user passwd`).
+    fn rehashes(&self, info: &passwords::HashInfo, password: &Password) -> bool {
+        !self.read_only
+            && (info.is_legacy() || self.rehash_on_login && info.needs_update(&self.scheme))
+            && passwords::fits(password, &self.scheme).is_ok()
     }
 }
 
 /// What a successful login did to the stored hash.
 #[derive(Debug)]
 pub enum Rehash {
-    /// Nothing: the hash is of the configured scheme and parameters, or rehashing is off.
+    /// Nothing: the hash is of the configured scheme and parameters, rehashing is off, or
+    /// the password is over 72 bytes and the configured scheme is bcrypt.
     Kept,
     /// Replaced by a hash of the configured scheme and parameters.
     Upgraded {
@@ -82,7 +102,8 @@ pub struct LoggedIn {
 /// refused.
 ///
 /// After a successful check, when `policy` rehashes and the stored hash is of another scheme
-/// or other parameters than `policy.scheme` (passlib's `verify_and_update`), the password is
+/// or other parameters than `policy.scheme` (passlib's `verify_and_update`), or is a legacy
+/// htpasswd hash (replaced whatever `rehash_on_login` says, SPEC §15), the password is
 /// hashed anew and stored, only if the stored hash is still the one just verified
 /// ([`UserStore::replace_hash`]). The login succeeds whatever becomes of that ([`Rehash`]).
 ///
@@ -130,11 +151,16 @@ fn check(
     let reference = reference(users, policy)?;
     match users.get(name)? {
         Some(user) => {
-            let Ok(info) = passwords::inspect(&user.hashed_password) else {
+            let Ok(info) = passwords::accepted(&user.hashed_password, policy.allow_legacy) else {
+                let legacy = if policy.allow_legacy {
+                    ", or a legacy htpasswd hash: apr1, SHA-1, MD5-crypt or SHA-crypt"
+                } else {
+                    "; legacy htpasswd hashes are refused by allow_legacy_hashes = false"
+                };
                 return Err(Error::corrupt(
                     Path::new(&users.location()),
                     format!(
-                        "the record of user {name:?} has a hashed_password that is not a supported password hash (bcrypt $2a$, $2b$, $2x$ or $2y$, or argon2id within the bounds); set one with 'jwtauth user passwd'"
+                        "the record of user {name:?} has a hashed_password that is not a supported password hash (bcrypt $2a$, $2b$, $2x$ or $2y$, or argon2id within the bounds{legacy}); set one with 'jwtauth user passwd'"
                     ),
                 ));
             };
@@ -145,7 +171,7 @@ fn check(
                 }
                 return Err(Error::LoginRefused);
             }
-            let rehash = if policy.rehash_on_login && info.needs_update(&policy.scheme) {
+            let rehash = if policy.rehashes(&info, password) {
                 rehash(users, &user, password, info.scheme, policy.scheme)
             } else {
                 Rehash::Kept
@@ -316,6 +342,8 @@ mod tests {
         let policy = HashPolicy {
             scheme: SMALL,
             rehash_on_login: true,
+            allow_legacy: true,
+            read_only: false,
         };
         let done = authenticate(&racing, "alice", &pw("pw"), &policy).unwrap();
         assert!(
@@ -466,6 +494,8 @@ mod tests {
         let policy = HashPolicy {
             scheme: SMALL,
             rehash_on_login: true,
+            allow_legacy: true,
+            read_only: false,
         };
         let off = authenticate(&users, "alice", &pw("pw"), &policy.read_only()).unwrap();
         assert!(matches!(off.rehash, Rehash::Kept));
@@ -490,5 +520,86 @@ mod tests {
             authenticate(&users, "nobody", &pw("pw"), &policy),
             Err(Error::LoginRefused)
         ));
+    }
+
+    #[test]
+    fn a_legacy_hash_is_replaced_whatever_rehash_on_login_says_but_never_by_a_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = FileUsers::new(&dir.path().join("users.json"), Duration::from_secs(5));
+        // `openssl passwd -apr1 -salt r31.....`, Apache's manual.
+        let apr1 = "$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/";
+        users
+            .add("alice", &mut || Ok(user("alice", apr1.into())))
+            .unwrap();
+        let policy = HashPolicy {
+            scheme: Scheme::Bcrypt { cost: 4 },
+            rehash_on_login: false,
+            allow_legacy: true,
+            read_only: false,
+        };
+        let refused = HashPolicy {
+            allow_legacy: false,
+            ..policy
+        };
+        let err = authenticate(&users, "alice", &pw("myPassword"), &refused).unwrap_err();
+        assert!(matches!(err, Error::Store(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("allow_legacy_hashes = false"),
+            "{err}"
+        );
+        let checked = authenticate(&users, "alice", &pw("myPassword"), &policy.read_only());
+        assert!(matches!(checked.unwrap().rehash, Rehash::Kept));
+        assert_eq!(users.get("alice").unwrap().unwrap().hashed_password, apr1);
+        assert!(matches!(
+            authenticate(&users, "alice", &pw("wrong"), &policy),
+            Err(Error::LoginRefused)
+        ));
+        let done = authenticate(&users, "alice", &pw("myPassword"), &policy).unwrap();
+        assert!(matches!(
+            done.rehash,
+            Rehash::Upgraded {
+                from: Scheme::Legacy(passwords::Legacy::Apr1),
+                to: Scheme::Bcrypt { cost: 4 }
+            }
+        ));
+        let new = users.get("alice").unwrap().unwrap().hashed_password;
+        assert!(new.starts_with("$2b$04$"), "{new}");
+        assert!(matches!(
+            authenticate(&users, "alice", &pw("myPassword"), &refused)
+                .unwrap()
+                .rehash,
+            Rehash::Kept
+        ));
+    }
+
+    #[test]
+    fn a_password_too_long_for_bcrypt_logs_in_without_a_rehash() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = FileUsers::new(&dir.path().join("users.json"), Duration::from_secs(5));
+        let long = "p".repeat(100);
+        // As `htpasswd -B` makes it: bcrypt of the first 72 bytes.
+        let old = passwords::hash(&pw(&long[..72]), &Scheme::Bcrypt { cost: 4 }).unwrap();
+        users
+            .add("bob", &mut || Ok(user("bob", old.clone())))
+            .unwrap();
+        let policy = HashPolicy {
+            scheme: Scheme::Bcrypt { cost: 5 },
+            rehash_on_login: true,
+            allow_legacy: true,
+            read_only: false,
+        };
+        let done = authenticate(&users, "bob", &pw(&long), &policy).unwrap();
+        assert!(matches!(done.rehash, Rehash::Kept), "{:?}", done.rehash);
+        assert_eq!(users.get("bob").unwrap().unwrap().hashed_password, old);
+        // To argon2id it is rehashed, all 100 bytes of it.
+        let to_argon = HashPolicy {
+            scheme: SMALL,
+            ..policy
+        };
+        let done = authenticate(&users, "bob", &pw(&long), &to_argon).unwrap();
+        assert!(matches!(done.rehash, Rehash::Upgraded { .. }));
+        let new = users.get("bob").unwrap().unwrap().hashed_password;
+        assert!(passwords::verify(&pw(&long), &new).unwrap());
+        assert!(!passwords::verify(&pw(&long[..72]), &new).unwrap());
     }
 }

@@ -252,6 +252,9 @@ pub struct Config {
     pub argon2_lanes: u32,
     /// `rehash_on_login`: upgrade hashes on a successful login (true).
     pub rehash_on_login: bool,
+    /// `allow_legacy_hashes`: accept the legacy htpasswd hashes (`$apr1$`, `{SHA}`, `$1$`,
+    /// `$5$`, `$6$`) in the users store, `--hash` and `hash --check` (true; SPEC §15).
+    pub allow_legacy_hashes: bool,
     /// `redis_prefix`: the prefix of every Redis key (`jwtauth:`).
     pub redis_prefix: String,
     /// `redis_timeout`: how long to wait for Redis before failing closed (2s).
@@ -283,6 +286,7 @@ impl Default for Config {
             argon2_time: 2,
             argon2_lanes: 1,
             rehash_on_login: true,
+            allow_legacy_hashes: true,
             redis_prefix: "jwtauth:".to_string(),
             redis_timeout: Duration::from_secs(2),
             serve: ServeConfig::default(),
@@ -306,6 +310,7 @@ pub const KEYS: &[&str] = &[
     "argon2_time",
     "argon2_lanes",
     "rehash_on_login",
+    "allow_legacy_hashes",
     "redis_prefix",
     "redis_timeout",
     "serve.listen",
@@ -430,6 +435,7 @@ impl Config {
             json!(self.argon2_time),
             json!(self.argon2_lanes),
             json!(self.rehash_on_login),
+            json!(self.allow_legacy_hashes),
             json!(self.redis_prefix),
             json!(format_duration(self.redis_timeout)),
             json!(s.listen.to_string()),
@@ -548,6 +554,7 @@ struct RawConfig {
     argon2_time: Option<Spanned<Value>>,
     argon2_lanes: Option<Spanned<Value>>,
     rehash_on_login: Option<Spanned<Value>>,
+    allow_legacy_hashes: Option<Spanned<Value>>,
     redis_prefix: Option<Spanned<Value>>,
     redis_timeout: Option<Spanned<Value>>,
     serve: Option<RawServe>,
@@ -682,6 +689,12 @@ impl Builder<'_> {
         self.take("rehash_on_login", raw.rehash_on_login, boolean, |c, v| {
             c.rehash_on_login = v
         })?;
+        self.take(
+            "allow_legacy_hashes",
+            raw.allow_legacy_hashes,
+            boolean,
+            |c, v| c.allow_legacy_hashes = v,
+        )?;
         self.take(
             "redis_prefix",
             raw.redis_prefix,
@@ -948,6 +961,7 @@ argon2_memory_kib = 65536
 argon2_time = 3
 argon2_lanes = 4
 rehash_on_login = false
+allow_legacy_hashes = false
 redis_prefix = "app:"
 redis_timeout = 5
 
@@ -988,6 +1002,7 @@ login_url = "https://auth.example.com/login"
             (10, 65536, 3, 4)
         );
         assert!(!c.rehash_on_login);
+        assert!(!c.allow_legacy_hashes);
         assert_eq!(c.redis_prefix, "app:");
         assert_eq!(c.redis_timeout, Duration::from_secs(5));
         let s = &c.serve;

@@ -1,7 +1,8 @@
 //! Passwords: the length rules, hashing and verification with bcrypt and argon2id (SPEC §11),
-//! the bounds on a stored hash's parameters, the dummy hash, and whether a hash needs
-//! upgrading. Reading passwords from a terminal or stdin is the command line's business
-//! (`cli::password_input`).
+//! the legacy htpasswd hashes that are checked but never made (SPEC §15: `$apr1$`, `{SHA}`,
+//! `$1$`, `$5$`, `$6$`), the bounds on a stored hash's parameters, the dummy hash, and whether
+//! a hash needs upgrading. Reading passwords from a terminal or stdin is the command line's
+//! business (`cli::password_input`).
 
 use std::fmt;
 
@@ -9,8 +10,12 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// bcrypt reads at most 72 bytes; longer passwords are refused rather than truncated.
-pub const MAX_PASSWORD_BYTES: usize = 72;
+/// The longest password accepted anywhere (SPEC §15): argon2id and the legacy schemes take
+/// this many bytes; a longer one is refused before any hashing.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// bcrypt reads at most 72 bytes. A new bcrypt hash refuses a longer password rather than
+/// truncate it; a stored one is checked on the first 72 bytes, as bcrypt made it.
+pub const MAX_BCRYPT_PASSWORD_BYTES: usize = 72;
 /// Default bcrypt cost.
 pub const DEFAULT_COST: u32 = 12;
 
@@ -24,10 +29,11 @@ impl fmt::Debug for Password {
 }
 
 impl Password {
-    /// Wraps bytes after checking the length rules.
+    /// Wraps bytes after checking the length rules: 1 to [`MAX_PASSWORD_BYTES`] bytes. The
+    /// 72-byte rule of bcrypt is checked where a bcrypt hash is made ([`fits`]).
     ///
     /// # Errors
-    /// A usage error for an empty password or one over 72 bytes.
+    /// A usage error for an empty password or one over 1024 bytes.
     pub fn new(bytes: Zeroizing<Vec<u8>>) -> Result<Self> {
         if bytes.is_empty() {
             return Err(Error::invalid("password", "must not be empty"));
@@ -36,7 +42,7 @@ impl Password {
             return Err(Error::invalid(
                 "password",
                 format!(
-                    "is {} bytes; bcrypt uses at most {MAX_PASSWORD_BYTES}, and longer passwords are refused rather than truncated",
+                    "is {} bytes; at most {MAX_PASSWORD_BYTES} are accepted",
                     bytes.len()
                 ),
             ));
@@ -48,6 +54,24 @@ impl Password {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+}
+
+/// Checks that a new hash of `scheme` can be made from `password` without losing any of it:
+/// bcrypt uses at most 72 bytes, and a longer password is refused rather than truncated.
+///
+/// # Errors
+/// A usage error for a password over 72 bytes with bcrypt.
+pub fn fits(password: &Password, scheme: &Scheme) -> Result<()> {
+    let n = password.as_bytes().len();
+    if matches!(scheme, Scheme::Bcrypt { .. }) && n > MAX_BCRYPT_PASSWORD_BYTES {
+        return Err(Error::invalid(
+            "password",
+            format!(
+                "is {n} bytes; bcrypt uses at most {MAX_BCRYPT_PASSWORD_BYTES}, and longer passwords are refused rather than truncated (argon2id takes up to {MAX_PASSWORD_BYTES}: --scheme argon2id)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The bcrypt prefixes accepted (SPEC §1: `htpasswd -B` and Python `bcrypt` hashes import as
@@ -134,15 +158,60 @@ pub enum Scheme {
     },
     /// argon2id, version 0x13, with these parameters.
     Argon2id(Argon2Params),
+    /// A legacy htpasswd scheme (SPEC §15): what a stored hash may be, never what a new one
+    /// is made with.
+    Legacy(Legacy),
+}
+
+/// The legacy htpasswd schemes a stored hash may use (SPEC §15): checked, never made, and
+/// replaced by the configured scheme at the next successful login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legacy {
+    /// `$apr1$`: Apache's MD5 (htpasswd's default, `-m`): MD5-crypt with its own magic.
+    Apr1,
+    /// `$1$`: MD5-crypt (FreeBSD, glibc).
+    Md5Crypt,
+    /// `{SHA}`: one unsalted SHA-1 of the password, base64 (`htpasswd -s`).
+    Sha1,
+    /// `$5$`: SHA-256 crypt, with its rounds (5000 unless `rounds=` says otherwise).
+    Sha256Crypt {
+        /// The rounds (1000 to [`MAX_SHA_CRYPT_ROUNDS`]).
+        rounds: u32,
+    },
+    /// `$6$`: SHA-512 crypt, with its rounds.
+    Sha512Crypt {
+        /// The rounds (1000 to [`MAX_SHA_CRYPT_ROUNDS`]).
+        rounds: u32,
+    },
+}
+
+impl Legacy {
+    /// The scheme's name, as `user list --json` prints it (`apr1`, `md5-crypt`, `sha1`,
+    /// `sha256-crypt`, `sha512-crypt`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Legacy::Apr1 => "apr1",
+            Legacy::Md5Crypt => "md5-crypt",
+            Legacy::Sha1 => "sha1",
+            Legacy::Sha256Crypt { .. } => "sha256-crypt",
+            Legacy::Sha512Crypt { .. } => "sha512-crypt",
+        }
+    }
 }
 
 impl Scheme {
-    /// The scheme's name (`bcrypt`, `argon2id`).
+    /// The scheme's name (`bcrypt`, `argon2id`, or a [`Legacy`] name).
     pub fn name(&self) -> &'static str {
         match self {
             Scheme::Bcrypt { .. } => "bcrypt",
             Scheme::Argon2id(_) => "argon2id",
+            Scheme::Legacy(l) => l.name(),
         }
+    }
+
+    /// Whether this is a legacy htpasswd scheme (checked, never made).
+    pub fn is_legacy(&self) -> bool {
+        matches!(self, Scheme::Legacy(_))
     }
 }
 
@@ -172,6 +241,10 @@ impl fmt::Display for Scheme {
             Scheme::Argon2id(p) => {
                 write!(f, "argon2id m={},t={},p={}", p.memory_kib, p.time, p.lanes)
             }
+            Scheme::Legacy(Legacy::Sha256Crypt { rounds } | Legacy::Sha512Crypt { rounds }) => {
+                write!(f, "{} rounds={rounds} (legacy)", self.name())
+            }
+            Scheme::Legacy(l) => write!(f, "{} (legacy)", l.name()),
         }
     }
 }
@@ -187,11 +260,17 @@ pub struct HashInfo {
 }
 
 impl HashInfo {
+    /// Whether the hash is of a legacy htpasswd scheme (SPEC §15): a successful login
+    /// replaces it whatever `rehash_on_login` says.
+    pub fn is_legacy(&self) -> bool {
+        self.scheme.is_legacy()
+    }
+
     /// Whether a hash like this one should be replaced by one made with `target` (SPEC §11,
     /// passlib's `needs_update`): another scheme, or weaker parameters than the target's (a
     /// lower bcrypt cost; less argon2 memory, fewer passes or lanes; the old argon2 version). A
     /// hash stronger than the configuration is kept: lowering a cost does not weaken the
-    /// hashes already stored.
+    /// hashes already stored. A legacy hash always needs it.
     pub fn needs_update(&self, target: &Scheme) -> bool {
         match (&self.scheme, target) {
             (Scheme::Bcrypt { cost }, Scheme::Bcrypt { cost: want }) => cost < want,
@@ -207,8 +286,9 @@ impl HashInfo {
 }
 
 /// Checks that `hash` is a hash this tool can check: a well-formed bcrypt hash (`$2a$`,
-/// `$2b$`, `$2x$` or `$2y$`, a cost of 4–31, 53 characters of bcrypt base64) or an
-/// `$argon2id$` PHC string within the bounds (see [`MAX_ARGON2_MEMORY_KIB`]).
+/// `$2b$`, `$2x$` or `$2y$`, a cost of 4–31, 53 characters of bcrypt base64), an
+/// `$argon2id$` PHC string within the bounds (see [`MAX_ARGON2_MEMORY_KIB`]), or a legacy
+/// htpasswd hash ([`Legacy`]; SHA-crypt's rounds within [`MAX_SHA_CRYPT_ROUNDS`]).
 ///
 /// # Errors
 /// A usage error saying what is wrong.
@@ -225,6 +305,12 @@ pub fn inspect(hash: &str) -> Result<HashInfo> {
         let (info, _) = argon2_parts(hash)?;
         return Ok(info);
     }
+    if let Some(parts) = legacy_parts(hash) {
+        return Ok(HashInfo {
+            scheme: Scheme::Legacy(parts?.scheme),
+            current_version: true,
+        });
+    }
     if hash.starts_with("$2") || hash.len() == 60 {
         let parts = parts(hash)?;
         return Ok(HashInfo {
@@ -236,8 +322,233 @@ pub fn inspect(hash: &str) -> Result<HashInfo> {
     }
     Err(Error::invalid(
         "password hash",
-        "expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)",
+        "expected a bcrypt hash ($2b$12$…, 60 characters), an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…) or a legacy htpasswd hash ($apr1$, {SHA}, $1$, $5$, $6$)",
     ))
+}
+
+/// What `hash` is, as [`inspect`], when the configuration accepts it: with `allow_legacy`
+/// false (config `allow_legacy_hashes = false`, SPEC §15) a legacy hash is refused as
+/// unsupported.
+///
+/// # Errors
+/// A usage error saying what is wrong.
+pub fn accepted(hash: &str, allow_legacy: bool) -> Result<HashInfo> {
+    let info = inspect(hash)?;
+    if info.is_legacy() && !allow_legacy {
+        return Err(Error::invalid(
+            "password hash",
+            format!(
+                "{} is a legacy scheme, refused by the configuration (allow_legacy_hashes = false)",
+                info.scheme.name()
+            ),
+        ));
+    }
+    Ok(info)
+}
+
+/// The largest SHA-crypt `rounds=` accepted in a stored hash (`$5$`, `$6$`): 200 times the
+/// default of 5000, above passlib's 656,000. glibc allows up to 999,999,999, which would take
+/// minutes per check: a record claiming more is refused before anything is computed, so a
+/// hostile users file cannot burn the CPU of a server (as with [`MAX_ARGON2_MEMORY_KIB`]).
+pub const MAX_SHA_CRYPT_ROUNDS: u32 = 1_000_000;
+/// The fewest SHA-crypt rounds (glibc raises fewer to this; such a hash is not one it wrote).
+const MIN_SHA_CRYPT_ROUNDS: u32 = 1000;
+/// SHA-crypt's rounds when the hash has no `rounds=`.
+const DEFAULT_SHA_CRYPT_ROUNDS: u32 = 5000;
+/// The alphabet of crypt's base64 (salts and digests of MD5-crypt and SHA-crypt).
+const CRYPT64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A legacy hash taken apart: its scheme, and the salt and digest as written.
+struct LegacyParts<'a> {
+    scheme: Legacy,
+    salt: &'a str,
+    digest: &'a str,
+}
+
+fn is_crypt64(s: &str) -> bool {
+    s.bytes().all(|b| CRYPT64.contains(&b))
+}
+
+/// `hash` taken apart when it starts like a legacy hash (`None` when it does not), with the
+/// reason in words when it is not well formed. Nothing is computed.
+fn legacy_parts(hash: &str) -> Option<Result<LegacyParts<'_>>> {
+    use base64::Engine as _;
+    if let Some(digest) = hash.strip_prefix("{SHA}") {
+        let ok = digest.len() == 28
+            && base64::engine::general_purpose::STANDARD
+                .decode(digest)
+                .is_ok_and(|d| d.len() == 20);
+        return Some(if ok {
+            Ok(LegacyParts {
+                scheme: Legacy::Sha1,
+                salt: "",
+                digest,
+            })
+        } else {
+            Err(Error::invalid(
+                "{SHA} hash",
+                "expected 28 characters of base64 (a SHA-1 digest) after {SHA}",
+            ))
+        });
+    }
+    let (prefix, rest) = ["$apr1$", "$1$", "$5$", "$6$"]
+        .iter()
+        .find_map(|p| hash.strip_prefix(p).map(|rest| (*p, rest)))?;
+    Some(crypt_parts(prefix, rest))
+}
+
+/// The rest of an MD5-crypt or SHA-crypt hash after its `prefix`: `[rounds=N$]salt$digest`
+/// (rounds for SHA-crypt only).
+fn crypt_parts<'a>(prefix: &str, rest: &'a str) -> Result<LegacyParts<'a>> {
+    let bad = |why: String| Error::invalid(format!("{prefix} hash"), why);
+    let sha = prefix == "$5$" || prefix == "$6$";
+    let (rounds, rest) = match rest.strip_prefix("rounds=") {
+        Some(r) if sha => {
+            let (n, rest) = r
+                .split_once('$')
+                .ok_or_else(|| bad("expected rounds=N$<salt>$<digest>".into()))?;
+            let range = format!("{MIN_SHA_CRYPT_ROUNDS}-{MAX_SHA_CRYPT_ROUNDS}");
+            if n.is_empty() || n.len() > 10 || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(format!("rounds= must be a decimal number: {range}")));
+            }
+            let n: u64 = n
+                .parse()
+                .map_err(|_| bad(format!("rounds= must be a decimal number: {range}")))?;
+            match u32::try_from(n) {
+                Ok(n) if (MIN_SHA_CRYPT_ROUNDS..=MAX_SHA_CRYPT_ROUNDS).contains(&n) => (n, rest),
+                _ => return Err(bad(format!("rounds={n} is out of range: {range}"))),
+            }
+        }
+        _ => (DEFAULT_SHA_CRYPT_ROUNDS, rest),
+    };
+    let (salt, digest) = rest
+        .split_once('$')
+        .ok_or_else(|| bad("expected <salt>$<digest>".into()))?;
+    let (max_salt, len, scheme) = match prefix {
+        "$5$" => (16, 43, Legacy::Sha256Crypt { rounds }),
+        "$6$" => (16, 86, Legacy::Sha512Crypt { rounds }),
+        "$apr1$" => (8, 22, Legacy::Apr1),
+        _ => (8, 22, Legacy::Md5Crypt),
+    };
+    if salt.len() > max_salt || !is_crypt64(salt) {
+        return Err(bad(format!(
+            "expected a salt of at most {max_salt} characters of [./0-9A-Za-z]"
+        )));
+    }
+    if digest.len() != len || !is_crypt64(digest) {
+        return Err(bad(format!(
+            "expected a digest of {len} characters of [./0-9A-Za-z] after the salt"
+        )));
+    }
+    Ok(LegacyParts {
+        scheme,
+        salt,
+        digest,
+    })
+}
+
+/// MD5-crypt (Poul-Henning Kamp's `md5crypt`, FreeBSD 1994; Apache's `apr_md5_encode` is the
+/// same with the magic `$apr1$`) on RustCrypto's MD5: the digest in crypt's base64. No
+/// maintained crate computes `$apr1$` (`pwhash` hard-codes `$1$` and pulls in old versions
+/// of the RustCrypto crates; `htpasswd-verify` carries its own MD5 and the unmaintained
+/// `rust-crypto`), so the published algorithm is followed here; `tests` pin it to the
+/// vectors of `openssl passwd -1/-apr1` and Apache's documentation.
+fn md5_crypt(password: &[u8], magic: &[u8], salt: &[u8]) -> Zeroizing<Vec<u8>> {
+    use md5::{Digest, Md5};
+    let alternate = Md5::new()
+        .chain_update(password)
+        .chain_update(salt)
+        .chain_update(password)
+        .finalize();
+    let mut ctx = Md5::new()
+        .chain_update(password)
+        .chain_update(magic)
+        .chain_update(salt);
+    for chunk in password.chunks(16) {
+        ctx.update(&alternate[..chunk.len()]);
+    }
+    let mut i = password.len();
+    while i > 0 {
+        if i & 1 == 1 {
+            ctx.update([0u8]);
+        } else {
+            ctx.update(&password[..1]);
+        }
+        i >>= 1;
+    }
+    let mut fin = ctx.finalize();
+    for round in 0..1000 {
+        let mut c = Md5::new();
+        if round & 1 == 1 {
+            c.update(password);
+        } else {
+            c.update(fin);
+        }
+        if round % 3 != 0 {
+            c.update(salt);
+        }
+        if round % 7 != 0 {
+            c.update(password);
+        }
+        if round & 1 == 1 {
+            c.update(fin);
+        } else {
+            c.update(password);
+        }
+        fin = c.finalize();
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(22));
+    let mut push = |v: u32, n: usize| {
+        let mut v = v;
+        for _ in 0..n {
+            out.push(CRYPT64[(v & 0x3f) as usize]);
+            v >>= 6;
+        }
+    };
+    for (a, b, c) in [(0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5)] {
+        push(
+            (u32::from(fin[a]) << 16) | (u32::from(fin[b]) << 8) | u32::from(fin[c]),
+            4,
+        );
+    }
+    push(u32::from(fin[11]), 2);
+    out
+}
+
+/// Checks `password` against a legacy hash taken apart; the digests are compared in
+/// constant time.
+fn verify_legacy(password: &[u8], parts: &LegacyParts<'_>) -> Result<bool> {
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    use subtle::ConstantTimeEq as _;
+    let crypt = |e: sha_crypt::CryptError| Error::invalid("SHA-crypt hash", format!("{e:?}"));
+    let salt = parts.salt.as_bytes();
+    let computed: Zeroizing<Vec<u8>> = match parts.scheme {
+        Legacy::Apr1 => md5_crypt(password, b"$apr1$", salt),
+        Legacy::Md5Crypt => md5_crypt(password, b"$1$", salt),
+        Legacy::Sha1 => Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .encode(sha1::Sha1::digest(password))
+                .into_bytes(),
+        ),
+        Legacy::Sha256Crypt { rounds } => {
+            let params = sha_crypt::Sha256Params::new(rounds as usize).map_err(crypt)?;
+            Zeroizing::new(
+                sha_crypt::sha256_crypt_b64(password, salt, &params)
+                    .map_err(crypt)?
+                    .into_bytes(),
+            )
+        }
+        Legacy::Sha512Crypt { rounds } => {
+            let params = sha_crypt::Sha512Params::new(rounds as usize).map_err(crypt)?;
+            Zeroizing::new(
+                sha_crypt::sha512_crypt_b64(password, salt, &params)
+                    .map_err(crypt)?
+                    .into_bytes(),
+            )
+        }
+    };
+    Ok(computed.as_slice().ct_eq(parts.digest.as_bytes()).into())
 }
 
 /// `hash` taken apart by the bcrypt crate, which `verify` uses too, with the reason in our
@@ -338,15 +649,23 @@ fn argon2_parts(hash: &str) -> Result<(HashInfo, argon2::password_hash::Password
 /// random 16-byte salt and a 32-byte digest (argon2-cffi's defaults).
 ///
 /// # Errors
-/// A usage error if the cost or parameters are refused.
+/// A usage error if the cost or parameters are refused, for a password over 72 bytes with
+/// bcrypt, or for a legacy scheme (never made).
 pub fn hash(password: &Password, scheme: &Scheme) -> Result<String> {
     match scheme {
-        // `Password` is at most 72 bytes, so nothing is truncated. (The crate's
+        // `fits` refuses over 72 bytes, so nothing is truncated. (The crate's
         // `non_truncating_*` functions count bcrypt's NUL terminator and so refuse a 72-byte
         // password; the plain ones hash its 72 bytes exactly as OpenBSD, htpasswd and Python
         // bcrypt do.)
-        Scheme::Bcrypt { cost } => bcrypt::hash(password.as_bytes(), *cost)
-            .map_err(|e| Error::invalid("bcrypt", e.to_string())),
+        Scheme::Bcrypt { cost } => {
+            fits(password, scheme)?;
+            bcrypt::hash(password.as_bytes(), *cost)
+                .map_err(|e| Error::invalid("bcrypt", e.to_string()))
+        }
+        Scheme::Legacy(l) => Err(Error::invalid(
+            "password scheme",
+            format!("{} is a legacy scheme: checked, never made", l.name()),
+        )),
         Scheme::Argon2id(params) => {
             use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
             params
@@ -362,8 +681,9 @@ pub fn hash(password: &Password, scheme: &Scheme) -> Result<String> {
     }
 }
 
-/// Checks a password against a hash of either scheme; the hash must be well formed (and, for
-/// argon2, within the bounds: checked before any memory is allocated).
+/// Checks a password against a hash of any scheme it accepts (legacy ones included); the
+/// hash must be well formed (and, for argon2 and SHA-crypt, within the bounds: checked before
+/// any memory is allocated or any round computed).
 ///
 /// # Errors
 /// A usage error for a malformed or unsupported hash.
@@ -377,7 +697,12 @@ pub fn verify(password: &Password, hash: &str) -> Result<bool> {
             Err(e) => Err(Error::invalid("argon2 hash", e.to_string())),
         };
     }
+    if let Some(parts) = legacy_parts(hash) {
+        return verify_legacy(password.as_bytes(), &parts?);
+    }
     inspect(hash)?;
+    // A password over 72 bytes is checked on its first 72, as bcrypt made the hash (SPEC
+    // §15: `htpasswd -B` and Python's bcrypt before 5.0 truncate).
     bcrypt::verify(password.as_bytes(), hash)
         .map_err(|e| Error::invalid("bcrypt hash", e.to_string()))
 }
@@ -399,6 +724,16 @@ pub fn dummy_hash(scheme: &Scheme) -> String {
             p.lanes,
             "A".repeat(43)
         ),
+        // Well formed, with digests no password gives (all zero bits).
+        Scheme::Legacy(Legacy::Apr1) => format!("$apr1$dummysal${}", ".".repeat(22)),
+        Scheme::Legacy(Legacy::Md5Crypt) => format!("$1$dummysal${}", ".".repeat(22)),
+        Scheme::Legacy(Legacy::Sha1) => format!("{{SHA}}{}=", "A".repeat(27)),
+        Scheme::Legacy(Legacy::Sha256Crypt { rounds }) => {
+            format!("$5$rounds={rounds}$dummysaltdummysa${}", ".".repeat(43))
+        }
+        Scheme::Legacy(Legacy::Sha512Crypt { rounds }) => {
+            format!("$6$rounds={rounds}$dummysaltdummysa${}", ".".repeat(86))
+        }
     }
 }
 
@@ -567,6 +902,137 @@ mod tests {
     fn password_length_rules() {
         assert!(Password::new(Zeroizing::new(vec![])).is_err());
         assert!(Password::new(Zeroizing::new(vec![b'a'; 72])).is_ok());
-        assert!(Password::new(Zeroizing::new(vec![b'a'; 73])).is_err());
+        assert!(Password::new(Zeroizing::new(vec![b'a'; 1024])).is_ok());
+        assert!(Password::new(Zeroizing::new(vec![b'a'; 1025])).is_err());
+        // bcrypt: made only up to 72 bytes, checked on the first 72 beyond.
+        let long = Password::new(Zeroizing::new(vec![b'a'; 100])).unwrap();
+        let bcrypt4 = Scheme::Bcrypt { cost: 4 };
+        assert!(fits(&long, &bcrypt4).is_err());
+        assert!(hash(&long, &bcrypt4).is_err());
+        fits(&long, &Scheme::Argon2id(SMALL)).unwrap();
+        let h = hash(&pw(&"a".repeat(72)), &bcrypt4).unwrap();
+        assert!(verify(&long, &h).unwrap());
+        let a = hash(&long, &Scheme::Argon2id(SMALL)).unwrap();
+        assert!(verify(&long, &a).unwrap());
+        assert!(!verify(&pw(&"a".repeat(72)), &a).unwrap());
+    }
+
+    /// Vectors from `openssl passwd -1/-apr1/-5/-6`, `htpasswd -s` and Apache's manual.
+    const LEGACY_VECTORS: &[(&str, &str, Legacy)] = &[
+        (
+            "myPassword",
+            "$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/",
+            Legacy::Apr1,
+        ),
+        ("pw", "$apr1$$w7neMnnY7ZMxFRIT9tS6m.", Legacy::Apr1),
+        (
+            "password",
+            "$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/",
+            Legacy::Md5Crypt,
+        ),
+        (
+            "password",
+            "$1$5pZSV9va$azfrPr6af3Fc7dLblQXVa0",
+            Legacy::Md5Crypt,
+        ),
+        (
+            "password",
+            "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=",
+            Legacy::Sha1,
+        ),
+        (
+            "password",
+            "$5$saltsalt$gOjOtoMpVhru2uyjeJSEc/JaLQWOXMNmlOnj6T4AtC.",
+            Legacy::Sha256Crypt { rounds: 5000 },
+        ),
+        (
+            "password",
+            "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/",
+            Legacy::Sha512Crypt { rounds: 5000 },
+        ),
+        (
+            "pw",
+            "$6$rounds=10000$abc$TPidcyVdsuALEejDNhmEl6D0An8RGrk3MWNhKXnkA/1s3bobDmHLj1fwXJdVOCPyWqopaBFpgYCiA9mRVYusl0",
+            Legacy::Sha512Crypt { rounds: 10000 },
+        ),
+    ];
+
+    #[test]
+    fn legacy_hashes_are_checked_and_never_made() {
+        for (p, h, kind) in LEGACY_VECTORS {
+            let info = inspect(h).unwrap();
+            assert_eq!(info.scheme, Scheme::Legacy(*kind), "{h}");
+            assert!(info.is_legacy());
+            assert!(info.needs_update(&Scheme::Bcrypt { cost: 4 }));
+            assert!(info.needs_update(&Scheme::Argon2id(SMALL)));
+            assert!(verify(&pw(p), h).unwrap(), "{h}");
+            assert!(!verify(&pw(&format!("{p}x")), h).unwrap(), "{h}");
+            assert!(accepted(h, true).is_ok());
+            let why = accepted(h, false).unwrap_err().to_string();
+            assert!(why.contains("allow_legacy_hashes = false"), "{why}");
+            assert!(hash(&pw(p), &info.scheme).is_err());
+            // The dummy of the same kind is well formed and matches nothing.
+            let d = dummy_hash(&info.scheme);
+            assert_eq!(inspect(&d).unwrap().scheme, info.scheme, "{d}");
+            assert!(!verify(&pw(p), &d).unwrap());
+        }
+        // Long passwords: no limit but the general one.
+        let long = "L".repeat(1024);
+        assert!(!verify(&pw(&long), LEGACY_VECTORS[0].1).unwrap());
+    }
+
+    #[test]
+    fn legacy_refusals_say_why_and_compute_nothing() {
+        let why = |h: &str| inspect(h).unwrap_err().to_string();
+        let six = LEGACY_VECTORS[6].1;
+        for (bad, reason) in [
+            (
+                six.replacen("$6$", "$6$rounds=999999999$", 1),
+                "rounds=999999999 is out of range: 1000-1000000",
+            ),
+            (six.replacen("$6$", "$6$rounds=1000001$", 1), "out of range"),
+            (six.replacen("$6$", "$6$rounds=999$", 1), "out of range"),
+            (
+                six.replacen("$6$", "$6$rounds=99999999999999999999999$", 1),
+                "must be a decimal number",
+            ),
+            (six.replacen("$6$", "$6$rounds=-5$", 1), "decimal number"),
+            (six.replacen("$6$", "$6$rounds=$", 1), "decimal number"),
+            (format!("{six}x"), "a digest of 86 characters"),
+            (format!("{six}$"), "a digest of 86 characters"),
+            (six[..20].to_string(), "a digest of 86"),
+            (
+                "$6$saltsaltsaltsaltX$abc".to_string(),
+                "a salt of at most 16",
+            ),
+            ("$6$nosalt".to_string(), "expected <salt>$<digest>"),
+            (
+                "$apr1$toolongsalt$HqJZimcKQFAMYayBlzkrA/".to_string(),
+                "a salt of at most 8",
+            ),
+            ("$apr1$x$y".to_string(), "a digest of 22"),
+            ("$1$a:b$qjXMvbEw8oaL.CzflDtaK/".to_string(), "a salt"),
+            ("{SHA}abc=".to_string(), "28 characters of base64"),
+            ("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g".to_string(), "28"),
+        ] {
+            assert!(why(&bad).contains(reason), "{bad}: {}", why(&bad));
+            assert!(verify(&pw("pw"), &bad).is_err(), "{bad}");
+        }
+        // rounds= is SHA-crypt's only; at the bounds: accepted.
+        assert!(inspect("$1$rounds=5$x$qjXMvbEw8oaL.CzflDtaK/").is_err());
+        let top = LEGACY_VECTORS[7].1.replacen(
+            "rounds=10000",
+            &format!("rounds={MAX_SHA_CRYPT_ROUNDS}"),
+            1,
+        );
+        assert_eq!(
+            inspect(&top).unwrap().scheme,
+            Scheme::Legacy(Legacy::Sha512Crypt {
+                rounds: MAX_SHA_CRYPT_ROUNDS
+            })
+        );
+        // DES crypt and plain text stay unsupported.
+        assert!(inspect("VkW14JL15w4Wg").is_err());
+        assert!(inspect("secret").is_err());
     }
 }

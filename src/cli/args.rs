@@ -342,8 +342,8 @@ pub struct HashArgs {
     /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: Option<u32>,
-    /// Check the password against HASH (bcrypt or argon2id) instead: exit 0 on match, 1 on
-    /// mismatch
+    /// Check the password against HASH (bcrypt, argon2id, or a legacy htpasswd hash) instead:
+    /// exit 0 on match, 1 on mismatch
     #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "scheme"])]
     pub check: Option<String>,
     /// Print an htpasswd line, `NAME:HASH`, instead of the bare hash
@@ -405,8 +405,10 @@ pub enum UserCommand {
     ///
     /// Each `name:hash` line with a bcrypt hash ($2y$, $2b$, $2a$, $2x$, as written by
     /// `htpasswd -B`) becomes a user. A hash prefixed with `!` (as `user export --htpasswd`
-    /// writes for disabled users) is imported as a disabled user. Other hash kinds (MD5
-    /// $apr1$, SHA-1 {SHA}, crypt, plain text) cannot be converted and are skipped, as are
+    /// writes for disabled users) is imported as a disabled user. So are argon2id and the
+    /// legacy hashes (MD5 $apr1$, SHA-1 {SHA}, $1$, $5$, $6$: replaced at each user's next
+    /// login; refused by config allow_legacy_hashes = false). DES crypt and plain text are
+    /// skipped, as are
     /// invalid user names and users that already exist (unless --replace). All of it is one
     /// locked update of the users file. A summary goes to stderr; --json prints it on stdout.
     #[command(after_help = EX_USER_IMPORT)]
@@ -454,8 +456,8 @@ pub struct UserAddArgs {
     /// bcrypt cost (4-31) [default: config bcrypt_cost, else 12]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=31))]
     pub cost: Option<u32>,
-    /// Use an existing hash instead of reading a password: bcrypt ($2a$, $2b$, $2x$, $2y$)
-    /// or argon2id ($argon2id$)
+    /// Use an existing hash instead of reading a password: bcrypt ($2a$, $2b$, $2x$, $2y$),
+    /// argon2id ($argon2id$) or a legacy htpasswd hash ($apr1$, {SHA}, $1$, $5$, $6$)
     #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "scheme", "password_stdin"])]
     pub hash: Option<String>,
     /// If NAME exists, replace its password instead of failing (htpasswd's default)

@@ -184,11 +184,14 @@ impl Ctx {
         use crate::passwords::Scheme;
         let config = &self.settings.config;
         let scheme = match (scheme, config.scheme()) {
-            (Some(SchemeArg::Bcrypt), _) | (None, Scheme::Bcrypt { .. }) => Scheme::Bcrypt {
-                cost: self.cost(cost),
-            },
+            // The configured scheme is never legacy (`Config::scheme`).
+            (Some(SchemeArg::Bcrypt), _) | (None, Scheme::Bcrypt { .. } | Scheme::Legacy(_)) => {
+                Scheme::Bcrypt {
+                    cost: self.cost(cost),
+                }
+            }
             (_, configured @ Scheme::Argon2id(_)) => configured,
-            (Some(SchemeArg::Argon2id), Scheme::Bcrypt { .. }) => {
+            (Some(SchemeArg::Argon2id), Scheme::Bcrypt { .. } | Scheme::Legacy(_)) => {
                 Scheme::Argon2id(crate::passwords::Argon2Params {
                     memory_kib: config.argon2_memory_kib,
                     time: config.argon2_time,
@@ -210,6 +213,8 @@ impl Ctx {
         crate::auth::HashPolicy {
             scheme: self.settings.config.scheme(),
             rehash_on_login: self.settings.config.rehash_on_login,
+            allow_legacy: self.settings.config.allow_legacy_hashes,
+            read_only: false,
         }
     }
 

@@ -110,6 +110,8 @@ impl Options {
             hashing: crate::auth::HashPolicy {
                 scheme: c.scheme(),
                 rehash_on_login: c.rehash_on_login,
+                allow_legacy: c.allow_legacy_hashes,
+                read_only: false,
             },
         }
     }

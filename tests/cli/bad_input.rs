@@ -338,7 +338,22 @@ fn bad_password_input() {
     fails(
         add().write_stdin(format!("{}\n", "x".repeat(73))),
         2,
-        "password: is 73 bytes; bcrypt uses at most 72, and longer passwords are refused rather than truncated",
+        "password: is 73 bytes; bcrypt uses at most 72, and longer passwords are refused rather than truncated (argon2id takes up to 1024: --scheme argon2id)",
+    );
+    // SPEC §15: over 1024 bytes is refused whatever the scheme.
+    fails(
+        env.cmd()
+            .args([
+                "user",
+                "add",
+                "bob",
+                "--scheme",
+                "argon2id",
+                "--password-stdin",
+            ])
+            .write_stdin(format!("{}\n", "x".repeat(1025))),
+        2,
+        "password: is 1025 bytes; at most 1024 are accepted",
     );
     fails(
         env.cmd().args(["user", "add", "bob"]).write_stdin(""),
@@ -355,7 +370,7 @@ fn malformed_bcrypt_hash() {
             .cmd()
             .args(["user", "add", "bob", "--hash", "nothash"]),
         2,
-        "password hash: expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)",
+        "password hash: expected a bcrypt hash ($2b$12$…, 60 characters), an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…) or a legacy htpasswd hash ($apr1$, {SHA}, $1$, $5$, $6$)",
     );
 }
 

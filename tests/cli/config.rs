@@ -21,6 +21,7 @@ const KEYS: &[&str] = &[
     "argon2_time",
     "argon2_lanes",
     "rehash_on_login",
+    "allow_legacy_hashes",
     "redis_prefix",
     "redis_timeout",
     "serve.listen",
@@ -78,6 +79,7 @@ fn without_a_file_every_setting_is_its_default() {
     assert_eq!(v["argon2_time"]["value"], 2);
     assert_eq!(v["argon2_lanes"]["value"], 1);
     assert_eq!(v["rehash_on_login"]["value"], true);
+    assert_eq!(v["allow_legacy_hashes"]["value"], true);
     assert_eq!(v["redis_prefix"]["value"], "jwtauth:");
     assert_eq!(v["redis_timeout"]["value"], "2s");
     assert_eq!(v["serve.listen"]["value"], "127.0.0.1:8080");
@@ -299,6 +301,10 @@ fn a_bad_value_is_exit_8_naming_file_line_and_key() {
         (
             "rehash_on_login = 1\n",
             "1:19: rehash_on_login: expected true or false",
+        ),
+        (
+            "allow_legacy_hashes = \"no\"\n",
+            "1:23: allow_legacy_hashes: expected true or false",
         ),
         ("users = \n", "1:9: "),
     ];

@@ -526,7 +526,8 @@ fn hash_check_refuses_malformed_hashes() {
         let err = stderr_of(&out);
         assert!(
             (err.starts_with("jwtauth: bcrypt hash: ")
-                || err.starts_with("jwtauth: password hash: "))
+                || err.starts_with("jwtauth: password hash: ")
+                || err.starts_with("jwtauth: $1$ hash: "))
                 && err.lines().count() == 1,
             "{b:?}: {err:?}"
         );
@@ -573,8 +574,8 @@ fn hash_password_length_rules() {
     let h = hash4(&env, &p);
     assert_eq!(check(&env, &h, &format!("{p}\n")), 0);
     assert_eq!(check(&env, &h, &format!("{}d\n", &p[..71])), 1);
-    // --check also refuses a 73-byte password (not truncated to a match).
-    assert_eq!(check(&env, &h, &format!("{p}c\n")), 2);
+    // SPEC §15: a stored bcrypt hash is checked as bcrypt made it, on the first 72 bytes.
+    assert_eq!(check(&env, &h, &format!("{p}c\n")), 0);
 }
 
 #[test]
@@ -950,12 +951,13 @@ fn list_and_show_hide_hashes_unless_asked() {
         "username": "alice", "full_name": "Alice Liddell", "email": "alice@example.com",
         "disabled": false, "created_at": 0, "password_changed_at": 86400,
         "hash_supported": true, // issue 11.4
+        "hash_scheme": "bcrypt", "legacy": false, // SPEC §15
         "groups": [] // issue 12.2
     });
     let bob = serde_json::json!({
         "username": "bob", "full_name": null, "email": null,
         "disabled": true, "created_at": 60, "password_changed_at": 60,
-        "hash_supported": true, "groups": []
+        "hash_supported": true, "hash_scheme": "bcrypt", "legacy": false, "groups": []
     });
     let out = env.cmd().args(["user", "list", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));

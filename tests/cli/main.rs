@@ -18,6 +18,7 @@ mod forward_auth;
 mod interop_asym;
 mod interop_bcrypt;
 mod interop_pyjwt;
+mod legacy_hashes;
 mod properties;
 mod pty;
 mod recipes;

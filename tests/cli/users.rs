@@ -516,18 +516,12 @@ fn user_passwd_hash_refusals_change_nothing() {
         (
             &["user", "passwd", "alice", "--hash", "secret"],
             2,
-            "jwtauth: password hash: expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)\n",
+            "jwtauth: password hash: expected a bcrypt hash ($2b$12$…, 60 characters), an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…) or a legacy htpasswd hash ($apr1$, {SHA}, $1$, $5$, $6$)\n",
         ),
         (
-            &[
-                "user",
-                "passwd",
-                "alice",
-                "--hash",
-                "$apr1$abcdefgh$0123456789012345678901",
-            ],
+            &["user", "passwd", "alice", "--hash", "$apr1$abcdefgh$0123"],
             2,
-            "jwtauth: password hash: expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)\n",
+            "jwtauth: $apr1$ hash: expected a digest of 22 characters of [./0-9A-Za-z] after the salt\n",
         ),
         (
             &["user", "passwd", "nobody", "--hash", &good],
@@ -657,7 +651,7 @@ fn user_add_update_refusals_change_nothing() {
         .args(["user", "add", "alice", "--update", "--hash", "nope"])
         .stderr_only(
             2,
-            "jwtauth: password hash: expected a bcrypt hash ($2b$12$…, 60 characters) or an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…)\n",
+            "jwtauth: password hash: expected a bcrypt hash ($2b$12$…, 60 characters), an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…) or a legacy htpasswd hash ($apr1$, {SHA}, $1$, $5$, $6$)\n",
         );
     env.cmd()
         .args(["user", "add", "a\tb", "--update", "--password-stdin"])

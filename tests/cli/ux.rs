@@ -468,7 +468,7 @@ fn login_code(env: &Env, name: &str, pw: &str) -> i32 {
 }
 
 #[test]
-fn import_takes_bcrypt_lines_and_skips_the_rest_with_a_summary() {
+fn import_takes_supported_lines_and_skips_the_rest_with_a_summary() {
     let env = Env::new();
     env.add_user("carol", "old");
     let users_before = common::bytes(&env.users());
@@ -495,12 +495,11 @@ fn import_takes_bcrypt_lines_and_skips_the_rest_with_a_summary() {
         .clone();
     assert_eq!(
         stderr(&out),
-        "jwtauth: site.htpasswd:3: \"md5\" skipped: MD5 ($apr1$) hash, not bcrypt\n\
-         jwtauth: site.htpasswd:4: \"sha\" skipped: SHA-1 ({SHA}) hash, not bcrypt\n\
-         jwtauth: site.htpasswd:5: \"des\" skipped: crypt or plain text hash, not bcrypt\n\
+        // Legacy hashes ($apr1$, {SHA}) import too (SPEC §15); DES crypt does not.
+        "jwtauth: site.htpasswd:5: \"des\" skipped: crypt or plain text hash, not supported\n\
          jwtauth: site.htpasswd:6: \"bad name\" skipped: invalid user name: must not contain whitespace or control characters\n\
          jwtauth: site.htpasswd:7: \"carol\" skipped: user already exists (use --replace)\n\
-         jwtauth: imported 3, skipped 5: 1 MD5 ($apr1$), 1 SHA-1 ({SHA}), 1 crypt or plain text, 1 existing user, 1 invalid user name\n"
+         jwtauth: imported 5, skipped 3: 1 crypt or plain text, 1 existing user, 1 invalid user name\n"
     );
     assert_ne!(common::bytes(&env.users()), users_before);
     // The hashes are kept as they were ($2y$/$2a$ included).
@@ -522,7 +521,7 @@ fn import_takes_bcrypt_lines_and_skips_the_rest_with_a_summary() {
         })
         .collect();
     let names: Vec<&str> = users.iter().map(|u| u.0.as_str()).collect();
-    assert_eq!(names, ["alice", "bob", "carol", "locked"]);
+    assert_eq!(names, ["alice", "bob", "carol", "locked", "md5", "sha"]);
     assert_eq!(users[0].1, hy);
     assert_eq!(users[1].1, ha);
     assert!(users[3].2, "locked is disabled");
@@ -565,12 +564,12 @@ fn import_json_summary_and_replace() {
         json!({
             "imported": ["dave"],
             "replaced": ["carol"],
-            "skipped": [{"line": 3, "name": "md5", "reason": "MD5 ($apr1$) hash, not bcrypt"}]
+            "skipped": [{"line": 3, "name": "md5", "reason": "MD5 ($apr1$) hash: expected a digest of 22 characters of [./0-9A-Za-z] after the salt"}]
         })
     );
     assert_eq!(
         stderr(&out),
-        "jwtauth: f:3: \"md5\" skipped: MD5 ($apr1$) hash, not bcrypt\n\
+        "jwtauth: f:3: \"md5\" skipped: MD5 ($apr1$) hash: expected a digest of 22 characters of [./0-9A-Za-z] after the salt\n\
          jwtauth: imported 1, replaced 1, skipped 1: 1 MD5 ($apr1$)\n"
     );
     assert_eq!(login_code(&env, "carol", "old"), 5);

@@ -1,5 +1,5 @@
 //! `jwtauth hash`: make a bcrypt or argon2id hash (bare, or as an htpasswd line with
-//! `--user`), or check a password against one of either scheme.
+//! `--user`), or check a password against one of either scheme or a legacy htpasswd hash.
 
 use crate::cli::args::HashArgs;
 use crate::cli::context::Ctx;
@@ -16,7 +16,7 @@ use crate::users;
 /// Exit 1 on mismatch, 2 for a malformed hash, a bad `--user` name or bad password input.
 pub fn run(args: &HashArgs, ctx: &Ctx) -> Result<()> {
     if let Some(hash) = &args.check {
-        passwords::check_hash_format(hash)?;
+        passwords::accepted(hash, ctx.settings.config.allow_legacy_hashes)?;
         let pw = password_input::read(&args.password, Ask::Once)?;
         if !passwords::verify(&pw, hash)? {
             // SPEC §8: `--json` answers a mismatch too, with the same exit code (1).

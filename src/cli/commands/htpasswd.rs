@@ -41,7 +41,8 @@ struct Summary {
     skipped: Vec<Skipped>,
 }
 
-/// A bcrypt line ready to become a user.
+/// A line with a supported hash (bcrypt, argon2id, or a legacy one when allowed), ready to
+/// become a user.
 struct Entry {
     line: usize,
     name: String,
@@ -49,7 +50,8 @@ struct Entry {
     disabled: bool,
 }
 
-/// What kind of hash an htpasswd line carries, when it is not one we can import.
+/// What kind of hash an htpasswd line carries, when it is not one we can import: a legacy one
+/// refused by the configuration or malformed, or one we do not know.
 fn foreign_kind(hash: &str) -> &'static str {
     if hash.starts_with("$apr1$") {
         "MD5 ($apr1$)"
@@ -66,13 +68,30 @@ fn foreign_kind(hash: &str) -> &'static str {
     } else if hash.starts_with("$2") {
         "malformed bcrypt"
     } else {
-        "crypt or plain text"
+        PLAIN
     }
 }
 
+/// The kind of a line whose hash looks like nothing we know: DES crypt, plain text.
+const PLAIN: &str = "crypt or plain text";
+
+/// Why `hash` cannot be imported (its kind and the reason), or `None` when it can: one rule
+/// for htpasswd lines and `user export --json` records.
+fn refused_hash(hash: &str, allow_legacy: bool) -> Option<(&'static str, String)> {
+    let e = passwords::accepted(hash, allow_legacy).err()?;
+    let kind = foreign_kind(hash);
+    let reason = match passwords::inspect(hash) {
+        Ok(_) => format!("{kind} hash, refused by allow_legacy_hashes = false"),
+        Err(_) if kind == PLAIN => format!("{kind} hash, not supported"),
+        Err(_) => format!("{kind} hash: {}", usage_why(&e)),
+    };
+    Some((kind, reason))
+}
+
 /// Parses the file into importable entries and skipped lines. Comments (`#`) and blank lines
-/// are ignored.
-fn parse(text: &str) -> (Vec<Entry>, Vec<Skipped>) {
+/// are ignored. Legacy hashes (`$apr1$`, `{SHA}`, `$1$`, `$5$`, `$6$`) are imported unless
+/// `allow_legacy` is false (config `allow_legacy_hashes`, SPEC §15).
+fn parse(text: &str, allow_legacy: bool) -> (Vec<Entry>, Vec<Skipped>) {
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
     let mut seen = BTreeSet::new();
@@ -106,9 +125,8 @@ fn parse(text: &str) -> (Vec<Entry>, Vec<Skipped>) {
             Some(h) => (true, h),
             None => (false, hash),
         };
-        if passwords::check_hash_format(bare).is_err() {
-            let kind = foreign_kind(bare);
-            skip(name, kind, format!("{kind} hash, not bcrypt"));
+        if let Some((kind, reason)) = refused_hash(bare, allow_legacy) {
+            skip(name, kind, reason);
             continue;
         }
         if !seen.insert(name.to_string()) {
@@ -198,7 +216,7 @@ fn is_json(text: &str) -> bool {
 ///
 /// # Errors
 /// Exit 8 when the file is not a JSON document with a `users` list (or object).
-fn parse_json(path: &Path, text: &str, now: i64) -> Result<Parsed> {
+fn parse_json(path: &Path, text: &str, now: i64, allow_legacy: bool) -> Result<Parsed> {
     let not_export = |why: String| -> Error {
         CoreError::corrupt(
             path,
@@ -293,9 +311,8 @@ fn parse_json(path: &Path, text: &str, now: i64) -> Result<Parsed> {
             );
             continue;
         };
-        if passwords::check_hash_format(&hash).is_err() {
-            let kind = foreign_kind(&hash);
-            skip(&name, kind, format!("{kind} hash, not bcrypt"));
+        if let Some((kind, reason)) = refused_hash(&hash, allow_legacy) {
+            skip(&name, kind, reason);
             continue;
         }
         let bad_text = [("full_name", &r.full_name), ("email", &r.email)]
@@ -348,13 +365,14 @@ fn parse_json(path: &Path, text: &str, now: i64) -> Result<Parsed> {
 /// unreadable or locked; exit 1 when FILE has users and none was imported or replaced.
 pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
     let text = read_input(&args.file)?;
+    let allow_legacy = ctx.settings.config.allow_legacy_hashes;
     let (incoming, mut skipped) = if is_json(&text) {
-        parse_json(&args.file, &text, ctx.now)?
+        parse_json(&args.file, &text, ctx.now, allow_legacy)?
     } else {
         // Names are stored in NFC (SPEC §15). Normalizing the whole text changes only the
         // names: every hash that can be imported is ASCII, which NFC leaves alone.
         let text = users::normalize_name(&text);
-        let (entries, skipped) = parse(&text);
+        let (entries, skipped) = parse(&text, allow_legacy);
         let incoming = entries
             .into_iter()
             .map(|e| {
@@ -571,7 +589,7 @@ mod tests {
         let text = format!(
             "alice:{b}\n# comment\n\nmd5:$apr1$abc$def\nsha:{{SHA}}abc=\nplain:secret\nbad name:{b}\nnocolon\nalice:{b}\nlocked:!{b}\r\n"
         );
-        let (entries, skipped) = parse(&text);
+        let (entries, skipped) = parse(&text, true);
         let names: Vec<_> = entries
             .iter()
             .map(|e| (e.name.as_str(), e.disabled))
@@ -580,10 +598,35 @@ mod tests {
         assert_eq!(entries[1].hash, b);
         let lines: Vec<_> = skipped.iter().map(|s| s.line).collect();
         assert_eq!(lines, [4, 5, 6, 7, 8, 9]);
-        assert_eq!(skipped[0].reason, "MD5 ($apr1$) hash, not bcrypt");
-        assert_eq!(skipped[1].reason, "SHA-1 ({SHA}) hash, not bcrypt");
-        assert_eq!(skipped[2].reason, "crypt or plain text hash, not bcrypt");
+        assert_eq!(
+            skipped[0].reason,
+            "MD5 ($apr1$) hash: expected a digest of 22 characters of [./0-9A-Za-z] after the salt"
+        );
+        assert_eq!(
+            skipped[1].reason,
+            "SHA-1 ({SHA}) hash: expected 28 characters of base64 (a SHA-1 digest) after {SHA}"
+        );
+        assert_eq!(skipped[2].reason, "crypt or plain text hash, not supported");
         assert_eq!(skipped[5].reason, "appears earlier in the file");
         assert!(skipped[3].reason.starts_with("invalid user name"));
+    }
+
+    #[test]
+    fn legacy_lines_import_unless_refused() {
+        let text = "md5:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\nsha:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\ndes:VkW14JL15w4Wg\n";
+        let (entries, skipped) = parse(text, true);
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["md5", "sha"]);
+        assert_eq!(skipped.len(), 1);
+        let (entries, skipped) = parse(text, false);
+        assert!(entries.is_empty());
+        assert_eq!(
+            skipped[0].reason,
+            "MD5 ($apr1$) hash, refused by allow_legacy_hashes = false"
+        );
+        assert_eq!(
+            skipped[1].reason,
+            "SHA-1 ({SHA}) hash, refused by allow_legacy_hashes = false"
+        );
     }
 }

@@ -61,8 +61,9 @@ fn check_text_fields(fields: [(&str, &Option<String>); 2]) -> Result<()> {
 fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     users::check_name(&args.name)?;
     check_text_fields([("--full-name", &args.full_name), ("--email", &args.email)])?;
+    let allow_legacy = ctx.settings.config.allow_legacy_hashes;
     if let Some(h) = &args.hash {
-        passwords::check_hash_format(h)?;
+        passwords::accepted(h, allow_legacy)?;
     }
     let scheme = ctx.scheme(args.scheme, args.cost)?;
     let users = ctx.users()?;
@@ -81,7 +82,12 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     }
     let password = match &args.hash {
         Some(_) => None,
-        None => Some(password_input::read(&args.password, Ask::Confirm)?),
+        None => {
+            let p = password_input::read(&args.password, Ask::Confirm)?;
+            // Refused before the store is touched: bcrypt takes at most 72 bytes.
+            passwords::fits(&p, &scheme)?;
+            Some(p)
+        }
     };
     let build = || -> crate::error::Result<User> {
         let hashed_password = match (&args.hash, &password) {
@@ -173,21 +179,37 @@ pub(super) struct Record<'a> {
     disabled: bool,
     created_at: i64,
     password_changed_at: i64,
-    /// False when `hashed_password` is not a hash jwtauth can check (bcrypt, or argon2id
-    /// within the bounds): `login` refuses such a user with exit 8 (SPEC §8).
+    /// False when `hashed_password` is not a hash jwtauth can check (bcrypt, argon2id within
+    /// the bounds, or a legacy htpasswd hash unless `allow_legacy_hashes = false`): `login`
+    /// refuses such a user with exit 8 (SPEC §8).
     hash_supported: bool,
+    /// The hash's scheme (`bcrypt`, `argon2id`, `apr1`, `md5-crypt`, `sha1`, `sha256-crypt`,
+    /// `sha512-crypt`), or none when it is not a hash jwtauth knows.
+    hash_scheme: Option<&'static str>,
+    /// True for a legacy htpasswd hash (SPEC §15): the next login replaces it.
+    legacy: bool,
     /// The user's groups (empty when none), as a login token carries them.
     groups: &'a [String],
 }
 
-/// Whether `u`'s hash is one `login` can check.
-fn hash_supported(u: &User) -> bool {
-    passwords::check_hash_format(&u.hashed_password).is_ok()
+/// Whether `u`'s hash is one `login` can check (with legacy hashes allowed or not).
+fn hash_supported(u: &User, allow_legacy: bool) -> bool {
+    passwords::accepted(&u.hashed_password, allow_legacy).is_ok()
+}
+
+/// The scheme of `u`'s hash when it is a legacy one (SPEC §15).
+fn legacy_scheme(u: &User) -> Option<&'static str> {
+    passwords::inspect(&u.hashed_password)
+        .ok()
+        .filter(passwords::HashInfo::is_legacy)
+        .map(|i| i.scheme.name())
 }
 
 impl<'a> Record<'a> {
-    /// `u` as printed, with its hash when `with_hash`.
+    /// `u` as printed, with its hash when `with_hash`, as the default configuration sees it
+    /// (legacy hashes supported; see [`Record::allowing_legacy`]).
     pub(super) fn new(u: &'a User, with_hash: bool) -> Self {
+        let info = passwords::inspect(&u.hashed_password).ok();
         Record {
             username: &u.username,
             full_name: u.full_name.as_deref(),
@@ -196,16 +218,28 @@ impl<'a> Record<'a> {
             disabled: u.disabled,
             created_at: u.created_at,
             password_changed_at: u.password_changed_at,
-            hash_supported: hash_supported(u),
+            hash_supported: info.is_some(),
+            hash_scheme: info.map(|i| i.scheme.name()),
+            legacy: info.is_some_and(|i| i.is_legacy()),
             groups: &u.groups,
         }
+    }
+
+    /// With config `allow_legacy_hashes = false`, a legacy hash is not supported.
+    pub(super) fn allowing_legacy(mut self, allow: bool) -> Self {
+        self.hash_supported &= allow || !self.legacy;
+        self
     }
 }
 
 fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
     let all = ctx.users()?.list()?;
     if ctx.json {
-        let records: Vec<Record> = all.iter().map(|u| Record::new(u, args.with_hash)).collect();
+        let allow = ctx.settings.config.allow_legacy_hashes;
+        let records: Vec<Record> = all
+            .iter()
+            .map(|u| Record::new(u, args.with_hash).allowing_legacy(allow))
+            .collect();
         return output::json(&json!({ "users": records }));
     }
     if all.is_empty() {
@@ -237,10 +271,12 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
                 format!(
                     "{}{}",
                     if u.disabled { "disabled" } else { "enabled" },
-                    if hash_supported(u) {
-                        ""
-                    } else {
+                    if !hash_supported(u, ctx.settings.config.allow_legacy_hashes) {
                         ", unsupported hash"
+                    } else if legacy_scheme(u).is_some() {
+                        ", legacy hash"
+                    } else {
+                        ""
                     }
                 ),
                 output::utc(u.created_at),
@@ -270,8 +306,9 @@ fn or_dash(v: Option<&str>) -> String {
 
 fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
     let u = require_existing(ctx.users()?.as_ref(), &args.name)?;
+    let allow = ctx.settings.config.allow_legacy_hashes;
     if ctx.json {
-        return output::json(&Record::new(&u, args.with_hash));
+        return output::json(&Record::new(&u, args.with_hash).allowing_legacy(allow));
     }
     let mut s = format!(
         "username             {}\nfull_name            {}\nemail                {}\ngroups               {}\ndisabled             {}\ncreated_at           {}\npassword_changed_at  {}",
@@ -283,10 +320,14 @@ fn show(args: &UserShowArgs, ctx: &Ctx) -> Result<()> {
         output::utc(u.created_at),
         output::utc(u.password_changed_at),
     );
-    if !hash_supported(&u) {
+    if !hash_supported(&u, allow) {
         s.push_str(
             "\nhash_supported       false (login refuses this user until 'jwtauth user passwd')",
         );
+    } else if let Some(scheme) = legacy_scheme(&u) {
+        s.push_str(&format!(
+            "\nlegacy_hash          {scheme} (replaced by the configured scheme at the next login)"
+        ));
     }
     if args.with_hash {
         s.push_str(&format!(
@@ -304,7 +345,7 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
         // A ready-made hash: checked like `user add --hash`, never a password on argv.
         Some(h) => {
             users::check_name(&args.name)?;
-            passwords::check_hash_format(h)?;
+            passwords::accepted(h, ctx.settings.config.allow_legacy_hashes)?;
             h.clone()
         }
         None => {
