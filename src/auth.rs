@@ -381,6 +381,8 @@ mod tests {
         let policy = HashPolicy {
             scheme: b(12),
             rehash_on_login: true,
+            allow_legacy: true,
+            read_only: false,
         };
         let empty = store_of(dir.path(), &[]);
         assert_eq!(reference(&empty, &policy).unwrap(), b(12));
@@ -460,6 +462,8 @@ mod tests {
         let policy = HashPolicy {
             scheme: b(12),
             rehash_on_login: false,
+            allow_legacy: true,
+            read_only: false,
         };
         let verified = |name: &str, password: &str| {
             let mut seen = Vec::new();

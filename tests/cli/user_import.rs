@@ -36,14 +36,14 @@ fn backup(hash: &str) -> Value {
     json!({"users": [
         {"username": "alice", "full_name": "Alice Liddell", "email": "alice@example.com",
          "hashed_password": hash, "disabled": false, "created_at": 1_000_000_000,
-         "password_changed_at": 1_100_000_000, "hash_supported": true,
+         "password_changed_at": 1_100_000_000, "hash_supported": true, "hash_scheme": "bcrypt", "legacy": false,
          "groups": ["admins", "ops"]},
         {"username": "bob", "full_name": null, "email": null, "hashed_password": hash,
          "disabled": true, "created_at": 1_200_000_000, "password_changed_at": 1_200_000_001,
-         "hash_supported": true, "groups": []},
+         "hash_supported": true, "hash_scheme": "bcrypt", "legacy": false, "groups": []},
         {"username": "jos\u{e9}", "full_name": "Jos\u{e9}", "email": null,
          "hashed_password": hash, "disabled": false, "created_at": 1_300_000_000,
-         "password_changed_at": 1_300_000_000, "hash_supported": true, "groups": ["x"]}
+         "password_changed_at": 1_300_000_000, "hash_supported": true, "hash_scheme": "bcrypt", "legacy": false, "groups": ["x"]}
     ]})
 }
 
@@ -187,7 +187,7 @@ fn an_import_that_imports_nothing_is_exit_1() {
         1,
         format!(
             "jwtauth: {p}:1: \"alice\" skipped: user already exists (use --replace)\n\
-             jwtauth: {p}:2: \"md5\" skipped: MD5 ($apr1$) hash, not bcrypt\n\
+             jwtauth: {p}:2: \"md5\" skipped: MD5 ($apr1$) hash: expected a digest of 22 characters of [./0-9A-Za-z] after the salt\n\
              jwtauth: imported 0, skipped 2: 1 MD5 ($apr1$), 1 existing user\n\
              jwtauth: user import: nothing imported from {p}: all 2 skipped\n",
             p = ht.display()
