@@ -2,6 +2,7 @@
 //! and the parsers of the values that shape a token (durations, times, claims). Checking a
 //! token is `verifier`'s.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use base64::Engine as _;
@@ -358,24 +359,182 @@ pub fn parse_header_fields(specs: &[String], into: &mut Map<String, Value>) -> R
     Ok(())
 }
 
-/// A token as people paste it: surrounding whitespace, and an `Authorization: Bearer ` or
-/// `Bearer ` prefix (as copied from an HTTP request or a curl command line), removed. The
-/// header name and the scheme are matched without regard to case (RFC 9110 §5.1, §11.1).
-pub fn strip_bearer(token: &[u8]) -> &[u8] {
-    let mut t = token.trim_ascii();
-    // A token starts with `ey` (base64url of `{"`): the common case costs one comparison.
-    if !matches!(t.first(), Some(b'A' | b'a' | b'B' | b'b')) {
-        return t;
+/// The name of `serve`'s session cookie, whose value is a token.
+pub const SESSION_COOKIE: &str = "jwtauth_session";
+
+/// The token in a text as people paste it (SPEC §15), taken like a bare token:
+/// - surrounding whitespace, and surrounding single or double quotes (as copied from a shell
+///   command line);
+/// - an `Authorization: Bearer ` or `Bearer ` prefix (as copied from an HTTP request or a curl
+///   command line; the header name and the scheme without regard to case, RFC 9110 §5.1,
+///   §11.1);
+/// - `jwtauth_session=<token>`, with or without the attributes of a `Set-Cookie` after it
+///   (`; Path=/; HttpOnly`), a `Set-Cookie:` line, or a whole `Cookie:` header line
+///   (`Cookie: a=b; jwtauth_session=<token>; c=d`);
+/// - a JSON document with `access_token` (the answer of `serve`'s `POST /token` and of
+///   `login --json`), on one line.
+///
+/// A token (it starts with `ey`, base64url of `{"`) costs a trim and one comparison, and
+/// nothing is allocated unless the token is a JSON string with escapes in it.
+///
+/// # Errors
+/// An invalid token that says what the text looks like instead ("a URL", "a JSON document
+/// without access_token", "a Cookie header without jwtauth_session", …), or that it is empty.
+pub fn pasted_token(text: &[u8]) -> Result<Cow<'_, [u8]>> {
+    let t = text.trim_ascii();
+    if t.first() == Some(&b'e') {
+        return Ok(Cow::Borrowed(t));
+    }
+    let t = unquote(t);
+    let Some(&first) = t.first() else {
+        return Err(Error::token("token is empty"));
+    };
+    if first == b'e' {
+        return Ok(Cow::Borrowed(t));
+    }
+    if first == b'{' {
+        return json_access_token(t);
     }
     if let Some(rest) = strip_prefix_ci(t, b"authorization:") {
-        t = rest.trim_ascii_start();
+        let rest = rest.trim_ascii_start();
+        return match strip_word_ci(rest, b"bearer") {
+            Some(token) => bearer_token(token),
+            None => Err(looks_like("an Authorization header without a Bearer token")),
+        };
     }
-    if let Some(rest) = strip_prefix_ci(t, b"bearer")
-        && rest.first().is_some_and(|b| *b == b' ' || *b == b'\t')
+    if let Some(token) = strip_word_ci(t, b"bearer") {
+        return bearer_token(token);
+    }
+    if let Some(rest) = strip_prefix_ci(t, b"cookie:") {
+        return match cookie_value(rest) {
+            Some(v) if !v.is_empty() => Ok(Cow::Borrowed(v)),
+            Some(_) => Err(looks_like("a cookie without a token")),
+            None => Err(looks_like("a Cookie header without jwtauth_session")),
+        };
+    }
+    if let Some(rest) = strip_prefix_ci(t, b"set-cookie:") {
+        // The first pair is the cookie; the rest are its attributes.
+        let first_pair = rest.split(|b| *b == b';').next().unwrap_or_default();
+        return match cookie_value(first_pair) {
+            Some(v) if !v.is_empty() => Ok(Cow::Borrowed(v)),
+            Some(_) => Err(looks_like("a cookie without a token")),
+            None => Err(looks_like("a Set-Cookie header without jwtauth_session")),
+        };
+    }
+    if strip_prefix_ci(t, b"http://").is_some() || strip_prefix_ci(t, b"https://").is_some() {
+        return Err(looks_like("a URL"));
+    }
+    if t.starts_with(b"-----BEGIN") {
+        return Err(looks_like("a PEM key or certificate"));
+    }
+    if t.starts_with(b"$2") || t.starts_with(b"$argon2") {
+        return Err(looks_like("a password hash"));
+    }
+    if is_cookie_pair(t) {
+        // `jwtauth_session=<token>; Path=/`, or a cookie string (`a=b; jwtauth_session=…`).
+        return match cookie_value(t) {
+            Some(v) if !v.is_empty() => Ok(Cow::Borrowed(v)),
+            _ => Err(looks_like("a cookie without a token")),
+        };
+    }
+    Ok(Cow::Borrowed(t))
+}
+
+/// An invalid-token error naming what the text looks like.
+fn looks_like(what: &str) -> Error {
+    Error::token(format!("this looks like {what}, not a token"))
+}
+
+/// Removes surrounding matching quotes (and the whitespace inside them), however nested.
+fn unquote(mut t: &[u8]) -> &[u8] {
+    while let [q @ (b'"' | b'\''), inner @ .., last] = t
+        && q == last
     {
-        t = rest.trim_ascii_start();
+        t = inner.trim_ascii();
     }
     t
+}
+
+/// `s` without a leading `word` (any case) followed by whitespace; `None` when `s` does not
+/// start with that whole word. `Some(b"")` for the word alone.
+fn strip_word_ci<'a>(s: &'a [u8], word: &[u8]) -> Option<&'a [u8]> {
+    let rest = strip_prefix_ci(s, word)?;
+    match rest.first() {
+        None => Some(rest),
+        Some(b) if b.is_ascii_whitespace() => Some(rest.trim_ascii_start()),
+        Some(_) => None,
+    }
+}
+
+/// What follows a `Bearer` scheme: a token, not nothing.
+fn bearer_token(token: &[u8]) -> Result<Cow<'_, [u8]>> {
+    if token.is_empty() {
+        return Err(looks_like("a Bearer prefix without a token"));
+    }
+    Ok(Cow::Borrowed(token))
+}
+
+/// True when `t` starts as a cookie does: a cookie name (RFC 6265 §4.1.1: RFC 9110 token
+/// characters), then `=`. A token never has `=` (base64url without padding).
+fn is_cookie_pair(t: &[u8]) -> bool {
+    let Some(eq) = memchr::memchr(b'=', t) else {
+        return false;
+    };
+    eq > 0
+        && t[..eq]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+}
+
+/// The value of the first `jwtauth_session` cookie in `a=b; jwtauth_session=v; c=d` that has
+/// one (trimmed, without the quotes RFC 6265 allows around it), else the empty value of one
+/// that has none; `None` when no pair is named `jwtauth_session`.
+fn cookie_value(list: &[u8]) -> Option<&[u8]> {
+    let mut found = None;
+    for pair in list.split(|b| *b == b';') {
+        let Some(eq) = memchr::memchr(b'=', pair) else {
+            continue;
+        };
+        if pair[..eq].trim_ascii() != SESSION_COOKIE.as_bytes() {
+            continue;
+        }
+        let value = unquote(pair[eq + 1..].trim_ascii());
+        if !value.is_empty() {
+            return Some(value);
+        }
+        found = Some(value);
+    }
+    found
+}
+
+/// The `access_token` of a JSON document (`/token`'s and `login --json`'s answer).
+fn json_access_token(t: &[u8]) -> Result<Cow<'_, [u8]>> {
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        access_token: Option<&'a serde_json::value::RawValue>,
+    }
+    let answer: Answer = serde_json::from_slice(t).map_err(|e| {
+        looks_like(&format!(
+            "JSON that does not parse ({e}; a JSON document in a stream must be on one line)"
+        ))
+    })?;
+    let Some(raw) = answer.access_token else {
+        return Err(looks_like("a JSON document without access_token"));
+    };
+    let raw = raw.get();
+    // The token as written, when it needs no unescaping (a JWT has no backslash or quote).
+    if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Ok(Cow::Borrowed(inner.as_bytes()));
+    }
+    match serde_json::from_str::<String>(raw) {
+        Ok(token) => Ok(Cow::Owned(token.into_bytes())),
+        Err(_) => Err(looks_like(
+            "a JSON document whose access_token is not a string",
+        )),
+    }
 }
 
 fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -479,8 +638,15 @@ mod tests {
         assert!(parse_claims(&["jti=abc".into()], &mut Map::new()).is_ok());
     }
 
+    /// `pasted_token`, as text (panics on a non-UTF-8 answer).
+    fn pasted(text: &str) -> std::result::Result<String, String> {
+        pasted_token(text.as_bytes())
+            .map(|t| String::from_utf8(t.into_owned()).unwrap())
+            .map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn bearer_prefixes_are_removed() {
+    fn pasted_forms_give_the_token() {
         for given in [
             "ey.a.b",
             "  ey.a.b \r\n",
@@ -489,13 +655,70 @@ mod tests {
             "Authorization: Bearer ey.a.b",
             "authorization:bearer\tey.a.b",
             " AUTHORIZATION:  BEARER ey.a.b ",
+            "\"ey.a.b\"",
+            "' ey.a.b '",
+            "\"'ey.a.b'\"",
+            "'Authorization: Bearer ey.a.b'",
+            "jwtauth_session=ey.a.b",
+            "jwtauth_session=\"ey.a.b\"",
+            "jwtauth_session=ey.a.b; Path=/; HttpOnly; Secure; SameSite=Lax",
+            "Cookie: a=b; jwtauth_session=ey.a.b; c=d",
+            "cookie:jwtauth_session=;jwtauth_session=ey.a.b",
+            "a=b; jwtauth_session=ey.a.b",
+            "Set-Cookie: jwtauth_session=ey.a.b; Path=/; HttpOnly",
+            r#"{"access_token":"ey.a.b","token_type":"bearer","expires_in":900}"#,
+            r#" { "token_type": "bearer", "access_token" : "ey.a.b" } "#,
+            r#"{"access_token":"\u0065y.a.b"}"#,
+            r#"'{"access_token":"ey.a.b"}'"#,
         ] {
-            assert_eq!(strip_bearer(given.as_bytes()), b"ey.a.b", "{given:?}");
+            assert_eq!(pasted(given).as_deref(), Ok("ey.a.b"), "{given:?}");
         }
-        // Only whole words: a token that happens to start with the letters stays as it is.
-        assert_eq!(strip_bearer(b"Bearerx.a.b"), b"Bearerx.a.b");
-        assert_eq!(strip_bearer(b"Bearer"), b"Bearer");
-        assert_eq!(strip_bearer(b"Authorization: Basic abc"), b"Basic abc");
+        // Whatever else is not recognised is passed on for the token checks to judge.
+        assert_eq!(pasted("Bearerx.a.b").as_deref(), Ok("Bearerx.a.b"));
+        assert_eq!(pasted("garbage").as_deref(), Ok("garbage"));
+    }
+
+    #[test]
+    fn pasted_non_tokens_say_what_they_look_like() {
+        for (given, like) in [
+            ("", "token is empty"),
+            ("  \"\" ", "token is empty"),
+            ("Bearer", "a Bearer prefix without a token"),
+            ("Authorization: Bearer ", "a Bearer prefix without a token"),
+            (
+                "Authorization: Basic abc",
+                "an Authorization header without a Bearer token",
+            ),
+            ("jwtauth_session=", "a cookie without a token"),
+            ("jwtauth_session=; Path=/", "a cookie without a token"),
+            ("theme=dark", "a cookie without a token"),
+            (
+                "Cookie: a=b; c=d",
+                "a Cookie header without jwtauth_session",
+            ),
+            ("Cookie: jwtauth_session=\"\"", "a cookie without a token"),
+            (
+                "Set-Cookie: other=ey.a.b; Path=/",
+                "a Set-Cookie header without jwtauth_session",
+            ),
+            (
+                r#"{"token_type":"bearer"}"#,
+                "a JSON document without access_token",
+            ),
+            (
+                r#"{"access_token":42}"#,
+                "a JSON document whose access_token is not a string",
+            ),
+            ("{", "JSON that does not parse"),
+            ("https://example.com/?t=ey.a.b", "a URL"),
+            ("HTTP://x", "a URL"),
+            ("-----BEGIN PUBLIC KEY-----", "a PEM key or certificate"),
+            ("$2b$12$abc", "a password hash"),
+        ] {
+            let err = pasted(given).expect_err(given);
+            assert!(err.contains(like), "{given:?}: {err}");
+            assert!(err.starts_with("invalid token: "), "{given:?}: {err}");
+        }
     }
 
     #[test]

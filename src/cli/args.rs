@@ -610,7 +610,8 @@ pub struct MintArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The token (a `Bearer ` or `Authorization: Bearer ` prefix is removed); `-` reads one
+    /// The token, as pasted (quotes, `Bearer `, `Authorization: Bearer `, `jwtauth_session=`,
+    /// a `Cookie:` line or `{"access_token": …}` are taken off); `-` reads one
     /// token per line from stdin, one result line each; nothing reads stdin too, and a single
     /// token there is answered as if it were given here
     #[arg(value_name = "TOKEN")]
@@ -637,8 +638,9 @@ pub struct VerifyArgs {
     /// Accept only this algorithm [default: every algorithm of the key's family]
     #[arg(long, value_enum)]
     pub alg: Option<Alg>,
-    /// Verify with the public keys of a JWK Set file, chosen by the token's kid
-    #[arg(long, value_name = "PATH")]
+    /// Verify with the public keys of a JWK Set, chosen by the token's kid: a file, or a URL
+    /// fetched once (https://, or http:// to a loopback host; 5 s timeout; at most 1 MiB)
+    #[arg(long, value_name = "PATH|URL")]
     pub jwks: Option<PathBuf>,
     /// Do not check the revocation list
     #[arg(long)]
@@ -650,7 +652,8 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
-    /// The token (a `Bearer ` or `Authorization: Bearer ` prefix is removed); `-` reads one
+    /// The token, as pasted (quotes, `Bearer `, `Authorization: Bearer `, `jwtauth_session=`,
+    /// a `Cookie:` line or `{"access_token": …}` are taken off); `-` reads one
     /// token per line from stdin, one result line each; nothing reads stdin too, and a single
     /// token there is answered as if it were given here
     #[arg(value_name = "TOKEN")]
@@ -659,7 +662,8 @@ pub struct DecodeArgs {
 
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
-    /// The token to revoke (a `Bearer ` prefix is removed); `-` revokes every token on stdin,
+    /// The token to revoke, as pasted (quotes, `Bearer `, a cookie or `{"access_token": …}`
+    /// are taken off); `-` revokes every token on stdin,
     /// one per line, one result line each; nothing reads stdin too, and a single token there
     /// is revoked as if it were given here
     #[arg(value_name = "TOKEN", conflicts_with = "all")]

@@ -268,3 +268,22 @@ fn decode_is_coloured_on_a_terminal_but_not_with_no_color() {
     assert_eq!(exit_code(&mut p), 0);
     assert!(out.contains("\u{1b}[1mHeader\u{1b}[0m"), "{out:?}");
 }
+
+#[test]
+fn no_token_at_a_terminal_is_a_usage_error_not_a_silent_wait() {
+    let env = Env::new();
+    env.init();
+    for cmd in ["decode", "verify", "logout"] {
+        let mut p = spawn(&env, &[cmd]);
+        // It must end by itself, without any input: rexpect's timeout fails a program that
+        // waits for a token the user does not know is expected.
+        let out = p.exp_eof().unwrap_or_else(|e| panic!("{cmd} waited: {e}"));
+        assert_eq!(exit_code(&mut p), 2, "{cmd}: {out:?}");
+        assert_eq!(
+            out.trim_end(),
+            "jwtauth: no token given: pass TOKEN, or pipe tokens on stdin ('-' reads them from the terminal)",
+            "{cmd}"
+        );
+    }
+    assert!(!env.state().exists(), "nothing was written");
+}

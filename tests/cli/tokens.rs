@@ -1165,7 +1165,15 @@ fn hostile_stdin_is_one_error_line() {
             assert_one_error_line(&stderr_str(&out), what);
         }
     }
-    for (what, input) in [("empty", ""), ("blank lines", "\n \n\r\n")] {
+    // No tokens: exit 1; each empty line is answered (SPEC §15), none invented at the end.
+    for (what, input, answers) in [
+        ("empty", "", ""),
+        (
+            "blank lines",
+            "\n \n\r\n",
+            "error 1 empty line\nerror 1 empty line\nerror 1 empty line\n",
+        ),
+    ] {
         for cmd in ["verify", "decode"] {
             for arg in [Some("-"), None] {
                 let out = env
@@ -1176,7 +1184,7 @@ fn hostile_stdin_is_one_error_line() {
                     .output()
                     .unwrap();
                 assert_eq!(out.status.code(), Some(1), "{cmd} {arg:?} {what}");
-                assert_eq!(stdout_str(&out), "", "{cmd} {what}");
+                assert_eq!(stdout_str(&out), answers, "{cmd} {what}");
                 assert_eq!(
                     stderr_str(&out),
                     "jwtauth: invalid token: no tokens on stdin\n",
@@ -1278,21 +1286,35 @@ fn verify_batch_text_and_json() {
         .code(1)
         .stdout(format!(
             "ok alice\n\
+             error 1 empty line\n\
              error 3 {}\n\
              error 4 token revoked: this token was logged out\n\
              error 1 invalid token: expected 3 dot-separated parts (header.payload.signature), found 1\n\
+             error 1 empty line\n\
              ok {{\"exp\":4000000000}}\n\
              ok alice\n",
             expired_msg("2001-09-09T01:46:40Z", 1_000_000_000)
         ))
-        .stderr("jwtauth: invalid token: 3 of 6 tokens failed\n");
+        .stderr("jwtauth: invalid token: 3 of 6 tokens failed, and there were 2 empty lines\n");
 
     let out = env
         .cmd()
         .args(["verify", "--json"])
         .write_stdin(input)
         .exits(1);
-    let lines: Vec<Value> = json_lines(&out);
+    // Every line is answered, the empty ones too (SPEC §15).
+    let all: Vec<Value> = json_lines(&out);
+    assert_eq!(all.len(), 8);
+    for n in [2, 6] {
+        assert_eq!(
+            all[n - 1],
+            json!({"line": n, "exit_code": 1, "error": "empty line"})
+        );
+    }
+    let lines: Vec<Value> = all
+        .into_iter()
+        .filter(|l| l["error"] != "empty line")
+        .collect();
     assert_eq!(lines.len(), 6);
     let good_claims = payload(&env, &good);
     assert_eq!(
@@ -1339,15 +1361,19 @@ fn decode_batch_text_and_json() {
         .write_stdin(input.clone())
         .assert()
         .code(1)
-        .stdout("ok a\nok old\nerror 1 invalid token: header is not valid base64url\n")
-        .stderr("jwtauth: invalid token: 1 of 3 tokens failed\n");
+        .stdout("ok a\nerror 1 empty line\nok old\nerror 1 invalid token: header is not valid base64url\n")
+        .stderr("jwtauth: invalid token: 1 of 3 tokens failed, and there was 1 empty line\n");
     let out = env
         .cmd()
         .args(["decode", "--json", "-"])
         .write_stdin(input)
         .exits(1);
-    let lines: Vec<Value> = json_lines(&out);
-    assert_eq!(lines.len(), 3);
+    let mut lines: Vec<Value> = json_lines(&out);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(
+        lines.remove(1),
+        json!({"line": 2, "exit_code": 1, "error": "empty line"})
+    );
     assert_eq!(
         keys_of(&lines[0]),
         ["exit_code", "header", "line", "payload", "signature"]
@@ -2150,14 +2176,20 @@ fn one_token_on_stdin_is_answered_like_an_argument() {
         run(&env, &["decode", "-"], &format!("{t}\n")),
         (0, "ok alice\n".into(), String::new())
     );
-    // TOKEN omitted and two tokens: batch mode, line numbers counting the blank lines.
+    // TOKEN omitted and two tokens: batch mode, every line answered (the blank ones too).
     let out = env
         .cmd()
         .args(["verify", "--json"])
         .write_stdin(format!("\n{t}\n\n{expired}\n"))
         .exits(1);
-    let lines = json_lines(&out);
-    assert_eq!(lines.len(), 2);
+    let mut lines = json_lines(&out);
+    assert_eq!(lines.len(), 4);
+    for n in [3, 1] {
+        assert_eq!(
+            lines.remove(n - 1),
+            json!({"line": n, "exit_code": 1, "error": "empty line"})
+        );
+    }
     assert_eq!(
         (&lines[0]["line"], &lines[0]["exit_code"]),
         (&json!(2), &json!(0))
@@ -2275,10 +2307,10 @@ fn logout_dash_revokes_every_token_on_stdin() {
         ))
         .stderr("jwtauth: invalid token: 2 of 2 tokens failed\n");
     assert!(!env.state().exists(), "a refused logout writes nothing");
-    // All good (any audience, Bearer prefixes, blank lines): exit 0, one `ok <jti>` each.
+    // All good (any audience, Bearer prefixes): exit 0, one `ok <jti>` each.
     env.cmd()
         .args(["logout", "-"])
-        .write_stdin(format!("{a}\n\nBearer {b}\n"))
+        .write_stdin(format!("{a}\nBearer {b}\n"))
         .assert()
         .code(0)
         .stdout(format!("ok {}\nok {}\n", jti(&a), jti(&b)))
@@ -2306,12 +2338,12 @@ fn logout_dash_revokes_every_token_on_stdin() {
     assert_eq!(verify(&env, &c, &[]).0, 4);
     let listed = revocations(&env);
     assert_eq!(listed["tokens"].as_object().unwrap().len(), 3);
-    // No tokens at all: exit 1, as verify - and decode -.
+    // No tokens at all: exit 1, as verify - and decode -; each empty line answered.
     assert_eq!(
         run(&env, &["logout", "-"], "\n\n"),
         (
             1,
-            String::new(),
+            "error 1 empty line\nerror 1 empty line\n".into(),
             "jwtauth: invalid token: no tokens on stdin\n".into()
         )
     );

@@ -2,7 +2,7 @@
 //! token (the argument, or the only one on stdin) or a stream of them.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, IsTerminal as _, Read, Write};
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
@@ -12,6 +12,7 @@ use crate::auth;
 use crate::cli::args::{DecodeArgs, LoginArgs, MintArgs, VerifyArgs};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result, code};
+use crate::cli::jwks_url;
 use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
 use crate::clock::{Clock, SystemClock};
@@ -444,7 +445,7 @@ pub fn verifier(ctx: &Ctx, rules: Rules) -> Result<Verifier> {
     Ok(Verifier::new(&ctx.key()?, rules)?)
 }
 
-/// Builds the verifier for `verify --jwks FILE`: the keys of a JWK Set, chosen by `kid`.
+/// Builds the verifier for `verify --jwks FILE|URL`: the keys of a JWK Set, chosen by `kid`.
 fn jwks_verifier(ctx: &Ctx, path: &std::path::Path, rules: Rules) -> Result<Verifier> {
     if matches!(
         ctx.settings.key,
@@ -458,20 +459,33 @@ fn jwks_verifier(ctx: &Ctx, path: &std::path::Path, rules: Rules) -> Result<Veri
             "cannot be combined with --key; verify with one or the other",
         ));
     }
-    let bytes = keys::read_bounded(path)?;
+    // A URL is fetched (SPEC §15); the HTTP client is built only on this path.
+    let (name, bytes) = match path.to_str().filter(|s| jwks_url::is_url(s)) {
+        Some(given) => {
+            let url = jwks_url::parse(given)?;
+            (jwks_url::shown(&url), jwks_url::fetch(&url)?)
+        }
+        None => {
+            if let Err(e) = std::fs::metadata(path)
+                && e.kind() == io::ErrorKind::NotFound
+            {
+                return Err(Error::config(
+                    format!("--jwks {}", path.display()),
+                    "no such file",
+                ));
+            }
+            (path.display().to_string(), keys::read_bounded(path)?)
+        }
+    };
     let (set, skipped) = crate::asym::parse_jwks(&bytes)
-        .map_err(|why| Error::config(format!("key set {}", path.display()), why))?;
-    Ok(Verifier::from_set(
-        &path.display().to_string(),
-        &set,
-        &skipped,
-        rules,
-    )?)
+        .map_err(|why| Error::config(format!("key set {name}"), why))?;
+    Ok(Verifier::from_set(&name, &set, &skipped, rules)?)
 }
 
 /// Where the tokens of `verify`, `decode` and `logout` come from (SPEC §2, §8).
 pub(crate) enum Input {
-    /// One token, prefix and whitespace removed: the argument, or the only token on stdin
+    /// One token, taken out of what was pasted (`tokens::pasted_token`): the argument, or the
+    /// only token on stdin
     /// when TOKEN was omitted. It gets the full output and its own exit code.
     One(Vec<u8>),
     /// A stream, one result line per token: `-` (always, whatever the number of tokens), or
@@ -493,7 +507,13 @@ impl Input {
     fn with_buffer(token: &Option<String>, buffer: usize) -> Result<Input> {
         match token.as_deref() {
             Some("-") => Ok(Input::Many(Lines::stdin(buffer))),
-            Some(t) => Ok(Input::One(tokens::strip_bearer(t.as_bytes()).to_vec())),
+            Some(t) => Ok(Input::One(tokens::pasted_token(t.as_bytes())?.into_owned())),
+            // Nothing given and nothing piped: say so at once, rather than wait silently
+            // for a token that the user does not know is expected (SPEC §15).
+            None if io::stdin().is_terminal() => Err(Error::usage(
+                "no token given",
+                "pass TOKEN, or pipe tokens on stdin ('-' reads them from the terminal)",
+            )),
             None => Lines::stdin(buffer).one_or_many(),
         }
     }
@@ -545,7 +565,7 @@ impl Lines {
         if len > MAX_TOKEN_BYTES + LINE_SLACK {
             return Err(too_long(len));
         }
-        Ok(Input::One(tokens::strip_bearer(&line).to_vec()))
+        Ok(Input::One(tokens::pasted_token(&line)?.into_owned()))
     }
 
     /// The next line into `buf` (without its `\n`, at most `MAX_TOKEN_BYTES + LINE_SLACK`
@@ -872,6 +892,17 @@ impl<W: Write> BatchOut<W> {
         self.out.write_all(b"\n").map_err(Error::Output)
     }
 
+    /// The answer to an empty line: `error 1 empty line`, or its `--json` document.
+    fn empty_line(&mut self) -> Result<()> {
+        if self.json {
+            let v = json!({"line": self.line, "exit_code": code::INVALID, "error": "empty line"});
+            serde_json::to_writer(&mut self.out, &v).map_err(|e| Error::Output(e.into()))?;
+            self.out.write_all(b"\n").map_err(Error::Output)
+        } else {
+            writeln!(self.out, "error {} empty line", code::INVALID).map_err(Error::Output)
+        }
+    }
+
     fn error(&mut self, e: &Error) -> Result<()> {
         let code = e.exit_code();
         if self.json {
@@ -895,8 +926,10 @@ const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_millis(100)
 /// The writer batch results go to.
 pub(crate) type BatchStdout = BatchOut<BufWriter<io::StdoutLock<'static>>>;
 
-/// Runs `check` on every token of `lines` (one per line; blank lines skipped; a `Bearer `
-/// prefix removed), printing one result line each. Streams in constant memory; output is
+/// Runs `check` on every token of `lines` (one per line, taken out of what was pasted:
+/// `tokens::pasted_token`), printing one result line each, an empty line included (`error 1
+/// empty line`), so that output line N answers input line N; a final newline ends the last
+/// line, it does not start an empty one. Streams in constant memory; output is
 /// flushed whenever the input has nothing more buffered, so an interactive producer sees
 /// each answer at once. `refresh` runs before the first token, whenever the input made the
 /// stream wait, and at least every `REFRESH_EVERY` (a revocation state that changed is then
@@ -924,7 +957,7 @@ where
         line: 0,
     };
     let mut buf = Vec::with_capacity(1024);
-    let (mut tokens, mut failed) = (0u64, 0u64);
+    let (mut tokens, mut failed, mut empty) = (0u64, 0u64, 0u64);
     let mut refreshed: Option<std::time::Instant> = None;
     let mut covered = 0usize;
     loop {
@@ -945,18 +978,22 @@ where
             covered = ahead(&buf, lines.buffered())?.max(1);
         }
         covered -= 1;
-        let token = tokens::strip_bearer(&buf);
-        if token.is_empty() && !oversized {
-            continue;
-        }
-        tokens += 1;
+        // An empty line is answered too, so that output line N answers input line N.
         let result = if oversized {
+            tokens += 1;
             Err(Error::token(format!(
                 "token is over the {} KiB limit",
                 MAX_TOKEN_BYTES / 1024
             )))
+        } else if buf.trim_ascii().is_empty() {
+            empty += 1;
+            Ok(out.empty_line()?)
         } else {
-            check(token, &mut out)
+            tokens += 1;
+            match tokens::pasted_token(&buf) {
+                Ok(token) => check(&token, &mut out),
+                Err(e) => Err(e.into()),
+            }
         };
         if let Err(e) = result {
             if matches!(e, Error::Output(_)) {
@@ -977,11 +1014,21 @@ where
     if tokens == 0 {
         return Err(Error::token("no tokens on stdin"));
     }
-    if failed > 0 {
-        // The per-line results already say what failed; the summary goes to stderr.
-        return Err(Error::token(format!("{failed} of {tokens} tokens failed")));
+    // The per-line results already say what failed; the summary goes to stderr.
+    let empty_lines = match empty {
+        1 => "was 1 empty line".to_string(),
+        n => format!("were {n} empty lines"),
+    };
+    match (failed, empty) {
+        (0, 0) => Ok(()),
+        (_, 0) => Err(Error::token(format!("{failed} of {tokens} tokens failed"))),
+        (0, _) => Err(Error::token(format!(
+            "every token passed, but there {empty_lines}"
+        ))),
+        _ => Err(Error::token(format!(
+            "{failed} of {tokens} tokens failed, and there {empty_lines}"
+        ))),
     }
-    Ok(())
 }
 
 /// Tokens whose revocations one prefetch looks up (two keys each, one `MGET`).
@@ -998,14 +1045,11 @@ fn prefetch(store: &dyn RevocationStore, first: &[u8], rest: &[u8]) -> Result<us
         sub: Option<String>,
     }
     let ids = |line: &[u8]| -> (Option<String>, Option<String>) {
-        let token = line.trim_ascii();
-        // `Bearer <token>` / `Authorization: Bearer <token>`: the token is the last word.
-        let token = token
-            .rsplit(|b| b.is_ascii_whitespace())
-            .next()
-            .unwrap_or(token);
+        let Ok(token) = tokens::pasted_token(line) else {
+            return (None, None);
+        };
         let mut buf = Vec::new();
-        tokens::split(token)
+        tokens::split(&token)
             .ok()
             .and_then(|p| tokens::b64_decode_into(p.payload, "payload", &mut buf).ok())
             .and_then(|()| serde_json::from_slice::<Ids>(&buf).ok())
