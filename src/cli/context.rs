@@ -216,10 +216,10 @@ impl Ctx {
     /// A token lifetime in seconds: `--ttl`, else config `ttl` (15m by default).
     ///
     /// # Errors
-    /// A usage error for a malformed `--ttl`.
+    /// A usage error for a malformed or zero `--ttl`.
     pub fn ttl(&self, flag: Option<&str>) -> Result<i64> {
         match flag {
-            Some(s) => Ok(tokens::parse_duration("--ttl", s)?),
+            Some(s) => Ok(tokens::parse_lifetime("--ttl", s)?),
             // Validated when the file was read: at most a century, so it fits.
             None => Ok(i64::try_from(self.settings.config.ttl.as_secs()).unwrap_or(i64::MAX)),
         }

@@ -2316,3 +2316,82 @@ fn logout_dash_revokes_every_token_on_stdin() {
         )
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// A zero lifetime is refused everywhere (SPEC §15), as config `ttl = 0` is
+// ---------------------------------------------------------------------------------------
+
+/// Every file under the temp home with its bytes.
+fn files_under(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_zero_ttl_or_keep_is_exit_2_with_the_reason_and_changes_nothing() {
+    let env = Env::new();
+    env.init();
+    env.add_user("alice", PW);
+    // A state file and a key ring exist, so "nothing changed" covers them too.
+    let t = env.login("alice", PW);
+    env.cmd().args(["logout", &t]).exits(0);
+    let before = files_under(env.path());
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["login", "alice", "--password-stdin", "--ttl", "0"],
+            "--ttl \"0\"",
+        ),
+        (
+            &["login", "alice", "--password-stdin", "--ttl", "0m"],
+            "--ttl \"0m\"",
+        ),
+        (&["mint", "--sub", "svc", "--ttl", "0"], "--ttl \"0\""),
+        (&["mint", "--sub", "svc", "--ttl", "0s"], "--ttl \"0s\""),
+        (
+            &["--json", "mint", "--sub", "svc", "--ttl", " 0 "],
+            "--ttl \"0\"",
+        ),
+        // The old binary served (forever) with tokens born expired; the timeout ends it.
+        (
+            &["serve", "--listen", "127.0.0.1:0", "--ttl", "0"],
+            "--ttl \"0\"",
+        ),
+        (&["init", "--rotate", "--keep", "0"], "--keep \"0\""),
+    ];
+    for (args, what) in cases {
+        env.cmd()
+            .args(*args)
+            .write_stdin(format!("{PW}\n"))
+            .timeout(Duration::from_secs(30))
+            .stderr_only(2, format!("jwtauth: {what}: must be longer than zero\n"));
+        assert_eq!(files_under(env.path()), before, "{args:?} changed a file");
+    }
+    // The shortest lifetime there is still works.
+    let short = env.mint(&["--sub", "svc", "--ttl", "1s"]);
+    let p = payload(&env, &short);
+    assert_eq!(
+        p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap(),
+        1,
+        "{p}"
+    );
+    // And the configuration file refuses 0 as before.
+    env.write_config("ttl = 0\n");
+    let out = env.cmd().args(["mint", "--sub", "svc"]).exits(8);
+    assert!(
+        stderr_str(&out).contains("ttl: must be longer than zero"),
+        "{}",
+        stderr_str(&out)
+    );
+}

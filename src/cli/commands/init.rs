@@ -86,7 +86,7 @@ fn rotate(args: &InitArgs, ctx: &Ctx) -> Result<()> {
     let keep = args
         .keep
         .as_deref()
-        .map(|d| tokens::parse_duration("--keep", d))
+        .map(|d| tokens::parse_lifetime("--keep", d))
         .transpose()?;
     if matches!(ctx.settings.key, Some(KeyConfig::Secret(_))) && ctx.settings.key_file.is_none() {
         return Err(Error::config(
