@@ -59,6 +59,27 @@ impl Ctx {
         if let Some(p) = given(&mut config, "state", &global.state, "JWTAUTH_STATE") {
             config.state = Some(p);
         }
+        // A mistyped Redis URL (`redis:/h`) is refused wherever it came from, naming it as
+        // given (SPEC §15), before anything could create a file of that name.
+        for (key, flag, var) in [
+            ("users", "--users", "JWTAUTH_USERS"),
+            ("state", "--state", "JWTAUTH_STATE"),
+        ] {
+            let value = if key == "users" {
+                &config.users
+            } else {
+                &config.state
+            };
+            if let Some(v) = value {
+                let what = match config.source(key) {
+                    Source::Flag => flag.to_string(),
+                    Source::Env => var.to_string(),
+                    Source::File(file) => format!("{} {key} =", file.display()),
+                    Source::Default => key.to_string(),
+                };
+                store::redis::refuse_mistyped(&what, v)?;
+            }
+        }
         for (flag, name) in [(&global.users, "--users"), (&global.state, "--state")] {
             refuse_password_on_argv(
                 flag.as_deref(),
