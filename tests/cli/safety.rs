@@ -1134,3 +1134,73 @@ fn a_negative_ttl_gets_the_duration_error() {
         .code(2)
         .stderr(predicates::str::starts_with("jwtauth: --leeway \"-5\": "));
 }
+
+// ----- A 0-byte users or state file is an empty store (SPEC §15) ------------------------------
+
+#[cfg(unix)]
+#[test]
+fn a_zero_byte_users_or_state_file_is_an_empty_store_that_takes_writes_and_keeps_its_mode() {
+    let env = Env::new();
+    env.init();
+    // As an administrator prepares them: created empty, with the mode they should keep.
+    std::fs::create_dir_all(env.users().parent().unwrap()).unwrap();
+    for p in [env.users(), env.state()] {
+        std::fs::write(&p, b"").unwrap();
+        chmod(&p, 0o640);
+    }
+    env.cmd().args(["user", "list"]).stderr_only(
+        0,
+        format!("jwtauth: no users in {}\n", env.users().display()),
+    );
+    let out = env.cmd().args(["user", "list", "--json"]).exits(0);
+    assert_eq!(common::json(&out.stdout), json!({"users": []}));
+    env.cmd().args(["user", "show", "alice"]).exits(6);
+    env.cmd()
+        .args(["login", "alice", "--password-stdin"])
+        .write_stdin("pw\n")
+        .stderr_only(
+            5,
+            "jwtauth: login refused: incorrect username or password\n",
+        );
+    let out = env.cmd().args(["revocations", "list", "--json"]).exits(0);
+    assert_eq!(
+        common::json(&out.stdout),
+        json!({"tokens": [], "users": []})
+    );
+    let minted = env.mint(&["--sub", "svc"]);
+    env.cmd().args(["verify", &minted]).exits(0);
+    assert_eq!(bytes(&env.users()), b"", "reading wrote nothing");
+    assert_eq!(bytes(&env.state()), b"", "reading wrote nothing");
+
+    // The first write fills them, keeping the mode.
+    env.add_user("alice", "pw");
+    assert_eq!(common::mode(&env.users()), 0o640);
+    let token = env.login("alice", "pw");
+    env.cmd().args(["logout", &token]).exits(0);
+    assert_eq!(common::mode(&env.state()), 0o640);
+    env.cmd().args(["verify", &token]).exits(4);
+    env.cmd().args(["user", "show", "alice", "--json"]).exits(0);
+
+    // Emptied in place again (the inode stays, so only the size and times tell): the
+    // revocation index of the old contents is not used for it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(env.state())
+        .unwrap();
+    env.cmd().args(["verify", &token]).exits(0);
+    env.cmd()
+        .args(["verify", "-"])
+        .write_stdin(format!("{token}\n"))
+        .exits(0);
+
+    // Whitespace alone is not empty: still a corrupt file, left as it is.
+    std::fs::write(env.users(), b"\n").unwrap();
+    let out = env.cmd().args(["user", "list"]).exits(8);
+    assert!(
+        stderr_str(&out).contains("not a valid jwtauth file at line 2 column 0"),
+        "{}",
+        stderr_str(&out)
+    );
+    assert_eq!(bytes(&env.users()), b"\n");
+}
