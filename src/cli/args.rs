@@ -648,9 +648,14 @@ pub struct LogoutArgs {
     /// is revoked as if it were given here
     #[arg(value_name = "TOKEN", conflicts_with = "all")]
     pub token: Option<String>,
-    /// Revoke every token of this subject issued up to now
+    /// Revoke every token of this subject issued up to now; NAME must be a user (exit 6
+    /// otherwise) unless --force
     #[arg(long, value_name = "NAME")]
     pub all: Option<String>,
+    /// With --all: revoke even when NAME is not a user in the users store (the subject of
+    /// minted service tokens)
+    #[arg(long, requires = "all", conflicts_with = "token")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -766,7 +771,7 @@ const EX_LOGOUT: &str = "\
 Examples:
   jwtauth logout \"$TOKEN\"
   cat tokens.txt | jwtauth logout -          # one result line per token
-  jwtauth logout --all alice";
+  jwtauth logout --all alice                 # --force for a subject that is no user";
 
 const EX_REVOCATIONS: &str = "\
 Examples:

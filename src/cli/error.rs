@@ -38,6 +38,13 @@ pub enum Error {
     #[error("password does not match the hash")]
     PasswordMismatch,
 
+    /// `logout --all NAME` for a NAME that is not a user, without `--force` (exit 6): a typo
+    /// would otherwise revoke nothing anyone holds and look like success (SPEC §15).
+    #[error(
+        "no such user: {0}; to revoke the tokens of a subject that is not a user (a minted token's sub), add --force"
+    )]
+    NoSuchSubject(String),
+
     /// Writing to stdout failed (a closed pipe is not reported).
     #[error("writing output: {0}")]
     Output(std::io::Error),
@@ -78,6 +85,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::PasswordMismatch => code::INVALID,
+            Error::NoSuchSubject(_) => code::NO_USER,
             Error::Output(_) => code::DATA,
             Error::Core(e) => match e {
                 CoreError::Invalid { .. } => code::USAGE,

@@ -1344,7 +1344,7 @@ fn corrupt_state_file_is_never_overwritten() {
             ("logout --all", vec!["logout", "--all", "alice"], ""),
             (
                 "logout --all other",
-                vec!["logout", "--all", "someone-else"],
+                vec!["logout", "--all", "someone-else", "--force"],
                 "",
             ),
             ("logout TOKEN", vec!["logout", &token], ""),

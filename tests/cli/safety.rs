@@ -324,7 +324,7 @@ fn state_and_key_symlinks_are_written_through() {
     let state = env.path().join("state-link.json");
     symlink("real/state.json", &state);
     env.cmd()
-        .args(["logout", "--all", "carol", "--state"])
+        .args(["logout", "--all", "carol", "--force", "--state"])
         .arg(&state)
         .exits(0);
     assert!(
@@ -418,9 +418,9 @@ fn a_rewrite_keeps_owner_and_group() {
     assert_eq!(owner(&env.users()), (4321, 5432, 0o640));
     env.cmd().args(["user", "disable", "alice"]).exits(0);
     assert_eq!(owner(&env.users()), (4321, 5432, 0o640));
-    env.cmd().args(["logout", "--all", "x"]).exits(0);
+    env.cmd().args(["logout", "--all", "x", "--force"]).exits(0);
     std::os::unix::fs::chown(env.state(), Some(4321), Some(5432)).unwrap();
-    env.cmd().args(["logout", "--all", "y"]).exits(0);
+    env.cmd().args(["logout", "--all", "y", "--force"]).exits(0);
     assert_eq!(owner(&env.state()), (4321, 5432, 0o600));
 }
 
@@ -466,7 +466,9 @@ fn unknown_fields_of_records_and_documents_survive_every_write() {
         r#"{"version":1,"tokens":{},"users":{},"replicated_from":"host-a","epoch":7}"#,
     )
     .unwrap();
-    env.cmd().args(["logout", "--all", "carol"]).exits(0);
+    env.cmd()
+        .args(["logout", "--all", "carol", "--force"])
+        .exits(0);
     env.cmd().args(["revocations", "prune"]).exits(0);
     let v: Value = serde_json::from_slice(&bytes(&env.state())).unwrap();
     assert_eq!(v["replicated_from"], "host-a");
@@ -571,7 +573,10 @@ fn duplicate_keys_and_mismatched_usernames_are_corrupt() {
     refused_untouched(
         &env,
         &env.state(),
-        &[&["logout", "--all", "x"], &["revocations", "list"]],
+        &[
+            &["logout", "--all", "x", "--force"],
+            &["revocations", "list"],
+        ],
         "duplicate entry \"j1\"",
     );
 }

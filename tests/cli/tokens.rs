@@ -844,7 +844,7 @@ fn logout_all_revokes_any_subject() {
         .code(0)
         .stdout("");
     env.cmd()
-        .args(["-q", "logout", "--all", "svc"])
+        .args(["-q", "logout", "--all", "svc", "--force"])
         .stderr_only(0, "");
     let after = env.login("alice", PW);
     assert_subject_revoked(&env, &before, &after, "alice");
@@ -1466,7 +1466,10 @@ fn logout_refuses_expired_and_invalid_tokens_and_writes_nothing() {
     );
 
     // With a state file present, a refused logout leaves it byte for byte.
-    env.cmd().args(["logout", "--all", "z"]).assert().code(0);
+    env.cmd()
+        .args(["logout", "--all", "z", "--force"])
+        .assert()
+        .code(0);
     let before = common::bytes(&env.state());
     env.cmd().args(["logout", &expired]).assert().code(3);
     env.cmd().args(["logout", "garbage"]).assert().code(1);
@@ -1542,7 +1545,7 @@ fn revocations_list_text_and_json() {
     let jti = payload(&env, &t)["jti"].as_str().unwrap().to_string();
     env.cmd().args(["logout", &t]).assert().code(0);
     env.cmd()
-        .args(["logout", "--all", "alice"])
+        .args(["logout", "--all", "alice", "--force"])
         .assert()
         .code(0);
     let at = revocations(&env)["users"]["alice"].as_i64().unwrap();
@@ -1580,7 +1583,10 @@ fn expired_entries_are_pruned_on_the_next_write_and_by_prune() {
         .unwrap();
     };
     write_state(&env.state());
-    env.cmd().args(["logout", "--all", "x"]).assert().code(0);
+    env.cmd()
+        .args(["logout", "--all", "x", "--force"])
+        .assert()
+        .code(0);
     let s = revocations(&env);
     assert_eq!(s["tokens"], json!({"live": live}), "{s}");
     assert_eq!(s["users"]["bob"], 7);
