@@ -282,10 +282,9 @@ pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
     Ok(secs as i64)
 }
 
-/// Parses a lifetime (`--ttl`, `--keep`): a duration as [`parse_duration`] takes it, longer
-/// than zero. A zero lifetime would make a token that is expired when it is born (or a key
-/// that stops verifying at once); the configuration file refuses `ttl = 0` the same way
-/// (SPEC §15).
+/// Parses a token lifetime (`--ttl`): a duration as [`parse_duration`] takes it, longer than
+/// zero. A zero lifetime would make a token that is expired when it is born; the configuration
+/// file refuses `ttl = 0` the same way (SPEC §15).
 ///
 /// # Errors
 /// A usage error naming `flag`.

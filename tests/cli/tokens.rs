@@ -2346,7 +2346,7 @@ fn files_under(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 }
 
 #[test]
-fn a_zero_ttl_or_keep_is_exit_2_with_the_reason_and_changes_nothing() {
+fn a_zero_ttl_is_exit_2_with_the_reason_and_changes_nothing() {
     let env = Env::new();
     env.init();
     env.add_user("alice", PW);
@@ -2374,7 +2374,6 @@ fn a_zero_ttl_or_keep_is_exit_2_with_the_reason_and_changes_nothing() {
             &["serve", "--listen", "127.0.0.1:0", "--ttl", "0"],
             "--ttl \"0\"",
         ),
-        (&["init", "--rotate", "--keep", "0"], "--keep \"0\""),
     ];
     for (args, what) in cases {
         env.cmd()
