@@ -1653,7 +1653,9 @@ fn serve_warns_at_start_when_the_users_file_does_not_exist() {
         s.login_form("alice", ALICE_PW).status(),
         StatusCode::BAD_REQUEST
     );
-    assert!(s.stop().success());
+    // Only the log is checked here: a SIGTERM soon after start can end the server before
+    // its handler for it is installed (not a graceful stop), which other tests cover.
+    s.stop();
     let log = s.log();
     let users = env.users().display().to_string();
     let warned: Vec<&String> = log
@@ -1676,7 +1678,8 @@ fn serve_warns_at_start_when_the_users_file_does_not_exist() {
     // With a users file (even one without users) there is nothing to warn about.
     env.add_user("alice", ALICE_PW);
     let mut s = Server::start(&env);
-    assert!(s.stop().success());
+    s.healthy();
+    s.stop();
     let log = s.log();
     assert!(
         !log.iter().any(|l| l.contains("users file")),
