@@ -623,8 +623,10 @@ impl Builder<'_> {
             if p.as_os_str().is_empty() {
                 return Err("must not be empty".into());
             }
-            // A Redis URL (SPEC §10) is a location, not a path relative to the file.
-            let url = p.to_str().is_some_and(|s| s.contains("://"));
+            // A Redis URL (SPEC §10) is a location, not a path relative to the file; nor is
+            // a mistyped one (`redis:/h`), which the front end refuses as it was written.
+            let url = p.to_str().is_some_and(|s| s.contains("://"))
+                || crate::store::redis::looks_mistyped(&p);
             Ok(if p.is_relative() && !url {
                 dir.join(p)
             } else {

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // `jwtauth … | head` is not a failure.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        // Ctrl-C at a prompt: 130, as if the signal had ended it, once the terminal is back.
+        Err(e) if e.is_interrupted() => e.exit(),
         Err(e) => {
             // An error detail may quote a token or a file: never a raw control character.
             eprintln!(

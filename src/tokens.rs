@@ -283,6 +283,23 @@ pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
     Ok(secs as i64)
 }
 
+/// Parses a token lifetime (`--ttl`): a duration as [`parse_duration`] takes it, longer than
+/// zero. A zero lifetime would make a token that is expired when it is born; the configuration
+/// file refuses `ttl = 0` the same way (SPEC §15).
+///
+/// # Errors
+/// A usage error naming `flag`.
+pub fn parse_lifetime(flag: &str, s: &str) -> Result<i64> {
+    let secs = parse_duration(flag, s)?;
+    if secs == 0 {
+        return Err(Error::invalid(
+            format!("{flag} {:?}", s.trim()),
+            "must be longer than zero",
+        ));
+    }
+    Ok(secs)
+}
+
 /// Parses a time: unix seconds or RFC 3339 (`2026-01-01T00:00:00Z`).
 ///
 /// # Errors
@@ -595,6 +612,11 @@ mod tests {
         assert!(parse_duration("--ttl", "soon").is_err());
         assert!(parse_duration("--ttl", "-5").is_err());
         assert!(parse_duration("--ttl", "1000y").is_err());
+        assert_eq!(parse_duration("--leeway", "0").unwrap(), 0);
+        for zero in ["0", "0s", " 0m "] {
+            assert!(parse_lifetime("--ttl", zero).is_err(), "{zero}");
+        }
+        assert_eq!(parse_lifetime("--ttl", "1s").unwrap(), 1);
     }
 
     #[test]

@@ -220,7 +220,7 @@ pub struct MigrateArgs {
 
 const EX_SERVE: &str = "Examples:
   jwtauth serve --listen 127.0.0.1:8080
-  curl -s -u alice:PASSWORD -X POST http://127.0.0.1:8080/token
+  curl -s -u alice -X POST http://127.0.0.1:8080/token     # curl asks for the password
   curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/protected";
 
 // `serve`'s options.
@@ -465,7 +465,7 @@ pub struct UserAddArgs {
     /// The user's earlier tokens are revoked, as `user passwd` does; --full-name and --email,
     /// when given, replace those fields too; groups, the disabled flag and fields this version
     /// does not know are kept. Without --update an existing NAME is exit 7.
-    /// Example: `printf 'pw\n' | jwtauth user add alice --update --password-stdin`.
+    /// Example: `printf '%s\n' "$PASSWORD" | jwtauth user add alice --update --password-stdin`.
     #[arg(long)]
     pub update: bool,
     #[command(flatten)]
@@ -537,7 +537,8 @@ pub struct UserPasswdArgs {
     /// Store this hash (bcrypt $2a$, $2b$, $2x$, $2y$, or argon2id $argon2id$) instead of
     /// reading a password
     ///
-    /// Example: `jwtauth user passwd alice --hash "$(htpasswd -nbB alice pw | cut -d: -f2)"`.
+    /// Example: `jwtauth user passwd alice --hash "$(htpasswd -nB alice | cut -d: -f2)"`
+    /// (htpasswd asks for the password).
     #[arg(long, value_name = "HASH", conflicts_with_all = ["cost", "scheme", "password_stdin"])]
     pub hash: Option<String>,
     #[command(flatten)]
@@ -668,9 +669,14 @@ pub struct LogoutArgs {
     /// is revoked as if it were given here
     #[arg(value_name = "TOKEN", conflicts_with = "all")]
     pub token: Option<String>,
-    /// Revoke every token of this subject issued up to now
+    /// Revoke every token of this subject issued up to now; NAME must be a user (exit 6
+    /// otherwise) unless --force
     #[arg(long, value_name = "NAME", value_parser = user_name)]
     pub all: Option<String>,
+    /// With --all: revoke even when NAME is not a user in the users store (the subject of
+    /// minted service tokens)
+    #[arg(long, requires = "all", conflicts_with = "token")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -713,8 +719,8 @@ pub struct CompletionsArgs {
 
 const EX_ROOT: &str = "\
 Examples:
-  printf 'pw\\n' | jwtauth user add alice --password-stdin
-  TOKEN=$(jwtauth login alice)
+  jwtauth user add alice                # asks for the password twice, without echo
+  TOKEN=$(printf '%s\\n' \"$PASSWORD\" | jwtauth login alice --password-stdin)
   jwtauth verify \"$TOKEN\" && jwtauth logout \"$TOKEN\"
 
 Exit codes: 0 ok, 1 invalid token, 2 usage, 3 expired, 4 revoked, 5 login refused,
@@ -749,8 +755,8 @@ Examples:
 const EX_HASH: &str = "\
 Examples:
   jwtauth hash --cost 12               # or --scheme argon2id
-  printf 'pw\\n' | jwtauth hash --password-stdin --user alice >> site.htpasswd
-  printf 'pw\\n' | jwtauth hash --password-stdin --check \"$HASH\" && echo match";
+  jwtauth hash --user alice >> site.htpasswd      # asks for the password twice
+  jwtauth hash --password-stdin --check \"$HASH\" < password.txt && echo match";
 
 const EX_USER: &str = "\
 Examples:
@@ -761,7 +767,7 @@ Examples:
 const EX_LOGIN: &str = "\
 Examples:
   jwtauth login alice
-  printf 'pw\\n' | jwtauth login alice --password-stdin --ttl 1h --aud api --aud billing
+  printf '%s\\n' \"$PASSWORD\" | jwtauth login alice --password-stdin --ttl 1h --aud api --aud billing
   jwtauth login alice --json";
 
 const EX_MINT: &str = "\
@@ -786,7 +792,7 @@ const EX_LOGOUT: &str = "\
 Examples:
   jwtauth logout \"$TOKEN\"
   cat tokens.txt | jwtauth logout -          # one result line per token
-  jwtauth logout --all alice";
+  jwtauth logout --all alice                 # --force for a subject that is no user";
 
 const EX_REVOCATIONS: &str = "\
 Examples:
@@ -826,14 +832,14 @@ Examples:
 const EX_USER_EXPORT: &str = "\
 Examples:
   jwtauth user export > site.htpasswd
-  htpasswd -vb site.htpasswd alice 'pw'
+  htpasswd -v site.htpasswd alice        # asks for alice's password
   jwtauth user export --json > users-backup.json";
 
 const EX_USER_ADD: &str = "\
 Examples:
   jwtauth user add alice --full-name 'Alice Liddell' --email alice@example.com
-  printf 'pw\\n' | jwtauth user add bob --password-stdin --update
-  jwtauth user add carol --hash \"$(htpasswd -nbB carol pw | cut -d: -f2)\"";
+  jwtauth user add bob --password-stdin --update < bob-password.txt
+  jwtauth user add carol --hash \"$(htpasswd -nB carol | cut -d: -f2)\"   # htpasswd asks";
 
 const EX_USER_LIST: &str = "\
 Examples:
@@ -849,13 +855,13 @@ Examples:
 const EX_USER_PASSWD: &str = "\
 Examples:
   jwtauth user passwd alice
-  printf 'new pw\\n' | jwtauth user passwd alice --password-stdin
+  printf '%s\\n' \"$NEW_PASSWORD\" | jwtauth user passwd alice --password-stdin
   jwtauth user passwd alice --hash \"$(jwtauth hash)\"";
 
 const EX_USER_CHECK: &str = "\
 Examples:
   jwtauth user check alice
-  printf 'pw\\n' | jwtauth user check alice --password-stdin && echo correct";
+  jwtauth user check alice --password-stdin < password.txt && echo correct";
 
 const EX_USER_SET: &str = "\
 Examples:

@@ -59,6 +59,27 @@ impl Ctx {
         if let Some(p) = given(&mut config, "state", &global.state, "JWTAUTH_STATE") {
             config.state = Some(p);
         }
+        // A mistyped Redis URL (`redis:/h`) is refused wherever it came from, naming it as
+        // given (SPEC §15), before anything could create a file of that name.
+        for (key, flag, var) in [
+            ("users", "--users", "JWTAUTH_USERS"),
+            ("state", "--state", "JWTAUTH_STATE"),
+        ] {
+            let value = if key == "users" {
+                &config.users
+            } else {
+                &config.state
+            };
+            if let Some(v) = value {
+                let what = match config.source(key) {
+                    Source::Flag => flag.to_string(),
+                    Source::Env => var.to_string(),
+                    Source::File(file) => format!("{} {key} =", file.display()),
+                    Source::Default => key.to_string(),
+                };
+                store::redis::refuse_mistyped(&what, v)?;
+            }
+        }
         for (flag, name) in [(&global.users, "--users"), (&global.state, "--state")] {
             refuse_password_on_argv(
                 flag.as_deref(),
@@ -221,10 +242,10 @@ impl Ctx {
     /// A token lifetime in seconds: `--ttl`, else config `ttl` (15m by default).
     ///
     /// # Errors
-    /// A usage error for a malformed `--ttl`.
+    /// A usage error for a malformed or zero `--ttl`.
     pub fn ttl(&self, flag: Option<&str>) -> Result<i64> {
         match flag {
-            Some(s) => Ok(tokens::parse_duration("--ttl", s)?),
+            Some(s) => Ok(tokens::parse_lifetime("--ttl", s)?),
             // Validated when the file was read: at most a century, so it fits.
             None => Ok(i64::try_from(self.settings.config.ttl.as_secs()).unwrap_or(i64::MAX)),
         }

@@ -25,6 +25,8 @@ pub mod code {
     pub const USER_EXISTS: u8 = 7;
     /// Data or configuration error.
     pub const DATA: u8 = 8;
+    /// Interrupted at a prompt (Ctrl-C): 128 + SIGINT, as a shell reports it.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// What a command can fail with.
@@ -42,6 +44,16 @@ pub enum Error {
     /// every one was skipped or already there.
     #[error("user import: nothing imported from {file}: {why}")]
     NothingImported { file: String, why: String },
+    /// `logout --all NAME` for a NAME that is not a user, without `--force` (exit 6): a typo
+    /// would otherwise revoke nothing anyone holds and look like success (SPEC §15).
+    #[error(
+        "no such user: {0}; to revoke the tokens of a subject that is not a user (a minted token's sub), add --force"
+    )]
+    NoSuchSubject(String),
+
+    /// Ctrl-C at a password prompt (exit 130, no message: the terminal shows `^C`'s line).
+    #[error("interrupted")]
+    Interrupted,
 
     /// Writing to stdout failed (a closed pipe is not reported).
     #[error("writing output: {0}")]
@@ -83,6 +95,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::PasswordMismatch | Error::NothingImported { .. } => code::INVALID,
+            Error::NoSuchSubject(_) => code::NO_USER,
+            Error::Interrupted => code::INTERRUPTED,
             Error::Output(_) => code::DATA,
             Error::Core(e) => match e {
                 CoreError::Invalid { .. } => code::USAGE,
@@ -95,6 +109,11 @@ impl Error {
                 CoreError::Store(_) | CoreError::Key(_) | CoreError::Config { .. } => code::DATA,
             },
         }
+    }
+
+    /// True for Ctrl-C at a prompt: exit 130 without a message.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted)
     }
 
     /// True when stdout was closed by the reader (`jwtauth … | head`): not a failure.

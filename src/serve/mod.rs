@@ -217,6 +217,14 @@ pub fn run(
     logging(opts.log_format);
     let lock_timeout = settings.lock_timeout;
     let users = store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?;
+    // Serving with no users file is allowed (users may be added while it runs), but it is
+    // most often a wrong path or home: say so once at start (SPEC §15).
+    if store::is_missing_file(settings.users_path()?) {
+        tracing::warn!(
+            users = %settings.users_path()?.display(),
+            "the users file does not exist: no one can log in until 'jwtauth user add' creates it"
+        );
+    }
     let revocations = store::open_revocations(
         settings.state_path()?,
         lock_timeout,

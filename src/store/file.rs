@@ -370,12 +370,16 @@ pub trait Document: Sized {
 }
 
 /// Reads a document without locking (writers replace files atomically, so a reader always
-/// sees a whole file). A missing file reads as empty.
+/// sees a whole file). A missing file reads as empty, and so does a 0-byte one (`touch
+/// users.json`, or a file an administrator created empty with its owner and mode ready,
+/// SPEC §15): the next write replaces it keeping that owner and mode. Anything else that does
+/// not parse, whitespace included, is corrupt and left alone.
 ///
 /// # Errors
 /// `Error::Io` or `Error::Corrupt`, naming the path.
 pub fn load<D: Document>(path: &Path) -> Result<D> {
     match read_optional(path)? {
+        Some(bytes) if bytes.is_empty() => Ok(D::empty()),
         Some(bytes) => D::parse_owned(path, bytes),
         None => Ok(D::empty()),
     }

@@ -285,16 +285,25 @@ pub enum Lookups {
     Many,
 }
 
+/// Whether `location` names a file that does not exist (a Redis URL never does): the store
+/// then reads as empty, which `user list` and `serve` point out (SPEC §15).
+pub fn is_missing_file(location: &Path) -> bool {
+    redis::url_of(location).is_none()
+        && matches!(std::fs::metadata(location), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
 /// Opens the users store at `location`: a file, or a `redis://`/`rediss://` URL (nothing is
-/// connected until the first operation).
+/// connected until the first operation). A location that looks like a mistyped Redis URL
+/// (`redis:/h`) is refused, never taken as a file of that name.
 ///
 /// # Errors
-/// A configuration error for a Redis URL that cannot be used.
+/// A configuration error for a Redis URL that cannot be used; a usage error for a mistyped one.
 pub fn open_users(
     location: &Path,
     lock_timeout: Duration,
     redis: &RedisOptions,
 ) -> Result<Box<dyn UserStore>> {
+    redis::refuse_mistyped("users", location)?;
     let store: Box<dyn UserStore> = match redis::url_of(location) {
         Some(url) => Box::new(RedisUsers::new(redis::Redis::open(url, redis)?)),
         None => Box::new(FileUsers::new(location, lock_timeout)),
@@ -364,16 +373,18 @@ impl UserStore for NfcUsers {
     }
 }
 
-/// Opens the revocation store at `location`: a file, or a `redis://`/`rediss://` URL.
+/// Opens the revocation store at `location`: a file, or a `redis://`/`rediss://` URL (a
+/// mistyped one is refused, as by [`open_users`]).
 ///
 /// # Errors
-/// A configuration error for a Redis URL that cannot be used.
+/// A configuration error for a Redis URL that cannot be used; a usage error for a mistyped one.
 pub fn open_revocations(
     location: &Path,
     lock_timeout: Duration,
     lookups: Lookups,
     redis: &RedisOptions,
 ) -> Result<Box<dyn RevocationStore>> {
+    redis::refuse_mistyped("state", location)?;
     Ok(match redis::url_of(location) {
         Some(url) => Box::new(RedisRevocations::new(redis::Redis::open(url, redis)?)),
         None => Box::new(FileRevocations::new(location, lock_timeout, lookups)),

@@ -54,6 +54,61 @@ pub fn url_of(location: &Path) -> Option<&str> {
     (s.starts_with("redis://") || s.starts_with("rediss://")).then_some(s)
 }
 
+/// Whether `location` looks like a Redis URL typed wrong (`redis:/h`, `redis//h`, `rediss:h`,
+/// `Redis://h`): `redis` or `rediss` in any case followed by `:` or `//`, yet not a
+/// `redis://` or `rediss://` URL. Taking such a value as a file name would quietly put the
+/// users or the revocations in a local file instead of the shared store (SPEC §15).
+/// `redis/users.json` (a directory named `redis`) stays a path.
+pub fn looks_mistyped(location: &Path) -> bool {
+    let s = location.to_string_lossy();
+    if s.starts_with("redis://") || s.starts_with("rediss://") {
+        return false;
+    }
+    let Some(head) = s.get(..5).filter(|h| h.eq_ignore_ascii_case("redis")) else {
+        return false;
+    };
+    let mut rest = &s[head.len()..];
+    if let Some(r) = rest.strip_prefix(['s', 'S']) {
+        rest = r;
+    }
+    rest.starts_with(':') || rest.starts_with("//")
+}
+
+/// Refuses a location that [`looks_mistyped`], naming it as `what` with any password shown
+/// as `***`.
+///
+/// # Errors
+/// A usage error (`Error::Invalid`).
+pub fn refuse_mistyped(what: &str, location: &Path) -> Result<()> {
+    if !looks_mistyped(location) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        format!("{what} {}", mask_mistyped(&location.to_string_lossy())),
+        "looks like a mistyped Redis URL: a Redis URL starts with redis:// or rediss:// (lower case); for a file of that name, start the path with ./",
+    ))
+}
+
+/// A mistyped URL (which the URL parser cannot read) with the user information before its
+/// last `@` hidden: `user:***` when it has a user name, else `***`.
+fn mask_mistyped(s: &str) -> String {
+    let Some((before, host)) = s.rsplit_once('@') else {
+        return s.to_string();
+    };
+    // The scheme as typed (`redis`, `rediss`, then any `:` and `/`), then the user information.
+    let scheme_len = before
+        .char_indices()
+        .skip(5)
+        .find(|&(i, c)| !(c == ':' || c == '/' || (i == 5 && c.eq_ignore_ascii_case(&'s'))))
+        .map_or(before.len(), |(i, _)| i);
+    let (scheme, userinfo) = before.split_at(scheme_len);
+    let hidden = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => "***".to_string(),
+    };
+    format!("{scheme}{hidden}@{host}")
+}
+
 /// Whether a Redis URL carries a password (which must never come from the command line).
 pub fn has_password(url: &str) -> bool {
     redis::parse_redis_url(url).is_some_and(|u| u.password().is_some_and(|p| !p.is_empty()))
@@ -222,5 +277,52 @@ impl Redis {
             location: format!("{} key {key:?}", self.location),
             why: format!("unreadable record: {why}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mistyped_redis_urls_are_told_from_urls_and_paths() {
+        for typo in [
+            "redis:/h",
+            "redis//h",
+            "rediss:h",
+            "redis:h",
+            "Redis://h",
+            "REDISS://h:6379/0",
+            "redis:",
+            "rediss//h",
+        ] {
+            assert!(looks_mistyped(Path::new(typo)), "{typo}");
+        }
+        for fine in [
+            "redis://h",
+            "rediss://h:6380/1",
+            "redis/users.json",
+            "redis.json",
+            "rediscache:x",
+            "./redis:/h",
+            "/var/lib/redis:/x",
+            "users.json",
+        ] {
+            assert!(!looks_mistyped(Path::new(fine)), "{fine}");
+        }
+    }
+
+    #[test]
+    fn a_mistyped_url_is_named_without_its_password() {
+        let e = refuse_mistyped("--users", Path::new("redis:/:Secret@h:6379/0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--users redis:/:***@h:6379/0: "), "{e}");
+        let e = refuse_mistyped("--state", Path::new("Rediss://u:Secret@h"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--state Rediss://u:***@h: "), "{e}");
+        assert_eq!(mask_mistyped("redis:h"), "redis:h");
+        assert!(refuse_mistyped("--users", Path::new("redis://h")).is_ok());
     }
 }

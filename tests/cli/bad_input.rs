@@ -423,7 +423,7 @@ fn unknown_file_version() {
     fs::write(env.state(), r#"{"version":2,"tokens":{},"users":{}}"#).unwrap();
     let before = bytes(&env.state());
     fails(
-        env.cmd().args(["logout", "--all", "bob"]),
+        env.cmd().args(["logout", "--all", "bob", "--force"]),
         8,
         &format!(
             "{}: unsupported file version 2 (this jwtauth reads version 1); it was not changed",

@@ -487,3 +487,111 @@ fn the_readme_example_lists_the_defaults() {
         assert_eq!(from_file[k]["source"], expected, "{k}");
     }
 }
+
+// ----- A mistyped Redis URL is never a file (SPEC §15) -----------------------------------------
+
+/// Every file under `root` (the files a command might have created).
+fn file_list(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read_dir") {
+            let p = e.expect("entry").path();
+            out.push(p.clone());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const MISTYPED: &str = "looks like a mistyped Redis URL: a Redis URL starts with redis:// or rediss:// (lower case); for a file of that name, start the path with ./";
+
+#[test]
+fn a_mistyped_redis_url_from_flag_env_or_config_is_exit_2_and_never_a_file() {
+    let env = Env::new();
+    env.init();
+    // Commands that write the users store, the revocation store, or only read them.
+    let commands: &[&[&str]] = &[
+        &["user", "add", "bob", "--cost", "4", "--password-stdin"],
+        &["logout", "--all", "bob", "--force"],
+        &["user", "list"],
+        &["revocations", "list"],
+        &["paths"],
+    ];
+    for typo in [
+        "redis:/127.0.0.1:6379",
+        "redis//127.0.0.1",
+        "rediss:cache.example",
+        "redis:cache",
+        "Redis://127.0.0.1",
+        "REDISS://cache.example:6380/1",
+    ] {
+        for key in ["users", "state"] {
+            let config = env.config_file();
+            let flag = format!("--{key}");
+            let var = format!("JWTAUTH_{}", key.to_uppercase());
+            let in_file = format!("{} {key} =", config.display());
+            for what in [&flag, &var, &in_file] {
+                if what == &in_file {
+                    env.write_config(&format!("{key} = \"{typo}\"\n"));
+                }
+                let before = file_list(env.path());
+                for args in commands {
+                    let mut cmd = env.cmd();
+                    if what == &flag {
+                        cmd.arg(&flag).arg(typo);
+                    } else if what == &var {
+                        cmd.env(&var, typo);
+                    }
+                    cmd.args(*args)
+                        .write_stdin("pw\n")
+                        .stderr_only(2, format!("jwtauth: {what} {typo}: {MISTYPED}\n"));
+                    assert_eq!(
+                        file_list(env.path()),
+                        before,
+                        "{what} {typo}: {args:?} created a file"
+                    );
+                }
+                if what == &in_file {
+                    std::fs::remove_file(&config).unwrap();
+                }
+            }
+        }
+    }
+    // A password in it is shown as ***.
+    let out = env
+        .cmd()
+        .env("JWTAUTH_USERS", "redis:/:Typo-Secret-1@cache:6379/0")
+        .args(["user", "list"])
+        .exits(2);
+    assert_eq!(
+        stderr_str(&out),
+        format!("jwtauth: JWTAUTH_USERS redis:/:***@cache:6379/0: {MISTYPED}\n")
+    );
+    let out = env
+        .cmd()
+        .env("JWTAUTH_STATE", "rediss:ops:Typo-Secret-2@cache")
+        .args(["paths"])
+        .exits(2);
+    assert_eq!(
+        stderr_str(&out),
+        format!("jwtauth: JWTAUTH_STATE rediss:ops:***@cache: {MISTYPED}\n")
+    );
+    // `migrate` names its own flags.
+    env.cmd()
+        .args(["migrate", "--users-to", "redis:/cache"])
+        .stderr_only(2, format!("jwtauth: --users-to redis:/cache: {MISTYPED}\n"));
+    // What only starts like one is a path: a directory named redis, or ./ before the name.
+    std::fs::create_dir(env.path().join("redis")).unwrap();
+    for path in ["redis/users.json", "./redis:cache"] {
+        env.cmd()
+            .args(["--users", path, "user", "add", "carol", "--cost", "4"])
+            .arg("--password-stdin")
+            .write_stdin("pw\n")
+            .exits(0);
+        assert!(env.path().join(path).is_file(), "{path}");
+    }
+}

@@ -1222,7 +1222,8 @@ fn case(name: &'static str, bytes: &[u8], pos: Option<(u32, u32)>) -> Case {
 
 fn corrupt_users_cases(h: &str) -> Vec<Case> {
     vec![
-        case("empty file", b"", Some((1, 0))),
+        // A 0-byte file is an empty store (SPEC §15, safety.rs); whitespace alone is not.
+        case("only a newline", b"\n", Some((2, 0))),
         case("truncated", br#"{"version": 1, "users": {"alice": {"username": "al"#, Some((1, 50))),
         case("garbage", b"\x00\xffnot json at all", Some((1, 1))),
         case("trailing garbage", b"{\"version\": 1, \"users\": {}}\n}", Some((2, 1))),
@@ -1310,7 +1311,8 @@ fn corrupt_state_file_is_never_overwritten() {
     let token = env.login("alice", "pw");
     let users_before = bytes(&env.users());
     let cases = vec![
-        case("empty file", b"", Some((1, 0))),
+        // A 0-byte file is an empty store (SPEC §15, safety.rs); whitespace alone is not.
+        case("only a newline", b"\n", Some((2, 0))),
         case(
             "truncated",
             b"{\"version\": 1, \"tokens\": {\"abc\": 17",
@@ -1344,7 +1346,7 @@ fn corrupt_state_file_is_never_overwritten() {
             ("logout --all", vec!["logout", "--all", "alice"], ""),
             (
                 "logout --all other",
-                vec!["logout", "--all", "someone-else"],
+                vec!["logout", "--all", "someone-else", "--force"],
                 "",
             ),
             ("logout TOKEN", vec!["logout", &token], ""),

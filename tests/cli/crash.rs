@@ -43,7 +43,7 @@ fn spawn(env: &Env, w: &Job) -> Child {
             cmd.args(["user", "add", name, "--cost", "4", "--password-stdin"]);
         }
         Job::Logout(sub) => {
-            cmd.args(["logout", "--all", sub]);
+            cmd.args(["logout", "--all", sub, "--force"]);
         }
     }
     let mut child = cmd

@@ -96,7 +96,7 @@ fn a_lock_left_by_a_killed_holder_blocks_no_one() {
     let probe = || {
         env.cmd()
             .env("JWTAUTH_LOCK_TIMEOUT", "0")
-            .args(["logout", "--all", "probe"])
+            .args(["logout", "--all", "probe", "--force"])
             .output()
             .unwrap()
     };
@@ -122,7 +122,7 @@ fn a_lock_left_by_a_killed_holder_blocks_no_one() {
     let out = env
         .cmd()
         .env("JWTAUTH_LOCK_TIMEOUT", "0.3")
-        .args(["logout", "--all", "bob"])
+        .args(["logout", "--all", "bob", "--force"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");

@@ -287,3 +287,46 @@ fn no_token_at_a_terminal_is_a_usage_error_not_a_silent_wait() {
     }
     assert!(!env.state().exists(), "nothing was written");
 }
+
+// ----- Ctrl-C at a hidden prompt gives the terminal back (SPEC §15) ---------------------------
+
+#[test]
+fn ctrl_c_at_a_password_prompt_turns_echo_back_on_and_exits_130() {
+    let env = Env::new();
+    env.add_user("alice", "pw");
+    let before = snapshot(env.path());
+    // (args, the prompt to interrupt, prompts answered before it)
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (&["user", "add", "bob", "--cost", "4"], "Password: ", &[]),
+        (
+            &["user", "add", "bob", "--cost", "4"],
+            "Retype password: ",
+            &["Password: "],
+        ),
+        (&["login", "alice"], "Password: ", &[]),
+        (&["user", "check", "alice"], "Password: ", &[]),
+        (
+            &["user", "passwd", "alice", "--cost", "4"],
+            "Password: ",
+            &[],
+        ),
+        (&["hash", "--cost", "4"], "Password: ", &[]),
+    ];
+    for (args, at, answered) in cases {
+        let mut p = spawn(&env, args);
+        for prompt in *answered {
+            answer(&mut p, prompt, "half-typed");
+        }
+        p.exp_string(at).expect("prompt");
+        wait_for_echo(&p, false);
+        p.send_control('c').expect("ctrl-c");
+        let out = p.exp_eof().expect("eof");
+        assert!(
+            echoing(&p),
+            "{args:?} at {at:?}: the terminal's echo is still off after Ctrl-C"
+        );
+        assert_eq!(exit_code(&mut p), 130, "{args:?} at {at:?}: {out:?}");
+        assert!(!out.contains("half-typed"), "{out:?}");
+        assert_eq!(snapshot(env.path()), before, "{args:?} changed a file");
+    }
+}

@@ -50,7 +50,7 @@ fn a_corrupt_state_file_is_reported_even_with_an_index() {
     env.init();
     let token = env.mint(&["--sub", "alice"]);
     env.cmd()
-        .args(["logout", "--all", "nobody"])
+        .args(["logout", "--all", "nobody", "--force"])
         .assert()
         .code(0);
     std::fs::write(env.state(), b"{\"version\": 1, \"tokens\": {").unwrap();

@@ -324,7 +324,7 @@ fn state_and_key_symlinks_are_written_through() {
     let state = env.path().join("state-link.json");
     symlink("real/state.json", &state);
     env.cmd()
-        .args(["logout", "--all", "carol", "--state"])
+        .args(["logout", "--all", "carol", "--force", "--state"])
         .arg(&state)
         .exits(0);
     assert!(
@@ -418,9 +418,9 @@ fn a_rewrite_keeps_owner_and_group() {
     assert_eq!(owner(&env.users()), (4321, 5432, 0o640));
     env.cmd().args(["user", "disable", "alice"]).exits(0);
     assert_eq!(owner(&env.users()), (4321, 5432, 0o640));
-    env.cmd().args(["logout", "--all", "x"]).exits(0);
+    env.cmd().args(["logout", "--all", "x", "--force"]).exits(0);
     std::os::unix::fs::chown(env.state(), Some(4321), Some(5432)).unwrap();
-    env.cmd().args(["logout", "--all", "y"]).exits(0);
+    env.cmd().args(["logout", "--all", "y", "--force"]).exits(0);
     assert_eq!(owner(&env.state()), (4321, 5432, 0o600));
 }
 
@@ -466,7 +466,9 @@ fn unknown_fields_of_records_and_documents_survive_every_write() {
         r#"{"version":1,"tokens":{},"users":{},"replicated_from":"host-a","epoch":7}"#,
     )
     .unwrap();
-    env.cmd().args(["logout", "--all", "carol"]).exits(0);
+    env.cmd()
+        .args(["logout", "--all", "carol", "--force"])
+        .exits(0);
     env.cmd().args(["revocations", "prune"]).exits(0);
     let v: Value = serde_json::from_slice(&bytes(&env.state())).unwrap();
     assert_eq!(v["replicated_from"], "host-a");
@@ -571,7 +573,10 @@ fn duplicate_keys_and_mismatched_usernames_are_corrupt() {
     refused_untouched(
         &env,
         &env.state(),
-        &[&["logout", "--all", "x"], &["revocations", "list"]],
+        &[
+            &["logout", "--all", "x", "--force"],
+            &["revocations", "list"],
+        ],
         "duplicate entry \"j1\"",
     );
 }
@@ -1133,4 +1138,74 @@ fn a_negative_ttl_gets_the_duration_error() {
         .assert()
         .code(2)
         .stderr(predicates::str::starts_with("jwtauth: --leeway \"-5\": "));
+}
+
+// ----- A 0-byte users or state file is an empty store (SPEC §15) ------------------------------
+
+#[cfg(unix)]
+#[test]
+fn a_zero_byte_users_or_state_file_is_an_empty_store_that_takes_writes_and_keeps_its_mode() {
+    let env = Env::new();
+    env.init();
+    // As an administrator prepares them: created empty, with the mode they should keep.
+    std::fs::create_dir_all(env.users().parent().unwrap()).unwrap();
+    for p in [env.users(), env.state()] {
+        std::fs::write(&p, b"").unwrap();
+        chmod(&p, 0o640);
+    }
+    env.cmd().args(["user", "list"]).stderr_only(
+        0,
+        format!("jwtauth: no users in {}\n", env.users().display()),
+    );
+    let out = env.cmd().args(["user", "list", "--json"]).exits(0);
+    assert_eq!(common::json(&out.stdout), json!({"users": []}));
+    env.cmd().args(["user", "show", "alice"]).exits(6);
+    env.cmd()
+        .args(["login", "alice", "--password-stdin"])
+        .write_stdin("pw\n")
+        .stderr_only(
+            5,
+            "jwtauth: login refused: incorrect username or password\n",
+        );
+    let out = env.cmd().args(["revocations", "list", "--json"]).exits(0);
+    assert_eq!(
+        common::json(&out.stdout),
+        json!({"tokens": [], "users": []})
+    );
+    let minted = env.mint(&["--sub", "svc"]);
+    env.cmd().args(["verify", &minted]).exits(0);
+    assert_eq!(bytes(&env.users()), b"", "reading wrote nothing");
+    assert_eq!(bytes(&env.state()), b"", "reading wrote nothing");
+
+    // The first write fills them, keeping the mode.
+    env.add_user("alice", "pw");
+    assert_eq!(common::mode(&env.users()), 0o640);
+    let token = env.login("alice", "pw");
+    env.cmd().args(["logout", &token]).exits(0);
+    assert_eq!(common::mode(&env.state()), 0o640);
+    env.cmd().args(["verify", &token]).exits(4);
+    env.cmd().args(["user", "show", "alice", "--json"]).exits(0);
+
+    // Emptied in place again (the inode stays, so only the size and times tell): the
+    // revocation index of the old contents is not used for it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(env.state())
+        .unwrap();
+    env.cmd().args(["verify", &token]).exits(0);
+    env.cmd()
+        .args(["verify", "-"])
+        .write_stdin(format!("{token}\n"))
+        .exits(0);
+
+    // Whitespace alone is not empty: still a corrupt file, left as it is.
+    std::fs::write(env.users(), b"\n").unwrap();
+    let out = env.cmd().args(["user", "list"]).exits(8);
+    assert!(
+        stderr_str(&out).contains("not a valid jwtauth file at line 2 column 0"),
+        "{}",
+        stderr_str(&out)
+    );
+    assert_eq!(bytes(&env.users()), b"\n");
 }

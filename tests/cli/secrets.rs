@@ -290,3 +290,101 @@ fn help_never_shows_a_redis_password_from_the_environment() {
     }
     assert!(pages > 25, "walked only {pages} help pages");
 }
+
+// ----- no --help example puts a password where ps or the shell history shows it (SPEC §6) ------
+
+/// Why `line` shows a literal password on a command line, if it does: `echo`/`printf` of a
+/// literal piped into `--password-stdin`, a `--password` flag, htpasswd's batch mode (`-b`),
+/// or `curl -u name:password`.
+fn password_on_display(line: &str) -> Option<&'static str> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).copied().unwrap_or("");
+        if *w == "--password" || w.starts_with("--password=") {
+            return Some("a --password flag");
+        }
+        if w.ends_with("htpasswd")
+            && next.starts_with('-')
+            && !next.starts_with("--")
+            && next.contains('b')
+        {
+            return Some("htpasswd -b takes the password as an argument");
+        }
+        if (*w == "-u" || *w == "--user") && next.contains(':') {
+            return Some("curl -u NAME:PASSWORD");
+        }
+    }
+    let segments: Vec<&str> = line.split('|').collect();
+    for pair in segments.windows(2) {
+        let (source, reader) = (pair[0], pair[1]);
+        if !reader.contains("--password-stdin") {
+            continue;
+        }
+        // The last echo or printf before the pipe, with its arguments: a password from a
+        // variable ("$PASSWORD") is fine, a literal one is not.
+        let start = ["echo ", "printf "]
+            .iter()
+            .filter_map(|c| source.rfind(c))
+            .max();
+        if let Some(start) = start
+            && !source[start..].contains('$')
+        {
+            return Some("a literal password piped into --password-stdin");
+        }
+    }
+    None
+}
+
+#[test]
+fn no_help_example_shows_a_literal_password() {
+    // The checker itself catches what the examples used to say.
+    for bad in [
+        "  printf 'pw\\n' | jwtauth user add alice --password-stdin",
+        "  TOKEN=$(printf 'pw\\n' | jwtauth login alice --password-stdin)",
+        "  echo 'pw' | jwtauth hash --password-stdin --user alice",
+        "  echo \"s3cret\" | jwtauth user check alice --password-stdin && echo correct",
+        "  jwtauth user add carol --hash \"$(htpasswd -nbB carol pw | cut -d: -f2)\"",
+        "  htpasswd -vb site.htpasswd alice 'pw'",
+        "  curl -s -u alice:PASSWORD -X POST http://127.0.0.1:8080/token",
+        "  jwtauth login alice --password hunter2",
+    ] {
+        assert!(password_on_display(bad).is_some(), "not caught: {bad}");
+    }
+    for fine in [
+        "  printf '%s\\n' \"$PASSWORD\" | jwtauth login alice --password-stdin --ttl 1h",
+        "  jwtauth user check alice --password-stdin < password.txt && echo correct",
+        "  echo '{\"sub\":\"old\"}' | jwtauth mint --payload -",
+        "  jwtauth user add carol --hash \"$(htpasswd -nB carol | cut -d: -f2)\"",
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/protected",
+    ] {
+        assert_eq!(password_on_display(fine), None, "{fine}");
+    }
+
+    let env = Env::new();
+    let mut todo = vec![Vec::<String>::new()];
+    let (mut pages, mut stdin_examples) = (0, 0);
+    while let Some(path) = todo.pop() {
+        let out = env.cmd().args(&path).arg("--help").output().unwrap();
+        let help = common::stdout_str(&out);
+        assert_eq!(out.status.code(), Some(0), "{path:?}: {help}");
+        for line in help.lines() {
+            if let Some(why) = password_on_display(line) {
+                panic!("jwtauth {} --help: {why}:\n{line}", path.join(" "));
+            }
+            if line.contains("| jwtauth") && line.contains("--password-stdin") {
+                stdin_examples += 1;
+            }
+        }
+        pages += 1;
+        for sub in subcommands(&help) {
+            let mut next = path.clone();
+            next.push(sub);
+            todo.push(next);
+        }
+    }
+    assert!(pages > 25, "walked only {pages} help pages");
+    assert!(
+        stdin_examples > 0,
+        "no --password-stdin example was looked at"
+    );
+}

@@ -1640,3 +1640,49 @@ fn after_a_rotation_the_server_publishes_both_keys_and_accepts_the_retired_keys_
     let served = body_json(send(s.get("/.well-known/jwks.json")));
     assert_eq!(served["keys"].as_array().unwrap().len(), 1);
 }
+
+// ----- start-up warnings (SPEC §15) --------------------------------------------------------------
+
+#[test]
+fn serve_warns_at_start_when_the_users_file_does_not_exist() {
+    let env = Env::new();
+    env.init();
+    let mut s = Server::start(&env);
+    // It serves all the same: users may be added while it runs.
+    assert_eq!(
+        s.login_form("alice", ALICE_PW).status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Only the log is checked here: a SIGTERM soon after start can end the server before
+    // its handler for it is installed (not a graceful stop), which other tests cover.
+    s.stop();
+    let log = s.log();
+    let users = env.users().display().to_string();
+    let warned: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("the users file does not exist"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{log:?}");
+    assert!(
+        warned[0].contains(" WARN ") && warned[0].contains(&users),
+        "{warned:?}"
+    );
+    // The warning comes before the start-up line.
+    let listening = log
+        .iter()
+        .position(|l| l.starts_with("jwtauth: listening on "))
+        .expect("start-up line");
+    let warning = log.iter().position(|l| l == warned[0]).unwrap();
+    assert!(warning < listening, "{log:?}");
+
+    // With a users file (even one without users) there is nothing to warn about.
+    env.add_user("alice", ALICE_PW);
+    let mut s = Server::start(&env);
+    s.healthy();
+    s.stop();
+    let log = s.log();
+    assert!(
+        !log.iter().any(|l| l.contains("users file")),
+        "a warning with a users file: {log:?}"
+    );
+}

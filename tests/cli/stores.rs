@@ -58,6 +58,7 @@ also_on_redis!(
     confusable_add => crate::usernames::user_add_refuses_a_name_confusable_with_a_user,
     json_import_round_trip => crate::user_import::user_export_json_imports_back_as_it_was,
     confusable_import => crate::user_import::import_skips_names_confusable_with_a_user_or_an_earlier_line,
+    logout_all_needs_a_user_or_force => crate::users::logout_all_of_a_name_that_is_no_user_is_exit_6_unless_forced,
 );
 
 on_both_stores!(
@@ -270,9 +271,11 @@ fn login_verify_logout_and_logout_all(env: &Env) {
     // A new login after "log out everywhere" is never born revoked.
     let t3 = env.login("alice", PW);
     env.cmd().args(["verify", &t3]).exits(0);
-    // `logout --all` takes any subject; a minted token of it is revoked.
+    // `logout --all --force` takes any subject; a minted token of it is revoked.
     let m = env.mint(&["--sub", "svc", "--iat", "1000000000", "--exp", "4000000000"]);
-    env.cmd().args(["logout", "--all", "svc"]).exits(0);
+    env.cmd()
+        .args(["logout", "--all", "svc", "--force"])
+        .exits(0);
     env.cmd().args(["verify", &m]).exits(4);
     // Verification refusals that are no revocation are the same on both stores.
     let expired = env.mint(&[
@@ -358,7 +361,9 @@ fn revocations_list_and_prune(env: &Env) {
     assert_eq!(empty, serde_json::json!({"tokens": [], "users": []}));
     let t = env.login("alice", PW);
     env.cmd().args(["logout", &t]).exits(0);
-    env.cmd().args(["logout", "--all", "bob"]).exits(0);
+    env.cmd()
+        .args(["logout", "--all", "bob", "--force"])
+        .exits(0);
     let jti = env.decoded(&t)["payload"]["jti"].clone();
     let exp = env.decoded(&t)["payload"]["exp"].clone();
     let list = json(

@@ -844,7 +844,7 @@ fn logout_all_revokes_any_subject() {
         .code(0)
         .stdout("");
     env.cmd()
-        .args(["-q", "logout", "--all", "svc"])
+        .args(["-q", "logout", "--all", "svc", "--force"])
         .stderr_only(0, "");
     let after = env.login("alice", PW);
     assert_subject_revoked(&env, &before, &after, "alice");
@@ -1492,7 +1492,10 @@ fn logout_refuses_expired_and_invalid_tokens_and_writes_nothing() {
     );
 
     // With a state file present, a refused logout leaves it byte for byte.
-    env.cmd().args(["logout", "--all", "z"]).assert().code(0);
+    env.cmd()
+        .args(["logout", "--all", "z", "--force"])
+        .assert()
+        .code(0);
     let before = common::bytes(&env.state());
     env.cmd().args(["logout", &expired]).assert().code(3);
     env.cmd().args(["logout", "garbage"]).assert().code(1);
@@ -1568,7 +1571,7 @@ fn revocations_list_text_and_json() {
     let jti = payload(&env, &t)["jti"].as_str().unwrap().to_string();
     env.cmd().args(["logout", &t]).assert().code(0);
     env.cmd()
-        .args(["logout", "--all", "alice"])
+        .args(["logout", "--all", "alice", "--force"])
         .assert()
         .code(0);
     let at = revocations(&env)["users"]["alice"].as_i64().unwrap();
@@ -1606,7 +1609,10 @@ fn expired_entries_are_pruned_on_the_next_write_and_by_prune() {
         .unwrap();
     };
     write_state(&env.state());
-    env.cmd().args(["logout", "--all", "x"]).assert().code(0);
+    env.cmd()
+        .args(["logout", "--all", "x", "--force"])
+        .assert()
+        .code(0);
     let s = revocations(&env);
     assert_eq!(s["tokens"], json!({"live": live}), "{s}");
     assert_eq!(s["users"]["bob"], 7);
@@ -2346,5 +2352,83 @@ fn logout_dash_revokes_every_token_on_stdin() {
             "error 1 empty line\nerror 1 empty line\n".into(),
             "jwtauth: invalid token: no tokens on stdin\n".into()
         )
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A zero lifetime is refused everywhere (SPEC §15), as config `ttl = 0` is
+// ---------------------------------------------------------------------------------------
+
+/// Every file under the temp home with its bytes.
+fn files_under(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_zero_ttl_is_exit_2_with_the_reason_and_changes_nothing() {
+    let env = Env::new();
+    env.init();
+    env.add_user("alice", PW);
+    // A state file and a key ring exist, so "nothing changed" covers them too.
+    let t = env.login("alice", PW);
+    env.cmd().args(["logout", &t]).exits(0);
+    let before = files_under(env.path());
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["login", "alice", "--password-stdin", "--ttl", "0"],
+            "--ttl \"0\"",
+        ),
+        (
+            &["login", "alice", "--password-stdin", "--ttl", "0m"],
+            "--ttl \"0m\"",
+        ),
+        (&["mint", "--sub", "svc", "--ttl", "0"], "--ttl \"0\""),
+        (&["mint", "--sub", "svc", "--ttl", "0s"], "--ttl \"0s\""),
+        (
+            &["--json", "mint", "--sub", "svc", "--ttl", " 0 "],
+            "--ttl \"0\"",
+        ),
+        // The old binary served (forever) with tokens born expired; the timeout ends it.
+        (
+            &["serve", "--listen", "127.0.0.1:0", "--ttl", "0"],
+            "--ttl \"0\"",
+        ),
+    ];
+    for (args, what) in cases {
+        env.cmd()
+            .args(*args)
+            .write_stdin(format!("{PW}\n"))
+            .timeout(Duration::from_secs(30))
+            .stderr_only(2, format!("jwtauth: {what}: must be longer than zero\n"));
+        assert_eq!(files_under(env.path()), before, "{args:?} changed a file");
+    }
+    // The shortest lifetime there is still works.
+    let short = env.mint(&["--sub", "svc", "--ttl", "1s"]);
+    let p = payload(&env, &short);
+    assert_eq!(
+        p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap(),
+        1,
+        "{p}"
+    );
+    // And the configuration file refuses 0 as before.
+    env.write_config("ttl = 0\n");
+    let out = env.cmd().args(["mint", "--sub", "svc"]).exits(8);
+    assert!(
+        stderr_str(&out).contains("ttl: must be longer than zero"),
+        "{}",
+        stderr_str(&out)
     );
 }

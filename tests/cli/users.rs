@@ -909,3 +909,109 @@ fn user_export_defaults_to_htpasswd_and_offers_json() {
         .stdout("");
     assert_eq!(common::bytes(&env.users()), bytes);
 }
+
+// ----- user list without a users file (SPEC §15) ----------------------------------------------
+
+#[test]
+fn user_list_without_a_users_file_says_so_on_stderr_and_exits_0_with_no_users() {
+    let env = Env::new();
+    let note = |path: &Path| {
+        format!(
+            "jwtauth: no users file at {}; 'jwtauth user add NAME' creates it\n",
+            path.display()
+        )
+    };
+    let out = env.cmd().args(["user", "list"]).exits(0);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), note(&env.users()));
+    let out = env.cmd().args(["user", "list", "--json"]).exits(0);
+    assert_eq!(json(&out.stdout), json!({"users": []}));
+    assert_eq!(stderr(&out), note(&env.users()));
+    // -q keeps stderr for errors only.
+    env.cmd().args(["-q", "user", "list"]).stderr_only(0, "");
+    // A --users path that does not exist is named as given.
+    let elsewhere = env.path().join("elsewhere/users.json");
+    env.cmd()
+        .arg("--users")
+        .arg(&elsewhere)
+        .args(["user", "list"])
+        .stderr_only(0, note(&elsewhere));
+    assert!(
+        !env.users().exists() && !elsewhere.exists(),
+        "listing created a file"
+    );
+    // A users file with no users in it is another case.
+    env.add_user("alice", "pw");
+    env.cmd().args(["user", "remove", "alice"]).exits(0);
+    env.cmd().args(["user", "list"]).stderr_only(
+        0,
+        format!("jwtauth: no users in {}\n", env.users().display()),
+    );
+    let out = env.cmd().args(["user", "list", "--json"]).exits(0);
+    assert_eq!(json(&out.stdout), json!({"users": []}));
+    assert_eq!(stderr(&out), "");
+}
+
+// ----- logout --all NAME: a user, unless --force (SPEC §15) -----------------------------------
+
+/// Also run on Redis (`stores.rs`): it asserts only through the commands.
+#[test]
+pub(crate) fn logout_all_of_a_name_that_is_no_user_is_exit_6_unless_forced() {
+    let env = Env::new();
+    env.init();
+    env.add_user("alice", "pw");
+    let alice = env.login("alice", "pw");
+    let svc = env.mint(&["--sub", "svc-orders"]);
+    let revoked = || {
+        json(
+            &env.cmd()
+                .args(["revocations", "list", "--json"])
+                .exits(0)
+                .stdout,
+        )
+    };
+    let before = revoked();
+    let refused = |name: &str| {
+        format!(
+            "jwtauth: no such user: {name}; to revoke the tokens of a subject that is not a user (a minted token's sub), add --force\n"
+        )
+    };
+    // A typo of a user's name, and a minted token's subject: nothing is revoked.
+    for args in [
+        &["logout", "--all", "alcie"][..],
+        &["--json", "logout", "--all", "alcie"],
+        &["-q", "logout", "--all", "alcie"],
+    ] {
+        env.cmd().args(args).stderr_only(6, refused("alcie"));
+    }
+    env.cmd()
+        .args(["logout", "--all", "svc-orders"])
+        .stderr_only(6, refused("svc-orders"));
+    assert_eq!(revoked(), before);
+    env.cmd().args(["verify", &svc]).exits(0);
+    env.cmd().args(["verify", &alice]).exits(0);
+    // --force revokes any subject.
+    let out = env
+        .cmd()
+        .args(["--json", "logout", "--all", "svc-orders", "--force"])
+        .exits(0);
+    assert_eq!(json(&out.stdout)["sub"], "svc-orders");
+    env.cmd().args(["verify", &svc]).exits(4);
+    // A user needs no --force (and --force changes nothing for one).
+    env.cmd().args(["logout", "--all", "alice"]).exits(0);
+    env.cmd().args(["verify", &alice]).exits(4);
+    env.cmd()
+        .args(["logout", "--all", "alice", "--force"])
+        .exits(0);
+    // --force only goes with --all.
+    env.cmd()
+        .args(["logout", "--force"])
+        .stderr_only(2, predicates::str::contains("--all <NAME>"));
+    let out = env.cmd().args(["logout", "--force", &svc]).exits(2);
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).starts_with("jwtauth: usage: ") && stderr(&out).contains("--force"),
+        "{}",
+        stderr(&out)
+    );
+}

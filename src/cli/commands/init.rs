@@ -86,6 +86,8 @@ fn rotate(args: &InitArgs, ctx: &Ctx) -> Result<()> {
     let keep = args
         .keep
         .as_deref()
+        // `--keep 0` is no token lifetime: the old key stops verifying at once, which is
+        // meaningful (and what `keys retire` does later), so it stays allowed.
         .map(|d| tokens::parse_duration("--keep", d))
         .transpose()?;
     if matches!(ctx.settings.key, Some(KeyConfig::Secret(_))) && ctx.settings.key_file.is_none() {

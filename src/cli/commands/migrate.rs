@@ -19,6 +19,14 @@ use crate::store::{self, Lookups, redis};
 pub fn run(args: &MigrateArgs, ctx: &Ctx) -> Result<()> {
     refuse_password_on_argv(args.users_to.as_deref(), "--users-to", "")?;
     refuse_password_on_argv(args.state_to.as_deref(), "--state-to", "")?;
+    for (flag, to) in [
+        ("--users-to", &args.users_to),
+        ("--state-to", &args.state_to),
+    ] {
+        if let Some(to) = to {
+            redis::refuse_mistyped(flag, to)?;
+        }
+    }
     let s = &ctx.settings;
     let mut report = serde_json::Map::new();
     if let Some(to) = &args.users_to {

@@ -13,15 +13,21 @@ use crate::verifier::{Rules, Scratch, Verifier};
 use super::token::{Input, Lines};
 
 /// `logout TOKEN` revokes one verified token; `logout -` every token on stdin, one result
-/// line each; `logout --all NAME` revokes every token of NAME issued up to now.
+/// line each; `logout --all NAME` revokes every token of NAME issued up to now, NAME being a
+/// user unless `--force`.
 ///
 /// # Errors
 /// The token's own exit code when it does not verify (nothing is written); with `-`, 1 if
-/// any token was not revoked.
+/// any token was not revoked; 6 for `--all NAME` when NAME is not a user, without `--force`.
 pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
     if let Some(sub) = &args.all {
         if sub.is_empty() {
             return Err(Error::usage("--all", "the subject must not be empty"));
+        }
+        // A mistyped name would mark a subject no token has and look like success; a minted
+        // service token's subject is no user, hence --force (SPEC §15).
+        if !args.force && !ctx.users()?.exists(sub)? {
+            return Err(Error::NoSuchSubject(sub.clone()));
         }
         ctx.revocations(Lookups::Few)?
             .revoke_subject(sub, ctx.now, ctx.now)?;

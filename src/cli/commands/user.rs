@@ -232,8 +232,19 @@ impl<'a> Record<'a> {
     }
 }
 
+/// `user list`. A missing users file is an empty store (exit 0, no users), and stderr says
+/// that there is no file at that path, in text and `--json` alike, so a wrong `--users` or
+/// home is noticed (SPEC §15).
 fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
     let all = ctx.users()?.list()?;
+    let path = ctx.settings.users_path()?;
+    let missing = all.is_empty() && crate::store::is_missing_file(path);
+    if missing {
+        ctx.info(format!(
+            "no users file at {}; 'jwtauth user add NAME' creates it",
+            path.display()
+        ));
+    }
     if ctx.json {
         let allow = ctx.settings.config.allow_legacy_hashes;
         let records: Vec<Record> = all
@@ -243,10 +254,12 @@ fn list(args: &UserListArgs, ctx: &Ctx) -> Result<()> {
         return output::json(&json!({ "users": records }));
     }
     if all.is_empty() {
-        ctx.info(format!(
-            "no users in {}",
-            crate::store::redis::display(ctx.settings.users_path()?)
-        ));
+        if !missing {
+            ctx.info(format!(
+                "no users in {}",
+                crate::store::redis::display(path)
+            ));
+        }
         return Ok(());
     }
     let mut header = vec![
