@@ -196,7 +196,6 @@ mod tests {
                 std::env::var_os("JWTAUTH_NO_SKIP").is_none(),
                 "redis-server is not installed"
             );
-            eprintln!("skipped: redis-server is not installed");
             return None;
         };
         let out = child.stdout.take()?;

@@ -348,8 +348,10 @@ fn token_from_a_password_grant_form() {
     let obj = body.as_object().unwrap();
     assert_eq!(
         obj.keys().collect::<Vec<_>>(),
-        ["access_token", "expires_in", "token_type"]
+        ["access_token", "device", "expires_in", "token_type"]
     );
+    // The device value for later logins (SPEC §15): `<nonce>.<time>.<mac>`.
+    assert_eq!(body["device"].as_str().unwrap().split('.').count(), 3);
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 900, "default ttl 15m");
     let token = body["access_token"].as_str().unwrap();
