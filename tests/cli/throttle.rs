@@ -249,3 +249,53 @@ fn a_zero_user_rate_is_refused_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn on_redis_a_burst_across_two_servers_gets_max_failures_checks_in_all() {
+    let Some(redis) = crate::common::redis::RedisServer::start() else {
+        return;
+    };
+    let envs = [0, 1].map(|_| Env::with_store(&redis.url()));
+    for e in &envs {
+        e.write_config("[serve]\nthrottle_max_failures = 3\n");
+    }
+    envs[0].init();
+    let key = std::fs::read(envs[0].secret()).expect("key");
+    crate::common::write_secret(&envs[1].secret(), &key);
+    envs[0].add_user("alice", ALICE_PW);
+    let servers = envs.each_ref().map(|e| Arc::new(Server::start(e)));
+    // 60 parallel guesses from one address, half on each server: at most 3 checks in all.
+    let n = 60;
+    let barrier = Arc::new(Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let s = servers[i % 2].clone();
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                b.wait();
+                token_from(&s, "203.0.113.9", "alice", "wrong-guess", None).status()
+            })
+        })
+        .collect();
+    let statuses: Vec<StatusCode> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let checked = statuses
+        .iter()
+        .filter(|c| **c == StatusCode::BAD_REQUEST)
+        .count();
+    assert!(
+        (1..=3).contains(&checked),
+        "{checked} password checks ran (limit 3): {statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|c| [StatusCode::BAD_REQUEST, StatusCode::TOO_MANY_REQUESTS].contains(c))
+    );
+    // The ban holds on both.
+    for s in &servers {
+        assert_eq!(
+            token_from(s, "203.0.113.9", "alice", ALICE_PW, None).status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+}
