@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::ThrottleOptions;
@@ -42,7 +42,8 @@ struct Record {
 
 /// The counters.
 pub struct Throttle {
-    opts: ThrottleOptions,
+    /// Replaced when `SIGHUP` reloads the configuration.
+    opts: RwLock<ThrottleOptions>,
     names: Mutex<HashMap<String, Record>>,
     addrs: Mutex<HashMap<IpAddr, Record>>,
     shared: Option<Shared>,
@@ -56,11 +57,21 @@ impl Throttle {
     /// Empty counters.
     pub fn new(opts: ThrottleOptions) -> Self {
         Throttle {
-            opts,
+            opts: RwLock::new(opts),
             names: Mutex::default(),
             addrs: Mutex::default(),
             shared: None,
         }
+    }
+
+    /// The options in force.
+    fn opts(&self) -> ThrottleOptions {
+        *self.opts.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the options (`SIGHUP`); counts and bans so far stay.
+    pub fn set_options(&self, opts: ThrottleOptions) {
+        *self.opts.write().unwrap_or_else(|p| p.into_inner()) = opts;
     }
 
     /// Counters in Redis, shared by every instance that uses the same server and prefix.
@@ -116,7 +127,7 @@ impl Throttle {
             let [n, a] = Self::keys(&s.redis, "throttle", name, addr);
             let [bn, ba] = Self::keys(&s.redis, "ban", name, addr);
             let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
-            let ban = ms(self.opts.ban);
+            let ban = ms(self.opts().ban);
             // A failure not counted (Redis away) bans nobody; `banned` fails closed meanwhile.
             let _ = s.redis.with(|c| {
                 s.failed
@@ -124,8 +135,8 @@ impl Throttle {
                     .key(&a)
                     .key(&bn)
                     .key(&ba)
-                    .arg(ms(self.opts.window))
-                    .arg(self.opts.max_failures.max(1))
+                    .arg(ms(self.opts().window))
+                    .arg(self.opts().max_failures.max(1))
                     .arg(ban)
                     .arg(unix_ms().saturating_add(ban))
                     .invoke::<()>(c)
@@ -139,7 +150,7 @@ impl Throttle {
 
     fn count<K: std::hash::Hash + Eq>(&self, map: &mut HashMap<K, Record>, key: K, now: Instant) {
         if map.len() >= SWEEP_AT {
-            let window = self.opts.window.max(self.opts.ban);
+            let window = self.opts().window.max(self.opts().ban);
             map.retain(|_, r| {
                 r.failures
                     .last()
@@ -149,10 +160,10 @@ impl Throttle {
         }
         let r = map.entry(key).or_default();
         r.failures
-            .retain(|t| now.duration_since(*t) < self.opts.window);
+            .retain(|t| now.duration_since(*t) < self.opts().window);
         r.failures.push(now);
-        if r.failures.len() >= self.opts.max_failures as usize {
-            r.banned_until = Some(now + self.opts.ban);
+        if r.failures.len() >= self.opts().max_failures as usize {
+            r.banned_until = Some(now + self.opts().ban);
             r.failures.clear();
         }
     }

@@ -254,9 +254,13 @@ fn chown_tree(path: &Path, id: u32) {
     }
 }
 
-/// Path of the built binary.
+/// `JWTAUTH_TEST_BIN` runs the tests against another build (e.g. an older one, to check
+/// that a test pins a bug).
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_jwtauth"))
+    std::env::var_os("JWTAUTH_TEST_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_jwtauth")),
+        PathBuf::from,
+    )
 }
 
 /// Reads a file's bytes (panics if missing).
