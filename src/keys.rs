@@ -940,3 +940,73 @@ fn stamps_of(files: &[PathBuf]) -> Vec<Option<[u64; 5]>> {
         .map(|f| std::fs::metadata(f).ok().map(|m| store::stamp(&m)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn settings(path: &Path) -> Settings {
+        Settings {
+            users: None,
+            state: None,
+            key: Some(KeyConfig::File {
+                path: path.to_path_buf(),
+                source: crate::settings::KeySource::Flag,
+            }),
+            key_file: Some(path.to_path_buf()),
+            config_dir: None,
+            lock_timeout: Duration::from_secs(5),
+            redis: crate::store::RedisOptions {
+                prefix: String::new(),
+                timeout: Duration::from_secs(1),
+                password: None,
+            },
+            config: crate::config::Config::default(),
+        }
+    }
+
+    /// Unchanged files cost no reload (the same set); a change is seen by the next call; a
+    /// broken file keeps the last good set, marked stale, until a good one replaces it.
+    #[test]
+    fn live_keys_reload_only_when_the_files_change() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "a".repeat(40)).expect("write");
+        let settings = settings(&path);
+        let built = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&built);
+        let live = LiveKeys::new(
+            &settings,
+            load(&settings).expect("key"),
+            move |key| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                Ok(key.id)
+            },
+            |_| {},
+        )
+        .expect("live keys");
+        let first = live.current();
+        assert!(Arc::ptr_eq(&first.set, &live.current().set));
+        assert_eq!(built.load(Ordering::Relaxed), 1);
+
+        std::fs::write(&path, "b".repeat(41)).expect("write");
+        let second = live.current();
+        assert_ne!(first.set, second.set);
+        assert!(!second.stale);
+        assert_eq!(built.load(Ordering::Relaxed), 2);
+
+        std::fs::write(&path, "").expect("write");
+        let broken = live.current();
+        assert_eq!(broken.set, second.set);
+        assert!(broken.stale);
+        // Tried once per change, not per call.
+        live.current();
+        assert_eq!(built.load(Ordering::Relaxed), 2);
+
+        std::fs::write(&path, "c".repeat(42)).expect("write");
+        let third = live.current();
+        assert!(!third.stale);
+        assert_ne!(third.set, second.set);
+    }
+}
