@@ -763,7 +763,8 @@ pub fn modified(path: &Path) -> Option<i64> {
 /// reloaded, or the new files could not be loaded (the last good set stays).
 #[derive(Debug)]
 pub enum KeyEvent<'a> {
-    /// The files changed and were loaded: the key that signs now.
+    /// The files changed and were loaded with another signing key or another set of
+    /// retired keys (or after a failure): the key that signs now.
     Reloaded { id: &'a str, retired: usize },
     /// The files changed and could not be loaded (or built into `T`): the last good set
     /// still verifies; `LiveKeys::current` says it is stale, so nothing signs with it.
@@ -797,6 +798,9 @@ struct Loaded<T> {
     stamps: Vec<Option<[u64; 5]>>,
     set: Arc<T>,
     stale: bool,
+    /// The signing key's id and how many retired keys it has: a reload that changes neither
+    /// (a ring rewritten by `note_ttl`, a `SIGHUP`) is not reported as a key change.
+    keys: (String, usize),
 }
 
 /// The set to use for one request.
@@ -827,10 +831,11 @@ impl<T> LiveKeys<T> {
     ) -> Result<Self> {
         let config = settings.key_config()?.clone();
         let watched = watched_files(&config, &key);
-        // Taken before the caller loaded `key` would be better; taking them now only costs
-        // one more reload if the files changed in between.
-        let stamps = stamps_of(&watched);
+        let keys = (key.id.clone(), key.retired.len());
         let set = Arc::new(build(key)?);
+        // Taken after `build`, which may record a lifetime in the ring (`note_ttl`): that
+        // write is not a change to reload for.
+        let stamps = stamps_of(&watched);
         Ok(LiveKeys {
             config,
             build: Box::new(build),
@@ -840,6 +845,7 @@ impl<T> LiveKeys<T> {
                 stamps,
                 set,
                 stale: false,
+                keys,
             }),
         })
     }
@@ -892,8 +898,11 @@ impl<T> LiveKeys<T> {
                 };
                 state.watched = watched;
                 state.set = Arc::new(set);
-                state.stale = false;
-                (self.on_event)(KeyEvent::Reloaded { id: &id, retired });
+                let was_stale = std::mem::replace(&mut state.stale, false);
+                if was_stale || state.keys != (id.clone(), retired) {
+                    (self.on_event)(KeyEvent::Reloaded { id: &id, retired });
+                }
+                state.keys = (id, retired);
             }
             Err(e) => {
                 state.stamps = stamps;

@@ -198,6 +198,15 @@ fn the_lifetime_serve_signs_is_recorded_in_the_key_ring() {
     let env = env();
     let server = Server::start_with(&env, &["--ttl", "30d"]);
     let before = token(&server);
+    // Recording the lifetime rewrote the ring: that is no key change.
+    assert!(
+        server
+            .log()
+            .iter()
+            .all(|l| !l.contains("key change picked up")),
+        "{:?}",
+        server.log()
+    );
     let started = now();
     let done = rotate(&env);
     let keys = json(&env.cmd().args(["keys", "list", "--json"]).exits(0).stdout);
@@ -309,4 +318,20 @@ fn sighup_warns_about_what_needs_a_restart() {
     // The users are still those of the file in use at start.
     let e = login(&server)["expires_in"].as_i64().expect("expires_in");
     assert!((7190..=7200).contains(&e), "{e}");
+}
+
+/// The access checks are rebuilt with the reloaded audience.
+#[test]
+fn sighup_applies_a_new_audience_to_access_checks() {
+    let env = env();
+    write_config(&env, "audience = \"api-a\"\n");
+    let server = Server::start(&env);
+    let for_a = token(&server);
+    assert_eq!(server.protected(&for_a).status(), StatusCode::OK);
+    write_config(&env, "audience = \"api-b\"\n");
+    hangup(&server);
+    assert_eq!(server.protected(&for_a).status(), StatusCode::UNAUTHORIZED);
+    let for_b = token(&server);
+    assert_eq!(env.decoded(&for_b)["payload"]["aud"], "api-b");
+    assert_eq!(server.protected(&for_b).status(), StatusCode::OK);
 }
