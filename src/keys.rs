@@ -2,6 +2,7 @@
 //! `init`, which creates them.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -223,7 +224,11 @@ pub fn load_existing(settings: &Settings) -> Result<Option<Key>> {
 }
 
 fn locate(settings: &Settings) -> Result<Option<Key>> {
-    match settings.key_config()? {
+    locate_in(settings.key_config()?)
+}
+
+fn locate_in(config: &KeyConfig) -> Result<Option<Key>> {
+    match config {
         KeyConfig::Secret(bytes) => {
             if bytes.is_empty() {
                 return Err(Error::key("JWT_SECRET_KEY", "is set but empty"));
@@ -752,4 +757,265 @@ pub fn modified(path: &Path) -> Option<i64> {
     let t = std::fs::metadata(path).ok()?.modified().ok()?;
     let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
     i64::try_from(secs).ok()
+}
+
+/// What `LiveKeys` reports when the files it watches changed (`stat`): the key set was
+/// reloaded, or the new files could not be loaded (the last good set stays).
+#[derive(Debug)]
+pub enum KeyEvent<'a> {
+    /// The files changed and were loaded with another signing key or another set of
+    /// retired keys (or after a failure): the key that signs now.
+    Reloaded { id: &'a str, retired: usize },
+    /// The files changed and could not be loaded (or built into `T`): the last good set
+    /// still verifies; `LiveKeys::current` says it is stale, so nothing signs with it.
+    Failed(&'a Error),
+}
+
+/// The configured key as it is on disk now, for a long-running process (`serve`): the loaded
+/// key with the retired keys of its ring, built into `T` (e.g. the key and its verifiers).
+///
+/// Every `current` takes the identity (`store::stamp`: size, mtime, ctime, inode, device) of
+/// the key file, its `.alg` record, its key ring `<key file>.keys.json` (and, for the default
+/// location, the other default file), and compares it with the one the set was loaded from:
+/// a few `stat`s and an `Arc` clone while nothing changed. When something changed, the key is
+/// loaded again and `T` rebuilt once (other requests keep the set they have meanwhile), so
+/// `init --rotate`, `keys retire` and `init --force` count from the next request. A key from
+/// `JWT_SECRET_KEY` has no file: nothing is watched.
+///
+/// When the changed files cannot be loaded (a corrupt or unreadable key or ring), the last
+/// good set is kept for verifying and marked stale (`Current::stale`): a signer should refuse
+/// to sign rather than sign with a key that may have been replaced. The next change retries.
+pub struct LiveKeys<T> {
+    config: KeyConfig,
+    build: Box<dyn Fn(Key) -> Result<T> + Send + Sync>,
+    on_event: Box<dyn Fn(KeyEvent<'_>) + Send + Sync>,
+    state: RwLock<Loaded<T>>,
+}
+
+/// A loaded set and the identities of the files it was loaded from.
+struct Loaded<T> {
+    watched: Vec<PathBuf>,
+    stamps: Vec<Option<[u64; 5]>>,
+    set: Arc<T>,
+    stale: bool,
+    /// The signing key's id and how many retired keys it has: a reload that changes neither
+    /// (a ring rewritten by `note_ttl`, a `SIGHUP`) is not reported as a key change.
+    keys: (String, usize),
+}
+
+/// The set to use for one request.
+pub struct Current<T> {
+    /// The last good set.
+    pub set: Arc<T>,
+    /// True when the key files changed since and could not be loaded.
+    pub stale: bool,
+}
+
+impl<T> std::fmt::Debug for LiveKeys<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKeys").finish_non_exhaustive()
+    }
+}
+
+impl<T> LiveKeys<T> {
+    /// Watches the key of `settings`, starting from `key` (loaded from it by the caller);
+    /// `build` makes the set from each loaded key, `on_event` hears of every reload.
+    ///
+    /// # Errors
+    /// A configuration error when no key is configured; `build`'s error for `key`.
+    pub fn new(
+        settings: &Settings,
+        key: Key,
+        build: impl Fn(Key) -> Result<T> + Send + Sync + 'static,
+        on_event: impl Fn(KeyEvent<'_>) + Send + Sync + 'static,
+    ) -> Result<Self> {
+        let config = settings.key_config()?.clone();
+        let watched = watched_files(&config, &key);
+        let keys = (key.id.clone(), key.retired.len());
+        let set = Arc::new(build(key)?);
+        // Taken after `build`, which may record a lifetime in the ring (`note_ttl`): that
+        // write is not a change to reload for.
+        let stamps = stamps_of(&watched);
+        Ok(LiveKeys {
+            config,
+            build: Box::new(build),
+            on_event: Box::new(on_event),
+            state: RwLock::new(Loaded {
+                watched,
+                stamps,
+                set,
+                stale: false,
+                keys,
+            }),
+        })
+    }
+
+    /// The current set: reloaded first when the key files changed since it was loaded.
+    pub fn current(&self) -> Current<T> {
+        {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if stamps_of(&state.watched) == state.stamps {
+                return Current {
+                    set: Arc::clone(&state.set),
+                    stale: state.stale,
+                };
+            }
+        }
+        self.reload(false)
+    }
+
+    /// Loads the key again (and rebuilds the set) now, whether or not its files changed
+    /// (`SIGHUP`, or when what `build` depends on changed).
+    pub fn reload_now(&self) -> Current<T> {
+        self.reload(true)
+    }
+
+    fn reload(&self, force: bool) -> Current<T> {
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        // The stamps are taken before the read: a change in between only causes one more
+        // reload on the next call, never a stale set that lasts.
+        let stamps = stamps_of(&state.watched);
+        if !force && stamps == state.stamps {
+            return Current {
+                set: Arc::clone(&state.set),
+                stale: state.stale,
+            };
+        }
+        let loaded = locate_in(&self.config).and_then(|key| {
+            let key = key.ok_or_else(|| Error::key("no signing key", "the key file is gone"))?;
+            let watched = watched_files(&self.config, &key);
+            let (id, retired) = (key.id.clone(), key.retired.len());
+            Ok((watched, id, retired, (self.build)(key)?))
+        });
+        match loaded {
+            Ok((watched, id, retired, set)) => {
+                // Files the new key has that the old one had not (a new default file) are
+                // stamped now; the ones watched before keep the stamps taken before the read.
+                state.stamps = if watched == state.watched {
+                    stamps
+                } else {
+                    stamps_of(&watched)
+                };
+                state.watched = watched;
+                state.set = Arc::new(set);
+                let was_stale = std::mem::replace(&mut state.stale, false);
+                if was_stale || state.keys != (id.clone(), retired) {
+                    (self.on_event)(KeyEvent::Reloaded { id: &id, retired });
+                }
+                state.keys = (id, retired);
+            }
+            Err(e) => {
+                state.stamps = stamps;
+                state.stale = true;
+                (self.on_event)(KeyEvent::Failed(&e));
+            }
+        }
+        Current {
+            set: Arc::clone(&state.set),
+            stale: state.stale,
+        }
+    }
+}
+
+/// The files whose change means `key` must be loaded again: the key file, its `.alg` record
+/// and its key ring, plus the other default file when the key is in the default location
+/// (`init --force --alg` there replaces one default file with the other). None for
+/// `JWT_SECRET_KEY`.
+fn watched_files(config: &KeyConfig, key: &Key) -> Vec<PathBuf> {
+    let Some(path) = &key.path else {
+        return Vec::new();
+    };
+    let mut files = vec![
+        path.clone(),
+        store::sidecar(path, ".alg"),
+        keyring::path(path),
+    ];
+    if let KeyConfig::Default { dir } = config {
+        for name in [DEFAULT_SECRET, DEFAULT_PRIVATE] {
+            let other = dir.join(name);
+            if other != *path {
+                files.push(other);
+            }
+        }
+    }
+    files
+}
+
+/// The identity of each file's current version (`None`: there is none, or it cannot be
+/// looked at).
+fn stamps_of(files: &[PathBuf]) -> Vec<Option<[u64; 5]>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).ok().map(|m| store::stamp(&m)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn settings(path: &Path) -> Settings {
+        Settings {
+            users: None,
+            state: None,
+            key: Some(KeyConfig::File {
+                path: path.to_path_buf(),
+                source: crate::settings::KeySource::Flag,
+            }),
+            key_file: Some(path.to_path_buf()),
+            config_dir: None,
+            lock_timeout: Duration::from_secs(5),
+            redis: crate::store::RedisOptions {
+                prefix: String::new(),
+                timeout: Duration::from_secs(1),
+                password: None,
+            },
+            config: crate::config::Config::default(),
+        }
+    }
+
+    /// Unchanged files cost no reload (the same set); a change is seen by the next call; a
+    /// broken file keeps the last good set, marked stale, until a good one replaces it.
+    #[test]
+    fn live_keys_reload_only_when_the_files_change() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "a".repeat(40)).expect("write");
+        let settings = settings(&path);
+        let built = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&built);
+        let live = LiveKeys::new(
+            &settings,
+            load(&settings).expect("key"),
+            move |key| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                Ok(key.id)
+            },
+            |_| {},
+        )
+        .expect("live keys");
+        let first = live.current();
+        assert!(Arc::ptr_eq(&first.set, &live.current().set));
+        assert_eq!(built.load(Ordering::Relaxed), 1);
+
+        std::fs::write(&path, "b".repeat(41)).expect("write");
+        let second = live.current();
+        assert_ne!(first.set, second.set);
+        assert!(!second.stale);
+        assert_eq!(built.load(Ordering::Relaxed), 2);
+
+        std::fs::write(&path, "").expect("write");
+        let broken = live.current();
+        assert_eq!(broken.set, second.set);
+        assert!(broken.stale);
+        // Tried once per change, not per call.
+        live.current();
+        assert_eq!(built.load(Ordering::Relaxed), 2);
+
+        std::fs::write(&path, "c".repeat(42)).expect("write");
+        let third = live.current();
+        assert!(!third.stale);
+        assert_ne!(third.set, second.set);
+    }
 }

@@ -44,7 +44,7 @@ impl KeySource {
 }
 
 /// The key as configured, before anything is read from disk.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum KeyConfig {
     /// An explicit key file (`--key`, `JWTAUTH_KEY_FILE` or config `key`): it must exist, it is
     /// never created.

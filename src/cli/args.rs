@@ -22,7 +22,7 @@ pub struct Cli {
 ///
 /// `--users`/`--state` show their environment variables' names, never their values: a Redis
 /// URL there may carry a password (SPEC §15).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Users file [default: <data dir>/users.json]
@@ -226,7 +226,7 @@ const EX_SERVE: &str = "Examples:
 // `serve`'s options.
 // (Not a doc comment: with `defer`, an `Args` doc comment would replace the help
 // text of every command that flattens it.)
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR")]

@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Command::Config => config::run(&ctx),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
-        Command::Serve(a) => serve::run(a, &ctx),
+        Command::Serve(a) => serve::run(a, &cli.global, &ctx),
         Command::Migrate(a) => migrate::run(a, &ctx),
     }
 }

@@ -25,7 +25,7 @@ use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
 use super::metrics::{self, Login};
-use super::{App, Checker, MAX_BODY, REQUEST_TIMEOUT, forward, net, throttle};
+use super::{App, MAX_BODY, REQUEST_TIMEOUT, forward, net, throttle};
 use crate::auth;
 use crate::clock::Clock;
 use crate::error::{Error, VerifyError};
@@ -295,16 +295,41 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Which verifier of the current key set checks a token.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Checking {
+    /// The configured audience (access checks).
+    Access,
+    /// Any audience (revoking and introspecting: revoking is not granting).
+    AnyAudience,
+}
+
+impl Checking {
+    fn of(any: bool) -> Self {
+        if any {
+            Checking::AnyAudience
+        } else {
+            Checking::Access
+        }
+    }
+}
+
 /// Verifies `token` now, against the current revocations.
 /// With `claims_out`, the payload is returned too (for introspection).
 pub(super) fn check(
     app: &App,
-    checker: &Checker,
+    with: Checking,
     token: &str,
     claims_out: Option<&mut Value>,
 ) -> Result<Verified, Error> {
     app.revocations.refresh()?;
     let started = Instant::now();
+    // The keys as the key files are now (`init --rotate`, `keys retire`: SPEC §15).
+    let keys = app.keys();
+    let checker = match with {
+        Checking::Access => &keys.access,
+        Checking::AnyAudience => &keys.any,
+    };
     let out = checker.with(|verifier, scratch| {
         verifier.verify(
             token.as_bytes(),
@@ -345,12 +370,12 @@ async fn authorize_off(
     headers: &HeaderMap,
 ) -> Result<Verified, Response> {
     if !app.revocations.is_remote() {
-        return authorize(app, if any { &app.any } else { &app.access }, headers);
+        return authorize(app, Checking::of(any), headers);
     }
     let headers = headers.clone();
     off_worker(
         app,
-        move |app| authorize(app, if any { &app.any } else { &app.access }, &headers),
+        move |app| authorize(app, Checking::of(any), &headers),
         |e| Err(unavailable(&e)),
     )
     .await
@@ -358,7 +383,7 @@ async fn authorize_off(
 
 /// The bearer token of the request, verified by `verifier`, or the response to send.
 #[allow(clippy::result_large_err)]
-fn authorize(app: &App, verifier: &Checker, headers: &HeaderMap) -> Result<Verified, Response> {
+fn authorize(app: &App, verifier: Checking, headers: &HeaderMap) -> Result<Verified, Response> {
     let Some(token) = bearer(headers) else {
         return Err(unauthorized(false, ""));
     };
@@ -486,7 +511,7 @@ async fn token(
     let name = crate::users::normalize_name(&name).into_owned();
     let client = client_ip(&app, peer.ip(), &headers);
     // ----- throttle (SPEC §15): counted now, refunded on success --------------------------
-    let device = throttle::device_value(app.opts.cookie_secure, &headers, &body)
+    let device = throttle::device_value(app.opts().cookie_secure, &headers, &body)
         .and_then(|v| throttle::device_of(&app, &name, &v));
     let check = match app.throttle.begin(&name, client, device, app.clock.now()) {
         Ok(b) => b,
@@ -562,7 +587,7 @@ pub(super) fn issue(
     let password = password?;
     // The check and any rehash (SPEC §11) run here, on the hashing pool's thread: at most one
     // argon2 or bcrypt computation per slot, so the pool bounds their memory too.
-    let logged_in = auth::authenticate(app.users.as_ref(), name, &password, &app.opts.hashing)?;
+    let logged_in = auth::authenticate(app.users.as_ref(), name, &password, &app.opts().hashing)?;
     drop(password);
     if let auth::Rehash::Failed(e) = &logged_in.rehash {
         tracing::warn!(
@@ -574,20 +599,22 @@ pub(super) fn issue(
     }
     let user = logged_in.user;
     let iat = auth::issue_time(app.revocations.as_ref(), &user.username, &app.clock)?;
-    let exp = iat + app.opts.ttl;
+    let exp = iat + app.opts().ttl;
     let mut claims = Map::new();
     claims.insert("sub".into(), user.username.clone().into());
     claims.insert("iat".into(), iat.into());
     claims.insert("exp".into(), exp.into());
     claims.insert("jti".into(), tokens::new_jti()?.into());
-    if let Some(iss) = &app.opts.issuer {
+    if let Some(iss) = &app.opts().issuer {
         claims.insert("iss".into(), iss.clone().into());
     }
-    if let Some(aud) = &app.opts.audience {
+    if let Some(aud) = &app.opts().audience {
         claims.insert("aud".into(), aud.clone().into());
     }
     claims.extend(auth::user_claims(&user));
-    let access_token = tokens::sign(&app.key, app.key.alg, &claims, false)?;
+    // The current key (SPEC §15); none while changed key files cannot be loaded.
+    let keys = app.signing_keys()?;
+    let access_token = tokens::sign(&keys.key, keys.key.alg, &claims, false)?;
     Ok(TokenResponse {
         access_token,
         token_type: "bearer",
@@ -604,7 +631,7 @@ pub(super) fn client_ip(app: &App, peer: IpAddr, headers: &HeaderMap) -> IpAddr 
         .collect::<Vec<_>>()
         .join(",");
     net::client_ip(
-        &app.opts.trusted_proxies,
+        &app.opts().trusted_proxies,
         peer,
         (!xff.is_empty()).then_some(xff.as_str()),
     )
@@ -749,7 +776,7 @@ async fn revoke(State(app): Shared, body: Bytes) -> Response {
         );
     };
     // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
-    let verified = match check(&app, &app.any, form.token.trim(), None) {
+    let verified = match check(&app, Checking::AnyAudience, form.token.trim(), None) {
         Ok(v) => v,
         Err(Error::Token(_)) => return StatusCode::OK.into_response(),
         Err(e) => return unavailable(&e),
@@ -776,7 +803,7 @@ async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Resp
     if !caller
         .sub
         .as_ref()
-        .is_some_and(|s| app.opts.introspection_subjects.contains(s))
+        .is_some_and(|s| app.opts().introspection_subjects.contains(s))
     {
         return unauthorized(true, "this token may not introspect");
     }
@@ -789,7 +816,7 @@ async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Resp
     };
     let token = form.token.trim();
     let mut claims = Value::Null;
-    let checked = check(&app, &app.any, token, Some(&mut claims));
+    let checked = check(&app, Checking::AnyAudience, token, Some(&mut claims));
     match checked {
         Ok(v) => {
             let mut out = Map::new();
@@ -819,7 +846,7 @@ async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Resp
     ))]
 async fn jwks(State(app): Shared) -> Response {
     // The signing key and the retired keys that still verify (`init --rotate`).
-    let published = crate::keys::jwks(&app.key, app.clock.now());
+    let published = crate::keys::jwks(&app.keys().key, app.clock.now());
     if published.is_empty() {
         api_error(
             StatusCode::NOT_FOUND,
@@ -833,7 +860,7 @@ async fn jwks(State(app): Shared) -> Response {
 
 /// The server's own base URL: the configured issuer, else from the request's Host.
 fn base_url(app: &App, headers: &HeaderMap) -> String {
-    if let Some(iss) = &app.opts.issuer {
+    if let Some(iss) = &app.opts().issuer {
         return iss.trim_end_matches('/').to_string();
     }
     let host = headers
@@ -857,7 +884,7 @@ async fn metadata(State(app): Shared, headers: HeaderMap) -> Response {
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["none"],
     });
-    if app.key.public.is_some() {
+    if app.keys().key.public.is_some() {
         m["jwks_uri"] = format!("{base}/.well-known/jwks.json").into();
     }
     axum::Json(m).into_response()

@@ -26,7 +26,8 @@ use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
 use super::api::{
-    self, api_error, check, client_ip, revoke_verified, token_failure, unauthorized, unavailable,
+    self, Checking, api_error, check, client_ip, revoke_verified, token_failure, unauthorized,
+    unavailable,
 };
 use super::metrics::Login;
 use super::{App, throttle};
@@ -148,7 +149,7 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
 // ----- the request's origin -----------------------------------------------------------------
 
 fn peer_trusted(app: &App, peer: IpAddr) -> bool {
-    app.opts.trusted_proxies.iter().any(|c| c.contains(peer))
+    app.opts().trusted_proxies.iter().any(|c| c.contains(peer))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -194,7 +195,7 @@ fn cross_site(app: &App, peer: IpAddr, headers: &HeaderMap) -> bool {
                     .map(|_| &origin[s.len()..])
             });
             match host {
-                Some(h) => !host_allowed(strip_port(h), own, &app.opts.allowed_redirect_hosts),
+                Some(h) => !host_allowed(strip_port(h), own, &app.opts().allowed_redirect_hosts),
                 // `Origin: null` (a sandboxed or privacy-sensitive context) and the like.
                 None => true,
             }
@@ -224,10 +225,10 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 /// `Set-Cookie` for the session: `Max-Age` seconds, 0 to clear it.
 fn set_cookie(app: &App, value: &str, max_age: i64) -> Option<HeaderValue> {
     let mut c = format!("{COOKIE}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax");
-    if app.opts.cookie_secure {
+    if app.opts().cookie_secure {
         c.push_str("; Secure");
     }
-    if let Some(d) = &app.opts.cookie_domain {
+    if let Some(d) = &app.opts().cookie_domain {
         c.push_str("; Domain=");
         c.push_str(d);
     }
@@ -284,7 +285,7 @@ fn forward_check(app: &App, uri: &Uri, headers: &HeaderMap) -> Check {
         return Check::Unauthorized(unauthorized(false, ""));
     };
     let mut claims = Value::Null;
-    let v = match check(app, &app.access, token, Some(&mut claims)) {
+    let v = match check(app, Checking::Access, token, Some(&mut claims)) {
         Ok(v) => v,
         Err(Error::Token(e)) => return Check::Unauthorized(unauthorized(true, token_failure(&e))),
         Err(e) => return Check::Other(unavailable(&e)),
@@ -410,7 +411,7 @@ fn login_redirect(app: &App, peer: IpAddr, headers: &HeaderMap) -> Option<Respon
         return None;
     }
     let original = format!("{proto}://{host}{path}");
-    let login = match app.opts.login_url.as_deref() {
+    let login = match app.opts().login_url.as_deref() {
         Some(u) if !u.starts_with('/') => u.to_string(),
         Some(p) => format!("{proto}://{host}{p}"),
         None => format!("{proto}://{host}/login"),
@@ -570,7 +571,7 @@ pub async fn login_page(
         .and_then(|q| q.rd)
         .unwrap_or_default();
     let own = own_host(&app, peer.ip(), &headers);
-    let rd = safe_redirect(&rd, own, &app.opts.allowed_redirect_hosts);
+    let rd = safe_redirect(&rd, own, &app.opts().allowed_redirect_hosts);
     page(StatusCode::OK, &rd, "", None)
 }
 
@@ -597,7 +598,7 @@ pub async fn login_submit(
         .and_then(|f| f.rd.clone())
         .or_else(|| query::<RdQuery>(&uri).and_then(|q| q.rd))
         .unwrap_or_default();
-    let rd = safe_redirect(&rd, own, &app.opts.allowed_redirect_hosts);
+    let rd = safe_redirect(&rd, own, &app.opts().allowed_redirect_hosts);
     if cross_site(&app, peer.ip(), &headers) {
         return page(
             StatusCode::FORBIDDEN,
@@ -619,7 +620,7 @@ pub async fn login_submit(
     let name = crate::users::normalize_name(&name).into_owned();
     let client = client_ip(&app, peer.ip(), &headers);
     // ----- throttle (SPEC §15): counted now, refunded on success --------------------------
-    let device = throttle::device_value(app.opts.cookie_secure, &headers, &body)
+    let device = throttle::device_value(app.opts().cookie_secure, &headers, &body)
         .and_then(|v| throttle::device_of(&app, &name, &v));
     let check = match app.throttle.begin(&name, client, device, app.clock.now()) {
         Ok(b) => b,
@@ -674,7 +675,7 @@ pub async fn login_submit(
             app.metrics.login(Login::Success);
             let mut res = see_other(&rd, set_cookie(&app, &t.access_token, t.expires_in));
             let device = app.throttle.new_device(&name, app.clock.now());
-            if let Some(c) = throttle::device_set_cookie(app.opts.cookie_secure, &device) {
+            if let Some(c) = throttle::device_set_cookie(app.opts().cookie_secure, &device) {
                 res.headers_mut().append(header::SET_COOKIE, c);
             }
             res
@@ -713,7 +714,7 @@ pub async fn logout_browser(
         .filter(|rd| !rd.is_empty())
         .map_or_else(
             || "/login".to_string(),
-            |rd| safe_redirect(&rd, own, &app.opts.allowed_redirect_hosts),
+            |rd| safe_redirect(&rd, own, &app.opts().allowed_redirect_hosts),
         );
     if cross_site(&app, peer.ip(), &headers) {
         return page(
@@ -725,7 +726,7 @@ pub async fn logout_browser(
     }
     if let Some(token) = session_cookie(&headers) {
         // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
-        match check(&app, &app.any, token, None) {
+        match check(&app, Checking::AnyAudience, token, None) {
             Ok(v) => match revoke_verified(&app, v).await {
                 Ok(()) | Err(Error::Token(_)) => {}
                 Err(e) => return unavailable(&e),

@@ -15,15 +15,16 @@ mod throttle;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::clock::Clock as _;
 use crate::clock::SystemClock;
 use crate::error::{Error, Result};
-use crate::keys::Key;
+use crate::keys::{Key, KeyEvent, LiveKeys};
 use crate::settings::Settings;
 use crate::store::{self, Lookups, RevocationStore, UserStore};
 use crate::verifier::{Rules, Scratch, Verifier};
@@ -73,6 +74,9 @@ pub struct Options {
     pub listen: String,
     /// Lifetime of the tokens `POST /token` issues, in seconds.
     pub ttl: i64,
+    /// The configuration's `ttl`: what `init --rotate` keeps a key for without a record in
+    /// the key ring, so a longer `ttl` is recorded there (SPEC §15).
+    pub configured_ttl: i64,
     /// `iss` of issued tokens, and the metadata's `issuer`.
     pub issuer: Option<String>,
     /// `aud` of issued tokens, and the audience access checks expect.
@@ -107,6 +111,7 @@ impl Options {
         Options {
             listen: c.serve.listen.to_string(),
             ttl: i64::try_from(c.ttl.as_secs()).unwrap_or(i64::MAX),
+            configured_ttl: i64::try_from(c.ttl.as_secs()).unwrap_or(i64::MAX),
             issuer: c.issuer.clone(),
             audience: c.audience.clone(),
             introspection_subjects: c.serve.introspection_subjects.clone(),
@@ -143,6 +148,10 @@ pub(crate) struct Checker {
     id: u64,
 }
 
+/// Scratch kept per thread: the two checkers of the current key set, and a few of earlier
+/// sets that requests in flight may still use.
+const MAX_SCRATCH: usize = 6;
+
 thread_local! {
     /// The scratch of each checker this thread has verified with (a serve process has two).
     static SCRATCH: RefCell<Vec<(u64, Scratch)>> = const { RefCell::new(Vec::new()) };
@@ -164,6 +173,11 @@ impl Checker {
                 let at = match all.iter().position(|(id, _)| *id == self.id) {
                     Some(at) => at,
                     None => {
+                        // Key changes build new checkers: the scratch of the oldest ones,
+                        // no longer used, goes.
+                        if all.len() >= MAX_SCRATCH {
+                            all.remove(0);
+                        }
                         all.push((self.id, Scratch::new()));
                         all.len() - 1
                     }
@@ -176,20 +190,132 @@ impl Checker {
     }
 }
 
-/// The state every request shares.
-pub(crate) struct App {
-    pub opts: Options,
+/// The signing key as loaded now, with the verifiers built from it (and its retired keys).
+pub(crate) struct KeySet {
     pub key: Key,
     /// Access checks (`/protected`, `/userinfo`): the configured audience.
     pub access: Checker,
     /// Revoking and introspecting: any audience (revoking is not granting).
     pub any: Checker,
+}
+
+/// What the key set is built from besides the key: the options (replaced on `SIGHUP`), and
+/// the longest token lifetime this process has signed, recorded in each key's ring.
+struct Shared {
+    opts: RwLock<Arc<Options>>,
+    /// The longest `ttl` signed with since start (SIGHUP may shorten `ttl`; tokens out there
+    /// keep their lifetime).
+    longest_ttl: AtomicI64,
+    lock_timeout: Duration,
+}
+
+impl Shared {
+    fn opts(&self) -> Arc<Options> {
+        Arc::clone(&self.opts.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The key set of `key` for the current options; the longest lifetime signed is
+    /// recorded in its ring first (SPEC §15, like the command line's `login`).
+    fn key_set(&self, key: Key) -> Result<KeySet> {
+        let opts = self.opts();
+        let longest = self
+            .longest_ttl
+            .fetch_max(opts.ttl, Ordering::Relaxed)
+            .max(opts.ttl);
+        if let Err(e) = crate::keys::note_ttl(
+            self.lock_timeout,
+            &key,
+            longest,
+            opts.configured_ttl,
+            SystemClock.now(),
+        ) {
+            tracing::warn!(
+                target: "jwtauth::serve",
+                error = %e.to_string().escape_debug(),
+                "the token lifetime could not be recorded in the key ring; when rotating this key, pass 'init --rotate --keep' at least that long",
+            );
+        }
+        let access = Verifier::new(
+            &key,
+            Rules {
+                aud: opts.audience.iter().cloned().collect(),
+                exp_required: true,
+                ..Rules::default()
+            },
+        )?;
+        let any = Verifier::new(
+            &key,
+            Rules {
+                exp_required: true,
+                any_aud: true,
+                ..Rules::default()
+            },
+        )?;
+        Ok(KeySet {
+            key,
+            access: Checker::new(access),
+            any: Checker::new(any),
+        })
+    }
+}
+
+/// The state every request shares.
+pub(crate) struct App {
+    shared: Arc<Shared>,
+    /// The key and its verifiers, as the key files are now (SPEC §15).
+    keys: LiveKeys<KeySet>,
     pub users: Box<dyn UserStore>,
     pub revocations: Box<dyn RevocationStore>,
     pub hashing: hashing::Pool,
     pub throttle: throttle::Throttle,
     pub metrics: metrics::Metrics,
     pub clock: SystemClock,
+}
+
+impl App {
+    /// The options in force (the last configuration loaded).
+    pub fn opts(&self) -> Arc<Options> {
+        self.shared.opts()
+    }
+
+    /// The key set to verify and publish with: the key files as they are now (a `stat`
+    /// each); when they changed and cannot be loaded, the last good set.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys.current().set
+    }
+
+    /// The key set to sign with: as `keys`, but refused (a 503) while the key files are
+    /// changed and unloadable, rather than signing with a key that may be replaced.
+    ///
+    /// # Errors
+    /// A key error while the current key files cannot be loaded.
+    pub fn signing_keys(&self) -> Result<Arc<KeySet>> {
+        let current = self.keys.current();
+        if current.stale {
+            return Err(Error::key(
+                format!("key {}", current.set.key.name()),
+                "changed and cannot be loaded; not signing until it can",
+            ));
+        }
+        Ok(current.set)
+    }
+}
+
+/// What `LiveKeys` reports, logged: a key change picked up (audit), or one that could not be.
+fn key_event(event: KeyEvent<'_>) {
+    match event {
+        KeyEvent::Reloaded { id, retired } => tracing::info!(
+            target: "jwtauth::audit",
+            kid = %id,
+            retired,
+            "key change picked up",
+        ),
+        KeyEvent::Failed(e) => tracing::error!(
+            target: "jwtauth::serve",
+            error = %e.to_string().escape_debug(),
+            "the key files changed and cannot be loaded: verifying with the last good keys, not signing",
+        ),
+    }
 }
 
 /// The log of SPEC §9: `tracing` events (one per request, `jwtauth::access`, and store errors,
@@ -230,8 +356,9 @@ fn device_secret(settings: &Settings, key: &Key) -> Result<zeroize::Zeroizing<Ve
 }
 
 /// Runs the service until SIGTERM or SIGINT; `key` is the signing key (the caller loads or
-/// creates it), `on_listening` is called once with the bound address, when connections are
-/// accepted.
+/// creates it), `reload` loads the configuration again on `SIGHUP` (as at start: file,
+/// environment, then the flags given at start), `on_listening` is called once with the bound
+/// address, when connections are accepted.
 ///
 /// # Errors
 /// A configuration error when the address cannot be bound or the runtime cannot start; a key
@@ -240,6 +367,7 @@ pub fn run(
     settings: &Settings,
     key: Key,
     opts: Options,
+    reload: impl Fn() -> Result<Reloaded> + Send + Sync + 'static,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<()> {
     logging(opts.log_format);
@@ -259,22 +387,6 @@ pub fn run(
         Lookups::Many,
         &settings.redis,
     )?;
-    let access = Verifier::new(
-        &key,
-        Rules {
-            aud: opts.audience.iter().cloned().collect(),
-            exp_required: true,
-            ..Rules::default()
-        },
-    )?;
-    let any = Verifier::new(
-        &key,
-        Rules {
-            exp_required: true,
-            any_aud: true,
-            ..Rules::default()
-        },
-    )?;
     // With the revocations on Redis, the login throttle is shared there too.
     let rules = opts.throttle.rules();
     let counters: Box<dyn store::throttle::ThrottleStore> =
@@ -286,21 +398,28 @@ pub fn run(
             None => Box::new(store::throttle::MemoryThrottle::new(rules)),
         };
     let throttle = throttle::Throttle::new(counters, &device_secret(settings, &key)?);
+    let shared = Arc::new(Shared {
+        opts: RwLock::new(Arc::new(opts.clone())),
+        longest_ttl: AtomicI64::new(opts.ttl),
+        lock_timeout,
+    });
+    let keys = {
+        let shared = Arc::clone(&shared);
+        LiveKeys::new(settings, key, move |key| shared.key_set(key), key_event)?
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let app = Arc::new(App {
         hashing: hashing::Pool::new(cores, opts.hash_queue),
         throttle,
         metrics: metrics::Metrics::default(),
-        opts,
-        key,
-        access: Checker::new(access),
-        any: Checker::new(any),
+        shared,
+        keys,
         users,
         revocations,
         clock: SystemClock,
     });
-    let bind_error = |e: std::io::Error| Error::config(format!("listen {}", app.opts.listen), e);
-    let listener = std::net::TcpListener::bind(&app.opts.listen).map_err(bind_error)?;
+    let bind_error = |e: std::io::Error| Error::config(format!("listen {}", opts.listen), e);
+    let listener = std::net::TcpListener::bind(&opts.listen).map_err(bind_error)?;
     listener.set_nonblocking(true).map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
     // One single-threaded runtime per core, each accepting on the same socket: as many
@@ -322,15 +441,136 @@ pub fn run(
             .map_err(|e| Error::config("serve", format!("cannot start a worker: {e}")))?;
         workers.push(worker);
     }
+    // The main thread's runtime is made before the start-up line, so SIGHUP is handled (not
+    // fatal) from the moment anyone can know the server runs.
+    let runtime = runtime()?;
+    let hangups = {
+        let _entered = runtime.enter();
+        hangup_signal()
+    };
+    let fixed = fixed_settings(settings, &app.opts());
+    let reload: Arc<dyn Fn() -> Result<Reloaded> + Send + Sync> = Arc::new(reload);
     on_listening(addr);
-    let result = accept_loop(listener, app, async move {
-        shutdown_signal().await;
+    let on_hangup = on_hangups(hangups, Arc::clone(&app), reload, fixed);
+    let result = serve_on(runtime, listener, app, async move {
+        tokio::select! {
+            () = shutdown_signal() => {},
+            () = on_hangup => {},
+        }
         let _ = stop.send(true);
     });
     for w in workers {
         let _ = w.join();
     }
     result
+}
+
+/// A configuration loaded again (`SIGHUP`): the options, and the settings they came with.
+pub struct Reloaded {
+    /// The new options (the flags given at start applied over the file and environment).
+    pub opts: Options,
+    /// Where the stores and the key are now configured: only a restart moves them.
+    pub settings: Settings,
+}
+
+/// What only a restart changes, by name: the listen address, the stores, the key's place,
+/// how Redis is reached, the log format and the hashing queue.
+fn fixed_settings(settings: &Settings, opts: &Options) -> Vec<(&'static str, String)> {
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let key = match crate::keys::describe(settings) {
+        Ok((Some(p), _)) => p.display().to_string(),
+        Ok((None, source)) => source.as_str().to_string(),
+        Err(e) => e.to_string(),
+    };
+    vec![
+        ("listen", opts.listen.clone()),
+        ("users", path(&settings.users).unwrap_or_default()),
+        ("state", path(&settings.state).unwrap_or_default()),
+        ("key", key),
+        ("redis_prefix", settings.redis.prefix.clone()),
+        ("redis_timeout", format!("{:?}", settings.redis.timeout)),
+        ("log_format", format!("{:?}", opts.log_format)),
+        ("hash_queue", opts.hash_queue.to_string()),
+    ]
+}
+
+/// SIGHUP, if it can be caught here (else it is left as it is).
+#[cfg(unix)]
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Option<()> {
+    None
+}
+
+/// Reloads the configuration on every SIGHUP, off the async worker; never resolves.
+#[cfg(unix)]
+async fn on_hangups(
+    hangups: Option<tokio::signal::unix::Signal>,
+    app: Arc<App>,
+    reload: Arc<dyn Fn() -> Result<Reloaded> + Send + Sync>,
+    fixed: Vec<(&'static str, String)>,
+) {
+    let Some(mut hangups) = hangups else {
+        return std::future::pending().await;
+    };
+    let fixed = Arc::new(fixed);
+    while hangups.recv().await.is_some() {
+        let (app, reload, fixed) = (Arc::clone(&app), Arc::clone(&reload), Arc::clone(&fixed));
+        let _ = tokio::task::spawn_blocking(move || reconfigure(&app, reload(), &fixed)).await;
+    }
+    std::future::pending().await
+}
+
+#[cfg(not(unix))]
+async fn on_hangups(
+    _: Option<()>,
+    _: Arc<App>,
+    _: Arc<dyn Fn() -> Result<Reloaded> + Send + Sync>,
+    _: Vec<(&'static str, String)>,
+) {
+    std::future::pending().await
+}
+
+/// Applies a reloaded configuration: every option but those only a restart changes (a WARN
+/// names them when they changed), then the keys are loaded again. A configuration that
+/// cannot be loaded changes nothing (an ERROR says why).
+fn reconfigure(app: &App, reloaded: Result<Reloaded>, fixed: &[(&'static str, String)]) {
+    let Reloaded { mut opts, settings } = match reloaded {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(
+                target: "jwtauth::serve",
+                error = %e.to_string().escape_debug(),
+                "the configuration could not be reloaded; keeping the one in force",
+            );
+            return;
+        }
+    };
+    let old = app.opts();
+    let changed: Vec<&str> = fixed
+        .iter()
+        .zip(fixed_settings(&settings, &opts))
+        .filter(|((_, was), (_, now))| was != now)
+        .map(|((name, _), _)| *name)
+        .collect();
+    if !changed.is_empty() {
+        tracing::warn!(
+            target: "jwtauth::serve",
+            settings = %changed.join(", "),
+            "changed in the configuration, but only a restart applies them; they keep their values",
+        );
+    }
+    opts.listen.clone_from(&old.listen);
+    opts.log_format = old.log_format;
+    opts.hash_queue = old.hash_queue;
+    app.throttle.set_rules(opts.throttle.rules());
+    *app.shared.opts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(opts);
+    // The verifiers carry the audience; the key is read again too.
+    app.keys.reload_now();
+    tracing::info!(target: "jwtauth::serve", "configuration reloaded");
 }
 
 /// A second handle on stderr (a duplicated descriptor), for the log (see `logging`).
@@ -346,16 +586,30 @@ fn stderr_handle() -> Option<std::fs::File> {
     None
 }
 
+/// A single-threaded runtime for one accept loop.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::config("serve", format!("cannot start the runtime: {e}")))
+}
+
 /// Runs one accept loop on its own single-threaded runtime until `shutdown` resolves.
 fn accept_loop(
     listener: std::net::TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::config("serve", format!("cannot start the runtime: {e}")))?;
+    serve_on(runtime()?, listener, app, shutdown)
+}
+
+/// Runs one accept loop on `runtime` until `shutdown` resolves.
+fn serve_on(
+    runtime: tokio::runtime::Runtime,
+    listener: std::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)
             .map_err(|e| Error::config("serve", format!("cannot use the socket: {e}")))?;

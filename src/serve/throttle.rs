@@ -73,6 +73,11 @@ impl Throttle {
         })
     }
 
+    /// Replaces the limits (`SIGHUP`); counts and bans so far stay.
+    pub fn set_rules(&self, rules: crate::store::throttle::ThrottleRules) {
+        self.store.set_rules(rules);
+    }
+
     /// Ends a check: `ok` refunds it (right password, or no password check after all).
     pub fn end(&self, check: Check, ok: bool, now: i64) {
         // A failure not counted (the store away) bans nobody; `begin` fails closed meanwhile.

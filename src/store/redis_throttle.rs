@@ -8,6 +8,8 @@
 //! (under the rate until) for a username; `throttle:d:<nonce>` the checks of a device cookie.
 //! Every key expires with what it holds.
 
+use std::sync::RwLock;
+
 use super::redis::Redis;
 use super::throttle::{Attempt, DEVICE_LIFETIME, RATE_PERIOD, ThrottleRules, ThrottleStore};
 use crate::error::Result;
@@ -89,7 +91,7 @@ return 0";
 /// The throttle's counters in Redis.
 pub struct RedisThrottle {
     redis: Redis,
-    rules: ThrottleRules,
+    rules: RwLock<ThrottleRules>,
     begin: redis::Script,
     end: redis::Script,
 }
@@ -99,7 +101,7 @@ impl RedisThrottle {
     pub fn new(redis: Redis, rules: ThrottleRules) -> Self {
         RedisThrottle {
             redis,
-            rules,
+            rules: RwLock::new(rules),
             begin: redis::Script::new(BEGIN),
             end: redis::Script::new(END),
         }
@@ -123,9 +125,13 @@ impl RedisThrottle {
 }
 
 impl ThrottleStore for RedisThrottle {
+    fn set_rules(&self, rules: ThrottleRules) {
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
+    }
+
     fn begin(&self, a: &Attempt, now: i64) -> Result<Option<u64>> {
         let keys = self.keys(a);
-        let r = &self.rules;
+        let r = *self.rules.read().unwrap_or_else(|p| p.into_inner());
         let wait: u64 = self.redis.with(|c| {
             let mut inv = self.begin.prepare_invoke();
             for k in &keys {
@@ -146,7 +152,7 @@ impl ThrottleStore for RedisThrottle {
 
     fn end(&self, a: &Attempt, ok: bool, now: i64) -> Result<()> {
         let keys = self.keys(a);
-        let r = &self.rules;
+        let r = *self.rules.read().unwrap_or_else(|p| p.into_inner());
         self.redis.with(|c| {
             let mut inv = self.end.prepare_invoke();
             for k in &keys {

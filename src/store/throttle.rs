@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use crate::error::Result;
 
@@ -70,6 +70,10 @@ pub trait ThrottleStore: Send + Sync {
     /// # Errors
     /// A store error.
     fn end(&self, a: &Attempt, ok: bool, now: i64) -> Result<()>;
+
+    /// Replaces the limits (`serve` reloading its configuration on `SIGHUP`); the counts so
+    /// far stay.
+    fn set_rules(&self, rules: ThrottleRules);
 }
 
 /// The throttle's key for a client address: IPv4 (and IPv4-mapped IPv6) as it is, IPv6 as its
@@ -151,7 +155,7 @@ const SWEEP_AT: usize = 100_000;
 /// The counters in memory, for one process.
 #[derive(Debug)]
 pub struct MemoryThrottle {
-    rules: ThrottleRules,
+    rules: RwLock<ThrottleRules>,
     state: Mutex<State>,
 }
 
@@ -159,7 +163,7 @@ impl MemoryThrottle {
     /// Empty counters.
     pub fn new(rules: ThrottleRules) -> Self {
         MemoryThrottle {
-            rules,
+            rules: RwLock::new(rules),
             state: Mutex::default(),
         }
     }
@@ -194,8 +198,12 @@ impl State {
 }
 
 impl ThrottleStore for MemoryThrottle {
+    fn set_rules(&self, rules: ThrottleRules) {
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
+    }
+
     fn begin(&self, a: &Attempt, now: i64) -> Result<Option<u64>> {
-        let r = &self.rules;
+        let r = &*self.rules.read().unwrap_or_else(|p| p.into_inner());
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.sweep(now, r);
         let st = &mut *st;
@@ -241,7 +249,7 @@ impl ThrottleStore for MemoryThrottle {
     }
 
     fn end(&self, a: &Attempt, ok: bool, now: i64) -> Result<()> {
-        let r = &self.rules;
+        let r = &*self.rules.read().unwrap_or_else(|p| p.into_inner());
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let pair_key = (a.name.clone(), a.client.clone());
         if ok {

@@ -29,6 +29,7 @@ mod rotation;
 mod safety;
 mod secrets;
 mod serve;
+mod serve_keys;
 mod serve_safety;
 mod stores;
 mod stream;
