@@ -17,9 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use toml::{Spanned, Value};
 
+use crate::duration;
 use crate::error::{Error, Result};
 use crate::store::file::line_col;
-use crate::tokens;
 
 /// The file name of the default configuration file in the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -638,7 +638,7 @@ impl Builder<'_> {
         self.take("users", raw.users, in_dir, |c, v| c.users = Some(v))?;
         self.take("state", raw.state, in_dir2, |c, v| c.state = Some(v))?;
         self.take("key", raw.key, in_dir3, |c, v| c.key = Some(v))?;
-        self.take("ttl", raw.ttl, |v| duration("ttl", v), |c, v| c.ttl = v)?;
+        self.take("ttl", raw.ttl, duration_value, |c, v| c.ttl = v)?;
         self.take("issuer", raw.issuer, non_empty, |c, v| c.issuer = Some(v))?;
         self.take("audience", raw.audience, non_empty, |c, v| {
             c.audience = Some(v)
@@ -706,7 +706,7 @@ impl Builder<'_> {
         self.take(
             "redis_timeout",
             raw.redis_timeout,
-            |v| duration("redis_timeout", v),
+            duration_value,
             |c, v| c.redis_timeout = v,
         )?;
         if let Some(s) = raw.serve {
@@ -760,13 +760,13 @@ impl Builder<'_> {
         self.take(
             "serve.throttle_window",
             raw.throttle_window,
-            |v| duration("throttle_window", v),
+            duration_value,
             |c, v| c.serve.throttle_window = v,
         )?;
         self.take(
             "serve.throttle_ban",
             raw.throttle_ban,
-            |v| duration("throttle_ban", v),
+            duration_value,
             |c, v| c.serve.throttle_ban = v,
         )?;
         self.take(
@@ -833,17 +833,15 @@ fn integer(v: &Value, min: u32, max: u32) -> Check<u32> {
 
 /// A duration: a string as `--ttl` takes it (`20s`, `15m`, `2h`, `7d`, or seconds), or an
 /// integer number of seconds. Zero is refused.
-fn duration(key: &str, v: &Value) -> Check<Duration> {
+fn duration_value(v: &Value) -> Check<Duration> {
     let secs = match v {
         Value::Integer(n) => u64::try_from(*n)
             .map_err(|_| format!("{n} is negative"))
             .and_then(|n| {
-                tokens::parse_duration(key, &n.to_string()).map_err(|e| why(&e))?;
+                duration::parse_duration(&n.to_string()).map_err(|e| e.to_string())?;
                 Ok(n)
             })?,
-        Value::String(s) => {
-            tokens::parse_duration(key, s).map_err(|e| format!("{s:?}: {}", why(&e)))? as u64
-        }
+        Value::String(s) => duration::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))? as u64,
         other => {
             return Err(format!(
                 "expected a duration such as \"15m\", found {}",
@@ -859,13 +857,6 @@ fn duration(key: &str, v: &Value) -> Check<Duration> {
 
 /// The reason of a core `Invalid` error (without the offending input, which the caller
 /// names).
-fn why(e: &Error) -> String {
-    match e {
-        Error::Invalid { why, .. } => why.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn list<T>(v: &Value, item: impl Fn(&Value) -> Check<T>) -> Check<Vec<T>> {
     let Value::Array(items) = v else {
         return Err(format!("expected an array, found {}", type_name(v)));

@@ -10,8 +10,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::alg::{self, Algorithm};
+use crate::duration::{self, TimeError};
 use crate::error::{Error, Result};
 use crate::keys::Key;
+use crate::random::fill_random;
 
 /// Largest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -27,14 +29,6 @@ pub fn new_jti() -> Result<String> {
     let mut raw = [0u8; 16];
     fill_random(&mut raw)?;
     Ok(URL_SAFE_NO_PAD.encode(raw))
-}
-
-/// Fills `buf` from the OS random number generator.
-///
-/// # Errors
-/// Exit 8 when the generator fails.
-pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| Error::config("random number generator", e.to_string()))
 }
 
 /// Signs `claims` with `key` as `alg`; the header is `{"alg","typ":"JWT"}` plus the key's
@@ -255,32 +249,12 @@ pub fn decode_token(token: &[u8]) -> Result<Decoded> {
     })
 }
 
-/// Parses a duration: `20s`, `15m`, `2h`, `7d`, or plain seconds.
+/// Parses a duration ([`duration::parse_duration`]) for `flag`.
 ///
 /// # Errors
 /// A usage error naming `flag`.
 pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
-    let s = s.trim();
-    let secs = if let Ok(n) = s.parse::<u64>() {
-        n
-    } else {
-        humantime::parse_duration(s)
-            .map_err(|e| {
-                Error::invalid(
-                    format!("{flag} {s:?}"),
-                    format!("{e}; expected e.g. 20s, 15m, 2h, 7d or seconds"),
-                )
-            })?
-            .as_secs()
-    };
-    // A century is more than any token needs, and keeps the arithmetic far from overflow.
-    if secs > 100 * 366 * 86_400 {
-        return Err(Error::invalid(
-            format!("{flag} {s:?}"),
-            "is longer than 100 years",
-        ));
-    }
-    Ok(secs as i64)
+    duration::parse_duration(s).map_err(|e| Error::invalid(format!("{flag} {:?}", s.trim()), e))
 }
 
 /// Parses a token lifetime (`--ttl`): a duration as [`parse_duration`] takes it, longer than
@@ -300,37 +274,16 @@ pub fn parse_lifetime(flag: &str, s: &str) -> Result<i64> {
     Ok(secs)
 }
 
-/// Parses a time: unix seconds or RFC 3339 (`2026-01-01T00:00:00Z`).
+/// Parses a time ([`duration::parse_time`]) for `flag`.
 ///
 /// # Errors
 /// A usage error naming `flag`.
 pub fn parse_time(flag: &str, s: &str) -> Result<i64> {
     let s = s.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return if (0..=253_402_300_799).contains(&n) {
-            Ok(n)
-        } else {
-            Err(Error::invalid(
-                format!("{flag} {s}"),
-                "unix seconds must be between 0 and 253402300799 (year 9999)",
-            ))
-        };
-    }
-    s.parse::<jiff::Timestamp>()
-        .map(|t| t.as_second())
-        .map_err(|_| {
-            Error::invalid(
-                format!("{flag} {s:?}"),
-                "expected unix seconds or an RFC 3339 time such as 2026-01-01T00:00:00Z",
-            )
-        })
-        .and_then(|t| {
-            if t < 0 {
-                Err(Error::invalid(format!("{flag} {s:?}"), "is before 1970"))
-            } else {
-                Ok(t)
-            }
-        })
+    duration::parse_time(s).map_err(|e| match e {
+        TimeError::OutOfRange => Error::invalid(format!("{flag} {s}"), e),
+        _ => Error::invalid(format!("{flag} {s:?}"), e),
+    })
 }
 
 /// Header fields RFC 7515 defines as strings: `--header` takes their values as given, so
