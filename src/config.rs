@@ -8,11 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use toml::{Spanned, Value};
@@ -101,15 +102,11 @@ impl LogFormat {
     }
 }
 
-/// An IP network: an address and a prefix length. A plain address is a network of one
-/// (`/32` or `/128`). Host bits may be set (`127.0.0.1/8`); they are ignored when matching.
+/// An IP network (`ipnet`): an address and a prefix length. A plain address is a network of
+/// one (`/32` or `/128`). Host bits may be set (`127.0.0.1/8`); they are ignored when matching
+/// and kept when shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    /// The address as written.
-    pub addr: IpAddr,
-    /// The prefix length: 0–32 for IPv4, 0–128 for IPv6.
-    pub prefix: u8,
-}
+pub struct Cidr(IpNet);
 
 impl Cidr {
     /// True if `ip` is in this network. An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`)
@@ -119,21 +116,12 @@ impl Cidr {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
+    }
+
+    /// The prefix length: 0–32 for IPv4, 0–128 for IPv6.
+    pub fn prefix(&self) -> u8 {
+        self.0.prefix_len()
     }
 }
 
@@ -149,21 +137,22 @@ impl FromStr for Cidr {
             .parse()
             .map_err(|_| format!("{s:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bad_prefix = || format!("{s:?}: the prefix length must be 0-{max}");
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|n| *n <= max && p.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| format!("{s:?}: the prefix length must be 0-{max}"))?,
+            // Digits only: `u8::from_str` would take `+8`.
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().map_err(|_| bad_prefix())?
+            }
+            Some(_) => return Err(bad_prefix()),
         };
-        Ok(Cidr { addr, prefix })
+        IpNet::new(addr, prefix).map(Cidr).map_err(|_| bad_prefix())
     }
 }
 
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        write!(f, "{}/{}", self.0.addr(), self.0.prefix_len())
     }
 }
 
@@ -203,14 +192,8 @@ impl Default for ServeConfig {
             cookie_domain: None,
             allowed_redirect_hosts: Vec::new(),
             trusted_proxies: vec![
-                Cidr {
-                    addr: IpAddr::from([127, 0, 0, 1]),
-                    prefix: 8,
-                },
-                Cidr {
-                    addr: IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
-                    prefix: 128,
-                },
+                Cidr(IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::LOCALHOST, 8))),
+                Cidr(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128))),
             ],
             introspection_subjects: Vec::new(),
             throttle_max_failures: 5,
@@ -1134,7 +1117,9 @@ login_url = "https://auth.example.com/login"
         assert!(c.contains("::ffff:127.0.0.1".parse().unwrap()));
         assert!(!c.contains("128.0.0.1".parse().unwrap()));
         let one: Cidr = "192.168.1.7".parse().unwrap();
-        assert_eq!(one.prefix, 32);
+        assert_eq!(one.prefix(), 32);
+        assert_eq!(one.to_string(), "192.168.1.7/32");
+        assert_eq!(c.to_string(), "127.0.0.1/8");
         assert!(one.contains("192.168.1.7".parse().unwrap()));
         assert!(!one.contains("192.168.1.8".parse().unwrap()));
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
