@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod duration;
 pub mod error;
+pub mod json;
 pub mod keyring;
 pub mod keys;
 pub mod passwords;
