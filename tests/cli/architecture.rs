@@ -464,7 +464,8 @@ fn check(sources: &[Source], allow: &Allow) -> Vec<String> {
         if *n > allowed {
             problems.push(format!(
                 "{file}: a front end calls the store write method `{method}` {n} time(s) \
-                 ({allowed} allowed): ask the core instead"
+                 ({allowed} allowed): ask the core instead (a call on something that is not a \
+                 store, such as a map's `remove`, goes into NOT_A_STORE)"
             ));
         }
     }
