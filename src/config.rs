@@ -8,18 +8,19 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use toml::{Spanned, Value};
 
+use crate::duration;
 use crate::error::{Error, Result};
 use crate::store::file::line_col;
-use crate::tokens;
 
 /// The file name of the default configuration file in the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -101,15 +102,11 @@ impl LogFormat {
     }
 }
 
-/// An IP network: an address and a prefix length. A plain address is a network of one
-/// (`/32` or `/128`). Host bits may be set (`127.0.0.1/8`); they are ignored when matching.
+/// An IP network (`ipnet`): an address and a prefix length. A plain address is a network of
+/// one (`/32` or `/128`). Host bits may be set (`127.0.0.1/8`); they are ignored when matching
+/// and kept when shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    /// The address as written.
-    pub addr: IpAddr,
-    /// The prefix length: 0–32 for IPv4, 0–128 for IPv6.
-    pub prefix: u8,
-}
+pub struct Cidr(IpNet);
 
 impl Cidr {
     /// True if `ip` is in this network. An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`)
@@ -119,21 +116,12 @@ impl Cidr {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
+    }
+
+    /// The prefix length: 0–32 for IPv4, 0–128 for IPv6.
+    pub fn prefix(&self) -> u8 {
+        self.0.prefix_len()
     }
 }
 
@@ -149,21 +137,22 @@ impl FromStr for Cidr {
             .parse()
             .map_err(|_| format!("{s:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bad_prefix = || format!("{s:?}: the prefix length must be 0-{max}");
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|n| *n <= max && p.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| format!("{s:?}: the prefix length must be 0-{max}"))?,
+            // Digits only: `u8::from_str` would take `+8`.
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().map_err(|_| bad_prefix())?
+            }
+            Some(_) => return Err(bad_prefix()),
         };
-        Ok(Cidr { addr, prefix })
+        IpNet::new(addr, prefix).map(Cidr).map_err(|_| bad_prefix())
     }
 }
 
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        write!(f, "{}/{}", self.0.addr(), self.0.prefix_len())
     }
 }
 
@@ -206,14 +195,8 @@ impl Default for ServeConfig {
             cookie_domain: None,
             allowed_redirect_hosts: Vec::new(),
             trusted_proxies: vec![
-                Cidr {
-                    addr: IpAddr::from([127, 0, 0, 1]),
-                    prefix: 8,
-                },
-                Cidr {
-                    addr: IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
-                    prefix: 128,
-                },
+                Cidr(IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::LOCALHOST, 8))),
+                Cidr(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128))),
             ],
             introspection_subjects: Vec::new(),
             throttle_max_failures: 5,
@@ -645,7 +628,7 @@ impl Builder<'_> {
         self.take("users", raw.users, in_dir, |c, v| c.users = Some(v))?;
         self.take("state", raw.state, in_dir2, |c, v| c.state = Some(v))?;
         self.take("key", raw.key, in_dir3, |c, v| c.key = Some(v))?;
-        self.take("ttl", raw.ttl, |v| duration("ttl", v), |c, v| c.ttl = v)?;
+        self.take("ttl", raw.ttl, duration_value, |c, v| c.ttl = v)?;
         self.take("issuer", raw.issuer, non_empty, |c, v| c.issuer = Some(v))?;
         self.take("audience", raw.audience, non_empty, |c, v| {
             c.audience = Some(v)
@@ -713,7 +696,7 @@ impl Builder<'_> {
         self.take(
             "redis_timeout",
             raw.redis_timeout,
-            |v| duration("redis_timeout", v),
+            duration_value,
             |c, v| c.redis_timeout = v,
         )?;
         if let Some(s) = raw.serve {
@@ -767,13 +750,13 @@ impl Builder<'_> {
         self.take(
             "serve.throttle_window",
             raw.throttle_window,
-            |v| duration("throttle_window", v),
+            duration_value,
             |c, v| c.serve.throttle_window = v,
         )?;
         self.take(
             "serve.throttle_ban",
             raw.throttle_ban,
-            |v| duration("throttle_ban", v),
+            duration_value,
             |c, v| c.serve.throttle_ban = v,
         )?;
         self.take(
@@ -846,17 +829,15 @@ fn integer(v: &Value, min: u32, max: u32) -> Check<u32> {
 
 /// A duration: a string as `--ttl` takes it (`20s`, `15m`, `2h`, `7d`, or seconds), or an
 /// integer number of seconds. Zero is refused.
-fn duration(key: &str, v: &Value) -> Check<Duration> {
+fn duration_value(v: &Value) -> Check<Duration> {
     let secs = match v {
         Value::Integer(n) => u64::try_from(*n)
             .map_err(|_| format!("{n} is negative"))
             .and_then(|n| {
-                tokens::parse_duration(key, &n.to_string()).map_err(|e| why(&e))?;
+                duration::parse_duration(&n.to_string()).map_err(|e| e.to_string())?;
                 Ok(n)
             })?,
-        Value::String(s) => {
-            tokens::parse_duration(key, s).map_err(|e| format!("{s:?}: {}", why(&e)))? as u64
-        }
+        Value::String(s) => duration::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))? as u64,
         other => {
             return Err(format!(
                 "expected a duration such as \"15m\", found {}",
@@ -872,13 +853,6 @@ fn duration(key: &str, v: &Value) -> Check<Duration> {
 
 /// The reason of a core `Invalid` error (without the offending input, which the caller
 /// names).
-fn why(e: &Error) -> String {
-    match e {
-        Error::Invalid { why, .. } => why.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn list<T>(v: &Value, item: impl Fn(&Value) -> Check<T>) -> Check<Vec<T>> {
     let Value::Array(items) = v else {
         return Err(format!("expected an array, found {}", type_name(v)));
@@ -1162,7 +1136,9 @@ login_url = "https://auth.example.com/login"
         assert!(c.contains("::ffff:127.0.0.1".parse().unwrap()));
         assert!(!c.contains("128.0.0.1".parse().unwrap()));
         let one: Cidr = "192.168.1.7".parse().unwrap();
-        assert_eq!(one.prefix, 32);
+        assert_eq!(one.prefix(), 32);
+        assert_eq!(one.to_string(), "192.168.1.7/32");
+        assert_eq!(c.to_string(), "127.0.0.1/8");
         assert!(one.contains("192.168.1.7".parse().unwrap()));
         assert!(!one.contains("192.168.1.8".parse().unwrap()));
         let all: Cidr = "0.0.0.0/0".parse().unwrap();

@@ -563,7 +563,7 @@ fn holds_public_key(bytes: &[u8]) -> bool {
 /// 512 random bits from the OS, as 86 base64url characters and a newline.
 fn new_secret() -> Result<Zeroizing<Vec<u8>>> {
     let mut raw = Zeroizing::new([0u8; SECRET_BYTES]);
-    crate::tokens::fill_random(raw.as_mut())?;
+    crate::random::fill_random(raw.as_mut())?;
     let mut text = Zeroizing::new(URL_SAFE_NO_PAD.encode(raw.as_ref()).into_bytes());
     text.push(b'\n');
     Ok(text)

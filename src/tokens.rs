@@ -1,9 +1,8 @@
 //! Issuing JWTs and taking them apart (SPEC §3): signing, the compact-form parts, token ids,
-//! and the parsers of the values that shape a token (durations, times, claims). Checking a
-//! token is `verifier`'s.
+//! and finding the token in pasted text. Checking a token is `verifier`'s; the command line's
+//! `--claim`/`--header`/duration flags are parsed in `cli::flags`.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,12 +11,10 @@ use serde_json::{Map, Value};
 use crate::alg::{self, Algorithm};
 use crate::error::{Error, Result};
 use crate::keys::Key;
+use crate::random::fill_random;
 
 /// Largest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
-
-/// Claims a `--claim` may not set: each has its own flag.
-pub const RESERVED_CLAIMS: [&str; 6] = ["sub", "iat", "exp", "nbf", "iss", "aud"];
 
 /// A fresh token id: 128 random bits, base64url.
 ///
@@ -27,14 +24,6 @@ pub fn new_jti() -> Result<String> {
     let mut raw = [0u8; 16];
     fill_random(&mut raw)?;
     Ok(URL_SAFE_NO_PAD.encode(raw))
-}
-
-/// Fills `buf` from the OS random number generator.
-///
-/// # Errors
-/// Exit 8 when the generator fails.
-pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| Error::config("random number generator", e.to_string()))
 }
 
 /// Signs `claims` with `key` as `alg`; the header is `{"alg","typ":"JWT"}` plus the key's
@@ -53,7 +42,7 @@ pub fn sign(
 
 /// `sign` with extra header fields (`mint --header`): they are added after `alg`, `typ` and
 /// `kid`, and replace `typ` and `kid` when they name them. `alg` is never taken from `extra`
-/// (see `parse_header_fields`, which refuses it).
+/// (`mint --header` refuses it).
 ///
 /// # Errors
 /// Exit 8 when the key cannot sign `alg` (see `Key::encoding`).
@@ -255,127 +244,6 @@ pub fn decode_token(token: &[u8]) -> Result<Decoded> {
     })
 }
 
-/// Parses a duration: `20s`, `15m`, `2h`, `7d`, or plain seconds.
-///
-/// # Errors
-/// A usage error naming `flag`.
-pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
-    let s = s.trim();
-    let secs = if let Ok(n) = s.parse::<u64>() {
-        n
-    } else {
-        humantime::parse_duration(s)
-            .map_err(|e| {
-                Error::invalid(
-                    format!("{flag} {s:?}"),
-                    format!("{e}; expected e.g. 20s, 15m, 2h, 7d or seconds"),
-                )
-            })?
-            .as_secs()
-    };
-    // A century is more than any token needs, and keeps the arithmetic far from overflow.
-    if secs > 100 * 366 * 86_400 {
-        return Err(Error::invalid(
-            format!("{flag} {s:?}"),
-            "is longer than 100 years",
-        ));
-    }
-    Ok(secs as i64)
-}
-
-/// Parses a token lifetime (`--ttl`): a duration as [`parse_duration`] takes it, longer than
-/// zero. A zero lifetime would make a token that is expired when it is born; the configuration
-/// file refuses `ttl = 0` the same way (SPEC §15).
-///
-/// # Errors
-/// A usage error naming `flag`.
-pub fn parse_lifetime(flag: &str, s: &str) -> Result<i64> {
-    let secs = parse_duration(flag, s)?;
-    if secs == 0 {
-        return Err(Error::invalid(
-            format!("{flag} {:?}", s.trim()),
-            "must be longer than zero",
-        ));
-    }
-    Ok(secs)
-}
-
-/// Parses a time: unix seconds or RFC 3339 (`2026-01-01T00:00:00Z`).
-///
-/// # Errors
-/// A usage error naming `flag`.
-pub fn parse_time(flag: &str, s: &str) -> Result<i64> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return if (0..=253_402_300_799).contains(&n) {
-            Ok(n)
-        } else {
-            Err(Error::invalid(
-                format!("{flag} {s}"),
-                "unix seconds must be between 0 and 253402300799 (year 9999)",
-            ))
-        };
-    }
-    s.parse::<jiff::Timestamp>()
-        .map(|t| t.as_second())
-        .map_err(|_| {
-            Error::invalid(
-                format!("{flag} {s:?}"),
-                "expected unix seconds or an RFC 3339 time such as 2026-01-01T00:00:00Z",
-            )
-        })
-        .and_then(|t| {
-            if t < 0 {
-                Err(Error::invalid(format!("{flag} {s:?}"), "is before 1970"))
-            } else {
-                Ok(t)
-            }
-        })
-}
-
-/// Header fields RFC 7515 defines as strings: `--header` takes their values as given, so
-/// `--header kid=1` is the string "1", never a number.
-const STRING_HEADERS: [&str; 3] = ["kid", "typ", "cty"];
-
-/// Parses `mint --header K=V` values into header fields: V is JSON if it parses, else a
-/// string, except for `kid`, `typ` and `cty`, which are always strings.
-///
-/// # Errors
-/// A usage error for a missing `=`, an empty name, `alg` (the algorithm comes from the key
-/// and `--alg`, never from a header flag) or a field given twice.
-pub fn parse_header_fields(specs: &[String], into: &mut Map<String, Value>) -> Result<()> {
-    for spec in specs {
-        let Some((k, v)) = spec.split_once('=') else {
-            return Err(Error::invalid(
-                format!("--header {spec:?}"),
-                "expected K=V, e.g. --header kid=2024-01",
-            ));
-        };
-        if k.is_empty() {
-            return Err(Error::invalid(
-                format!("--header {spec:?}"),
-                "the field name is empty",
-            ));
-        }
-        if k == "alg" {
-            return Err(Error::invalid(
-                format!("--header {k}"),
-                "the algorithm is not a header flag: it comes from the key, or --alg",
-            ));
-        }
-        if into.contains_key(k) {
-            return Err(Error::invalid(format!("--header {k}"), "is given twice"));
-        }
-        let value = if STRING_HEADERS.contains(&k) {
-            Value::String(v.to_string())
-        } else {
-            serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()))
-        };
-        into.insert(k.to_string(), value);
-    }
-    Ok(())
-}
-
 /// The name of `serve`'s session cookie, whose value is a token.
 pub const SESSION_COOKIE: &str = "jwtauth_session";
 
@@ -559,106 +427,9 @@ fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
         .then(|| &s[prefix.len()..])
 }
 
-/// Parses `--claim K=V` values into a claims map: V is JSON if it parses, else a string.
-///
-/// # Errors
-/// A usage error for a missing `=`, an empty key, a reserved claim or a duplicate.
-pub fn parse_claims(specs: &[String], into: &mut Map<String, Value>) -> Result<()> {
-    let mut seen = HashSet::new();
-    for spec in specs {
-        let Some((k, v)) = spec.split_once('=') else {
-            return Err(Error::invalid(format!("--claim {spec:?}"), "expected K=V"));
-        };
-        if k.is_empty() {
-            return Err(Error::invalid(
-                format!("--claim {spec:?}"),
-                "the claim name is empty",
-            ));
-        }
-        if RESERVED_CLAIMS.contains(&k) {
-            return Err(Error::invalid(
-                format!("--claim {k}"),
-                format!("set {k} with its own flag (--{k})"),
-            ));
-        }
-        if !seen.insert(k) {
-            return Err(Error::invalid(format!("--claim {k}"), "is given twice"));
-        }
-        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
-        // A token id is a string (RFC 7519 §4.1.7); a number here would mint a token that
-        // verification and logout cannot use.
-        if k == "jti" && !value.is_string() {
-            return Err(Error::invalid(
-                format!("--claim {spec:?}"),
-                "jti must be a string",
-            ));
-        }
-        into.insert(k.to_string(), value);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("--ttl", "20s").unwrap(), 20);
-        assert_eq!(parse_duration("--ttl", "15m").unwrap(), 900);
-        assert_eq!(parse_duration("--ttl", "2h").unwrap(), 7200);
-        assert_eq!(parse_duration("--ttl", "7d").unwrap(), 604_800);
-        assert_eq!(parse_duration("--ttl", "42").unwrap(), 42);
-        assert!(parse_duration("--ttl", "soon").is_err());
-        assert!(parse_duration("--ttl", "-5").is_err());
-        assert!(parse_duration("--ttl", "1000y").is_err());
-        assert_eq!(parse_duration("--leeway", "0").unwrap(), 0);
-        for zero in ["0", "0s", " 0m "] {
-            assert!(parse_lifetime("--ttl", zero).is_err(), "{zero}");
-        }
-        assert_eq!(parse_lifetime("--ttl", "1s").unwrap(), 1);
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("--exp", "0").unwrap(), 0);
-        assert_eq!(
-            parse_time("--exp", "2026-01-01T00:00:00Z").unwrap(),
-            1_767_225_600
-        );
-        assert_eq!(
-            parse_time("--exp", "2026-01-01T01:00:00+01:00").unwrap(),
-            1_767_225_600
-        );
-        assert!(parse_time("--exp", "tomorrow").is_err());
-        assert!(parse_time("--exp", "-1").is_err());
-    }
-
-    #[test]
-    fn claims() {
-        let mut m = Map::new();
-        parse_claims(
-            &[
-                "n=1".into(),
-                "s=x".into(),
-                "o={\"a\":[1]}".into(),
-                "q=\"7\"".into(),
-                "e=".into(),
-            ],
-            &mut m,
-        )
-        .unwrap();
-        assert_eq!(
-            Value::Object(m),
-            serde_json::json!({"n":1,"s":"x","o":{"a":[1]},"q":"7","e":""})
-        );
-        assert!(parse_claims(&["x".into()], &mut Map::new()).is_err());
-        assert!(parse_claims(&["=1".into()], &mut Map::new()).is_err());
-        assert!(parse_claims(&["exp=1".into()], &mut Map::new()).is_err());
-        assert!(parse_claims(&["a=1".into(), "a=2".into()], &mut Map::new()).is_err());
-        assert!(parse_claims(&["jti=1".into()], &mut Map::new()).is_err());
-        assert!(parse_claims(&["jti=abc".into()], &mut Map::new()).is_ok());
-    }
 
     /// `pasted_token`, as text (panics on a non-UTF-8 answer).
     fn pasted(text: &str) -> std::result::Result<String, String> {
@@ -741,24 +512,6 @@ mod tests {
             assert!(err.contains(like), "{given:?}: {err}");
             assert!(err.starts_with("invalid token: "), "{given:?}: {err}");
         }
-    }
-
-    #[test]
-    fn header_fields() {
-        let mut m = Map::new();
-        parse_header_fields(
-            &["kid=1".into(), "typ=at+jwt".into(), "x5c=[\"a\"]".into()],
-            &mut m,
-        )
-        .unwrap();
-        assert_eq!(
-            Value::Object(m),
-            serde_json::json!({"kid": "1", "typ": "at+jwt", "x5c": ["a"]})
-        );
-        assert!(parse_header_fields(&["alg=none".into()], &mut Map::new()).is_err());
-        assert!(parse_header_fields(&["noequals".into()], &mut Map::new()).is_err());
-        assert!(parse_header_fields(&["=x".into()], &mut Map::new()).is_err());
-        assert!(parse_header_fields(&["a=1".into(), "a=2".into()], &mut Map::new()).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|s: &str| {
-    if let Ok(secs) = jwtauth::tokens::parse_duration("--ttl", s) {
+    if let Ok(secs) = jwtauth::cli::flags::duration("--ttl", s) {
         assert!(secs >= 0);
     }
 });

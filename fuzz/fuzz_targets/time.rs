@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|s: &str| {
-    if let Ok(t) = jwtauth::tokens::parse_time("--exp", s) {
+    if let Ok(t) = jwtauth::cli::flags::time("--exp", s) {
         assert!(t >= 0);
         let _ = jwtauth::clock::utc(t);
     }

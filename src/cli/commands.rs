@@ -9,6 +9,7 @@ pub mod jwks;
 pub mod keys;
 pub mod migrate;
 pub mod paths;
+mod records;
 pub mod revoke;
 pub mod serve;
 pub mod token;

@@ -15,7 +15,6 @@ use crate::config::{CONFIG_FILE, Config, Source};
 use crate::keys::{self, Key};
 use crate::settings::{DEFAULT_LOCK_TIMEOUT, KeyConfig, KeySource, Settings};
 use crate::store::{self, Lookups, RevocationStore, UserStore};
-use crate::tokens;
 
 /// Everything a command needs to know about its environment.
 #[derive(Debug)]
@@ -245,7 +244,7 @@ impl Ctx {
     /// A usage error for a malformed or zero `--ttl`.
     pub fn ttl(&self, flag: Option<&str>) -> Result<i64> {
         match flag {
-            Some(s) => Ok(tokens::parse_lifetime("--ttl", s)?),
+            Some(s) => Ok(crate::cli::flags::lifetime("--ttl", s)?),
             // Validated when the file was read: at most a century, so it fits.
             None => Ok(i64::try_from(self.settings.config.ttl.as_secs()).unwrap_or(i64::MAX)),
         }

@@ -5,6 +5,7 @@ pub mod args;
 pub mod commands;
 pub mod context;
 pub mod error;
+pub mod flags;
 pub mod jwks_url;
 pub mod output;
 pub mod password_input;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result, Revoked};
+use crate::json;
 use crate::store::file::{self as store, Document};
 use crate::store::{Lookups, RevocationList, RevocationStore};
 
@@ -67,32 +68,24 @@ struct StateFile {
 /// one wins").
 struct UniqueMap(BTreeMap<String, i64>);
 
+/// The objects of the state file, for [`json::members`].
+struct Times;
+
+impl json::Object for Times {
+    const EXPECTING: &'static str = "an object of unix times";
+    fn repeated(key: &str) -> String {
+        format!("duplicate entry {key:?}")
+    }
+}
+
+impl json::Object for StateFile {
+    const EXPECTING: &'static str = "a revocation state file";
+}
+
 impl<'de> Deserialize<'de> for UniqueMap {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = UniqueMap;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object of unix times")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
-                let mut m = BTreeMap::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    let v = map.next_value::<i64>()?;
-                    if m.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format_args!(
-                            "duplicate entry {k:?}"
-                        )));
-                    }
-                    m.insert(k, v);
-                }
-                Ok(UniqueMap(m))
-            }
-        }
-        d.deserialize_map(V)
+        let u = json::Unique::<String, i64, Times>::deserialize(d)?;
+        Ok(UniqueMap(u.entries.into_iter().collect()))
     }
 }
 
@@ -106,32 +99,26 @@ impl<'de> Deserialize<'de> for StateFile {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut map: A,
+                map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 use serde::de::Error as _;
                 let (mut version, mut tokens, mut users) = (None, None, None);
                 let mut extra: Vec<(String, String)> = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    let key = serde_json::Value::from(k.as_str()).to_string();
-                    let dup = match k.as_str() {
-                        "version" => version.is_some(),
-                        "tokens" => tokens.is_some(),
-                        "users" => users.is_some(),
-                        _ => extra.iter().any(|(e, _)| *e == key),
-                    };
-                    if dup {
-                        return Err(A::Error::custom(format_args!("duplicate field `{k}`")));
-                    }
+                json::members::<A, String, StateFile>(map, |k, map| {
                     match k.as_str() {
                         "version" => version = Some(map.next_value::<u64>()?),
                         "tokens" => tokens = Some(map.next_value::<UniqueMap>()?.0),
                         "users" => users = Some(map.next_value::<UniqueMap>()?.0),
                         _ => {
                             let raw = map.next_value::<Box<serde_json::value::RawValue>>()?;
-                            extra.push((key, raw.get().to_string()));
+                            extra.push((
+                                serde_json::Value::from(k).to_string(),
+                                raw.get().to_string(),
+                            ));
                         }
                     }
-                }
+                    Ok(())
+                })?;
                 Ok(StateFile {
                     version: version.ok_or_else(|| A::Error::missing_field("version"))?,
                     tokens: tokens.unwrap_or_default(),

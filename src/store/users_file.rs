@@ -13,6 +13,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+use crate::json;
 use crate::passwords::Scheme;
 use crate::store::file::{self as store, Document, ReadAhead};
 use crate::store::{Imported, UserStore};
@@ -76,27 +77,20 @@ impl<'de> Deserialize<'de> for UsersFile<'de> {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut map: A,
+                map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 use serde::de::Error as _;
                 let (mut version, mut users) = (None, None);
                 let mut extra: Vec<(std::borrow::Cow<'de, str>, &'de RawValue)> = Vec::new();
-                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    // A repeated key is corrupt, never "last one wins" (SPEC §8).
-                    let dup = match k.as_ref() {
-                        "version" => version.is_some(),
-                        "users" => users.is_some(),
-                        _ => extra.iter().any(|(e, _)| *e == k),
-                    };
-                    if dup {
-                        return Err(A::Error::custom(format_args!("duplicate field `{k}`")));
-                    }
+                // A repeated key is corrupt, never "last one wins" (SPEC §8).
+                json::members::<A, std::borrow::Cow<'de, str>, UsersFile>(map, |k, map| {
                     match k.as_ref() {
                         "version" => version = Some(map.next_value::<u64>()?),
                         "users" => users = Some(map.next_value::<Entries<'de>>()?.0),
                         _ => extra.push((k, map.next_value()?)),
                     }
-                }
+                    Ok(())
+                })?;
                 Ok(UsersFile {
                     version: version.ok_or_else(|| A::Error::missing_field("version"))?,
                     users: users.unwrap_or_default(),
@@ -666,34 +660,23 @@ fn stamp_of(path: &Path) -> Result<Option<[u64; 5]>> {
     }
 }
 
+/// A user record, for [`json::Unique`].
+struct RecordObject;
+
+impl json::Object for RecordObject {
+    const EXPECTING: &'static str = "a user record (a JSON object)";
+}
+
+impl json::Object for UsersFile<'_> {
+    const EXPECTING: &'static str = "a users file";
+}
+
 /// The fields of a JSON object in order, values as written; a repeated field is an error.
 fn fields(text: &str) -> serde_json::Result<Vec<(String, Box<RawValue>)>> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Vec<(String, Box<RawValue>)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a user record (a JSON object)")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> std::result::Result<Self::Value, A::Error> {
-            let mut v: Vec<(String, Box<RawValue>)> = Vec::new();
-            while let Some(k) = map.next_key::<String>()? {
-                if v.iter().any(|(e, _)| *e == k) {
-                    return Err(serde::de::Error::custom(format_args!(
-                        "duplicate field `{k}`"
-                    )));
-                }
-                v.push((k, map.next_value()?));
-            }
-            Ok(v)
-        }
-    }
     let mut d = serde_json::Deserializer::from_str(text);
-    let v = serde::Deserializer::deserialize_map(&mut d, V)?;
+    let v = json::Unique::<String, Box<RawValue>, RecordObject>::deserialize(&mut d)?;
     d.end()?;
-    Ok(v)
+    Ok(v.entries)
 }
 
 /// serde quotes the offending value in its messages (`invalid type: string "$2b$12$…",

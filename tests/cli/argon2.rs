@@ -1,4 +1,4 @@
-//! Password schemes (SPEC §11, issue 17) through the binary: argon2id hashes made, checked and
+//! Password schemes (SPEC §11) through the binary: argon2id hashes made, checked and
 //! stored beside bcrypt; argon2i/argon2d and out-of-bounds parameters refused; hashes that
 //! upgrade themselves on a successful login (`login`, and `POST /token` over HTTP), kept when
 //! `rehash_on_login = false`, never by `user check`; and interop both ways with Python's

@@ -1,4 +1,4 @@
-//! Asymmetric keys and JWK Sets (issue 4): init for every algorithm, login/mint with `kid`,
+//! Asymmetric keys and JWK Sets: init for every algorithm, login/mint with `kid`,
 //! verify with the key file, the public key and `jwks` output, and every refusal of RFC 8725.
 use crate::common;
 

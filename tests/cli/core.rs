@@ -1,4 +1,4 @@
-//! The core (issue 2) through the binary: paths, init, hash, the user commands, corrupt
+//! The core through the binary: paths, init, hash, the user commands, corrupt
 //! files, permissions, locking and real concurrent processes.
 use crate::common;
 
@@ -950,9 +950,9 @@ fn list_and_show_hide_hashes_unless_asked() {
     let alice = serde_json::json!({
         "username": "alice", "full_name": "Alice Liddell", "email": "alice@example.com",
         "disabled": false, "created_at": 0, "password_changed_at": 86400,
-        "hash_supported": true, // issue 11.4
+        "hash_supported": true,
         "hash_scheme": "bcrypt", "legacy": false, // SPEC §15
-        "groups": [] // issue 12.2
+        "groups": []
     });
     let bob = serde_json::json!({
         "username": "bob", "full_name": null, "email": null,

@@ -1,4 +1,4 @@
-//! Forward-auth and the browser login of `jwtauth serve` (SPEC §9, issue 14) over real HTTP:
+//! Forward-auth and the browser login of `jwtauth serve` (SPEC §9) over real HTTP:
 //! `GET /auth`, `GET /auth/forward`, `GET/POST /login`, `POST /logout`, the session cookie's
 //! attributes, every classic open-redirect trick, trusted and untrusted `X-Forwarded-*`,
 //! client-sent `Remote-*` headers, and bad input. Redirects are never followed, so each test

@@ -1,4 +1,4 @@
-//! Interop with Python PyJWT/cryptography for asymmetric keys (issue 4): tokens PyJWT signs
+//! Interop with Python PyJWT/cryptography for asymmetric keys: tokens PyJWT signs
 //! with every algorithm verify with `jwtauth verify --key` (in every key format cryptography
 //! writes) and `--jwks`; tokens jwtauth signs verify in PyJWT with the key built from
 //! `jwtauth jwks`, whose kid is the RFC 7638 thumbprint.

@@ -8,13 +8,14 @@ use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Map, Value};
 
 use jwtauth::cli::commands::token::describe;
+use jwtauth::cli::flags::{self, RESERVED_CLAIMS};
 use jwtauth::keys::{Key, parse_key};
 use jwtauth::store::file::Document;
 use jwtauth::store::memory::MemoryRevocations;
 use jwtauth::store::revocations_file::Revocations;
 use jwtauth::store::users_file::UsersDoc as UserStore;
+use jwtauth::tokens;
 use jwtauth::tokens::decode_token;
-use jwtauth::tokens::{self, RESERVED_CLAIMS};
 use jwtauth::users::User;
 use jwtauth::verifier::{Rules, Scratch, Verifier};
 
@@ -208,8 +209,8 @@ proptest! {
     /// Durations, times and claims parse or fail with a usage error (2).
     #[test]
     fn value_parsers_fail_as_usage_errors(s in any::<String>()) {
-        for r in [tokens::parse_duration("--ttl", &s).map(drop), tokens::parse_time("--exp", &s).map(drop),
-                  tokens::parse_claims(std::slice::from_ref(&s), &mut Map::new())] {
+        for r in [flags::duration("--ttl", &s).map(drop), flags::time("--exp", &s).map(drop),
+                  flags::claims(std::slice::from_ref(&s), &mut Map::new())] {
             if let Err(e) = r { prop_assert_eq!(code(e), 2); }
         }
     }

@@ -1,4 +1,4 @@
-//! Key rotation (issue 12, item 3): `init --rotate`, the key ring `<key file>.keys.json`,
+//! Key rotation: `init --rotate`, the key ring `<key file>.keys.json`,
 //! choosing the key by `kid`, `jwks` with every live key, `keys list` and `keys retire`.
 //! No sleeping: a key past its time is made with `--keep 0s` or by writing the ring's
 //! `expires_at` into the past, as a later clock would find it.

@@ -1,4 +1,4 @@
-//! Data and output safety (issue 11, SPEC §8): symbolic links, owners and modes, unknown
+//! Data and output safety (SPEC §8): symbolic links, owners and modes, unknown
 //! fields, bad hashes, commands that must create nothing, escaped output, audiences, closed
 //! stdout, exact numbers, the self-healing revocation index and a few message fixes.
 

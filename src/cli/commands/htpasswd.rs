@@ -506,9 +506,9 @@ pub fn export(args: &UserExportArgs, ctx: &Ctx) -> Result<()> {
     }
     let all = ctx.users()?.list()?;
     if ctx.json {
-        let records: Vec<super::user::Record> = all
+        let records: Vec<super::records::Record> = all
             .iter()
-            .map(|u| super::user::Record::new(u, true))
+            .map(|u| super::records::Record::new(u, true))
             .collect();
         return output::json(&serde_json::json!({ "users": records }));
     }

@@ -6,9 +6,10 @@ use crate::alg::{Algorithm, KeyKind};
 use crate::cli::args::InitArgs;
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
+use crate::cli::flags;
 use crate::cli::output;
 use crate::settings::KeyConfig;
-use crate::{alg, clock, keys, tokens};
+use crate::{alg, clock, keys};
 
 /// Creates the key at the key path and records its algorithm.
 ///
@@ -88,7 +89,7 @@ fn rotate(args: &InitArgs, ctx: &Ctx) -> Result<()> {
         .as_deref()
         // `--keep 0` is no token lifetime: the old key stops verifying at once, which is
         // meaningful (and what `keys retire` does later), so it stays allowed.
-        .map(|d| tokens::parse_duration("--keep", d))
+        .map(|d| flags::duration("--keep", d))
         .transpose()?;
     if matches!(ctx.settings.key, Some(KeyConfig::Secret(_))) && ctx.settings.key_file.is_none() {
         return Err(Error::config(

@@ -12,6 +12,7 @@ use crate::auth;
 use crate::cli::args::{DecodeArgs, LoginArgs, MintArgs, VerifyArgs};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result, code};
+use crate::cli::flags;
 use crate::cli::jwks_url;
 use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
@@ -57,7 +58,7 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
         ));
     }
     let mut extra = Map::new();
-    tokens::parse_claims(&args.claims.claims, &mut extra)?;
+    flags::claims(&args.claims.claims, &mut extra)?;
     password_input::check_source(&args.password)?;
     // Fail on an unusable key before asking for a password. With no key at all, the first
     // login that succeeds creates it; a refused one creates nothing (SPEC §8).
@@ -130,7 +131,7 @@ fn aud_value(flags: &[String]) -> Option<Value> {
 /// Exit 8 without a key (or for an unreadable `--payload` file), 2 for bad values.
 pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
     let mut header = Map::new();
-    tokens::parse_header_fields(&args.headers, &mut header)?;
+    flags::header_fields(&args.headers, &mut header)?;
     let mut payload = match &args.payload {
         Some(path) => read_payload(path)?,
         None => Map::new(),
@@ -152,7 +153,7 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
     let ttl = ctx.ttl(args.claims.ttl.as_deref())?;
     let time = |flag: &Option<String>, name: &str| -> Result<Option<i64>> {
         match flag {
-            Some(t) => Ok(Some(tokens::parse_time(&format!("--{name}"), t)?)),
+            Some(t) => Ok(Some(flags::time(&format!("--{name}"), t)?)),
             None => payload_time(&payload, name),
         }
     };
@@ -165,7 +166,7 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
         (None, None) => payload_time(&payload, "exp")?,
     };
     let mut extra = Map::new();
-    tokens::parse_claims(&args.claims.claims, &mut extra)?;
+    flags::claims(&args.claims.claims, &mut extra)?;
     let jti = match (extra.remove("jti"), payload.remove("jti")) {
         (Some(jti), _) => jti,
         (None, Some(jti @ Value::String(_))) => jti,
@@ -435,7 +436,7 @@ fn rules(args: &VerifyArgs) -> Result<Rules> {
         aud: args.aud.clone(),
         any_aud: args.any_aud,
         iss: args.iss.clone(),
-        leeway: tokens::parse_duration("--leeway", &args.leeway)?,
+        leeway: flags::duration("--leeway", &args.leeway)?,
         exp_required: !args.no_exp_required,
     })
 }
