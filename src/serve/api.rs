@@ -27,10 +27,10 @@ use zeroize::Zeroizing;
 use super::metrics::{self, Login};
 use super::{App, Checker, MAX_BODY, REQUEST_TIMEOUT, forward, net};
 use crate::auth;
+use crate::authority::LoginRequest;
 use crate::clock::Clock;
 use crate::error::{Error, VerifyError};
 use crate::passwords::Password;
-use crate::tokens;
 use crate::verifier::Verified;
 
 type Shared = State<Arc<App>>;
@@ -541,9 +541,17 @@ pub(super) fn issue(
     let password = password?;
     // The check and any rehash (SPEC §11) run here, on the hashing pool's thread: at most one
     // argon2 or bcrypt computation per slot, so the pool bounds their memory too.
-    let logged_in = auth::authenticate(app.users.as_ref(), name, &password, &app.opts.hashing)?;
+    let issued = app.authority.login(&LoginRequest {
+        name,
+        password: &password,
+        ttl: None,
+        iss: None,
+        aud: None,
+        extra: Map::new(),
+        allow_weak_key: false,
+    })?;
     drop(password);
-    if let auth::Rehash::Failed(e) = &logged_in.rehash {
+    if let Some(auth::Rehash::Failed(e)) = &issued.rehash {
         tracing::warn!(
             target: "jwtauth::serve",
             user = %name.escape_debug(),
@@ -551,26 +559,17 @@ pub(super) fn issue(
             "could not store the upgraded password hash",
         );
     }
-    let user = logged_in.user;
-    let iat = auth::issue_time(app.revocations.as_ref(), &user.username, &app.clock)?;
-    let exp = iat + app.opts.ttl;
-    let mut claims = Map::new();
-    claims.insert("sub".into(), user.username.clone().into());
-    claims.insert("iat".into(), iat.into());
-    claims.insert("exp".into(), exp.into());
-    claims.insert("jti".into(), tokens::new_jti()?.into());
-    if let Some(iss) = &app.opts.issuer {
-        claims.insert("iss".into(), iss.clone().into());
+    if let Some(e) = &issued.ttl_not_noted {
+        tracing::warn!(
+            target: "jwtauth::serve",
+            error = %e.to_string().escape_debug(),
+            "could not record the token lifetime in the key ring; a rotation needs --keep at least that long",
+        );
     }
-    if let Some(aud) = &app.opts.audience {
-        claims.insert("aud".into(), aud.clone().into());
-    }
-    claims.extend(auth::user_claims(&user));
-    let access_token = tokens::sign(&app.key, app.key.alg, &claims, false)?;
     Ok(TokenResponse {
-        access_token,
+        access_token: issued.token,
         token_type: "bearer",
-        expires_in: exp - app.clock.now().max(iat),
+        expires_in: issued.exp - app.clock.now().max(issued.iat),
     })
 }
 

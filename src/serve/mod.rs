@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::authority::{Authority, Policy, Slot};
 use crate::clock::SystemClock;
 use crate::error::{Error, Result};
 use crate::keys::Key;
@@ -163,13 +164,15 @@ impl Checker {
 /// The state every request shares.
 pub(crate) struct App {
     pub opts: Options,
-    pub key: Key,
+    pub key: Arc<Key>,
+    /// The use cases (login), over the same stores and key as the fields here.
+    pub authority: Authority<'static>,
     /// Access checks (`/protected`, `/userinfo`): the configured audience.
     pub access: Checker,
     /// Revoking and introspecting: any audience (revoking is not granting).
     pub any: Checker,
-    pub users: Box<dyn UserStore>,
-    pub revocations: Box<dyn RevocationStore>,
+    pub users: Arc<dyn UserStore>,
+    pub revocations: Arc<dyn RevocationStore>,
     pub hashing: hashing::Pool,
     pub throttle: throttle::Throttle,
     pub metrics: metrics::Metrics,
@@ -216,7 +219,8 @@ pub fn run(
 ) -> Result<()> {
     logging(opts.log_format);
     let lock_timeout = settings.lock_timeout;
-    let users = store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?;
+    let users: Arc<dyn UserStore> =
+        store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?.into();
     // Serving with no users file is allowed (users may be added while it runs), but it is
     // most often a wrong path or home: say so once at start (SPEC §15).
     if store::is_missing_file(settings.users_path()?) {
@@ -225,12 +229,13 @@ pub fn run(
             "the users file does not exist: no one can log in until 'jwtauth user add' creates it"
         );
     }
-    let revocations = store::open_revocations(
+    let revocations: Arc<dyn RevocationStore> = store::open_revocations(
         settings.state_path()?,
         lock_timeout,
         Lookups::Many,
         &settings.redis,
-    )?;
+    )?
+    .into();
     let access = Verifier::new(
         &key,
         Rules {
@@ -255,8 +260,24 @@ pub fn run(
         ),
         None => throttle::Throttle::new(opts.throttle),
     };
+    let key = Arc::new(key);
+    let authority = Authority::new(
+        Slot::ready(users.clone()),
+        Slot::ready(revocations.clone()),
+        Slot::ready(key.clone()),
+        &SystemClock,
+        Policy {
+            hashing: opts.hashing,
+            ttl: opts.ttl,
+            configured_ttl: i64::try_from(settings.config.ttl.as_secs()).unwrap_or(i64::MAX),
+            issuer: opts.issuer.clone(),
+            audience: opts.audience.clone(),
+            lock_timeout,
+        },
+    );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let app = Arc::new(App {
+        authority,
         hashing: hashing::Pool::new(cores, opts.hash_queue),
         throttle,
         metrics: metrics::Metrics::default(),

@@ -1,0 +1,550 @@
+//! The core application layer: the one place the use cases live for every front end. An
+//! [`Authority`] owns the stores (users, revocations), the signing key (with its ring), the
+//! clock and the policy (hashing, token lifetime, issuer, audience), and offers the use
+//! cases: [`Authority::login`] (check → re-check the record → sign, SPEC §15) and
+//! [`Authority::mint`]. It returns data and typed errors; it never prints, exits or speaks
+//! HTTP. `jwtauth login`/`mint` and `serve`'s `POST /token` and `POST /login` each make one
+//! call into it and render the answer.
+//!
+//! The command line opens a store or the key only when a use case needs it (a `mint` never
+//! opens the users store, a refused `login` creates no key): each is a [`Slot`], opened on
+//! first use; `serve` fills every slot at start.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::alg::Algorithm;
+use crate::auth::{self, HashPolicy, Rehash};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::keys::{self, Key};
+use crate::passwords::Password;
+use crate::store::{RevocationStore, UserStore};
+use crate::tokens;
+use crate::users::User;
+
+/// Something the authority needs, ready or opened on first use.
+pub struct Slot<'a, T> {
+    cell: OnceLock<T>,
+    open: Option<Box<dyn Fn() -> Result<T> + Send + Sync + 'a>>,
+}
+
+impl<'a, T> Slot<'a, T> {
+    /// A slot holding `value`.
+    pub fn ready(value: T) -> Self {
+        Slot {
+            cell: OnceLock::from(value),
+            open: None,
+        }
+    }
+
+    /// A slot filled by `open` when first asked for (and asked again after a failure).
+    pub fn lazy(open: impl Fn() -> Result<T> + Send + Sync + 'a) -> Self {
+        Slot {
+            cell: OnceLock::new(),
+            open: Some(Box::new(open)),
+        }
+    }
+
+    /// The value, opened now if it was not yet.
+    ///
+    /// # Errors
+    /// What opening it failed with.
+    pub fn get(&self) -> Result<&T> {
+        if let Some(v) = self.cell.get() {
+            return Ok(v);
+        }
+        let Some(open) = &self.open else {
+            return Err(Error::config("authority", "nothing to open"));
+        };
+        let v = open()?;
+        Ok(self.cell.get_or_init(|| v))
+    }
+}
+
+/// What the authority signs with and checks against (SPEC §6, §8, §11, §12).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// How passwords are checked and rehashed.
+    pub hashing: HashPolicy,
+    /// The lifetime of a login token unless the request names one, in seconds.
+    pub ttl: i64,
+    /// The configured `ttl`: a token that lives longer is recorded in the key ring, so that a
+    /// rotation keeps its key until it has expired.
+    pub configured_ttl: i64,
+    /// The `iss` of login tokens unless the request names one.
+    pub issuer: Option<String>,
+    /// The `aud` of login tokens unless the request names one.
+    pub audience: Option<String>,
+    /// How long to wait for the key ring's lock.
+    pub lock_timeout: Duration,
+}
+
+/// A login: who, with what password, and what the front end asks of the token beyond the
+/// policy.
+pub struct LoginRequest<'r> {
+    /// The user name (in NFC).
+    pub name: &'r str,
+    /// The password.
+    pub password: &'r Password,
+    /// The token's lifetime, when not the policy's.
+    pub ttl: Option<i64>,
+    /// The token's `iss`, when not the policy's.
+    pub iss: Option<String>,
+    /// The token's `aud`, when not the policy's.
+    pub aud: Option<Value>,
+    /// Further claims (never `sub` or `groups`: the front end refuses those).
+    pub extra: Map<String, Value>,
+    /// Sign with a key shorter than its algorithm needs.
+    pub allow_weak_key: bool,
+}
+
+/// A token to sign without a password check (`mint`): the claims as the front end resolved
+/// them; the authority fills in the times and the `jti` it was not given.
+#[derive(Default)]
+pub struct MintRequest {
+    /// The subject.
+    pub sub: String,
+    /// `iat`, else now (never a revoked second).
+    pub iat: Option<i64>,
+    /// `exp`, else `iat` + `ttl`.
+    pub exp: Option<i64>,
+    /// The lifetime when `exp` is not given, else the policy's.
+    pub ttl: Option<i64>,
+    /// `nbf`, if any.
+    pub nbf: Option<i64>,
+    /// `jti`, else a random one.
+    pub jti: Option<Value>,
+    /// `iss`, if any.
+    pub iss: Option<Value>,
+    /// `aud`, if any.
+    pub aud: Option<Value>,
+    /// Further claims, after the registered ones (a registered claim set above wins).
+    pub base: Map<String, Value>,
+    /// Claims that replace anything of the same name (`mint --claim`).
+    pub extra: Map<String, Value>,
+    /// Extra header fields.
+    pub header: Map<String, Value>,
+    /// The algorithm, when not the key's.
+    pub alg: Option<Algorithm>,
+    /// Sign with a key shorter than its algorithm needs.
+    pub allow_weak_key: bool,
+}
+
+/// A signed token.
+#[derive(Debug)]
+pub struct Issued {
+    /// The compact JWT.
+    pub token: String,
+    /// Its `iat`.
+    pub iat: i64,
+    /// Its `exp`.
+    pub exp: i64,
+    /// Its claims.
+    pub claims: Map<String, Value>,
+    /// The user's record as signed (a login), re-read after the password check.
+    pub user: Option<User>,
+    /// What became of the stored hash (a login).
+    pub rehash: Option<Rehash>,
+    /// The token outlives the configured ttl and could not be recorded in the key ring: a
+    /// warning for the front end (a rotation then needs `--keep`).
+    pub ttl_not_noted: Option<Error>,
+}
+
+/// The use cases over the stores, the key, the clock and the policy.
+pub struct Authority<'a> {
+    users: Slot<'a, Arc<dyn UserStore>>,
+    revocations: Slot<'a, Arc<dyn RevocationStore>>,
+    key: Slot<'a, Arc<Key>>,
+    clock: &'a dyn Clock,
+    policy: Policy,
+    /// The longest lifetime already recorded in the key ring this process (0: none), so a
+    /// long-running server reads the ring once, not per login.
+    noted: AtomicI64,
+}
+
+impl<'a> Authority<'a> {
+    /// An authority over these stores, key, clock and policy.
+    pub fn new(
+        users: Slot<'a, Arc<dyn UserStore>>,
+        revocations: Slot<'a, Arc<dyn RevocationStore>>,
+        key: Slot<'a, Arc<Key>>,
+        clock: &'a dyn Clock,
+        policy: Policy,
+    ) -> Self {
+        Authority {
+            users,
+            revocations,
+            key,
+            clock,
+            policy,
+            noted: AtomicI64::new(0),
+        }
+    }
+
+    /// The users store (for reads: listings, `/userinfo`).
+    ///
+    /// # Errors
+    /// What opening it failed with.
+    pub fn users(&self) -> Result<&dyn UserStore> {
+        Ok(self.users.get()?.as_ref())
+    }
+
+    /// The revocation store (for reads and verification).
+    ///
+    /// # Errors
+    /// What opening it failed with.
+    pub fn revocations(&self) -> Result<&dyn RevocationStore> {
+        Ok(self.revocations.get()?.as_ref())
+    }
+
+    /// The signing key.
+    ///
+    /// # Errors
+    /// What loading it failed with.
+    pub fn key(&self) -> Result<&Key> {
+        Ok(self.key.get()?.as_ref())
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Logs `req.name` in: the password check ([`auth::authenticate`]), then the record read
+    /// again (SPEC §15 "Logins over HTTP": the check is slow, and the user may have been
+    /// disabled, removed or given a new password meanwhile: each is a `LoginRefused`), then a
+    /// token signed with the claims of the record as re-read (its groups as of signing).
+    ///
+    /// # Errors
+    /// `LoginRefused`, a store error, or a key error.
+    pub fn login(&self, req: &LoginRequest<'_>) -> Result<Issued> {
+        let users = self.users()?;
+        let logged_in = auth::authenticate(users, req.name, req.password, &self.policy.hashing)?;
+        let user = recheck(users, &logged_in.user)?;
+        let iat = auth::issue_time(self.revocations()?, &user.username, self.clock)?;
+        let exp = iat + req.ttl.unwrap_or(self.policy.ttl);
+        let mut claims = Map::new();
+        claims.insert("sub".into(), user.username.clone().into());
+        claims.insert("iat".into(), iat.into());
+        claims.insert("exp".into(), exp.into());
+        claims.insert("jti".into(), tokens::new_jti()?.into());
+        if let Some(iss) = req.iss.clone().or_else(|| self.policy.issuer.clone()) {
+            claims.insert("iss".into(), iss.into());
+        }
+        if let Some(aud) = req
+            .aud
+            .clone()
+            .or_else(|| self.policy.audience.clone().map(Value::String))
+        {
+            claims.insert("aud".into(), aud);
+        }
+        claims.extend(req.extra.clone());
+        claims.extend(auth::user_claims(&user));
+        let key = self.key()?;
+        let token = tokens::sign(key, key.alg, &claims, req.allow_weak_key)?;
+        let ttl_not_noted = self.note_ttl(key, exp - iat);
+        Ok(Issued {
+            token,
+            iat,
+            exp,
+            claims,
+            user: Some(user),
+            rehash: Some(logged_in.rehash),
+            ttl_not_noted,
+        })
+    }
+
+    /// Signs a token for `req.sub` with no password check (`mint`): `iat` is the one given,
+    /// else now (the next second when the subject was revoked in this one); `exp` the one
+    /// given, else `iat` + the lifetime.
+    ///
+    /// # Errors
+    /// A key error (none, or too weak for the algorithm), or a store error.
+    pub fn mint(&self, req: MintRequest) -> Result<Issued> {
+        let key = self.key()?;
+        let alg = req.alg.unwrap_or(key.alg);
+        key.encoding(alg, req.allow_weak_key)?;
+        let iat = match req.iat {
+            Some(t) => t,
+            None => auth::issue_time(self.revocations()?, &req.sub, self.clock)?,
+        };
+        let exp = req
+            .exp
+            .unwrap_or(iat + req.ttl.unwrap_or(self.policy.configured_ttl));
+        let mut claims = Map::new();
+        claims.insert("sub".into(), req.sub.into());
+        claims.insert("iat".into(), iat.into());
+        claims.insert("exp".into(), exp.into());
+        if let Some(nbf) = req.nbf {
+            claims.insert("nbf".into(), nbf.into());
+        }
+        let jti = match req.jti {
+            Some(jti) => jti,
+            None => tokens::new_jti()?.into(),
+        };
+        claims.insert("jti".into(), jti);
+        if let Some(iss) = req.iss {
+            claims.insert("iss".into(), iss);
+        }
+        if let Some(aud) = req.aud {
+            claims.insert("aud".into(), aud);
+        }
+        for (k, v) in req.base {
+            if !claims.contains_key(&k) {
+                claims.insert(k, v);
+            }
+        }
+        claims.extend(req.extra);
+        let token = tokens::sign_with_header(key, alg, &req.header, &claims, req.allow_weak_key)?;
+        let ttl_not_noted = self.note_ttl(key, exp - iat);
+        Ok(Issued {
+            token,
+            iat,
+            exp,
+            claims,
+            user: None,
+            rehash: None,
+            ttl_not_noted,
+        })
+    }
+
+    /// Records a lifetime over the configured ttl in the key ring ([`keys::note_ttl`]), for
+    /// every front end; what could not be recorded is returned as a warning.
+    fn note_ttl(&self, key: &Key, lifetime: i64) -> Option<Error> {
+        if lifetime <= self.policy.configured_ttl || lifetime <= self.noted.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        match keys::note_ttl(
+            self.policy.lock_timeout,
+            key,
+            lifetime,
+            self.policy.configured_ttl,
+            self.clock.now(),
+        ) {
+            Ok(()) => {
+                self.noted.fetch_max(lifetime, Ordering::Relaxed);
+                None
+            }
+            Err(e) => Some(e),
+        }
+    }
+}
+
+/// The record of `checked` read again after its password check: it must still exist, be
+/// enabled and have the same `password_changed_at` (not the same hash text, which a
+/// concurrent rehash may change); else the login is refused. The record returned is the new
+/// one (its groups as of now).
+fn recheck(users: &dyn UserStore, checked: &User) -> Result<User> {
+    match users.get(&checked.username)? {
+        Some(now) if !now.disabled && now.password_changed_at == checked.password_changed_at => {
+            Ok(now)
+        }
+        _ => Err(Error::LoginRefused),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::passwords::{self, Argon2Params, Scheme};
+    use crate::store::memory::MemoryRevocations;
+    use crate::store::revocations_file::Revocations;
+    use crate::store::{Imported, RevocationStore};
+
+    const SMALL: Scheme = Scheme::Argon2id(Argon2Params {
+        memory_kib: 64,
+        time: 1,
+        lanes: 1,
+    });
+
+    /// A users store whose first `get` answers `first` and every later one `later`: the
+    /// record changed while the password was being checked.
+    struct Changing {
+        first: User,
+        later: Option<User>,
+        gets: AtomicUsize,
+        writes: Mutex<usize>,
+    }
+
+    impl UserStore for Changing {
+        fn get(&self, _: &str) -> Result<Option<User>> {
+            Ok(if self.gets.fetch_add(1, Ordering::SeqCst) == 0 {
+                Some(self.first.clone())
+            } else {
+                self.later.clone()
+            })
+        }
+        fn exists(&self, _: &str) -> Result<bool> {
+            Ok(true)
+        }
+        fn add(&self, _: &str, _: &mut dyn FnMut() -> Result<User>) -> Result<User> {
+            unreachable!("a login adds no user")
+        }
+        fn update(&self, _: &str, _: &mut dyn FnMut(&mut User) -> Result<()>) -> Result<User> {
+            *self.writes.lock().unwrap() += 1;
+            Ok(self.first.clone())
+        }
+        fn remove(&self, _: &str) -> Result<User> {
+            unreachable!("a login removes no user")
+        }
+        fn list(&self) -> Result<Vec<User>> {
+            Ok(vec![self.first.clone()])
+        }
+        fn import(&self, _: Vec<User>, _: bool) -> Result<Imported> {
+            unreachable!("a login imports nothing")
+        }
+        fn typical_scheme(&self) -> Result<Option<Scheme>> {
+            Ok(Some(SMALL))
+        }
+        fn location(&self) -> String {
+            "test".into()
+        }
+    }
+
+    fn pw(s: &str) -> Password {
+        Password::new(Zeroizing::new(s.as_bytes().to_vec())).unwrap()
+    }
+
+    fn alice(pw: &Password) -> User {
+        User {
+            username: "alice".into(),
+            full_name: None,
+            email: None,
+            hashed_password: passwords::hash(pw, &SMALL).unwrap(),
+            disabled: false,
+            created_at: 1,
+            password_changed_at: 1,
+            groups: vec!["admins".into()],
+        }
+    }
+
+    fn authority<'a>(
+        clock: &'a FixedClock,
+        later: impl FnOnce(&mut User) -> bool,
+    ) -> Authority<'a> {
+        let password = pw("right-password");
+        let first = alice(&password);
+        let mut changed = first.clone();
+        let later = later(&mut changed).then_some(changed);
+        let users: Arc<dyn UserStore> = Arc::new(Changing {
+            first,
+            later,
+            gets: AtomicUsize::new(0),
+            writes: Mutex::new(0),
+        });
+        let revocations: Arc<dyn RevocationStore> =
+            Arc::new(MemoryRevocations::new(Revocations::default()));
+        let key = Arc::new(Key::hmac_for_tests(b"0123456789abcdef0123456789abcdef"));
+        Authority::new(
+            Slot::ready(users),
+            Slot::ready(revocations),
+            Slot::ready(key),
+            clock,
+            Policy {
+                hashing: HashPolicy {
+                    scheme: SMALL,
+                    rehash_on_login: false,
+                    allow_legacy: false,
+                    read_only: false,
+                },
+                ttl: 900,
+                configured_ttl: 900,
+                issuer: None,
+                audience: None,
+                lock_timeout: Duration::from_secs(1),
+            },
+        )
+    }
+
+    fn login(a: &Authority<'_>) -> Result<Issued> {
+        let password = pw("right-password");
+        a.login(&LoginRequest {
+            name: "alice",
+            password: &password,
+            ttl: None,
+            iss: None,
+            aud: None,
+            extra: Map::new(),
+            allow_weak_key: false,
+        })
+    }
+
+    #[test]
+    fn an_unchanged_record_is_signed() {
+        let clock = FixedClock::new(1_000_000);
+        let issued = login(&authority(&clock, |_| true)).unwrap();
+        assert_eq!(issued.claims["sub"], "alice");
+        assert_eq!(issued.claims["groups"], serde_json::json!(["admins"]));
+        assert_eq!(issued.iat, 1_000_000);
+    }
+
+    #[test]
+    fn a_user_disabled_removed_or_repassworded_during_the_check_gets_no_token() {
+        let clock = FixedClock::new(1_000_000);
+        for (what, change) in [
+            (
+                "disabled",
+                (|u: &mut User| {
+                    u.disabled = true;
+                    true
+                }) as fn(&mut User) -> bool,
+            ),
+            ("removed", |_: &mut User| false),
+            ("new password", |u: &mut User| {
+                u.password_changed_at += 1;
+                true
+            }),
+        ] {
+            let out = login(&authority(&clock, change));
+            assert!(matches!(out, Err(Error::LoginRefused)), "{what}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn the_groups_are_those_of_the_record_as_re_read() {
+        let clock = FixedClock::new(1_000_000);
+        let issued = login(&authority(&clock, |u| {
+            u.groups.clear();
+            true
+        }))
+        .unwrap();
+        assert!(!issued.claims.contains_key("groups"), "{:?}", issued.claims);
+        // A rehash changes the hash text, not password_changed_at: still signed.
+        let issued = login(&authority(&clock, |u| {
+            u.hashed_password =
+                "$2b$04$changedbyarehashxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".into();
+            true
+        }))
+        .unwrap();
+        assert_eq!(issued.claims["sub"], "alice");
+    }
+
+    #[test]
+    fn a_subject_revoked_this_second_waits_on_the_clock_for_the_next() {
+        let clock = FixedClock::new(1_000_000);
+        let a = authority(&clock, |_| true);
+        a.revocations()
+            .unwrap()
+            .revoke_subject("alice", 1_000_000, 1_000_000)
+            .unwrap();
+        let issued = login(&a).unwrap();
+        assert_eq!(issued.iat, 1_000_001);
+        assert_eq!(clock.now(), 1_000_001);
+    }
+}
