@@ -907,7 +907,8 @@ async fn healthz(State(app): Shared) -> Response {
 async fn metrics(State(app): Shared) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(app.hashing.queue_depth()),
+        app.metrics
+            .render(app.hashing.queue_depth(), app.hashing.running()),
     )
         .into_response()
 }
