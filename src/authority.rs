@@ -25,6 +25,10 @@ use crate::passwords::Password;
 use crate::store::{RevocationStore, UserStore};
 use crate::tokens;
 use crate::users::User;
+use crate::verifier::{Scratch, Verified, Verifier};
+
+/// Why a checked token cannot be ended by its `jti` ([`Authority::end`]): it has none.
+pub const NO_JTI: &str = "token has no jti to revoke";
 
 /// Something the authority needs, ready or opened on first use.
 pub struct Slot<'a, T> {
@@ -315,6 +319,75 @@ impl<'a> Authority<'a> {
             rehash: None,
             ttl_not_noted,
         })
+    }
+
+    /// Checks a token now: signature, claims by `verifier`'s rules, and the revocations as
+    /// they are now (the store is refreshed first). The verifier and its scratch are the
+    /// caller's, built once and reused (a stream, a server's threads): nothing is allocated
+    /// here beyond what `Verifier::verify` does.
+    ///
+    /// # Errors
+    /// The token's error (`Error::Token`), or a store error.
+    pub fn check(
+        &self,
+        verifier: &Verifier,
+        scratch: &mut Scratch,
+        token: &[u8],
+        claims_out: Option<&mut Value>,
+    ) -> Result<Verified> {
+        let revocations = self.revocations()?;
+        revocations.refresh()?;
+        verifier.verify(
+            token,
+            self.clock.now(),
+            scratch,
+            Some(revocations),
+            claims_out,
+        )
+    }
+
+    /// Ends a token that was checked (with the revoking rules: any audience): its `jti` is
+    /// revoked until its `exp`, durably before this returns. Returns the `jti` and `exp`.
+    ///
+    /// # Errors
+    /// [`NO_JTI`] as a token error when it has no `jti` (or no `exp`), or a store error.
+    pub fn end(&self, checked: &Verified) -> Result<(String, i64)> {
+        let (Some(jti), Some(exp)) = (&checked.jti, checked.exp) else {
+            return Err(Error::token(NO_JTI));
+        };
+        self.revocations()?
+            .revoke_token(jti, exp, self.clock.now())?;
+        Ok((jti.clone(), exp))
+    }
+
+    /// Logs a token out: [`Authority::check`] (with `verifier`, which should accept any
+    /// audience: revoking is not granting), then [`Authority::end`].
+    ///
+    /// # Errors
+    /// As those.
+    pub fn logout(
+        &self,
+        verifier: &Verifier,
+        scratch: &mut Scratch,
+        token: &[u8],
+    ) -> Result<(String, i64)> {
+        let checked = self.check(verifier, scratch, token, None)?;
+        self.end(&checked)
+    }
+
+    /// Ends every token of `sub` issued up to now; with `must_be_user`, `sub` must be a user
+    /// (a mistyped name would revoke nothing anyone holds and look like success). Returns the
+    /// time the tokens are revoked up to.
+    ///
+    /// # Errors
+    /// `UserNotFound` when `must_be_user` and there is no such user, or a store error.
+    pub fn logout_all(&self, sub: &str, must_be_user: bool) -> Result<i64> {
+        if must_be_user && !self.users()?.exists(sub)? {
+            return Err(Error::UserNotFound(sub.to_string()));
+        }
+        let now = self.clock.now();
+        self.revocations()?.revoke_subject(sub, now, now)?;
+        Ok(now)
     }
 
     /// Records a lifetime over the configured ttl in the key ring ([`keys::note_ttl`]), for

@@ -295,40 +295,55 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Verifies `token` now, against the current revocations.
-/// With `claims_out`, the payload is returned too (for introspection).
+/// Verifies `token` now, against the current revocations ([`Authority::check`] with this
+/// thread's scratch). With `claims_out`, the payload is returned too (for introspection).
+///
+/// [`Authority::check`]: crate::authority::Authority::check
 pub(super) fn check(
     app: &App,
     checker: &Checker,
     token: &str,
     claims_out: Option<&mut Value>,
 ) -> Result<Verified, Error> {
-    app.revocations.refresh()?;
     let started = Instant::now();
     let out = checker.with(|verifier, scratch| {
-        verifier.verify(
-            token.as_bytes(),
-            app.clock.now(),
-            scratch,
-            Some(app.revocations.as_ref()),
-            claims_out,
-        )
+        app.authority
+            .check(verifier, scratch, token.as_bytes(), claims_out)
     });
     app.metrics.verified(started.elapsed());
     out
 }
 
-/// Runs `f` (a check that may ask the stores) off the async workers when a store is remote:
-/// a Redis round trip must not stall the other connections of the worker, and many requests
-/// then wait for Redis at once, each on a pooled connection. Local stores answer in place.
+/// The one way a handler reaches the core when that may ask a store: `f` runs off the async
+/// workers when a store is remote (a Redis round trip must not stall the other connections
+/// of the worker, and many requests then wait for Redis at once, each on a pooled
+/// connection); local stores answer in place, as fast as before. `failed` makes the answer
+/// when the blocking thread could not run.
 pub(super) async fn off_worker<T: Send + 'static>(
     app: &Arc<App>,
     f: impl FnOnce(&App) -> T + Send + 'static,
     failed: impl FnOnce(Error) -> T,
 ) -> T {
-    if !app.revocations.is_remote() {
+    if !app.remote {
         return f(app);
     }
+    blocking(app, f, failed).await
+}
+
+/// [`off_worker`] for a durable write (a revocation): always on a blocking thread, since a
+/// local file store's write waits for the disk.
+async fn off_worker_always<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    blocking(app, f, Err).await
+}
+
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> T + Send + 'static,
+    failed: impl FnOnce(Error) -> T,
+) -> T {
     let worker = app.clone();
     match tokio::task::spawn_blocking(move || f(&worker)).await {
         Ok(out) => out,
@@ -344,7 +359,7 @@ async fn authorize_off(
     any: bool,
     headers: &HeaderMap,
 ) -> Result<Verified, Response> {
-    if !app.revocations.is_remote() {
+    if !app.remote {
         return authorize(app, if any { &app.any } else { &app.access }, headers);
     }
     let headers = headers.clone();
@@ -635,7 +650,9 @@ async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
         Err(res) => return res,
     };
     let sub = v.sub.unwrap_or_default();
-    match app.users.get(&sub) {
+    let who = sub.clone();
+    let user = off_worker(&app, move |app| app.users.get(&who), Err).await;
+    match user {
         Ok(Some(u)) if !u.disabled => axum::Json(UserInfo {
             sub: sub.clone(),
             username: u.username,
@@ -657,19 +674,10 @@ pub struct Message {
     message: &'static str,
 }
 
-/// Revokes a verified token's `jti` (durably, before answering).
+/// Ends a verified token (its `jti` revoked durably, before answering), on a blocking
+/// thread: a write, to a file or to Redis.
 pub(super) async fn revoke_verified(app: &Arc<App>, v: Verified) -> Result<(), Error> {
-    let (Some(jti), Some(exp)) = (v.jti, v.exp) else {
-        return Err(Error::token("token has no jti to revoke"));
-    };
-    let worker = app.clone();
-    tokio::task::spawn_blocking(move || {
-        worker
-            .revocations
-            .revoke_token(&jti, exp, worker.clock.now())
-    })
-    .await
-    .map_err(|e| Error::config("revocation", e))?
+    off_worker_always(app, move |app| app.authority.end(&v).map(|_| ())).await
 }
 
 #[utoipa::path(delete, path = "/logout", security(("bearer" = [])),
@@ -726,7 +734,14 @@ async fn revoke(State(app): Shared, body: Bytes) -> Response {
         );
     };
     // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
-    let verified = match check(&app, &app.any, form.token.trim(), None) {
+    let token = form.token;
+    let checked = off_worker(
+        &app,
+        move |app| check(app, &app.any, token.trim(), None),
+        Err,
+    )
+    .await;
+    let verified = match checked {
         Ok(v) => v,
         Err(Error::Token(_)) => return StatusCode::OK.into_response(),
         Err(e) => return unavailable(&e),
@@ -764,9 +779,17 @@ async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Resp
             "a token form field is required",
         );
     };
-    let token = form.token.trim();
-    let mut claims = Value::Null;
-    let checked = check(&app, &app.any, token, Some(&mut claims));
+    let token = form.token;
+    let (checked, claims) = off_worker(
+        &app,
+        move |app| {
+            let mut claims = Value::Null;
+            let checked = check(app, &app.any, token.trim(), Some(&mut claims));
+            (checked, claims)
+        },
+        |e| (Err(e), Value::Null),
+    )
+    .await;
     match checked {
         Ok(v) => {
             let mut out = Map::new();
@@ -891,13 +914,18 @@ async fn openapi() -> Response {
         (status = 503, description = "A store is not", body = String),
     ))]
 async fn healthz(State(app): Shared) -> Response {
-    let users = app.users.typical_scheme();
-    let revocations = app
-        .revocations
-        .refresh()
-        .and_then(|()| app.revocations.subject_revoked_at(""));
-    match (users, revocations) {
-        (Ok(_), Ok(_)) => (StatusCode::OK, "ok").into_response(),
+    let healthy = off_worker(
+        &app,
+        |app| {
+            app.users.typical_scheme()?;
+            app.revocations.refresh()?;
+            app.revocations.subject_revoked_at("")
+        },
+        Err,
+    )
+    .await;
+    match healthy {
+        Ok(_) => (StatusCode::OK, "ok").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response(),
     }
 }

@@ -173,6 +173,9 @@ pub(crate) struct App {
     pub any: Checker,
     pub users: Arc<dyn UserStore>,
     pub revocations: Arc<dyn RevocationStore>,
+    /// A store is remote (Redis): handlers reach the core off the async workers
+    /// (`api::off_worker`).
+    pub remote: bool,
     pub hashing: hashing::Pool,
     pub throttle: throttle::Throttle,
     pub metrics: metrics::Metrics,
@@ -260,6 +263,7 @@ pub fn run(
         ),
         None => throttle::Throttle::new(opts.throttle),
     };
+    let remote = revocations.is_remote() || store::redis::url_of(settings.users_path()?).is_some();
     let key = Arc::new(key);
     let authority = Authority::new(
         Slot::ready(users.clone()),
@@ -287,6 +291,7 @@ pub fn run(
         any: Checker::new(any),
         users,
         revocations,
+        remote,
         clock: SystemClock,
     });
     let bind_error = |e: std::io::Error| Error::config(format!("listen {}", app.opts.listen), e);

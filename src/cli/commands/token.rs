@@ -95,7 +95,7 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
 }
 
 /// The core's error inside a command-line one (a key made on first login).
-fn core(e: Error) -> CoreError {
+pub(super) fn core(e: Error) -> CoreError {
     match e {
         Error::Core(e) => e,
         other => CoreError::config("jwtauth", other),
@@ -103,7 +103,7 @@ fn core(e: Error) -> CoreError {
 }
 
 /// The authority of a command: the stores opened when first needed, the key as given.
-fn authority<'a>(ctx: &'a Ctx, key: Slot<'a, Arc<keys::Key>>) -> Result<Authority<'a>> {
+pub(super) fn authority<'a>(ctx: &'a Ctx, key: Slot<'a, Arc<keys::Key>>) -> Result<Authority<'a>> {
     Ok(Authority::new(
         Slot::lazy(|| ctx.users().map(Arc::from).map_err(core)),
         Slot::lazy(|| ctx.revocations(Lookups::Few).map(Arc::from).map_err(core)),
