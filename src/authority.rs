@@ -10,6 +10,7 @@
 //! opens the users store, a refused `login` creates no key): each is a [`Slot`], opened on
 //! first use; `serve` fills every slot at start.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -22,7 +23,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::keys::{self, Key};
 use crate::passwords::Password;
-use crate::store::{RevocationStore, UserStore};
+use crate::store::{Imported, RevocationStore, UserStore};
 use crate::tokens;
 use crate::users::User;
 use crate::verifier::{Scratch, Verified, Verifier};
@@ -390,6 +391,133 @@ impl<'a> Authority<'a> {
         Ok(now)
     }
 
+    // ----- account changes: revoke first, then write ------------------------------------------
+    //
+    // A change that takes something away (a password, the right to log in, a group, the
+    // account) revokes the user's earlier tokens *before* the record is written: a crash in
+    // between leaves the old record with no live tokens, never the new record with the old
+    // tokens still accepted.
+
+    /// Adds a user (`make` builds the record, outside the store's lock: it may hash).
+    ///
+    /// # Errors
+    /// `UserExists`, `UserConfusable`, or a store error.
+    pub fn add_user(&self, name: &str, make: &mut dyn FnMut() -> Result<User>) -> Result<User> {
+        self.users()?.add(name, make)
+    }
+
+    /// The record of `name`, which must exist.
+    fn existing(&self, name: &str) -> Result<User> {
+        self.users()?
+            .get(name)?
+            .ok_or_else(|| Error::UserNotFound(name.to_string()))
+    }
+
+    /// Revokes every token of `name` issued up to now.
+    fn revoke(&self, name: &str) -> Result<()> {
+        let now = self.clock.now();
+        self.revocations()?.revoke_subject(name, now, now)
+    }
+
+    /// Gives `name` a new password hash (and whatever else `also` changes): the user's tokens
+    /// are revoked first; `password_changed_at` is now.
+    ///
+    /// # Errors
+    /// `UserNotFound` (nothing revoked), or a store error.
+    pub fn change_password(
+        &self,
+        name: &str,
+        hash: &str,
+        also: &mut dyn FnMut(&mut User),
+    ) -> Result<User> {
+        self.existing(name)?;
+        self.revoke(name)?;
+        let now = self.clock.now();
+        self.users()?.update(name, &mut |u| {
+            u.hashed_password = hash.to_string();
+            u.password_changed_at = now;
+            also(u);
+            Ok(())
+        })
+    }
+
+    /// Disables (tokens revoked first) or enables `name`.
+    ///
+    /// # Errors
+    /// `UserNotFound` (nothing revoked), or a store error.
+    pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<User> {
+        self.existing(name)?;
+        if disabled {
+            self.revoke(name)?;
+        }
+        self.users()?.update(name, &mut |u| {
+            u.disabled = disabled;
+            Ok(())
+        })
+    }
+
+    /// Removes `name`, its tokens revoked first.
+    ///
+    /// # Errors
+    /// `UserNotFound` (nothing revoked), or a store error.
+    pub fn remove_user(&self, name: &str) -> Result<User> {
+        self.existing(name)?;
+        self.revoke(name)?;
+        self.users()?.remove(name)
+    }
+
+    /// Edits `name`'s record with `edit` (applied under the store's lock, to the record as it
+    /// is then). A token names the groups it was issued with: when the edit takes a group
+    /// away, the user's tokens are revoked first. Returns the record and whether tokens were
+    /// revoked.
+    ///
+    /// # Errors
+    /// `UserNotFound` (nothing revoked), or a store error.
+    pub fn edit_user(&self, name: &str, edit: &mut dyn FnMut(&mut User)) -> Result<(User, bool)> {
+        let before = self.existing(name)?;
+        let mut after = before.clone();
+        edit(&mut after);
+        let revoke = before.groups.iter().any(|g| !after.groups.contains(g));
+        if revoke {
+            self.revoke(name)?;
+        }
+        let user = self.users()?.update(name, &mut |u| {
+            edit(u);
+            Ok(())
+        })?;
+        Ok((user, revoke))
+    }
+
+    /// Imports `incoming`; with `replace`, existing users are replaced, and those whose hash
+    /// changes or who become disabled have their tokens revoked first.
+    ///
+    /// # Errors
+    /// A store error.
+    pub fn import_users(&self, incoming: Vec<User>, replace: bool) -> Result<Imported> {
+        let users = self.users()?;
+        if replace {
+            let current: BTreeMap<String, User> = users
+                .list()?
+                .into_iter()
+                .map(|u| (u.username.clone(), u))
+                .collect();
+            let changing: Vec<&str> = incoming
+                .iter()
+                .filter(|new| {
+                    current.get(&new.username).is_some_and(|u| {
+                        u.hashed_password != new.hashed_password || (new.disabled && !u.disabled)
+                    })
+                })
+                .map(|new| new.username.as_str())
+                .collect();
+            if !changing.is_empty() {
+                let now = self.clock.now();
+                self.revocations()?.revoke_subjects(&changing, now, now)?;
+            }
+        }
+        users.import(incoming, replace)
+    }
+
     /// Records a lifetime over the configured ttl in the key ring ([`keys::note_ttl`]), for
     /// every front end; what could not be recorded is returned as a warning.
     fn note_ttl(&self, key: &Key, lifetime: i64) -> Option<Error> {
@@ -436,9 +564,9 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::passwords::{self, Argon2Params, Scheme};
+    use crate::store::RevocationStore;
     use crate::store::memory::MemoryRevocations;
     use crate::store::revocations_file::Revocations;
-    use crate::store::{Imported, RevocationStore};
 
     const SMALL: Scheme = Scheme::Argon2id(Argon2Params {
         memory_kib: 64,

@@ -2,13 +2,11 @@
 
 use serde_json::json;
 
+use crate::authority::{Authority, NO_JTI};
 use crate::cli::args::{LogoutArgs, RevocationsCommand};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
-use std::sync::Arc;
-
-use crate::authority::{Authority, NO_JTI, Slot};
 use crate::error::{Error as CoreError, VerifyError};
 use crate::store::Lookups;
 use crate::verifier::{Rules, Scratch, Verifier};
@@ -67,10 +65,7 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
 
 /// The authority of `logout`: the stores opened when first needed.
 fn authority(ctx: &Ctx) -> Result<Authority<'_>> {
-    super::token::authority(
-        ctx,
-        Slot::lazy(|| ctx.key().map(Arc::new).map_err(super::token::core)),
-    )
+    super::token::authority(ctx, super::token::lazy_key(ctx))
 }
 
 /// A token with no `jti` can still be ended with its subject's others: say how.

@@ -102,6 +102,11 @@ pub(super) fn core(e: Error) -> CoreError {
     }
 }
 
+/// The configured key, loaded when a use case first needs it.
+pub(super) fn lazy_key(ctx: &Ctx) -> Slot<'_, Arc<keys::Key>> {
+    Slot::lazy(|| ctx.key().map(Arc::new).map_err(core))
+}
+
 /// The authority of a command: the stores opened when first needed, the key as given.
 pub(super) fn authority<'a>(ctx: &'a Ctx, key: Slot<'a, Arc<keys::Key>>) -> Result<Authority<'a>> {
     Ok(Authority::new(
