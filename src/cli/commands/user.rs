@@ -408,6 +408,7 @@ fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
 }
 
 fn remove(args: &UserNameArg, ctx: &Ctx) -> Result<()> {
+    users::check_name(&args.name)?;
     authority(ctx)?.remove_user(&args.name)?;
     ctx.info(format!("removed user {} (tokens revoked)", args.name));
     Ok(())
