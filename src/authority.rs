@@ -748,4 +748,149 @@ mod tests {
         assert_eq!(issued.iat, 1_000_001);
         assert_eq!(clock.now(), 1_000_001);
     }
+
+    /// A users store of one user whose writes record whether the user's tokens were
+    /// already revoked when the write came.
+    struct Watched {
+        user: Mutex<User>,
+        revocations: Arc<dyn RevocationStore>,
+        revoked_before_write: Mutex<Vec<bool>>,
+    }
+
+    impl Watched {
+        fn wrote(&self) {
+            let revoked = self
+                .revocations
+                .subject_revoked_at("alice")
+                .unwrap()
+                .is_some();
+            self.revoked_before_write.lock().unwrap().push(revoked);
+        }
+    }
+
+    impl UserStore for Watched {
+        fn get(&self, _: &str) -> Result<Option<User>> {
+            Ok(Some(self.user.lock().unwrap().clone()))
+        }
+        fn exists(&self, _: &str) -> Result<bool> {
+            Ok(true)
+        }
+        fn add(&self, name: &str, _: &mut dyn FnMut() -> Result<User>) -> Result<User> {
+            Err(Error::UserExists(name.into()))
+        }
+        fn update(&self, _: &str, change: &mut dyn FnMut(&mut User) -> Result<()>) -> Result<User> {
+            self.wrote();
+            let mut u = self.user.lock().unwrap();
+            change(&mut u)?;
+            Ok(u.clone())
+        }
+        fn remove(&self, _: &str) -> Result<User> {
+            self.wrote();
+            Ok(self.user.lock().unwrap().clone())
+        }
+        fn list(&self) -> Result<Vec<User>> {
+            Ok(vec![self.user.lock().unwrap().clone()])
+        }
+        fn import(&self, _: Vec<User>, _: bool) -> Result<Imported> {
+            self.wrote();
+            Ok(Imported::default())
+        }
+        fn typical_scheme(&self) -> Result<Option<Scheme>> {
+            Ok(Some(SMALL))
+        }
+        fn location(&self) -> String {
+            "test".into()
+        }
+    }
+
+    /// Runs `change` on a fresh authority; whether alice's tokens were revoked before the
+    /// write, and after it.
+    fn revoked_around(change: impl FnOnce(&Authority<'_>)) -> (Vec<bool>, bool) {
+        let clock = FixedClock::new(1_000_000);
+        let revocations: Arc<dyn RevocationStore> =
+            Arc::new(MemoryRevocations::new(Revocations::default()));
+        let watched = Arc::new(Watched {
+            user: Mutex::new(alice(&pw("right-password"))),
+            revocations: revocations.clone(),
+            revoked_before_write: Mutex::new(Vec::new()),
+        });
+        let users: Arc<dyn UserStore> = watched.clone();
+        let a = Authority::new(
+            Slot::ready(users),
+            Slot::ready(revocations.clone()),
+            Slot::lazy(|| Err(Error::config("key", "none in this test"))),
+            &clock,
+            authority(&clock, |_| true).policy().clone(),
+        );
+        change(&a);
+        let before = watched.revoked_before_write.lock().unwrap().clone();
+        let after = revocations.subject_revoked_at("alice").unwrap().is_some();
+        (before, after)
+    }
+
+    #[test]
+    fn account_changes_that_take_something_away_revoke_first_then_write() {
+        let cases: [(&str, fn(&Authority<'_>), bool); 7] = [
+            (
+                "passwd",
+                |a| {
+                    a.change_password("alice", "$2b$04$x", &mut |_| {}).unwrap();
+                },
+                true,
+            ),
+            (
+                "disable",
+                |a| {
+                    a.set_disabled("alice", true).unwrap();
+                },
+                true,
+            ),
+            (
+                "enable",
+                |a| {
+                    a.set_disabled("alice", false).unwrap();
+                },
+                false,
+            ),
+            (
+                "remove",
+                |a| {
+                    a.remove_user("alice").unwrap();
+                },
+                true,
+            ),
+            (
+                "remove a group",
+                |a| {
+                    let (_, revoked) = a.edit_user("alice", &mut |u| u.groups.clear()).unwrap();
+                    assert!(revoked);
+                },
+                true,
+            ),
+            (
+                "add a group",
+                |a| {
+                    let (_, revoked) = a
+                        .edit_user("alice", &mut |u| u.groups.push("ops".into()))
+                        .unwrap();
+                    assert!(!revoked);
+                },
+                false,
+            ),
+            (
+                "import --replace with a new hash",
+                |a| {
+                    let mut u = alice(&pw("another-password"));
+                    u.hashed_password = "$2b$04$y".into();
+                    a.import_users(vec![u], true).unwrap();
+                },
+                true,
+            ),
+        ];
+        for (what, change, revokes) in cases {
+            let (before, after) = revoked_around(change);
+            assert_eq!(before, vec![revokes], "{what}: revoked before the write");
+            assert_eq!(after, revokes, "{what}: revoked after");
+        }
+    }
 }
