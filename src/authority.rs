@@ -830,7 +830,8 @@ mod tests {
 
     #[test]
     fn account_changes_that_take_something_away_revoke_first_then_write() {
-        let cases: [(&str, fn(&Authority<'_>), bool); 7] = [
+        type Change = fn(&Authority<'_>);
+        let cases: [(&str, Change, bool); 7] = [
             (
                 "passwd",
                 |a| {
