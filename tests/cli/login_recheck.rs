@@ -115,3 +115,14 @@ fn a_group_taken_away_during_the_password_check_is_not_in_the_token() {
     assert_eq!(claims["sub"], "alice");
     assert!(claims.get("groups").is_none(), "{claims}");
 }
+
+#[test]
+fn on_redis_a_user_disabled_during_the_password_check_gets_no_token() {
+    let Some(redis) = common::redis::RedisServer::start() else {
+        return;
+    };
+    common::on_store(&redis.url(), || {
+        let env = slow_alice();
+        assert_refused(login_during(&env, &["user", "disable", "alice"], None));
+    });
+}
