@@ -391,6 +391,14 @@ impl<'a> Authority<'a> {
         Ok(now)
     }
 
+    /// Drops the revocations whose tokens have expired by now; how many were dropped.
+    ///
+    /// # Errors
+    /// A store error.
+    pub fn prune(&self) -> Result<usize> {
+        self.revocations()?.prune(self.clock.now())
+    }
+
     // ----- account changes: revoke first, then write ------------------------------------------
     //
     // A change that takes something away (a password, the right to log in, a group, the

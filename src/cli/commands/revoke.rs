@@ -112,13 +112,13 @@ pub fn run(cmd: &RevocationsCommand, ctx: &Ctx) -> Result<()> {
         RevocationsCommand::List => list(ctx),
         RevocationsCommand::Prune => {
             // A missing state file stays missing (SPEC §8): the store prunes nothing then.
-            let store = ctx.revocations(Lookups::Few)?;
-            if store.is_remote() && !ctx.json {
+            let authority = authority(ctx)?;
+            if authority.revocations()?.is_remote() && !ctx.json {
                 ctx.info(
                     "Redis drops every revoked token's key at the token's exp by itself: nothing to prune",
                 );
             }
-            let pruned = store.prune(ctx.now)?;
+            let pruned = authority.prune()?;
             if ctx.json {
                 return output::json(&json!({"pruned": pruned}));
             }
