@@ -188,6 +188,9 @@ pub struct ServeConfig {
     pub throttle_window: Duration,
     /// `throttle_ban`: how long further attempts are refused with 429 (5m).
     pub throttle_ban: Duration,
+    /// `throttle_user_rate`: checks per minute for a username being guessed, from all
+    /// addresses together (10).
+    pub throttle_user_rate: u32,
     /// `log_format`: `text` or `json` (text).
     pub log_format: LogFormat,
     /// `login_url`: where `/auth/forward` sends browsers: a path on the original host
@@ -216,6 +219,7 @@ impl Default for ServeConfig {
             throttle_max_failures: 5,
             throttle_window: Duration::from_secs(300),
             throttle_ban: Duration::from_secs(300),
+            throttle_user_rate: 10,
             log_format: LogFormat::Text,
             login_url: None,
         }
@@ -322,6 +326,7 @@ pub const KEYS: &[&str] = &[
     "serve.throttle_max_failures",
     "serve.throttle_window",
     "serve.throttle_ban",
+    "serve.throttle_user_rate",
     "serve.log_format",
     "serve.login_url",
 ];
@@ -447,6 +452,7 @@ impl Config {
             json!(s.throttle_max_failures),
             json!(format_duration(s.throttle_window)),
             json!(format_duration(s.throttle_ban)),
+            json!(s.throttle_user_rate),
             json!(s.log_format.as_str()),
             json!(s.login_url),
         ];
@@ -572,6 +578,7 @@ struct RawServe {
     throttle_max_failures: Option<Spanned<Value>>,
     throttle_window: Option<Spanned<Value>>,
     throttle_ban: Option<Spanned<Value>>,
+    throttle_user_rate: Option<Spanned<Value>>,
     log_format: Option<Spanned<Value>>,
     login_url: Option<Spanned<Value>>,
 }
@@ -768,6 +775,12 @@ impl Builder<'_> {
             raw.throttle_ban,
             |v| duration("throttle_ban", v),
             |c, v| c.serve.throttle_ban = v,
+        )?;
+        self.take(
+            "serve.throttle_user_rate",
+            raw.throttle_user_rate,
+            |v| integer(v, 1, 1_000_000),
+            |c, v| c.serve.throttle_user_rate = v,
         )?;
         self.take(
             "serve.log_format",
@@ -977,6 +990,7 @@ introspection_subjects = ["gateway"]
 throttle_max_failures = 10
 throttle_window = "10m"
 throttle_ban = "1h"
+throttle_user_rate = 3
 log_format = "json"
 login_url = "https://auth.example.com/login"
 "#,
@@ -1014,6 +1028,7 @@ login_url = "https://auth.example.com/login"
         assert_eq!(s.trusted_proxies.len(), 3);
         assert_eq!(s.throttle_max_failures, 10);
         assert_eq!(s.throttle_ban, Duration::from_secs(3600));
+        assert_eq!(s.throttle_user_rate, 3);
         assert_eq!(s.log_format, LogFormat::Json);
         for k in KEYS {
             assert_eq!(
@@ -1093,6 +1108,10 @@ login_url = "https://auth.example.com/login"
             (
                 "[serve]\nthrottle_window = \"1 fortnight\"",
                 "serve.throttle_window",
+            ),
+            (
+                "[serve]\nthrottle_user_rate = 0",
+                "serve.throttle_user_rate",
             ),
             ("issuer = \"\"", "issuer: must not be empty"),
         ];

@@ -25,7 +25,7 @@ use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
 use super::metrics::{self, Login};
-use super::{App, Checker, MAX_BODY, REQUEST_TIMEOUT, forward, net};
+use super::{App, Checker, MAX_BODY, REQUEST_TIMEOUT, forward, net, throttle};
 use crate::auth;
 use crate::authority::LoginRequest;
 use crate::clock::Clock;
@@ -394,6 +394,10 @@ pub struct TokenRequest {
     grant_type: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    /// The `device` value of an earlier successful login as this user (exempts it from the
+    /// username's throttle).
+    #[allow(dead_code)]
+    device: Option<String>,
     /// Ignored.
     #[allow(dead_code)]
     scope: Option<String>,
@@ -407,6 +411,10 @@ pub struct TokenResponse {
     token_type: &'static str,
     /// Seconds until the token expires.
     pub(super) expires_in: i64,
+    /// A device value for this user: sent back as `device` on later logins, it exempts them
+    /// from the username's throttle (SPEC §15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) device: Option<String>,
 }
 
 /// Credentials from a form, JSON or HTTP Basic, or the 400 to answer.
@@ -492,23 +500,31 @@ async fn token(
     // In NFC (SPEC §15): the same user, and the same throttle counts, whatever the form typed.
     let name = crate::users::normalize_name(&name).into_owned();
     let client = client_ip(&app, peer.ip(), &headers);
-    let banned = match app.throttle.banned(&name, client) {
+    // ----- throttle (SPEC §15): counted now, refunded on success --------------------------
+    let device = throttle::device_value(app.opts.cookie_secure, &headers, &body)
+        .and_then(|v| throttle::device_of(&app, &name, &v));
+    let check = match app.throttle.begin(&name, client, device, app.clock.now()) {
         Ok(b) => b,
         Err(e) => return unavailable(&e),
     };
-    if let Some(left) = banned {
-        app.metrics.login(Login::Throttled);
-        let mut res = api_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "slow_down",
-            "too many failed logins; try again later",
-        );
-        if let Ok(v) = HeaderValue::from_str(&left.as_secs().max(1).to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
+    let check = match check {
+        Ok(c) => c,
+        Err(left) => {
+            app.metrics.login(Login::Throttled);
+            let mut res = api_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                "too many failed logins; try again later",
+            );
+            if let Ok(v) = HeaderValue::from_str(&left.as_secs().max(1).to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return res;
         }
-        return res;
-    }
+    };
+    // ----- end throttle ---------------------------------------------------------------------
     let Some(ticket) = app.hashing.admit() else {
+        app.throttle.end(check, true, app.clock.now());
         app.metrics.login(Login::Busy);
         let mut res = api_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -525,14 +541,19 @@ async fn token(
         .hashing
         .run(ticket, move || issue(&worker, &who, password))
         .await;
+    let refused = matches!(
+        issued,
+        Some(Err(Error::LoginRefused | Error::Invalid { .. }))
+    );
+    app.throttle.end(check, !refused, app.clock.now());
     match issued {
-        Some(Ok(body)) => {
+        Some(Ok(mut body)) => {
             app.metrics.login(Login::Success);
+            body.device = Some(app.throttle.new_device(&name, app.clock.now()));
             (StatusCode::OK, axum::Json(body)).into_response()
         }
         Some(Err(Error::LoginRefused | Error::Invalid { .. })) => {
             app.metrics.login(Login::Refused);
-            app.throttle.failed(&name, client);
             api_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
@@ -585,6 +606,7 @@ pub(super) fn issue(
         access_token: issued.token,
         token_type: "bearer",
         expires_in: issued.exp - app.clock.now().max(issued.iat),
+        device: None,
     })
 }
 

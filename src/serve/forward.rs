@@ -25,11 +25,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
-use super::App;
 use super::api::{
     self, api_error, check, client_ip, revoke_verified, token_failure, unauthorized, unavailable,
 };
 use super::metrics::Login;
+use super::{App, throttle};
+use crate::clock::Clock as _;
 use crate::error::Error;
 
 type Shared = State<Arc<App>>;
@@ -617,23 +618,30 @@ pub async fn login_submit(
     // In NFC (SPEC §15): the same user, and the same throttle counts, whatever the form typed.
     let name = crate::users::normalize_name(&name).into_owned();
     let client = client_ip(&app, peer.ip(), &headers);
-    let banned = match app.throttle.banned(&name, client) {
+    // ----- throttle (SPEC §15): counted now, refunded on success --------------------------
+    let device = throttle::device_value(app.opts.cookie_secure, &headers, &body)
+        .and_then(|v| throttle::device_of(&app, &name, &v));
+    let check = match app.throttle.begin(&name, client, device, app.clock.now()) {
         Ok(b) => b,
         Err(e) => return unavailable(&e),
     };
-    if let Some(left) = banned {
-        app.metrics.login(Login::Throttled);
-        let mut res = page(
-            StatusCode::TOO_MANY_REQUESTS,
-            &rd,
-            &name,
-            Some("Too many failed sign-ins. Try again later."),
-        );
-        if let Ok(v) = HeaderValue::from_str(&left.as_secs().max(1).to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
+    let check = match check {
+        Ok(c) => c,
+        Err(left) => {
+            app.metrics.login(Login::Throttled);
+            let mut res = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &rd,
+                &name,
+                Some("Too many failed sign-ins. Try again later."),
+            );
+            if let Ok(v) = HeaderValue::from_str(&left.as_secs().max(1).to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return res;
         }
-        return res;
-    }
+    };
+    // ----- end throttle ---------------------------------------------------------------------
     let busy = || {
         let mut res = page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -646,6 +654,7 @@ pub async fn login_submit(
         res
     };
     let Some(ticket) = app.hashing.admit() else {
+        app.throttle.end(check, true, app.clock.now());
         app.metrics.login(Login::Busy);
         return busy();
     };
@@ -655,14 +664,23 @@ pub async fn login_submit(
         .hashing
         .run(ticket, move || api::issue(&worker, &who, password))
         .await;
+    let refused = matches!(
+        issued,
+        Some(Err(Error::LoginRefused | Error::Invalid { .. }))
+    );
+    app.throttle.end(check, !refused, app.clock.now());
     match issued {
         Some(Ok(t)) => {
             app.metrics.login(Login::Success);
-            see_other(&rd, set_cookie(&app, &t.access_token, t.expires_in))
+            let mut res = see_other(&rd, set_cookie(&app, &t.access_token, t.expires_in));
+            let device = app.throttle.new_device(&name, app.clock.now());
+            if let Some(c) = throttle::device_set_cookie(app.opts.cookie_secure, &device) {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
+            res
         }
         Some(Err(Error::LoginRefused | Error::Invalid { .. })) => {
             app.metrics.login(Login::Refused);
-            app.throttle.failed(&name, client);
             page(StatusCode::BAD_REQUEST, &rd, &name, Some(REFUSED))
         }
         Some(Err(e)) => {

@@ -50,6 +50,21 @@ pub struct ThrottleOptions {
     pub window: Duration,
     /// How long a ban lasts.
     pub ban: Duration,
+    /// Checks per minute for a username under attack, from all addresses together.
+    pub user_rate: u32,
+}
+
+impl ThrottleOptions {
+    /// The rules, in seconds.
+    pub fn rules(&self) -> store::throttle::ThrottleRules {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX).max(1);
+        store::throttle::ThrottleRules {
+            max_failures: self.max_failures.max(1),
+            window: secs(self.window),
+            ban: secs(self.ban),
+            user_rate: self.user_rate.max(1),
+        }
+    }
 }
 
 /// Everything `serve` needs beyond the core's [`Settings`].
@@ -101,6 +116,7 @@ impl Options {
                 max_failures: c.serve.throttle_max_failures,
                 window: c.serve.throttle_window,
                 ban: c.serve.throttle_ban,
+                user_rate: c.serve.throttle_user_rate,
             },
             log_format: c.serve.log_format,
             cookie_secure: c.serve.cookie_secure,
@@ -207,6 +223,18 @@ fn logging(format: LogFormat) {
     };
 }
 
+/// What the device cookies' key is derived from: the signing key's bytes (`JWT_SECRET_KEY`, or
+/// the key file), so every instance with the key accepts them, across restarts.
+fn device_secret(settings: &Settings, key: &Key) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    if let crate::settings::KeyConfig::Secret(bytes) = settings.key_config()? {
+        return Ok(zeroize::Zeroizing::new(bytes.to_vec()));
+    }
+    match &key.path {
+        Some(path) => crate::keys::read_bounded(path).map(zeroize::Zeroizing::new),
+        None => Ok(zeroize::Zeroizing::new(key.id.clone().into_bytes())),
+    }
+}
+
 /// Runs the service until SIGTERM or SIGINT; `key` is the signing key (the caller loads or
 /// creates it), `on_listening` is called once with the bound address, when connections are
 /// accepted.
@@ -256,13 +284,16 @@ pub fn run(
         },
     )?;
     // With the revocations on Redis, the login throttle is shared there too.
-    let throttle = match store::redis::url_of(settings.state_path()?) {
-        Some(url) => throttle::Throttle::shared(
-            opts.throttle,
-            store::redis::Redis::open(url, &settings.redis)?,
-        ),
-        None => throttle::Throttle::new(opts.throttle),
-    };
+    let rules = opts.throttle.rules();
+    let counters: Box<dyn store::throttle::ThrottleStore> =
+        match store::redis::url_of(settings.state_path()?) {
+            Some(url) => Box::new(store::redis_throttle::RedisThrottle::new(
+                store::redis::Redis::open(url, &settings.redis)?,
+                rules,
+            )),
+            None => Box::new(store::throttle::MemoryThrottle::new(rules)),
+        };
+    let throttle = throttle::Throttle::new(counters, &device_secret(settings, &key)?);
     let remote = revocations.is_remote() || store::redis::url_of(settings.users_path()?).is_some();
     let key = Arc::new(key);
     let authority = Authority::new(

@@ -1,199 +1,299 @@
-//! Brute-force protection (RFC 6749 §4.3.2, SPEC §9): failed logins are counted per username
-//! (whether or not it exists) and per client address; past the limit within the window, that
-//! username or address is refused for the ban time without a password check. In memory, for
-//! one process; or, when the revocations are on Redis, in Redis, so every `serve` instance
-//! shares them: `throttle:n:<name>` / `throttle:a:<addr>` count failures (expiring `window`
-//! after the first one), `ban:n:…` / `ban:a:…` hold the ban's end (expiring with it).
+//! The login throttle as `serve` uses it (SPEC §15): the counters are a
+//! [`ThrottleStore`](crate::store::throttle) (memory, or Redis when the revocations are
+//! there); this module turns a request into an [`Attempt`] and keeps the device cookies.
+//!
+//! Device cookie (OWASP "slow down online guessing attacks with device cookies"): after a
+//! successful login, the browser gets `__Host-jwtauth_device` (with `cookie_secure`, the
+//! default: `Secure`, host-only, `Path=/`) or `jwtauth_device` (with `cookie_secure = false`,
+//! where a `__Host-` cookie would be refused), `HttpOnly`, `SameSite=Strict`, for
+//! [`DEVICE_LIFETIME`]; `POST /token` answers the same value as `device`, and API clients may
+//! send it back as a `device` form/JSON field. Its value is `<nonce>.<time>.<mac>`: a random
+//! nonce, the unix time it was made, and an HMAC-SHA256 over the username, nonce and time,
+//! keyed from the signing key (so every instance with the key accepts it, across restarts;
+//! a new signing key forgets every device). It is valid for that user only, stops counting
+//! once the user's password changed after it was made, and after `throttle_max_failures`
+//! failures of its own (counted per nonce in the store).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::ThrottleOptions;
+use axum::http::{HeaderMap, HeaderValue, header};
+use base64::Engine as _;
+use ring::hmac;
+
 use crate::error::Result;
-use crate::store::redis::Redis;
+use crate::store::throttle::{Attempt, DEVICE_LIFETIME, ThrottleStore, client_key};
 
-/// Counts a failure on `KEYS[1..2]` (counters) and bans on `KEYS[3..4]`: `ARGV` window ms,
-/// max failures, ban ms, the ban's end (unix ms).
-const FAILED: &str = r"
-for i = 1, 2 do
-  local n = redis.call('INCR', KEYS[i])
-  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-  if n >= tonumber(ARGV[2]) then
-    redis.call('SET', KEYS[i + 2], ARGV[4], 'PX', ARGV[3])
-    redis.call('DEL', KEYS[i])
-  end
-end
-return 0";
+/// The device cookie's name where it can be `Secure` (a `__Host-` cookie must be).
+pub const DEVICE_COOKIE_SECURE: &str = "__Host-jwtauth_device";
+/// Its name over plain HTTP (`cookie_secure = false`).
+pub const DEVICE_COOKIE_PLAIN: &str = "jwtauth_device";
 
-/// The shared counters.
-struct Shared {
-    redis: Redis,
-    failed: redis::Script,
-}
-
-#[derive(Debug, Default)]
-struct Record {
-    /// Failure times within the window, oldest first.
-    failures: Vec<Instant>,
-    banned_until: Option<Instant>,
-}
-
-/// The counters.
+/// The counters, and the key of the device cookies.
 pub struct Throttle {
-    opts: ThrottleOptions,
-    names: Mutex<HashMap<String, Record>>,
-    addrs: Mutex<HashMap<IpAddr, Record>>,
-    shared: Option<Shared>,
+    store: Box<dyn ThrottleStore>,
+    device_key: hmac::Key,
 }
 
-/// Entries kept before old ones are swept, so a flood of made-up names cannot grow memory
-/// without bound.
-const SWEEP_AT: usize = 100_000;
+/// A check the throttle let go; hand it back to [`Throttle::end`].
+pub struct Check(Attempt);
 
 impl Throttle {
-    /// Empty counters.
-    pub fn new(opts: ThrottleOptions) -> Self {
+    /// The counters in `store`; device cookies keyed from `secret` (the signing key's bytes).
+    pub fn new(store: Box<dyn ThrottleStore>, secret: &[u8]) -> Self {
+        let derive = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let tag = hmac::sign(&derive, b"jwtauth device cookie v1");
         Throttle {
-            opts,
-            names: Mutex::default(),
-            addrs: Mutex::default(),
-            shared: None,
+            store,
+            device_key: hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref()),
         }
     }
 
-    /// Counters in Redis, shared by every instance that uses the same server and prefix.
-    pub fn shared(opts: ThrottleOptions, redis: Redis) -> Self {
-        Throttle {
-            shared: Some(Shared {
-                redis,
-                failed: redis::Script::new(FAILED),
-            }),
-            ..Throttle::new(opts)
-        }
-    }
-
-    fn keys(r: &Redis, kind: &str, name: &str, addr: IpAddr) -> [String; 2] {
-        [
-            r.key(&[kind, ":n:", name]),
-            r.key(&[kind, ":a:", &addr.to_string()]),
-        ]
-    }
-
-    /// How long `name` or `addr` is still banned, if either is.
+    /// Counts a password check for `name` from `client` at `now`: the check to end, or how long
+    /// to wait. `device` is a nonce [`Throttle::device_nonce`] accepted for `name`.
     ///
     /// # Errors
-    /// With shared counters, Redis unreachable: the caller fails closed (503), the password is
-    /// not checked.
-    pub fn banned(&self, name: &str, addr: IpAddr) -> Result<Option<Duration>> {
-        if let Some(s) = &self.shared {
-            let keys = Self::keys(&s.redis, "ban", name, addr);
-            let ends: Vec<Option<u64>> =
-                s.redis.with(|c| redis::cmd("MGET").arg(&keys).query(c))?;
-            let now = unix_ms();
-            return Ok(ends
-                .into_iter()
-                .flatten()
-                .filter(|end| *end > now)
-                .max()
-                .map(|end| Duration::from_millis(end - now)));
-        }
-        let now = Instant::now();
-        let left = |r: Option<&Record>| {
-            r.and_then(|r| r.banned_until)
-                .and_then(|t| t.checked_duration_since(now))
-                .filter(|d| !d.is_zero())
+    /// The store is unreachable: the caller fails closed (503), the password is not checked.
+    pub fn begin(
+        &self,
+        name: &str,
+        client: IpAddr,
+        device: Option<String>,
+        now: i64,
+    ) -> Result<std::result::Result<Check, Duration>> {
+        let a = Attempt {
+            name: name.to_string(),
+            client: client_key(client),
+            device,
+            id: getrandom::u64().unwrap_or_default(),
         };
-        let a = left(lock(&self.names).get(name));
-        let b = left(lock(&self.addrs).get(&addr));
-        Ok(a.max(b))
+        Ok(match self.store.begin(&a, now)? {
+            None => Ok(Check(a)),
+            Some(wait) => Err(Duration::from_secs(wait)),
+        })
     }
 
-    /// Counts a failed login.
-    pub fn failed(&self, name: &str, addr: IpAddr) {
-        if let Some(s) = &self.shared {
-            let [n, a] = Self::keys(&s.redis, "throttle", name, addr);
-            let [bn, ba] = Self::keys(&s.redis, "ban", name, addr);
-            let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
-            let ban = ms(self.opts.ban);
-            // A failure not counted (Redis away) bans nobody; `banned` fails closed meanwhile.
-            let _ = s.redis.with(|c| {
-                s.failed
-                    .key(&n)
-                    .key(&a)
-                    .key(&bn)
-                    .key(&ba)
-                    .arg(ms(self.opts.window))
-                    .arg(self.opts.max_failures.max(1))
-                    .arg(ban)
-                    .arg(unix_ms().saturating_add(ban))
-                    .invoke::<()>(c)
-            });
-            return;
+    /// Ends a check: `ok` refunds it (right password, or no password check after all).
+    pub fn end(&self, check: Check, ok: bool, now: i64) {
+        // A failure not counted (the store away) bans nobody; `begin` fails closed meanwhile.
+        if let Err(e) = self.store.end(&check.0, ok, now) {
+            tracing::warn!(
+                target: "jwtauth::serve",
+                error = %e.to_string().escape_debug(),
+                "could not count a login in the throttle",
+            );
         }
-        let now = Instant::now();
-        self.count(&mut lock(&self.names), name.to_string(), now);
-        self.count(&mut lock(&self.addrs), addr, now);
     }
 
-    fn count<K: std::hash::Hash + Eq>(&self, map: &mut HashMap<K, Record>, key: K, now: Instant) {
-        if map.len() >= SWEEP_AT {
-            let window = self.opts.window.max(self.opts.ban);
-            map.retain(|_, r| {
-                r.failures
-                    .last()
-                    .is_some_and(|t| now.duration_since(*t) < window)
-                    || r.banned_until.is_some_and(|t| t > now)
-            });
+    fn mac(&self, name: &str, nonce: &str, time: i64) -> hmac::Tag {
+        hmac::sign(&self.device_key, &signed(name, nonce, time))
+    }
+
+    /// A new device cookie value for `name`, made at `now`.
+    pub fn new_device(&self, name: &str, now: i64) -> String {
+        let mut bytes = [0u8; 16];
+        let _ = getrandom::fill(&mut bytes);
+        let nonce: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mac = self.mac(name, &nonce, now);
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.as_ref());
+        format!("{nonce}.{now}.{b64}")
+    }
+
+    /// The nonce of `value` when it is a device cookie made for `name` after the user's last
+    /// password change (`changed_at`; in the same second counts as before), not expired at `now`.
+    pub fn device_nonce(
+        &self,
+        value: &str,
+        name: &str,
+        changed_at: i64,
+        now: i64,
+    ) -> Option<String> {
+        let mut parts = value.split('.');
+        let (nonce, time, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some()
+            || nonce.len() != 32
+            || !nonce.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return None;
         }
-        let r = map.entry(key).or_default();
-        r.failures
-            .retain(|t| now.duration_since(*t) < self.opts.window);
-        r.failures.push(now);
-        if r.failures.len() >= self.opts.max_failures as usize {
-            r.banned_until = Some(now + self.opts.ban);
-            r.failures.clear();
-        }
+        let time: i64 = time.parse().ok()?;
+        let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(mac)
+            .ok()?;
+        hmac::verify(&self.device_key, &signed(name, nonce, time), &mac).ok()?;
+        (time > changed_at && time <= now && now - time < DEVICE_LIFETIME)
+            .then(|| nonce.to_string())
     }
 }
 
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+fn signed(name: &str, nonce: &str, time: i64) -> Vec<u8> {
+    let mut m = Vec::with_capacity(name.len() + nonce.len() + 24);
+    m.extend_from_slice(name.as_bytes());
+    m.push(0);
+    m.extend_from_slice(nonce.as_bytes());
+    m.push(0);
+    m.extend_from_slice(time.to_string().as_bytes());
+    m
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// The nonce of the device value `value` when it is valid for `name` now (its user exists and
+/// has not changed the password since it was made).
+pub(super) fn device_of(app: &super::App, name: &str, value: &str) -> Option<String> {
+    use crate::clock::Clock as _;
+    let now = app.clock.now();
+    // The MAC first: no store read for a made-up value.
+    app.throttle.device_nonce(value, name, i64::MIN, now)?;
+    let user = app.users.get(name).ok()??;
+    app.throttle
+        .device_nonce(value, name, user.password_changed_at, now)
+}
+
+/// The device cookie's name for this configuration.
+pub fn device_cookie_name(cookie_secure: bool) -> &'static str {
+    if cookie_secure {
+        DEVICE_COOKIE_SECURE
+    } else {
+        DEVICE_COOKIE_PLAIN
+    }
+}
+
+/// The device value a request carries: its device cookie, else a `device` form/JSON field.
+pub fn device_value(cookie_secure: bool, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let name = device_cookie_name(cookie_secure);
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .find_map(|pair| {
+            let value = pair
+                .trim_ascii()
+                .strip_prefix(name.as_bytes())?
+                .strip_prefix(b"=")?;
+            std::str::from_utf8(value.trim_ascii()).ok()
+        })
+        .filter(|v| !v.is_empty());
+    if let Some(c) = cookie {
+        return Some(c.to_string());
+    }
+    #[derive(serde::Deserialize)]
+    struct Field {
+        device: Option<String>,
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    let field: Option<Field> = if json {
+        serde_json::from_slice(body).ok()
+    } else {
+        serde_urlencoded::from_bytes(body).ok()
+    };
+    field.and_then(|f| f.device).filter(|d| !d.is_empty())
+}
+
+/// `Set-Cookie` for a device cookie `value`.
+pub fn device_set_cookie(cookie_secure: bool, value: &str) -> Option<HeaderValue> {
+    let name = device_cookie_name(cookie_secure);
+    let secure = if cookie_secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Max-Age={DEVICE_LIFETIME}; Path=/; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::throttle::MemoryThrottle;
+    use crate::store::throttle::rules::RULES;
+
+    fn t() -> Throttle {
+        Throttle::new(Box::new(MemoryThrottle::new(RULES)), b"signing key")
+    }
 
     #[test]
-    fn bans_after_the_limit_by_name_and_by_address() {
-        let t = Throttle::new(ThrottleOptions {
-            max_failures: 3,
-            window: Duration::from_secs(60),
-            ban: Duration::from_secs(60),
-        });
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        for _ in 0..2 {
-            t.failed("alice", a);
+    fn device_cookies_are_for_their_user_and_password() {
+        let t = t();
+        let v = t.new_device("alice", 1000);
+        let nonce = t.device_nonce(&v, "alice", 900, 1001).expect("valid");
+        assert_eq!(nonce.len(), 32);
+        assert!(v.starts_with(&nonce));
+        // Another user, a later password change, expiry, tampering, another key: none.
+        assert!(t.device_nonce(&v, "bob", 900, 1001).is_none());
+        // Made in the second of a password change: it may be older than it; refused.
+        assert!(t.device_nonce(&v, "alice", 1000, 1001).is_none());
+        assert!(t.device_nonce(&v, "alice", 999, 1001).is_some());
+        assert!(
+            t.device_nonce(&v, "alice", 900, 1000 + DEVICE_LIFETIME)
+                .is_none()
+        );
+        let forged = v.replace(".1000.", ".1500.");
+        assert!(t.device_nonce(&forged, "alice", 900, 2000).is_none());
+        let other = Throttle::new(Box::new(MemoryThrottle::new(RULES)), b"another key");
+        assert!(other.device_nonce(&v, "alice", 900, 1001).is_none());
+        for bad in ["", "a.b.c", "x", &format!("{v}.x")] {
+            assert!(t.device_nonce(bad, "alice", 900, 1001).is_none(), "{bad}");
         }
-        assert!(t.banned("alice", a).unwrap().is_none());
-        t.failed("alice", a);
+    }
+
+    #[test]
+    fn the_device_exempts_from_the_username_rate_until_passwd() {
+        let t = t();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // An attacker from many addresses puts alice under the rate and uses it up.
+        for n in 0..4 {
+            let c = t
+                .begin("alice", ip(&format!("10.0.0.{n}")), None, 1000)
+                .unwrap()
+                .ok()
+                .unwrap();
+            t.end(c, false, 1000);
+        }
         assert!(
-            t.banned("alice", b).unwrap().is_some(),
-            "the name is banned from anywhere"
+            t.begin("alice", ip("10.9.9.9"), None, 1001)
+                .unwrap()
+                .is_err()
         );
-        assert!(
-            t.banned("bob", a).unwrap().is_some(),
-            "the address is banned for any name"
+        // The owner's device made at 500 still counts...
+        let v = t.new_device("alice", 500);
+        let d = t.device_nonce(&v, "alice", 100, 1001);
+        assert!(d.is_some());
+        let c = t
+            .begin("alice", ip("10.9.9.9"), d, 1001)
+            .unwrap()
+            .ok()
+            .unwrap();
+        t.end(c, true, 1001);
+        // ...until a passwd after it was made.
+        assert!(t.device_nonce(&v, "alice", 600, 1001).is_none());
+    }
+
+    #[test]
+    fn device_value_comes_from_the_cookie_or_the_field() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; jwtauth_device=abc; __Host-jwtauth_device=def"),
         );
-        assert!(t.banned("bob", b).unwrap().is_none());
+        assert_eq!(device_value(false, &h, b"").as_deref(), Some("abc"));
+        assert_eq!(device_value(true, &h, b"").as_deref(), Some("def"));
+        let mut j = HeaderMap::new();
+        j.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert_eq!(
+            device_value(true, &j, br#"{"device":"x"}"#).as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            device_value(true, &HeaderMap::new(), b"device=y&a=b").as_deref(),
+            Some("y")
+        );
+        assert_eq!(device_value(true, &HeaderMap::new(), b"a=b"), None);
     }
 }

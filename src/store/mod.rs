@@ -8,8 +8,10 @@ pub mod file;
 pub mod memory;
 pub mod redis;
 pub mod redis_revocations;
+pub mod redis_throttle;
 pub mod redis_users;
 pub mod revocations_file;
+pub mod throttle;
 pub mod users_file;
 
 use std::path::Path;

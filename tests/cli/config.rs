@@ -33,6 +33,7 @@ const KEYS: &[&str] = &[
     "serve.throttle_max_failures",
     "serve.throttle_window",
     "serve.throttle_ban",
+    "serve.throttle_user_rate",
     "serve.log_format",
     "serve.login_url",
 ];
@@ -92,6 +93,7 @@ fn without_a_file_every_setting_is_its_default() {
     assert_eq!(v["serve.throttle_max_failures"]["value"], 5);
     assert_eq!(v["serve.throttle_window"]["value"], "5m");
     assert_eq!(v["serve.throttle_ban"]["value"], "5m");
+    assert_eq!(v["serve.throttle_user_rate"]["value"], 10);
     assert_eq!(v["serve.log_format"]["value"], "text");
     assert_eq!(v["serve.login_url"]["value"], Value::Null);
     // Reading the settings creates nothing.

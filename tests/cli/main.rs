@@ -33,6 +33,7 @@ mod serve;
 mod serve_safety;
 mod stores;
 mod stream;
+mod throttle;
 mod timing;
 mod token_input;
 mod tokens;

@@ -254,8 +254,8 @@ fn chown_tree(path: &Path, id: u32) {
     }
 }
 
-/// Path of the built binary, or of `JWTAUTH_TEST_BIN` (to run a scenario against another
-/// build, e.g. to check that a new test fails on the old binary).
+/// Path of the built binary, or `JWTAUTH_TEST_BIN` (to run a test against another build, e.g.
+/// to check that a test pinning a bug fails on the old binary).
 pub fn bin() -> PathBuf {
     std::env::var_os("JWTAUTH_TEST_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_BIN_EXE_jwtauth")),
