@@ -5,7 +5,6 @@
 //! that keeps a new token from being born revoked.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -218,7 +217,8 @@ pub fn user_claims(user: &User) -> Map<String, Value> {
 }
 
 /// The `iat` of a new token for `sub`: now, or the next second when `sub` was revoked in
-/// this very second (a token issued then would be born revoked); it waits for that second.
+/// this very second (a token issued then would be born revoked); the clock waits for that
+/// second ([`Clock::sleep_until`]).
 ///
 /// # Errors
 /// A configuration error when the revocation is dated in the future (a wrong clock), or a
@@ -237,9 +237,7 @@ pub fn issue_time(revocations: &dyn RevocationStore, sub: &str, clock: &dyn Cloc
                     ),
                 ));
             }
-            while clock.now() <= at {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            clock.sleep_until(at + 1);
             Ok(at + 1)
         }
         _ => Ok(now),
@@ -251,6 +249,7 @@ mod tests {
     use super::*;
     use crate::passwords::Argon2Params;
     use crate::store::FileUsers;
+    use std::time::Duration;
     use zeroize::Zeroizing;
 
     const SMALL: Scheme = Scheme::Argon2id(Argon2Params {

@@ -6,6 +6,10 @@
 pub trait Clock: Send + Sync {
     /// The current time in unix seconds.
     fn now(&self) -> i64;
+
+    /// Waits until [`Clock::now`] is at least `t`: the system clock sleeps, a fixed clock
+    /// moves forward. The one place the core waits for time to pass.
+    fn sleep_until(&self, t: i64);
 }
 
 /// The system clock.
@@ -16,15 +20,41 @@ impl Clock for SystemClock {
     fn now(&self) -> i64 {
         jiff::Timestamp::now().as_second()
     }
+
+    fn sleep_until(&self, t: i64) {
+        // One sleep to the start of second `t`; a second one only if the system woke early.
+        for _ in 0..2 {
+            let now = jiff::Timestamp::now();
+            let left = jiff::Timestamp::from_second(t)
+                .ok()
+                .and_then(|at| at.duration_since(now).try_into().ok())
+                .unwrap_or(std::time::Duration::ZERO);
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left);
+        }
+    }
 }
 
-/// A clock that always says the same time.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub i64);
+/// A clock that says the same time until told to wait: then it moves to that time at once.
+#[derive(Debug, Default)]
+pub struct FixedClock(std::sync::atomic::AtomicI64);
+
+impl FixedClock {
+    /// A clock standing at `t`.
+    pub fn new(t: i64) -> Self {
+        FixedClock(std::sync::atomic::AtomicI64::new(t))
+    }
+}
 
 impl Clock for FixedClock {
     fn now(&self) -> i64 {
-        self.0
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn sleep_until(&self, t: i64) {
+        self.0.fetch_max(t, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -65,6 +65,12 @@ impl std::fmt::Debug for Key {
 }
 
 impl Key {
+    /// An HS256 key of `secret` with no file, for the unit tests of other modules.
+    #[cfg(test)]
+    pub(crate) fn hmac_for_tests(secret: &[u8]) -> Self {
+        Key::hmac(secret, Algorithm::HS256, None)
+    }
+
     fn hmac(secret: &[u8], alg: Algorithm, path: Option<PathBuf>) -> Self {
         Key {
             kind: KeyKind::Hmac,

@@ -7,6 +7,7 @@
 pub mod alg;
 pub mod asym;
 pub mod auth;
+pub mod authority;
 pub mod clock;
 pub mod config;
 pub mod duration;

@@ -313,11 +313,10 @@ impl Ctx {
     /// Says on stderr (unless `-q`) that a login could not store its upgraded hash: a warning,
     /// never a failed login. An upgrade that happened, or that another writer's change
     /// pre-empted, is silent (as Django's and passlib's are).
-    pub fn rehashed(&self, logged_in: &crate::auth::LoggedIn) {
-        if let crate::auth::Rehash::Failed(e) = &logged_in.rehash {
+    pub fn rehashed(&self, name: &str, rehash: &crate::auth::Rehash) {
+        if let crate::auth::Rehash::Failed(e) = rehash {
             self.info(format!(
-                "warning: could not store the upgraded password hash of {}: {e}",
-                logged_in.user.username
+                "warning: could not store the upgraded password hash of {name}: {e}"
             ));
         }
     }

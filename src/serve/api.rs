@@ -27,10 +27,10 @@ use zeroize::Zeroizing;
 use super::metrics::{self, Login};
 use super::{App, MAX_BODY, REQUEST_TIMEOUT, forward, net, throttle};
 use crate::auth;
+use crate::authority::LoginRequest;
 use crate::clock::Clock;
 use crate::error::{Error, VerifyError};
 use crate::passwords::Password;
-use crate::tokens;
 use crate::verifier::Verified;
 
 type Shared = State<Arc<App>>;
@@ -322,7 +322,6 @@ pub(super) fn check(
     token: &str,
     claims_out: Option<&mut Value>,
 ) -> Result<Verified, Error> {
-    app.revocations.refresh()?;
     let started = Instant::now();
     // The keys as the key files are now (`init --rotate`, `keys retire`: SPEC §15).
     let keys = app.keys();
@@ -330,6 +329,7 @@ pub(super) fn check(
         Checking::Access => &keys.access,
         Checking::AnyAudience => &keys.any,
     };
+    app.revocations.refresh()?;
     let out = checker.with(|verifier, scratch| {
         verifier.verify(
             token.as_bytes(),
@@ -343,17 +343,36 @@ pub(super) fn check(
     out
 }
 
-/// Runs `f` (a check that may ask the stores) off the async workers when a store is remote:
-/// a Redis round trip must not stall the other connections of the worker, and many requests
-/// then wait for Redis at once, each on a pooled connection. Local stores answer in place.
+/// The one way a handler reaches the core when that may ask a store: `f` runs off the async
+/// workers when a store is remote (a Redis round trip must not stall the other connections
+/// of the worker, and many requests then wait for Redis at once, each on a pooled
+/// connection); local stores answer in place, as fast as before. `failed` makes the answer
+/// when the blocking thread could not run.
 pub(super) async fn off_worker<T: Send + 'static>(
     app: &Arc<App>,
     f: impl FnOnce(&App) -> T + Send + 'static,
     failed: impl FnOnce(Error) -> T,
 ) -> T {
-    if !app.revocations.is_remote() {
+    if !app.remote {
         return f(app);
     }
+    blocking(app, f, failed).await
+}
+
+/// [`off_worker`] for a durable write (a revocation): always on a blocking thread, since a
+/// local file store's write waits for the disk.
+async fn off_worker_always<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    blocking(app, f, Err).await
+}
+
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> T + Send + 'static,
+    failed: impl FnOnce(Error) -> T,
+) -> T {
     let worker = app.clone();
     match tokio::task::spawn_blocking(move || f(&worker)).await {
         Ok(out) => out,
@@ -369,7 +388,7 @@ async fn authorize_off(
     any: bool,
     headers: &HeaderMap,
 ) -> Result<Verified, Response> {
-    if !app.revocations.is_remote() {
+    if !app.remote {
         return authorize(app, Checking::of(any), headers);
     }
     let headers = headers.clone();
@@ -587,9 +606,17 @@ pub(super) fn issue(
     let password = password?;
     // The check and any rehash (SPEC §11) run here, on the hashing pool's thread: at most one
     // argon2 or bcrypt computation per slot, so the pool bounds their memory too.
-    let logged_in = auth::authenticate(app.users.as_ref(), name, &password, &app.opts().hashing)?;
+    let issued = app.authority()?.login(&LoginRequest {
+        name,
+        password: &password,
+        ttl: None,
+        iss: None,
+        aud: None,
+        extra: Map::new(),
+        allow_weak_key: false,
+    })?;
     drop(password);
-    if let auth::Rehash::Failed(e) = &logged_in.rehash {
+    if let Some(auth::Rehash::Failed(e)) = &issued.rehash {
         tracing::warn!(
             target: "jwtauth::serve",
             user = %name.escape_debug(),
@@ -597,28 +624,17 @@ pub(super) fn issue(
             "could not store the upgraded password hash",
         );
     }
-    let user = logged_in.user;
-    let iat = auth::issue_time(app.revocations.as_ref(), &user.username, &app.clock)?;
-    let exp = iat + app.opts().ttl;
-    let mut claims = Map::new();
-    claims.insert("sub".into(), user.username.clone().into());
-    claims.insert("iat".into(), iat.into());
-    claims.insert("exp".into(), exp.into());
-    claims.insert("jti".into(), tokens::new_jti()?.into());
-    if let Some(iss) = &app.opts().issuer {
-        claims.insert("iss".into(), iss.clone().into());
+    if let Some(e) = &issued.ttl_not_noted {
+        tracing::warn!(
+            target: "jwtauth::serve",
+            error = %e.to_string().escape_debug(),
+            "could not record the token lifetime in the key ring; a rotation needs --keep at least that long",
+        );
     }
-    if let Some(aud) = &app.opts().audience {
-        claims.insert("aud".into(), aud.clone().into());
-    }
-    claims.extend(auth::user_claims(&user));
-    // The current key (SPEC §15); none while changed key files cannot be loaded.
-    let keys = app.signing_keys()?;
-    let access_token = tokens::sign(&keys.key, keys.key.alg, &claims, false)?;
     Ok(TokenResponse {
-        access_token,
+        access_token: issued.token,
         token_type: "bearer",
-        expires_in: exp - app.clock.now().max(iat),
+        expires_in: issued.exp - app.clock.now().max(issued.iat),
         device: None,
     })
 }
@@ -685,7 +701,9 @@ async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
         Err(res) => return res,
     };
     let sub = v.sub.unwrap_or_default();
-    match app.users.get(&sub) {
+    let who = sub.clone();
+    let user = off_worker(&app, move |app| app.users.get(&who), Err).await;
+    match user {
         Ok(Some(u)) if !u.disabled => axum::Json(UserInfo {
             sub: sub.clone(),
             username: u.username,
@@ -707,19 +725,10 @@ pub struct Message {
     message: &'static str,
 }
 
-/// Revokes a verified token's `jti` (durably, before answering).
+/// Ends a verified token (its `jti` revoked durably, before answering), on a blocking
+/// thread: a write, to a file or to Redis.
 pub(super) async fn revoke_verified(app: &Arc<App>, v: Verified) -> Result<(), Error> {
-    let (Some(jti), Some(exp)) = (v.jti, v.exp) else {
-        return Err(Error::token("token has no jti to revoke"));
-    };
-    let worker = app.clone();
-    tokio::task::spawn_blocking(move || {
-        worker
-            .revocations
-            .revoke_token(&jti, exp, worker.clock.now())
-    })
-    .await
-    .map_err(|e| Error::config("revocation", e))?
+    off_worker_always(app, move |app| app.authority()?.end(&v).map(|_| ())).await
 }
 
 #[utoipa::path(delete, path = "/logout", security(("bearer" = [])),
@@ -776,7 +785,14 @@ async fn revoke(State(app): Shared, body: Bytes) -> Response {
         );
     };
     // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
-    let verified = match check(&app, Checking::AnyAudience, form.token.trim(), None) {
+    let token = form.token;
+    let checked = off_worker(
+        &app,
+        move |app| check(app, Checking::AnyAudience, token.trim(), None),
+        Err,
+    )
+    .await;
+    let verified = match checked {
         Ok(v) => v,
         Err(Error::Token(_)) => return StatusCode::OK.into_response(),
         Err(e) => return unavailable(&e),
@@ -814,9 +830,17 @@ async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Resp
             "a token form field is required",
         );
     };
-    let token = form.token.trim();
-    let mut claims = Value::Null;
-    let checked = check(&app, Checking::AnyAudience, token, Some(&mut claims));
+    let token = form.token;
+    let (checked, claims) = off_worker(
+        &app,
+        move |app| {
+            let mut claims = Value::Null;
+            let checked = check(app, Checking::AnyAudience, token.trim(), Some(&mut claims));
+            (checked, claims)
+        },
+        |e| (Err(e), Value::Null),
+    )
+    .await;
     match checked {
         Ok(v) => {
             let mut out = Map::new();
@@ -941,13 +965,18 @@ async fn openapi() -> Response {
         (status = 503, description = "A store is not", body = String),
     ))]
 async fn healthz(State(app): Shared) -> Response {
-    let users = app.users.typical_scheme();
-    let revocations = app
-        .revocations
-        .refresh()
-        .and_then(|()| app.revocations.subject_revoked_at(""));
-    match (users, revocations) {
-        (Ok(_), Ok(_)) => (StatusCode::OK, "ok").into_response(),
+    let healthy = off_worker(
+        &app,
+        |app| {
+            app.users.typical_scheme()?;
+            app.revocations.refresh()?;
+            app.revocations.subject_revoked_at("")
+        },
+        Err,
+    )
+    .await;
+    match healthy {
+        Ok(_) => (StatusCode::OK, "ok").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response(),
     }
 }
@@ -957,7 +986,8 @@ async fn healthz(State(app): Shared) -> Response {
 async fn metrics(State(app): Shared) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(app.hashing.queue_depth()),
+        app.metrics
+            .render(app.hashing.queue_depth(), app.hashing.running()),
     )
         .into_response()
 }

@@ -253,7 +253,7 @@ enum Check {
 
 /// `forward_check`, off the async workers when the stores are remote (see `off_worker`).
 async fn forward_check_off(app: &Arc<App>, uri: &Uri, headers: &HeaderMap) -> Check {
-    if !app.revocations.is_remote() {
+    if !app.remote {
         return forward_check(app, uri, headers);
     }
     let (uri, headers) = (uri.clone(), headers.clone());
@@ -716,9 +716,15 @@ pub async fn logout_browser(
             Some("This sign-out form was sent from another site."),
         );
     }
-    if let Some(token) = session_cookie(&headers) {
+    if let Some(token) = session_cookie(&headers).map(str::to_string) {
         // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
-        match check(&app, Checking::AnyAudience, token, None) {
+        let checked = super::api::off_worker(
+            &app,
+            move |app| check(app, Checking::AnyAudience, &token, None),
+            Err,
+        )
+        .await;
+        match checked {
             Ok(v) => match revoke_verified(&app, v).await {
                 Ok(()) | Err(Error::Token(_)) => {}
                 Err(e) => return unavailable(&e),

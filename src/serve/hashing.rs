@@ -24,6 +24,8 @@ pub struct Pool {
     /// Running.
     running: Arc<Semaphore>,
     waiting: AtomicUsize,
+    /// Checks on a hashing thread now.
+    running_now: Arc<AtomicUsize>,
 }
 
 /// Admission to the pool: held while the work waits and runs.
@@ -38,6 +40,7 @@ impl Pool {
             admitted: Arc::new(Semaphore::new(threads + queue)),
             running: Arc::new(Semaphore::new(threads)),
             waiting: AtomicUsize::new(0),
+            running_now: Arc::default(),
         }
     }
 
@@ -61,15 +64,27 @@ impl Pool {
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         let slot = slot.ok()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
+        let running = self.running_now.clone();
+        running.fetch_add(1, Ordering::Relaxed);
+        let spawned = std::thread::Builder::new()
             .name("jwtauth-hash".into())
             .spawn(move || {
                 let _slot = slot;
                 lower_priority();
-                let _ = tx.send(work());
-            })
-            .ok()?;
+                let out = work();
+                running.fetch_sub(1, Ordering::Relaxed);
+                let _ = tx.send(out);
+            });
+        if spawned.is_err() {
+            self.running_now.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
         rx.await.ok()
+    }
+
+    /// Checks running now (the metrics' `jwtauth_hash_running`).
+    pub fn running(&self) -> usize {
+        self.running_now.load(Ordering::Relaxed)
     }
 
     /// Checks waiting for a slot now (the metrics' queue depth).

@@ -105,7 +105,7 @@ impl Metrics {
     }
 
     /// The text exposition.
-    pub fn render(&self, queue_depth: usize) -> String {
+    pub fn render(&self, queue_depth: usize, running: usize) -> String {
         let mut s = String::new();
         s.push_str("# HELP jwtauth_http_requests_total Requests answered, by route and status.\n# TYPE jwtauth_http_requests_total counter\n");
         // In label order, as the map this replaced printed them.
@@ -144,6 +144,10 @@ impl Metrics {
         let _ = writeln!(
             s,
             "# HELP jwtauth_hash_queue_depth Password checks waiting for a hashing thread.\n# TYPE jwtauth_hash_queue_depth gauge\njwtauth_hash_queue_depth {queue_depth}"
+        );
+        let _ = writeln!(
+            s,
+            "# HELP jwtauth_hash_running Password checks running on a hashing thread.\n# TYPE jwtauth_hash_running gauge\njwtauth_hash_running {running}"
         );
         s.push_str("# HELP jwtauth_verify_seconds Time to verify a token.\n# TYPE jwtauth_verify_seconds histogram\n");
         for (i, le) in BUCKETS.iter().enumerate() {

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::authority::{Authority, Policy, Slot};
 use crate::clock::Clock as _;
 use crate::clock::SystemClock;
 use crate::error::{Error, Result};
@@ -192,7 +193,7 @@ impl Checker {
 
 /// The signing key as loaded now, with the verifiers built from it (and its retired keys).
 pub(crate) struct KeySet {
-    pub key: Key,
+    pub key: Arc<Key>,
     /// Access checks (`/protected`, `/userinfo`): the configured audience.
     pub access: Checker,
     /// Revoking and introspecting: any audience (revoking is not granting).
@@ -252,7 +253,7 @@ impl Shared {
             },
         )?;
         Ok(KeySet {
-            key,
+            key: Arc::new(key),
             access: Checker::new(access),
             any: Checker::new(any),
         })
@@ -264,8 +265,11 @@ pub(crate) struct App {
     shared: Arc<Shared>,
     /// The key and its verifiers, as the key files are now (SPEC §15).
     keys: LiveKeys<KeySet>,
-    pub users: Box<dyn UserStore>,
-    pub revocations: Box<dyn RevocationStore>,
+    pub users: Arc<dyn UserStore>,
+    pub revocations: Arc<dyn RevocationStore>,
+    /// A store is remote (Redis): handlers reach the core off the async workers
+    /// (`api::off_worker`).
+    pub remote: bool,
     pub hashing: hashing::Pool,
     pub throttle: throttle::Throttle,
     pub metrics: metrics::Metrics,
@@ -298,6 +302,31 @@ impl App {
             ));
         }
         Ok(current.set)
+    }
+
+    /// The use cases (login, logout, …) over the stores, the key to sign with now and the
+    /// options in force: made per call, so that a key change or a `SIGHUP` reaches the next
+    /// request. The key ring already holds this server's longest lifetime (`Shared::key_set`).
+    ///
+    /// # Errors
+    /// A key error while the current key files cannot be loaded.
+    pub fn authority(&self) -> Result<Authority<'static>> {
+        let opts = self.opts();
+        let keys = self.signing_keys()?;
+        Ok(Authority::new(
+            Slot::ready(Arc::clone(&self.users)),
+            Slot::ready(Arc::clone(&self.revocations)),
+            Slot::ready(Arc::clone(&keys.key)),
+            &SystemClock,
+            Policy {
+                hashing: opts.hashing,
+                ttl: opts.ttl,
+                configured_ttl: opts.configured_ttl,
+                issuer: opts.issuer.clone(),
+                audience: opts.audience.clone(),
+                lock_timeout: self.shared.lock_timeout,
+            },
+        ))
     }
 }
 
@@ -372,7 +401,8 @@ pub fn run(
 ) -> Result<()> {
     logging(opts.log_format);
     let lock_timeout = settings.lock_timeout;
-    let users = store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?;
+    let users: Arc<dyn UserStore> =
+        store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?.into();
     // Serving with no users file is allowed (users may be added while it runs), but it is
     // most often a wrong path or home: say so once at start (SPEC §15).
     if store::is_missing_file(settings.users_path()?) {
@@ -381,12 +411,13 @@ pub fn run(
             "the users file does not exist: no one can log in until 'jwtauth user add' creates it"
         );
     }
-    let revocations = store::open_revocations(
+    let revocations: Arc<dyn RevocationStore> = store::open_revocations(
         settings.state_path()?,
         lock_timeout,
         Lookups::Many,
         &settings.redis,
-    )?;
+    )?
+    .into();
     // With the revocations on Redis, the login throttle is shared there too.
     let rules = opts.throttle.rules();
     let counters: Box<dyn store::throttle::ThrottleStore> =
@@ -407,6 +438,7 @@ pub fn run(
         let shared = Arc::clone(&shared);
         LiveKeys::new(settings, key, move |key| shared.key_set(key), key_event)?
     };
+    let remote = revocations.is_remote() || store::redis::url_of(settings.users_path()?).is_some();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let app = Arc::new(App {
         hashing: hashing::Pool::new(cores, opts.hash_queue),
@@ -416,6 +448,7 @@ pub fn run(
         keys,
         users,
         revocations,
+        remote,
         clock: SystemClock,
     });
     let bind_error = |e: std::io::Error| Error::config(format!("listen {}", opts.listen), e);

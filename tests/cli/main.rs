@@ -20,6 +20,7 @@ mod interop_bcrypt;
 mod interop_pyjwt;
 mod jwks_url;
 mod legacy_hashes;
+mod login_recheck;
 mod properties;
 mod pty;
 mod recipes;

@@ -449,3 +449,23 @@ fn init_force_over_the_other_default_key_removes_its_ring_too() {
     env.cmd().args(["init", "--force"]).exits(0);
     env.cmd().args(["verify", &old]).exits(0);
 }
+
+#[test]
+fn a_long_lived_token_from_serve_keeps_the_old_key_as_long_after_a_rotation() {
+    // serve --ttl 30d signs 30-day tokens: the ring must know it, as for `login --ttl 30d`
+    // (before, only the command line recorded it and the old key was kept 16 minutes).
+    let env = Env::new();
+    env.init();
+    env.add_user("alice", crate::serve::ALICE_PW);
+    let server = crate::serve::Server::start_with(&env, &["--ttl", "30d"]);
+    let token = server.token("alice", crate::serve::ALICE_PW);
+    drop(server);
+    rotate(&env, &[]);
+    let listed = keys(&env);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let kept =
+        listed[1]["expires_at"].as_i64().unwrap() - listed[1]["retired_at"].as_i64().unwrap();
+    assert!(kept >= 30 * 86400, "the old key is kept only {kept} s");
+    // And the token still verifies after the rotation.
+    env.cmd().args(["verify", &token]).exits(0);
+}

@@ -1038,6 +1038,7 @@ fn healthz_and_metrics() {
         "jwtauth_logins_total{outcome=\"throttled\"} 0",
         "jwtauth_login_throttled_total 0",
         "jwtauth_hash_queue_depth 0",
+        "jwtauth_hash_running 0",
         "jwtauth_verify_seconds_bucket{le=\"+Inf\"} 1",
         "jwtauth_verify_seconds_count 1",
         "# TYPE jwtauth_http_requests_total counter",

@@ -15,7 +15,6 @@ use crate::cli::error::{Error, Result};
 use crate::cli::output;
 use crate::error::Error as CoreError;
 use crate::passwords;
-use crate::store::Lookups;
 use crate::users::{self, User};
 
 /// The prefix `user export --htpasswd` puts before a disabled user's hash. No password matches
@@ -394,35 +393,15 @@ pub fn import(args: &UserImportArgs, ctx: &Ctx) -> Result<()> {
         (incoming, skipped)
     };
     let offered = incoming.len() + skipped.len();
-    let users = ctx.users()?;
-    if args.replace {
-        // Revoke before the new hashes land (as `user passwd` does): a crash in between leaves
-        // the old password with no live tokens, never a new password with old tokens alive.
-        let current: BTreeMap<String, User> = users
-            .list()?
-            .into_iter()
-            .map(|u| (u.username.clone(), u))
-            .collect();
-        let changing: Vec<&str> = incoming
-            .iter()
-            .map(|(_, new)| new)
-            .filter(|new| {
-                current.get(&new.username).is_some_and(|u| {
-                    u.hashed_password != new.hashed_password || (new.disabled && !u.disabled)
-                })
-            })
-            .map(|new| new.username.as_str())
-            .collect();
-        if !changing.is_empty() {
-            ctx.revocations(Lookups::Few)?
-                .revoke_subjects(&changing, ctx.now, ctx.now)?;
-        }
-    }
     let lines: BTreeMap<String, usize> = incoming
         .iter()
         .map(|(line, u)| (u.username.clone(), *line))
         .collect();
-    let done = users.import(incoming.into_iter().map(|(_, u)| u).collect(), args.replace)?;
+    // With --replace, the core revokes the tokens of users whose hash changes or who become
+    // disabled before the new records land (as `user passwd` does).
+    let authority = super::token::authority(ctx, super::token::lazy_key(ctx))?;
+    let done =
+        authority.import_users(incoming.into_iter().map(|(_, u)| u).collect(), args.replace)?;
     let line_of = |name: &str| lines.get(name).copied().unwrap_or_default();
     let exists = done.kept.iter().map(|name| Skipped {
         line: line_of(name),

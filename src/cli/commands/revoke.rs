@@ -2,12 +2,13 @@
 
 use serde_json::json;
 
+use crate::authority::{Authority, NO_JTI};
 use crate::cli::args::{LogoutArgs, RevocationsCommand};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
-use crate::clock::{Clock, SystemClock};
-use crate::store::{Lookups, RevocationStore};
+use crate::error::{Error as CoreError, VerifyError};
+use crate::store::Lookups;
 use crate::verifier::{Rules, Scratch, Verifier};
 
 use super::token::{Input, Lines};
@@ -26,17 +27,17 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         }
         // A mistyped name would mark a subject no token has and look like success; a minted
         // service token's subject is no user, hence --force (SPEC §15).
-        if !args.force && !ctx.users()?.exists(sub)? {
-            return Err(Error::NoSuchSubject(sub.clone()));
-        }
-        ctx.revocations(Lookups::Few)?
-            .revoke_subject(sub, ctx.now, ctx.now)?;
+        let authority = authority(ctx)?;
+        let at = match authority.logout_all(sub, !args.force) {
+            Err(CoreError::UserNotFound(_)) => return Err(Error::NoSuchSubject(sub.clone())),
+            other => other?,
+        };
         if ctx.json {
-            return output::json(&json!({"sub": sub, "revoked_at": ctx.now}));
+            return output::json(&json!({"sub": sub, "revoked_at": at}));
         }
         ctx.info(format!(
             "revoked every token of {sub} issued up to {}",
-            output::utc(ctx.now)
+            output::utc(at)
         ));
         return Ok(());
     }
@@ -51,8 +52,10 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         Input::One(token) => token,
         Input::Many(lines) => return logout_many(ctx, &verifier, lines),
     };
-    let revocations = ctx.revocations(Lookups::Few)?;
-    let (jti, exp) = revoke(ctx.now, &verifier, &token, revocations.as_ref())?;
+    let authority = authority(ctx)?;
+    let (jti, exp) = authority
+        .logout(&verifier, &mut Scratch::new(), &token)
+        .map_err(no_jti_hint)?;
     if ctx.json {
         return output::json(&json!({"jti": jti, "exp": exp}));
     }
@@ -60,21 +63,19 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Verifies one token (any audience) at `now` and revokes its `jti` until its `exp`.
-fn revoke(
-    now: i64,
-    verifier: &Verifier,
-    token: &[u8],
-    revocations: &dyn RevocationStore,
-) -> Result<(String, i64)> {
-    let checked = verifier.verify(token, now, &mut Scratch::new(), Some(revocations), None)?;
-    let (Some(jti), Some(exp)) = (checked.jti, checked.exp) else {
-        return Err(Error::token(
-            "token has no jti to revoke; use 'jwtauth logout --all SUBJECT'",
-        ));
-    };
-    revocations.revoke_token(&jti, exp, now)?;
-    Ok((jti, exp))
+/// The authority of `logout`: the stores opened when first needed.
+fn authority(ctx: &Ctx) -> Result<Authority<'_>> {
+    super::token::authority(ctx, super::token::lazy_key(ctx))
+}
+
+/// A token with no `jti` can still be ended with its subject's others: say how.
+fn no_jti_hint(e: CoreError) -> Error {
+    match e {
+        CoreError::Token(VerifyError::Invalid(why)) if why == NO_JTI => {
+            Error::token(format!("{why}; use 'jwtauth logout --all SUBJECT'"))
+        }
+        other => other.into(),
+    }
 }
 
 /// `logout -`: revokes every token on stdin, one result line each (`ok <jti>`, or with
@@ -82,16 +83,17 @@ fn revoke(
 fn logout_many(ctx: &Ctx, verifier: &Verifier, lines: Lines) -> Result<()> {
     // Each token is one locked write: the state is looked at again before every token, so a
     // token given twice is found revoked the second time (4), as it would be in two runs.
-    let revocations = ctx.revocations(Lookups::Few)?;
-    let clock = SystemClock;
+    let authority = authority(ctx)?;
+    let mut scratch = Scratch::new();
     super::token::batch(
         ctx,
         lines,
         || Ok(()),
         |_, _| Ok(usize::MAX),
         |token, out| {
-            revocations.refresh()?;
-            let (jti, exp) = revoke(clock.now(), verifier, token, revocations.as_ref())?;
+            let (jti, exp) = authority
+                .logout(verifier, &mut scratch, token)
+                .map_err(no_jti_hint)?;
             if ctx.json {
                 out.json_fields([("jti", jti.into()), ("exp", exp.into())])
             } else {
@@ -110,13 +112,13 @@ pub fn run(cmd: &RevocationsCommand, ctx: &Ctx) -> Result<()> {
         RevocationsCommand::List => list(ctx),
         RevocationsCommand::Prune => {
             // A missing state file stays missing (SPEC §8): the store prunes nothing then.
-            let store = ctx.revocations(Lookups::Few)?;
-            if store.is_remote() && !ctx.json {
+            let authority = authority(ctx)?;
+            if authority.revocations()?.is_remote() && !ctx.json {
                 ctx.info(
                     "Redis drops every revoked token's key at the token's exp by itself: nothing to prune",
                 );
             }
-            let pruned = store.prune(ctx.now)?;
+            let pruned = authority.prune()?;
             if ctx.json {
                 return output::json(&json!({"pruned": pruned}));
             }

@@ -4,11 +4,12 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufWriter, IsTerminal as _, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
 use crate::alg;
-use crate::auth;
+use crate::authority::{Authority, Issued, LoginRequest, MintRequest, Policy, Slot};
 use crate::cli::args::{DecodeArgs, LoginArgs, MintArgs, VerifyArgs};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result, code};
@@ -68,44 +69,61 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
         key.encoding(key.alg, args.claims.allow_weak_key)?;
     }
     let password = password_input::read(&args.password, Ask::Once)?;
-    let logged_in = auth::authenticate(
-        ctx.users()?.as_ref(),
-        &args.name,
-        &password,
-        &ctx.hash_policy(),
-    )?;
-    drop(password);
-    ctx.rehashed(&logged_in);
-    let user = logged_in.user;
-    extra.extend(auth::user_claims(&user));
     let key = match existing {
-        Some(key) => key,
-        None => ctx.key_or_create(args.claims.allow_weak_key)?,
+        Some(key) => Slot::ready(Arc::new(key)),
+        None => Slot::lazy(|| {
+            ctx.key_or_create(args.claims.allow_weak_key)
+                .map(Arc::new)
+                .map_err(core)
+        }),
     };
-    let iat = issue_time(ctx, &args.name)?;
-    let exp = iat + ttl;
-    // `login` takes the configured issuer and audience unless a flag names them.
-    let config = &ctx.settings.config;
-    let iss = args.claims.iss.clone().or_else(|| config.issuer.clone());
-    let aud = match aud_value(&args.claims.aud) {
-        Some(aud) => Some(aud),
-        None => config.audience.clone().map(Value::String),
-    };
-    let mut claims = Map::new();
-    claims.insert("sub".into(), args.name.as_str().into());
-    claims.insert("iat".into(), iat.into());
-    claims.insert("exp".into(), exp.into());
-    claims.insert("jti".into(), tokens::new_jti()?.into());
-    if let Some(iss) = iss {
-        claims.insert("iss".into(), iss.into());
+    let authority = authority(ctx, key)?;
+    let issued = authority.login(&LoginRequest {
+        name: &args.name,
+        password: &password,
+        ttl: Some(ttl),
+        iss: args.claims.iss.clone(),
+        aud: aud_value(&args.claims.aud),
+        extra,
+        allow_weak_key: args.claims.allow_weak_key,
+    })?;
+    drop(password);
+    if let Some(rehash) = &issued.rehash {
+        ctx.rehashed(&args.name, rehash);
     }
-    if let Some(aud) = aud {
-        claims.insert("aud".into(), aud);
+    noted(ctx, &issued);
+    print_issued(ctx, &issued, false)
+}
+
+/// The core's error inside a command-line one (a key made on first login).
+pub(super) fn core(e: Error) -> CoreError {
+    match e {
+        Error::Core(e) => e,
+        other => CoreError::config("jwtauth", other),
     }
-    claims.extend(extra);
-    let token = tokens::sign(&key, key.alg, &claims, args.claims.allow_weak_key)?;
-    note_ttl(ctx, &key, exp - iat)?;
-    issued(ctx, &token, iat, exp, None)
+}
+
+/// The configured key, loaded when a use case first needs it.
+pub(super) fn lazy_key(ctx: &Ctx) -> Slot<'_, Arc<keys::Key>> {
+    Slot::lazy(|| ctx.key().map(Arc::new).map_err(core))
+}
+
+/// The authority of a command: the stores opened when first needed, the key as given.
+pub(super) fn authority<'a>(ctx: &'a Ctx, key: Slot<'a, Arc<keys::Key>>) -> Result<Authority<'a>> {
+    Ok(Authority::new(
+        Slot::lazy(|| ctx.users().map(Arc::from).map_err(core)),
+        Slot::lazy(|| ctx.revocations(Lookups::Few).map(Arc::from).map_err(core)),
+        key,
+        &SystemClock,
+        Policy {
+            hashing: ctx.hash_policy(),
+            ttl: ctx.ttl(None)?,
+            configured_ttl: ctx.ttl(None)?,
+            issuer: ctx.settings.config.issuer.clone(),
+            audience: ctx.settings.config.audience.clone(),
+            lock_timeout: ctx.settings.lock_timeout,
+        },
+    ))
 }
 
 /// The `aud` claim of `--aud` flags: none, one string, or an array of several (SPEC §8).
@@ -194,55 +212,48 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
         (None, None) => None,
     };
     let key = ctx.key()?;
-    let alg = args.alg.map_or(key.alg, |a| a.algorithm());
-    key.encoding(alg, args.claims.allow_weak_key)?;
-    let iat = match iat_given {
-        Some(t) => {
-            let state = ctx.revocations(Lookups::Few)?;
-            if let Some(at) = state.subject_revoked_at(&sub)?
-                && t <= at
-            {
-                let what = match args.iat {
-                    Some(_) => format!("--iat {t}"),
-                    None => format!("--payload iat {t}"),
-                };
-                return Err(Error::usage(
-                    what,
-                    format!(
-                        "is at or before the revocation of {:?} at {}, so the token would be born revoked",
-                        sub,
-                        output::utc(at)
-                    ),
-                ));
-            }
-            t
-        }
-        None => issue_time(ctx, &sub)?,
-    };
-    let exp = exp.unwrap_or(iat + ttl);
-    let mut claims = Map::new();
-    claims.insert("sub".into(), sub.into());
-    claims.insert("iat".into(), iat.into());
-    claims.insert("exp".into(), exp.into());
-    if let Some(nbf) = nbf {
-        claims.insert("nbf".into(), nbf.into());
-    }
-    claims.insert("jti".into(), jti);
-    if let Some(iss) = iss {
-        claims.insert("iss".into(), iss);
-    }
-    if let Some(aud) = aud {
-        claims.insert("aud".into(), aud);
-    }
-    for (k, v) in payload {
-        if !claims.contains_key(&k) {
-            claims.insert(k, v);
+    key.encoding(
+        args.alg.map_or(key.alg, |a| a.algorithm()),
+        args.claims.allow_weak_key,
+    )?;
+    if let Some(t) = iat_given {
+        let state = ctx.revocations(Lookups::Few)?;
+        if let Some(at) = state.subject_revoked_at(&sub)?
+            && t <= at
+        {
+            let what = match args.iat {
+                Some(_) => format!("--iat {t}"),
+                None => format!("--payload iat {t}"),
+            };
+            return Err(Error::usage(
+                what,
+                format!(
+                    "is at or before the revocation of {:?} at {}, so the token would be born revoked",
+                    sub,
+                    output::utc(at)
+                ),
+            ));
         }
     }
-    claims.extend(extra);
-    let token = tokens::sign_with_header(&key, alg, &header, &claims, args.claims.allow_weak_key)?;
-    note_ttl(ctx, &key, exp - iat)?;
-    issued(ctx, &token, iat, exp, Some(claims))
+    payload.remove("sub");
+    let authority = authority(ctx, Slot::ready(Arc::new(key)))?;
+    let issued = authority.mint(MintRequest {
+        sub,
+        iat: iat_given,
+        exp,
+        ttl: Some(ttl),
+        nbf,
+        jti: Some(jti),
+        iss,
+        aud,
+        base: payload,
+        extra,
+        header,
+        alg: args.alg.map(|a| a.algorithm()),
+        allow_weak_key: args.claims.allow_weak_key,
+    })?;
+    noted(ctx, &issued);
+    print_issued(ctx, &issued, true)
 }
 
 /// A usage error about a field of the `--payload` object.
@@ -381,52 +392,31 @@ impl<'de> serde::Deserialize<'de> for Claims {
     }
 }
 
-/// The `iat` of a new token for `sub` (see `auth::issue_time`).
-fn issue_time(ctx: &Ctx, sub: &str) -> Result<i64> {
-    let state = ctx.revocations(Lookups::Few)?;
-    Ok(auth::issue_time(state.as_ref(), sub, &SystemClock)?)
-}
-
-/// A token that outlives the configured ttl is recorded in the key ring, so that `init
-/// --rotate` keeps this key until it has expired (nothing is read or written else). A key in a
-/// place this user cannot write still signs: the token is printed, with a warning that a
-/// rotation will need --keep.
-fn note_ttl(ctx: &Ctx, key: &keys::Key, lifetime: i64) -> Result<()> {
-    if let Err(e) = keys::note_ttl(
-        ctx.settings.lock_timeout,
-        key,
-        lifetime,
-        ctx.ttl(None)?,
-        ctx.now,
-    ) {
+/// Says that a token outliving the configured ttl could not be recorded in the key ring (a
+/// key in a place this user cannot write still signs): a rotation will need --keep.
+fn noted(ctx: &Ctx, issued: &Issued) {
+    if let Some(e) = &issued.ttl_not_noted {
         ctx.info(format!(
             "warning: the token's lifetime could not be recorded in the key ring ({e}); when rotating this key, pass 'init --rotate --keep' at least that long"
         ));
     }
-    Ok(())
 }
 
 /// Prints an issued token: the token, or with `--json` the login document (plus the signed
 /// `claims` for `mint`).
-fn issued(
-    ctx: &Ctx,
-    token: &str,
-    iat: i64,
-    exp: i64,
-    claims: Option<Map<String, Value>>,
-) -> Result<()> {
+fn print_issued(ctx: &Ctx, issued: &Issued, with_claims: bool) -> Result<()> {
     if ctx.json {
         let mut out = json!({
-            "access_token": token,
+            "access_token": issued.token,
             "token_type": "bearer",
-            "expires_in": exp - ctx.now.max(iat),
+            "expires_in": issued.exp - ctx.now.max(issued.iat),
         });
-        if let Some(claims) = claims {
-            out["claims"] = Value::Object(claims);
+        if with_claims {
+            out["claims"] = Value::Object(issued.claims.clone());
         }
         output::json(&out)
     } else {
-        output::text(token)
+        output::text(&issued.token)
     }
 }
 

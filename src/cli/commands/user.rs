@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::auth;
+use crate::authority::Authority;
 use crate::cli::args::{
     UserAddArgs, UserCheckArgs, UserCommand, UserListArgs, UserNameArg, UserPasswdArgs,
     UserSetArgs, UserShowArgs,
@@ -13,7 +14,7 @@ use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
 use crate::error::Error as CoreError;
 use crate::passwords;
-use crate::store::{Lookups, UserStore};
+use crate::store::UserStore;
 use crate::users::{self, User};
 
 use super::records::Record;
@@ -40,6 +41,11 @@ pub fn run(cmd: &UserCommand, ctx: &Ctx) -> Result<()> {
 
 /// Checks a name given to a command that needs an existing user: a name that could never be
 /// valid cannot exist, so it is "no such user" only when well formed.
+/// The authority of a `user` command: the stores opened when first needed.
+fn authority(ctx: &Ctx) -> Result<Authority<'_>> {
+    super::token::authority(ctx, super::token::lazy_key(ctx))
+}
+
 fn require_existing(users: &dyn UserStore, name: &str) -> Result<User> {
     users::check_name(name)?;
     users
@@ -68,6 +74,7 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     }
     let scheme = ctx.scheme(args.scheme, args.cost)?;
     let users = ctx.users()?;
+    let authority = authority(ctx)?;
     // Before prompting, fail fast rather than ask for a password in vain; scripts skip this
     // extra read of the file (the check in `add` is the one that counts).
     let prompts = args.hash.is_none() && !args.password.password_stdin;
@@ -117,7 +124,7 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
     let mut attempts = 0;
     let (user, updated) = loop {
         attempts += 1;
-        let added = users.add(&args.name, &mut || {
+        let added = authority.add_user(&args.name, &mut || {
             let u = match &made {
                 Some(u) => u.clone(),
                 None => build()?,
@@ -134,20 +141,14 @@ fn add(args: &UserAddArgs, ctx: &Ctx) -> Result<()> {
             Some(u) => u,
             None => build()?,
         };
-        // Revoke first, as `user passwd` does: a crash in between leaves the old password with
-        // no live tokens, never the new password with the old tokens still accepted.
-        ctx.revocations(Lookups::Few)?
-            .revoke_subject(&args.name, ctx.now, ctx.now)?;
-        let changed = users.update(&args.name, &mut |u| {
-            u.hashed_password = new.hashed_password.clone();
-            u.password_changed_at = ctx.now;
+        // The core revokes first, as for `user passwd`.
+        let changed = authority.change_password(&args.name, &new.hashed_password, &mut |u| {
             if let Some(f) = &args.full_name {
                 u.full_name = Some(f.clone());
             }
             if let Some(e) = &args.email {
                 u.email = Some(e.clone());
             }
-            Ok(())
         });
         match changed {
             Ok(u) => break (u, true),
@@ -322,17 +323,9 @@ fn passwd(args: &UserPasswdArgs, ctx: &Ctx) -> Result<()> {
             passwords::hash(&password, &scheme)?
         }
     };
-    // Nothing is revoked for a user that does not exist or whose record is unreadable.
-    require_existing(users.as_ref(), &args.name)?;
-    // Revoke first: a crash in between leaves the old password with no live tokens, never
-    // the new password with the old tokens still accepted.
-    ctx.revocations(Lookups::Few)?
-        .revoke_subject(&args.name, ctx.now, ctx.now)?;
-    users.update(&args.name, &mut |u| {
-        u.hashed_password = hash.clone();
-        u.password_changed_at = ctx.now;
-        Ok(())
-    })?;
+    // Revoked first, by the core; nothing is revoked for a user that does not exist or
+    // whose record is unreadable.
+    authority(ctx)?.change_password(&args.name, &hash, &mut |_| {})?;
     ctx.info(format!(
         "changed the password of {}; their earlier tokens are revoked",
         args.name
@@ -351,14 +344,7 @@ fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
         ));
         return Ok(());
     }
-    if disabled {
-        ctx.revocations(Lookups::Few)?
-            .revoke_subject(&args.name, ctx.now, ctx.now)?;
-    }
-    users.update(&args.name, &mut |u| {
-        u.disabled = disabled;
-        Ok(())
-    })?;
+    authority(ctx)?.set_disabled(&args.name, disabled)?;
     ctx.info(format!(
         "{} {}",
         if disabled {
@@ -372,11 +358,8 @@ fn set_disabled(args: &UserNameArg, disabled: bool, ctx: &Ctx) -> Result<()> {
 }
 
 fn remove(args: &UserNameArg, ctx: &Ctx) -> Result<()> {
-    let users = ctx.users()?;
-    require_existing(users.as_ref(), &args.name)?;
-    ctx.revocations(Lookups::Few)?
-        .revoke_subject(&args.name, ctx.now, ctx.now)?;
-    users.remove(&args.name)?;
+    users::check_name(&args.name)?;
+    authority(ctx)?.remove_user(&args.name)?;
     ctx.info(format!("removed user {} (tokens revoked)", args.name));
     Ok(())
 }
@@ -458,18 +441,10 @@ fn set(args: &UserSetArgs, ctx: &Ctx) -> Result<()> {
             "nothing to change: give --full-name, --email, --group, --no-groups, --add-group or --remove-group",
         ));
     }
-    let users = ctx.users()?;
-    let before = require_existing(users.as_ref(), &args.name)?;
-    // A token names the groups it was issued with: taking a group away revokes the user's
-    // earlier tokens (first, as `user passwd` does), so none still claims it.
-    let after = new_groups(args, &before.groups);
-    let revoke = before.groups.iter().any(|g| !after.contains(g));
-    if revoke {
-        ctx.revocations(Lookups::Few)?
-            .revoke_subject(&args.name, ctx.now, ctx.now)?;
-    }
+    // A token names the groups it was issued with: the core revokes the user's earlier
+    // tokens first when a group is taken away, so none still claims it.
     let clear = |v: &str| (!v.is_empty()).then(|| v.to_string());
-    let user = users.update(&args.name, &mut |u| {
+    let (user, revoke) = authority(ctx)?.edit_user(&args.name, &mut |u| {
         if let Some(f) = &args.full_name {
             u.full_name = clear(f);
         }
@@ -477,11 +452,10 @@ fn set(args: &UserSetArgs, ctx: &Ctx) -> Result<()> {
             u.email = clear(e);
         }
         if touches_groups {
-            // Computed again on the record as it is under the lock, so a concurrent
+            // Computed on the record as it is under the lock, so a concurrent
             // `--add-group` is not lost.
             u.groups = new_groups(args, &u.groups);
         }
-        Ok(())
     })?;
     if ctx.json {
         return output::json(&Record::new(&user, false));
