@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(store) = UserStore::parse(path, data) else {
         return;
     };
-    let _ = store.typical_cost();
+    let _ = store.typical_scheme();
     let all = store.all(path);
     let mut out = Vec::new();
     store.write(&mut out).unwrap();

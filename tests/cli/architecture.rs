@@ -41,6 +41,10 @@ const NOT_A_STORE: &[(&str, &str, &str)] = &[
     // JSON maps of `mint`'s claims.
     ("cli/commands/token.rs", "extra", "remove"),
     ("cli/commands/token.rs", "payload", "remove"),
+    // The core's own use case, not a store.
+    ("cli/commands/revoke.rs", "authority", "prune"),
+    // The list of changed key files in `serve`'s SIGHUP handling.
+    ("serve/mod.rs", "all", "remove"),
 ];
 
 /// Store writes the front ends make today, (file, method, number of calls): they move into the
@@ -48,19 +52,10 @@ const NOT_A_STORE: &[(&str, &str, &str)] = &[
 /// gone; the test fails on a stale line (fewer calls than listed) so that the list only shrinks,
 /// and on any call beyond it.
 const WRITES_TO_MOVE_INTO_THE_CORE: &[(&str, &str, usize)] = &[
-    ("cli/commands/htpasswd.rs", "import", 1),
-    ("cli/commands/htpasswd.rs", "revoke_subjects", 1),
+    // `migrate` copies between two sets of stores, which does not fit one `Authority`.
     ("cli/commands/migrate.rs", "import", 1),
     ("cli/commands/migrate.rs", "merge", 1),
     ("cli/commands/migrate.rs", "update", 1),
-    ("cli/commands/revoke.rs", "prune", 1),
-    ("cli/commands/revoke.rs", "revoke_subject", 1),
-    ("cli/commands/revoke.rs", "revoke_token", 1),
-    ("cli/commands/user.rs", "add", 1),
-    ("cli/commands/user.rs", "remove", 1),
-    ("cli/commands/user.rs", "revoke_subject", 5),
-    ("cli/commands/user.rs", "update", 4),
-    ("serve/api.rs", "revoke_token", 1),
 ];
 
 /// Import cycles that exist today, each as its set of modules; the test fails on any other
