@@ -2127,7 +2127,18 @@ fn bearer_prefixes_are_removed_everywhere_a_token_is_taken() {
 fn one_token_on_stdin_is_answered_like_an_argument() {
     let env = Env::new();
     env.init();
-    let t = env.mint(&["--sub", "alice", "--claim", "role=admin"]);
+    // Times years away, so that "issued …ago" and "expires in …" read the same however many
+    // seconds pass between the runs compared.
+    let t = env.mint(&[
+        "--sub",
+        "alice",
+        "--claim",
+        "role=admin",
+        "--iat",
+        "1000000000",
+        "--exp",
+        "4000000000",
+    ]);
     // decode: the full view, text and JSON, exactly as for the argument (`pbpaste | decode`).
     for flags in [&[][..], &["--json"]] {
         let by_arg = env.cmd().arg("decode").args(flags).arg(&t).exits(0);
