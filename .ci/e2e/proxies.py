@@ -74,7 +74,14 @@ def request(port, method, path, headers=None, body=None):
     c.request(method, path, body=body, headers=h)
     r = c.getresponse()
     data = r.read().decode("utf-8", "replace")
-    out = (r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    h = {k.lower(): v for k, v in r.getheaders()}
+    # A sign-in sets the session cookie and the throttle's device cookie: "set-cookie" is the
+    # session's (what these checks follow), "set-cookies" all of them.
+    cookies = [v for k, v in r.getheaders() if k.lower() == "set-cookie"]
+    if cookies:
+        h["set-cookies"] = cookies
+        h["set-cookie"] = next((c for c in cookies if c.startswith("jwtauth_session=")), cookies[0])
+    out = (r.status, h, data)
     c.close()
     return out
 
