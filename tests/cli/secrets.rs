@@ -254,33 +254,22 @@ fn subcommands(help: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn help_never_shows_a_redis_password_from_the_environment() {
+/// Runs `jwtauth … --help` for every help page, found by walking the `Commands:` lists from
+/// the top, with `env_vars` set; calls `page` with each page's command path and text, and
+/// returns how many pages there were.
+fn each_help_page(env_vars: &[(&str, &str)], mut page: impl FnMut(&[String], &str)) -> usize {
     let env = Env::new();
-    let password = "Redis-Pa55-In-The-Env";
-    // Every help page, found by walking the `Commands:` lists from the top.
     let mut todo = vec![Vec::<String>::new()];
     let mut pages = 0;
     while let Some(path) = todo.pop() {
-        let out = env
-            .cmd()
-            .env(
-                "JWTAUTH_USERS",
-                format!("redis://:{password}@127.0.0.1:1/0"),
-            )
-            .env(
-                "JWTAUTH_STATE",
-                format!("rediss://u:{password}@db.example/1"),
-            )
-            .args(&path)
-            .arg("--help")
-            .output()
-            .unwrap();
+        let mut cmd = env.cmd();
+        for (k, v) in env_vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(&path).arg("--help").output().unwrap();
         let help = common::stdout_str(&out);
         assert_eq!(out.status.code(), Some(0), "{path:?}: {help}");
-        assert!(!help.contains(password), "{path:?} --help: {help}");
-        assert!(help.contains("[env: JWTAUTH_USERS]"), "{path:?}: {help}");
-        assert!(help.contains("Global options:"), "{path:?}: {help}");
+        page(&path, &help);
         pages += 1;
         for sub in subcommands(&help) {
             let mut next = path.clone();
@@ -288,6 +277,20 @@ fn help_never_shows_a_redis_password_from_the_environment() {
             todo.push(next);
         }
     }
+    pages
+}
+
+#[test]
+fn help_never_shows_a_redis_password_from_the_environment() {
+    let password = "Redis-Pa55-In-The-Env";
+    let users = format!("redis://:{password}@127.0.0.1:1/0");
+    let state = format!("rediss://u:{password}@db.example/1");
+    let vars = [("JWTAUTH_USERS", &*users), ("JWTAUTH_STATE", &*state)];
+    let pages = each_help_page(&vars, |path, help| {
+        assert!(!help.contains(password), "{path:?} --help: {help}");
+        assert!(help.contains("[env: JWTAUTH_USERS]"), "{path:?}: {help}");
+        assert!(help.contains("Global options:"), "{path:?}: {help}");
+    });
     assert!(pages > 25, "walked only {pages} help pages");
 }
 
@@ -360,13 +363,8 @@ fn no_help_example_shows_a_literal_password() {
         assert_eq!(password_on_display(fine), None, "{fine}");
     }
 
-    let env = Env::new();
-    let mut todo = vec![Vec::<String>::new()];
-    let (mut pages, mut stdin_examples) = (0, 0);
-    while let Some(path) = todo.pop() {
-        let out = env.cmd().args(&path).arg("--help").output().unwrap();
-        let help = common::stdout_str(&out);
-        assert_eq!(out.status.code(), Some(0), "{path:?}: {help}");
+    let mut stdin_examples = 0;
+    let pages = each_help_page(&[], |path, help| {
         for line in help.lines() {
             if let Some(why) = password_on_display(line) {
                 panic!("jwtauth {} --help: {why}:\n{line}", path.join(" "));
@@ -375,13 +373,7 @@ fn no_help_example_shows_a_literal_password() {
                 stdin_examples += 1;
             }
         }
-        pages += 1;
-        for sub in subcommands(&help) {
-            let mut next = path.clone();
-            next.push(sub);
-            todo.push(next);
-        }
-    }
+    });
     assert!(pages > 25, "walked only {pages} help pages");
     assert!(
         stdin_examples > 0,
