@@ -1,31 +1,24 @@
-//! The routes of SPEC §9 and their OpenAPI description (generated from these handlers).
-//! Handlers are thin: credentials and tokens in, the core's operations, JSON out.
+//! The API handlers of SPEC §9 (the routes are in `router`). Handlers are thin: credentials
+//! and tokens in, the core's operations, JSON out.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
-use utoipa::{OpenApi, ToSchema};
+use tower_http::request_id::RequestId;
+use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use super::metrics::{self, Login};
-use super::{App, MAX_BODY, REQUEST_TIMEOUT, forward, net, throttle};
+use super::{App, net, throttle};
 use crate::auth;
 use crate::authority::LoginRequest;
 use crate::clock::Clock;
@@ -35,81 +28,8 @@ use crate::verifier::Verified;
 
 type Shared = State<Arc<App>>;
 
-/// Request ids: a random prefix per process and a counter, so ids are unique across restarts
-/// without a random draw per request.
-#[derive(Clone)]
-struct RequestIds {
-    prefix: Arc<str>,
-    next: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Default for RequestIds {
-    fn default() -> Self {
-        let mut raw = [0u8; 6];
-        let _ = getrandom::fill(&mut raw);
-        RequestIds {
-            prefix: base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(raw)
-                .into(),
-            next: Arc::default(),
-        }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::try_from(format!("{}-{n}", self.prefix))
-            .ok()
-            .map(RequestId::new)
-    }
-}
-
-/// Builds the router with its layers: body limit, request timeout, redacted credentials,
-/// one log line and one metrics count per request.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/token", post(token))
-        .route("/protected", get(protected))
-        .route("/userinfo", get(userinfo))
-        .route(
-            "/logout",
-            axum::routing::delete(logout).post(forward::logout_browser),
-        )
-        .route("/auth", get(forward::auth))
-        .route("/auth/forward", get(forward::auth_forward))
-        .route(
-            "/login",
-            get(forward::login_page).post(forward::login_submit),
-        )
-        .route("/revoke", post(revoke))
-        .route("/introspect", post(introspect))
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/.well-known/oauth-authorization-server", get(metadata))
-        .route("/openapi.json", get(openapi))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        // Outside the limits, so their 413 and 408 are logged, counted and made JSON too.
-        .layer(middleware::from_fn_with_state(app.clone(), observe))
-        // Every request gets an `x-request-id` (the proxy's, if it sent one), echoed in the
-        // response and in the log line, so one request can be followed through nginx.
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(RequestIds::default()))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
-        .with_state(app)
-}
-
 /// One log line and one metrics count per request; never a header, a query or a body.
-async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
+pub(super) async fn observe(State(app): Shared, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route: &'static str = match req
@@ -516,7 +436,7 @@ fn credentials(headers: &HeaderMap, body: &[u8]) -> Result<(String, Zeroizing<St
         (status = 429, description = "Too many failed logins", body = ApiError),
         (status = 503, description = "Busy or unavailable", body = ApiError),
     ))]
-async fn token(
+pub(super) async fn token(
     State(app): Shared,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -668,7 +588,7 @@ pub struct Protected {
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ApiError),
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
-async fn protected(State(app): Shared, headers: HeaderMap) -> Response {
+pub(super) async fn protected(State(app): Shared, headers: HeaderMap) -> Response {
     match authorize_off(&app, false, &headers).await {
         Ok(v) => axum::Json(Protected {
             user: v.sub.unwrap_or_default(),
@@ -695,7 +615,7 @@ pub struct UserInfo {
         (status = 401, description = "Missing, invalid, expired or revoked token, or the user is gone", body = ApiError),
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
-async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
+pub(super) async fn userinfo(State(app): Shared, headers: HeaderMap) -> Response {
     let v = match authorize_off(&app, false, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
@@ -737,7 +657,7 @@ pub(super) async fn revoke_verified(app: &Arc<App>, v: Verified) -> Result<(), E
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ApiError),
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
-async fn logout(State(app): Shared, headers: HeaderMap) -> Response {
+pub(super) async fn logout(State(app): Shared, headers: HeaderMap) -> Response {
     let v = match authorize_off(&app, true, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
@@ -776,7 +696,7 @@ fn token_form(body: &[u8]) -> Option<TokenForm> {
         (status = 400, description = "Malformed request", body = ApiError),
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
-async fn revoke(State(app): Shared, body: Bytes) -> Response {
+pub(super) async fn revoke(State(app): Shared, body: Bytes) -> Response {
     let Some(form) = token_form(&body) else {
         return api_error(
             StatusCode::BAD_REQUEST,
@@ -811,7 +731,7 @@ async fn revoke(State(app): Shared, body: Bytes) -> Response {
         (status = 401, description = "The caller may not introspect", body = ApiError),
         (status = 503, description = "Unavailable", body = ApiError),
     ))]
-async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Response {
     let caller = match authorize_off(&app, true, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
@@ -868,7 +788,7 @@ async fn introspect(State(app): Shared, headers: HeaderMap, body: Bytes) -> Resp
         (status = 200, description = "The public JWK Set", body = Object),
         (status = 404, description = "The key is an HMAC secret: there is nothing public", body = ApiError),
     ))]
-async fn jwks(State(app): Shared) -> Response {
+pub(super) async fn jwks(State(app): Shared) -> Response {
     // The signing key and the retired keys that still verify (`init --rotate`).
     let published = crate::keys::jwks(&app.keys().key, app.clock.now());
     if published.is_empty() {
@@ -897,7 +817,7 @@ fn base_url(app: &App, headers: &HeaderMap) -> String {
 
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server",
     responses((status = 200, description = "RFC 8414 metadata", body = Object)))]
-async fn metadata(State(app): Shared, headers: HeaderMap) -> Response {
+pub(super) async fn metadata(State(app): Shared, headers: HeaderMap) -> Response {
     let base = base_url(&app, &headers);
     let mut m = json!({
         "issuer": base,
@@ -914,57 +834,12 @@ async fn metadata(State(app): Shared, headers: HeaderMap) -> Response {
     axum::Json(m).into_response()
 }
 
-/// The OpenAPI 3.1 document of this service.
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "jwtauth", description = "The classic FastAPI + JWT login service, as jwtauth serve (SPEC §9)."),
-    paths(token, protected, userinfo, logout, revoke, introspect, jwks, metadata, healthz, metrics, openapi,
-        forward::auth, forward::auth_forward, forward::login_page, forward::login_submit, forward::logout_browser),
-    components(schemas(ApiError, TokenRequest, TokenResponse, Protected, UserInfo, Message, TokenForm,
-        forward::LoginForm, forward::LogoutForm)),
-    modifiers(&BearerScheme),
-)]
-struct ApiDoc;
-
-struct BearerScheme;
-
-impl utoipa::Modify for BearerScheme {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
-                utoipa::openapi::security::ApiKeyValue::new(forward::COOKIE),
-            )),
-        );
-    }
-}
-
-#[utoipa::path(get, path = "/openapi.json",
-    responses((status = 200, description = "This document", body = Object)))]
-async fn openapi() -> Response {
-    match ApiDoc::openapi().to_json() {
-        Ok(doc) => ([(header::CONTENT_TYPE, "application/json")], doc).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
 #[utoipa::path(get, path = "/healthz",
     responses(
         (status = 200, description = "The stores are readable", body = String),
         (status = 503, description = "A store is not", body = String),
     ))]
-async fn healthz(State(app): Shared) -> Response {
+pub(super) async fn healthz(State(app): Shared) -> Response {
     let healthy = off_worker(
         &app,
         |app| {
@@ -983,7 +858,7 @@ async fn healthz(State(app): Shared) -> Response {
 
 #[utoipa::path(get, path = "/metrics",
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
-async fn metrics(State(app): Shared) -> Response {
+pub(super) async fn metrics(State(app): Shared) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics
@@ -992,7 +867,7 @@ async fn metrics(State(app): Shared) -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
+pub(super) async fn not_found() -> Response {
     api_error(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 

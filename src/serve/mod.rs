@@ -11,6 +11,7 @@ mod hashing;
 mod identity;
 mod metrics;
 mod net;
+mod router;
 mod throttle;
 
 use std::cell::RefCell;
@@ -646,7 +647,7 @@ fn serve_on(
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)
             .map_err(|e| Error::config("serve", format!("cannot use the socket: {e}")))?;
-        net::serve(listener, api::router(app), shutdown).await;
+        net::serve(listener, router::router(app), shutdown).await;
         Ok(())
     })
 }
