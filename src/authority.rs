@@ -190,6 +190,14 @@ impl<'a> Authority<'a> {
         }
     }
 
+    /// The same authority, told that the key ring already records lifetimes up to `lifetime`
+    /// for this key (`serve` records its longest on every key load): logins up to it read
+    /// no ring.
+    pub fn ring_notes(self, lifetime: i64) -> Self {
+        self.noted.fetch_max(lifetime, Ordering::Relaxed);
+        self
+    }
+
     /// The users store (for reads: listings, `/userinfo`).
     ///
     /// # Errors

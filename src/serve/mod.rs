@@ -307,7 +307,8 @@ impl App {
 
     /// The use cases (login, logout, …) over the stores, the key to sign with now and the
     /// options in force: made per call, so that a key change or a `SIGHUP` reaches the next
-    /// request. The key ring already holds this server's longest lifetime (`Shared::key_set`).
+    /// request. The key ring already holds this server's longest lifetime (`Shared::key_set`),
+    /// so a login does not read it again.
     ///
     /// # Errors
     /// A key error while the current key files cannot be loaded.
@@ -327,7 +328,8 @@ impl App {
                 audience: opts.audience.clone(),
                 lock_timeout: self.shared.lock_timeout,
             },
-        ))
+        )
+        .ring_notes(self.shared.longest_ttl.load(Ordering::Relaxed)))
     }
 }
 
