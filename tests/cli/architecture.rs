@@ -510,14 +510,17 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn crate_sources() -> Vec<Source> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    sources_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+}
+
+fn sources_under(src: &Path) -> Vec<Source> {
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    rust_files(src, &mut files);
     let sources: Vec<Source> = files
         .iter()
         .map(|p| Source {
             rel: p
-                .strip_prefix(&src)
+                .strip_prefix(src)
                 .expect("under src")
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -534,6 +537,41 @@ fn crate_sources() -> Vec<Source> {
 fn the_crate_keeps_its_seams() {
     let problems = check(&crate_sources(), &TODAY);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The module map: each module with its lines and the crate modules it imports (tests
+/// excluded), for the notes of a redesign. `JWTAUTH_MAP_SRC=<dir>` maps another checkout's
+/// `src` (an older commit's worktree):
+/// `cargo test --test cli architecture::module_map -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints the module map; run by hand"]
+fn module_map() {
+    let src = std::env::var_os("JWTAUTH_MAP_SRC").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        PathBuf::from,
+    );
+    let sources = sources_under(&src);
+    let parsed: Vec<(&Source, Refs)> = sources
+        .iter()
+        .map(|s| (s, refs_of(s).expect("parses")))
+        .collect();
+    let modules: BTreeSet<Vec<String>> = sources.iter().filter_map(|s| module_of(&s.rel)).collect();
+    let graph = import_graph(&parsed, &modules);
+    let lines: BTreeMap<String, usize> = sources
+        .iter()
+        .filter_map(|s| Some((show(&module_of(&s.rel)?), s.text.lines().count())))
+        .collect();
+    for (module, imports) in &graph {
+        let imports: Vec<&str> = imports.iter().map(String::as_str).collect();
+        println!(
+            "{module} ({} lines) -> {}",
+            lines.get(module).copied().unwrap_or(0),
+            imports.join(", ")
+        );
+    }
+    for c in cycles(&graph) {
+        println!("cycle: {}", c.into_iter().collect::<Vec<_>>().join(" <-> "));
+    }
 }
 
 /// The crate as it is, plus one file replaced or added.
