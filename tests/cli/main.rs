@@ -34,6 +34,7 @@ mod serve_keys;
 mod serve_safety;
 mod stores;
 mod stream;
+mod systemd;
 mod throttle;
 mod timing;
 mod token_input;
