@@ -12,6 +12,8 @@ mod identity;
 mod metrics;
 mod net;
 mod router;
+#[cfg(test)]
+mod tests;
 mod throttle;
 
 use std::cell::RefCell;
