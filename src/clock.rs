@@ -2,8 +2,9 @@
 //! every decision instead of keeping the time it started at; tests pass a [`FixedClock`].
 //! Also the one formatter of times in messages.
 
-/// Where "now" comes from.
-pub trait Clock: Send + Sync {
+/// Where "now" comes from. A front end makes the one real clock at start-up and hands it on
+/// (`Arc<dyn Clock>`); every decision below asks it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time in unix seconds.
     fn now(&self) -> i64;
 
@@ -45,6 +46,11 @@ impl FixedClock {
     /// A clock standing at `t`.
     pub fn new(t: i64) -> Self {
         FixedClock(std::sync::atomic::AtomicI64::new(t))
+    }
+
+    /// Moves the clock `secs` forward (a window passing, in a test).
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -11,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::cli::args::{ColorChoice, GlobalArgs, SchemeArg};
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
+use crate::clock::Clock;
 use crate::config::{CONFIG_FILE, Config, Source};
 use crate::keys::{self, Key};
 use crate::settings::{DEFAULT_LOCK_TIMEOUT, KeyConfig, KeySource, Settings};
@@ -32,9 +34,12 @@ pub struct Ctx {
     /// auto` (the default) only when stdout is a terminal, `NO_COLOR` is unset or empty, and
     /// `TERM` is not `dumb`.
     pub color: bool,
-    /// Now, in unix seconds, read once: a one-shot command decides by one time. A stream
-    /// (`verify -`) reads its clock per token instead.
+    /// Now, in unix seconds, read once from `clock`: a one-shot command decides by one time.
+    /// A stream (`verify -`) reads `clock` per token instead.
     pub now: i64,
+    /// The clock the command was given (`cli::run` makes the system clock): the use cases and
+    /// `serve` ask it, never the system directly.
+    pub clock: Arc<dyn Clock>,
 }
 
 fn non_empty(v: Option<OsString>) -> Option<OsString> {
@@ -42,11 +47,12 @@ fn non_empty(v: Option<OsString>) -> Option<OsString> {
 }
 
 impl Ctx {
-    /// Builds the context from the global flags and the process environment.
+    /// Builds the context from the global flags and the process environment, with `clock`
+    /// for the time.
     ///
     /// # Errors
     /// A usage error for a malformed `JWTAUTH_LOCK_TIMEOUT`.
-    pub fn new(global: &GlobalArgs) -> Result<Self> {
+    pub fn new(global: &GlobalArgs, clock: Arc<dyn Clock>) -> Result<Self> {
         let dirs = directories::ProjectDirs::from("", "", "jwtauth");
         let data_dir = dirs.as_ref().map(|d| d.data_dir().to_path_buf());
         let config_dir = dirs.as_ref().map(|d| d.config_dir().to_path_buf());
@@ -182,7 +188,8 @@ impl Ctx {
                     ColorChoice::Never => false,
                     ColorChoice::Auto => color_wanted(),
                 },
-            now: jiff::Timestamp::now().as_second(),
+            now: clock.now(),
+            clock,
         })
     }
 

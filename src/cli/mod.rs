@@ -19,7 +19,8 @@ use context::Ctx;
 /// # Errors
 /// Any [`error::Error`]; its `exit_code` is the process exit code.
 pub fn run(cli: Cli) -> error::Result<()> {
-    let ctx = Ctx::new(&cli.global)?;
+    // The one real clock of a run: everything after asks it (`Ctx::clock`).
+    let ctx = Ctx::new(&cli.global, std::sync::Arc::new(crate::clock::SystemClock))?;
     match &cli.command {
         Command::Init(a) => init::run(a, &ctx),
         Command::Hash(a) => hash::run(a, &ctx),

@@ -21,7 +21,6 @@ use super::metrics::{self, Login};
 use super::{App, net, throttle};
 use crate::auth;
 use crate::authority::LoginRequest;
-use crate::clock::Clock;
 use crate::error::{Error, VerifyError};
 use crate::passwords::Password;
 use crate::verifier::Verified;

@@ -31,7 +31,6 @@ use super::api::{
 };
 use super::metrics::Login;
 use super::{App, throttle};
-use crate::clock::Clock as _;
 use crate::error::Error;
 
 type Shared = State<Arc<App>>;

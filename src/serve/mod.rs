@@ -12,6 +12,8 @@ mod identity;
 mod metrics;
 mod net;
 mod router;
+#[cfg(test)]
+mod tests;
 mod throttle;
 
 use std::cell::RefCell;
@@ -23,11 +25,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::authority::{Authority, Policy, Slot};
-use crate::clock::Clock as _;
-use crate::clock::SystemClock;
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyEvent, LiveKeys};
 use crate::settings::Settings;
+use crate::store::throttle::ThrottleStore;
 use crate::store::{self, Lookups, RevocationStore, UserStore};
 use crate::verifier::{Rules, Scratch, Verifier};
 
@@ -201,14 +203,15 @@ pub(crate) struct KeySet {
     pub any: Checker,
 }
 
-/// What the key set is built from besides the key: the options (replaced on `SIGHUP`), and
-/// the longest token lifetime this process has signed, recorded in each key's ring.
+/// What the key set is built from besides the key: the options (replaced on `SIGHUP`), the
+/// longest token lifetime this process has signed, recorded in each key's ring, and the clock.
 struct Shared {
     opts: RwLock<Arc<Options>>,
     /// The longest `ttl` signed with since start (SIGHUP may shorten `ttl`; tokens out there
     /// keep their lifetime).
     longest_ttl: AtomicI64,
     lock_timeout: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl Shared {
@@ -229,7 +232,7 @@ impl Shared {
             &key,
             longest,
             opts.configured_ttl,
-            SystemClock.now(),
+            self.clock.now(),
         ) {
             tracing::warn!(
                 target: "jwtauth::serve",
@@ -274,7 +277,62 @@ pub(crate) struct App {
     pub hashing: hashing::Pool,
     pub throttle: throttle::Throttle,
     pub metrics: metrics::Metrics,
-    pub clock: SystemClock,
+    /// Where every decision's time comes from (throttle windows, token checks, key-ring
+    /// notes, device cookies): the system clock in `run`, a fixed one in tests.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The stores a service stands on: users, revocations and the throttle's counters.
+pub(crate) struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub revocations: Arc<dyn RevocationStore>,
+    pub throttle: Box<dyn ThrottleStore>,
+    /// A store is remote (Redis): handlers reach the core off the async workers.
+    pub remote: bool,
+}
+
+impl Stores {
+    /// The stores `settings` configure; the throttle is shared on Redis when the revocations
+    /// are there, else in memory.
+    ///
+    /// # Errors
+    /// A store that cannot be opened.
+    fn open(settings: &Settings, opts: &Options) -> Result<Self> {
+        let lock_timeout = settings.lock_timeout;
+        let users: Arc<dyn UserStore> =
+            store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?.into();
+        // Serving with no users file is allowed (users may be added while it runs), but it is
+        // most often a wrong path or home: say so once at start (SPEC §15).
+        if store::is_missing_file(settings.users_path()?) {
+            tracing::warn!(
+                users = %settings.users_path()?.display(),
+                "the users file does not exist: no one can log in until 'jwtauth user add' creates it"
+            );
+        }
+        let revocations: Arc<dyn RevocationStore> = store::open_revocations(
+            settings.state_path()?,
+            lock_timeout,
+            Lookups::Many,
+            &settings.redis,
+        )?
+        .into();
+        let rules = opts.throttle.rules();
+        let throttle: Box<dyn ThrottleStore> = match store::redis::url_of(settings.state_path()?) {
+            Some(url) => Box::new(store::redis_throttle::RedisThrottle::new(
+                store::redis::Redis::open(url, &settings.redis)?,
+                rules,
+            )),
+            None => Box::new(store::throttle::MemoryThrottle::new(rules)),
+        };
+        let remote =
+            revocations.is_remote() || store::redis::url_of(settings.users_path()?).is_some();
+        Ok(Stores {
+            users,
+            revocations,
+            throttle,
+            remote,
+        })
+    }
 }
 
 impl App {
@@ -312,14 +370,14 @@ impl App {
     ///
     /// # Errors
     /// A key error while the current key files cannot be loaded.
-    pub fn authority(&self) -> Result<Authority<'static>> {
+    pub fn authority(&self) -> Result<Authority<'_>> {
         let opts = self.opts();
         let keys = self.signing_keys()?;
         Ok(Authority::new(
             Slot::ready(Arc::clone(&self.users)),
             Slot::ready(Arc::clone(&self.revocations)),
             Slot::ready(Arc::clone(&keys.key)),
-            &SystemClock,
+            self.clock.as_ref(),
             Policy {
                 hashing: opts.hashing,
                 ttl: opts.ttl,
@@ -331,6 +389,51 @@ impl App {
         )
         .ring_notes(self.shared.longest_ttl.load(Ordering::Relaxed)))
     }
+}
+
+impl App {
+    /// The shared state of a service: `opts` over `stores`, signing with `key` (watched on
+    /// disk as `settings` configure it, SPEC §15), every time from `clock`. `run` calls it
+    /// with the configured stores and the system clock; the in-process tests with memory
+    /// stores and a fixed clock.
+    ///
+    /// # Errors
+    /// A key error when the key cannot verify; an error reading the device cookies' key.
+    pub(crate) fn new(
+        settings: &Settings,
+        key: Key,
+        opts: &Options,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>> {
+        let throttle = throttle::Throttle::new(stores.throttle, &device_secret(settings, &key)?);
+        let shared = Arc::new(Shared {
+            opts: RwLock::new(Arc::new(opts.clone())),
+            longest_ttl: AtomicI64::new(opts.ttl),
+            lock_timeout: settings.lock_timeout,
+            clock: Arc::clone(&clock),
+        });
+        let keys = {
+            let shared = Arc::clone(&shared);
+            LiveKeys::new(settings, key, move |key| shared.key_set(key), key_event)?
+        };
+        Ok(Arc::new(App {
+            hashing: hashing::Pool::new(cores(), opts.hash_queue),
+            throttle,
+            metrics: metrics::Metrics::default(),
+            shared,
+            keys,
+            users: stores.users,
+            revocations: stores.revocations,
+            remote: stores.remote,
+            clock,
+        }))
+    }
+}
+
+/// The cores to run on: one accept loop and one hashing slot each.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// What `LiveKeys` reports, logged: a key change picked up (audit), or one that could not be.
@@ -388,7 +491,7 @@ fn device_secret(settings: &Settings, key: &Key) -> Result<zeroize::Zeroizing<Ve
 }
 
 /// Runs the service until SIGTERM or SIGINT; `key` is the signing key (the caller loads or
-/// creates it), `reload` loads the configuration again on `SIGHUP` (as at start: file,
+/// creates it), `clock` the time every decision is made by (the system clock), `reload` loads the configuration again on `SIGHUP` (as at start: file,
 /// environment, then the flags given at start), `on_listening` is called once with the bound
 /// address, when connections are accepted.
 ///
@@ -399,61 +502,14 @@ pub fn run(
     settings: &Settings,
     key: Key,
     opts: Options,
+    clock: Arc<dyn Clock>,
     reload: impl Fn() -> Result<Reloaded> + Send + Sync + 'static,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<()> {
     logging(opts.log_format);
-    let lock_timeout = settings.lock_timeout;
-    let users: Arc<dyn UserStore> =
-        store::open_users(settings.users_path()?, lock_timeout, &settings.redis)?.into();
-    // Serving with no users file is allowed (users may be added while it runs), but it is
-    // most often a wrong path or home: say so once at start (SPEC §15).
-    if store::is_missing_file(settings.users_path()?) {
-        tracing::warn!(
-            users = %settings.users_path()?.display(),
-            "the users file does not exist: no one can log in until 'jwtauth user add' creates it"
-        );
-    }
-    let revocations: Arc<dyn RevocationStore> = store::open_revocations(
-        settings.state_path()?,
-        lock_timeout,
-        Lookups::Many,
-        &settings.redis,
-    )?
-    .into();
-    // With the revocations on Redis, the login throttle is shared there too.
-    let rules = opts.throttle.rules();
-    let counters: Box<dyn store::throttle::ThrottleStore> =
-        match store::redis::url_of(settings.state_path()?) {
-            Some(url) => Box::new(store::redis_throttle::RedisThrottle::new(
-                store::redis::Redis::open(url, &settings.redis)?,
-                rules,
-            )),
-            None => Box::new(store::throttle::MemoryThrottle::new(rules)),
-        };
-    let throttle = throttle::Throttle::new(counters, &device_secret(settings, &key)?);
-    let shared = Arc::new(Shared {
-        opts: RwLock::new(Arc::new(opts.clone())),
-        longest_ttl: AtomicI64::new(opts.ttl),
-        lock_timeout,
-    });
-    let keys = {
-        let shared = Arc::clone(&shared);
-        LiveKeys::new(settings, key, move |key| shared.key_set(key), key_event)?
-    };
-    let remote = revocations.is_remote() || store::redis::url_of(settings.users_path()?).is_some();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let app = Arc::new(App {
-        hashing: hashing::Pool::new(cores, opts.hash_queue),
-        throttle,
-        metrics: metrics::Metrics::default(),
-        shared,
-        keys,
-        users,
-        revocations,
-        remote,
-        clock: SystemClock,
-    });
+    let stores = Stores::open(settings, &opts)?;
+    let app = App::new(settings, key, &opts, stores, clock)?;
+    let cores = cores();
     let bind_error = |e: std::io::Error| Error::config(format!("listen {}", opts.listen), e);
     let listener = std::net::TcpListener::bind(&opts.listen).map_err(bind_error)?;
     listener.set_nonblocking(true).map_err(bind_error)?;

@@ -144,7 +144,6 @@ fn signed(name: &str, nonce: &str, time: i64) -> Vec<u8> {
 /// The nonce of the device value `value` when it is valid for `name` now (its user exists and
 /// has not changed the password since it was made).
 pub(super) fn device_of(app: &super::App, name: &str, value: &str) -> Option<String> {
-    use crate::clock::Clock as _;
     let now = app.clock.now();
     // The MAC first: no store read for a made-up value.
     app.throttle.device_nonce(value, name, i64::MIN, now)?;

@@ -19,18 +19,26 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs, ctx: &Ctx) -> Result<()> {
     let key = ctx.key_or_create(false)?;
     // SIGHUP: the configuration file and the environment read again, the flags given at
     // start applied over them as at start.
-    let (args, global) = (args.clone(), global.clone());
+    let (args, global, clock) = (args.clone(), global.clone(), ctx.clock.clone());
     let reload = move || {
-        let ctx = Ctx::new(&global).map_err(|e| CoreError::config("configuration", e))?;
+        let ctx =
+            Ctx::new(&global, clock.clone()).map_err(|e| CoreError::config("configuration", e))?;
         let opts = options(&args, &ctx).map_err(|e| CoreError::config("configuration", e))?;
         Ok(Reloaded {
             opts,
             settings: ctx.settings,
         })
     };
-    serve::run(&ctx.settings, key, opts, reload, |addr| {
-        eprintln!("jwtauth: listening on http://{addr}");
-    })?;
+    serve::run(
+        &ctx.settings,
+        key,
+        opts,
+        ctx.clock.clone(),
+        reload,
+        |addr| {
+            eprintln!("jwtauth: listening on http://{addr}");
+        },
+    )?;
     Ok(())
 }
 

@@ -17,7 +17,6 @@ use crate::cli::flags;
 use crate::cli::jwks_url;
 use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
-use crate::clock::{Clock, SystemClock};
 use crate::error::Error as CoreError;
 use crate::keys;
 use crate::settings::{KeyConfig, KeySource};
@@ -114,7 +113,7 @@ pub(super) fn authority<'a>(ctx: &'a Ctx, key: Slot<'a, Arc<keys::Key>>) -> Resu
         Slot::lazy(|| ctx.users().map(Arc::from).map_err(core)),
         Slot::lazy(|| ctx.revocations(Lookups::Few).map(Arc::from).map_err(core)),
         key,
-        &SystemClock,
+        ctx.clock.as_ref(),
         Policy {
             hashing: ctx.hash_policy(),
             ttl: ctx.ttl(None)?,
@@ -640,7 +639,7 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
     };
     // A stream may run for hours: each token is judged by the time it is read and by the
     // revocations as they are then (see `batch`), never by those of start-up.
-    let clock = SystemClock;
+    let clock = ctx.clock.as_ref();
     let refresh = || revocations.map_or(Ok(()), |r| r.refresh().map_err(Error::from));
     // A remote store (Redis) is asked about the tokens read ahead in one round trip, not
     // one per token.
