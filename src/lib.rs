@@ -10,6 +10,7 @@ pub mod auth;
 pub mod authority;
 pub mod clock;
 pub mod config;
+pub mod cookies;
 pub mod duration;
 pub mod error;
 pub mod json;

@@ -372,18 +372,12 @@ fn is_cookie_pair(t: &[u8]) -> bool {
 }
 
 /// The value of the first `jwtauth_session` cookie in `a=b; jwtauth_session=v; c=d` that has
-/// one (trimmed, without the quotes RFC 6265 allows around it), else the empty value of one
-/// that has none; `None` when no pair is named `jwtauth_session`.
+/// one (trimmed, without the quotes RFC 6265 allows around it, or the shell's), else the
+/// empty value of one that has none; `None` when no pair is named `jwtauth_session`.
 fn cookie_value(list: &[u8]) -> Option<&[u8]> {
     let mut found = None;
-    for pair in list.split(|b| *b == b';') {
-        let Some(eq) = memchr::memchr(b'=', pair) else {
-            continue;
-        };
-        if pair[..eq].trim_ascii() != SESSION_COOKIE.as_bytes() {
-            continue;
-        }
-        let value = unquote(pair[eq + 1..].trim_ascii());
+    for value in crate::cookies::values(list, SESSION_COOKIE) {
+        let value = unquote(value.trim_ascii());
         if !value.is_empty() {
             return Some(value);
         }

@@ -5,16 +5,25 @@
 //!
 //! The runtime is started here and only here: a one-shot command never pays for it.
 
-mod api;
-mod forward;
+mod browser;
+mod calls;
+mod discovery;
+mod error;
+mod extract;
+mod gate;
 mod hashing;
 mod identity;
+mod login;
 mod metrics;
 mod net;
+mod ops;
+mod redirect;
+mod resource;
 mod router;
 #[cfg(test)]
 mod tests;
 mod throttle;
+mod token;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -201,6 +210,8 @@ pub(crate) struct KeySet {
     pub access: Checker,
     /// Revoking and introspecting: any audience (revoking is not granting).
     pub any: Checker,
+    /// The device cookies' key, derived from this key: a key change forgets every device.
+    pub device: throttle::DeviceKey,
 }
 
 /// What the key set is built from besides the key: the options (replaced on `SIGHUP`), the
@@ -212,6 +223,8 @@ struct Shared {
     longest_ttl: AtomicI64,
     lock_timeout: Duration,
     clock: Arc<dyn Clock>,
+    /// `JWT_SECRET_KEY`'s bytes, when that is the key (the device cookies' key comes from it).
+    env_secret: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl Shared {
@@ -256,10 +269,15 @@ impl Shared {
                 ..Rules::default()
             },
         )?;
+        let device = throttle::DeviceKey::derive(&device_secret(
+            self.env_secret.as_ref().map(|s| s.as_slice()),
+            &key,
+        )?);
         Ok(KeySet {
             key: Arc::new(key),
             access: Checker::new(access),
             any: Checker::new(any),
+            device,
         })
     }
 }
@@ -272,7 +290,7 @@ pub(crate) struct App {
     pub users: Arc<dyn UserStore>,
     pub revocations: Arc<dyn RevocationStore>,
     /// A store is remote (Redis): handlers reach the core off the async workers
-    /// (`api::off_worker`).
+    /// (`calls::off_worker`).
     pub remote: bool,
     pub hashing: hashing::Pool,
     pub throttle: throttle::Throttle,
@@ -406,12 +424,16 @@ impl App {
         stores: Stores,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>> {
-        let throttle = throttle::Throttle::new(stores.throttle, &device_secret(settings, &key)?);
+        let throttle = throttle::Throttle::new(stores.throttle);
         let shared = Arc::new(Shared {
             opts: RwLock::new(Arc::new(opts.clone())),
             longest_ttl: AtomicI64::new(opts.ttl),
             lock_timeout: settings.lock_timeout,
             clock: Arc::clone(&clock),
+            env_secret: match settings.key_config()? {
+                crate::settings::KeyConfig::Secret(bytes) => Some(bytes.clone()),
+                _ => None,
+            },
         });
         let keys = {
             let shared = Arc::clone(&shared);
@@ -478,10 +500,11 @@ fn logging(format: LogFormat) {
     };
 }
 
-/// What the device cookies' key is derived from: the signing key's bytes (`JWT_SECRET_KEY`, or
-/// the key file), so every instance with the key accepts them, across restarts.
-fn device_secret(settings: &Settings, key: &Key) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    if let crate::settings::KeyConfig::Secret(bytes) = settings.key_config()? {
+/// What a key set's device-cookie key is derived from: the signing key's bytes
+/// (`JWT_SECRET_KEY`, or the key file as it is now), so every instance with the key accepts
+/// them, across restarts, and a new key forgets them.
+fn device_secret(env_secret: Option<&[u8]>, key: &Key) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    if let Some(bytes) = env_secret {
         return Ok(zeroize::Zeroizing::new(bytes.to_vec()));
     }
     match &key.path {

@@ -1,5 +1,5 @@
 //! The routes of SPEC §9 with their layers, and the OpenAPI document generated from the
-//! handlers of `api` and `forward` (the one module that knows both).
+//! handlers (the one module that knows every area).
 
 use std::sync::Arc;
 
@@ -17,7 +17,9 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 
-use super::{App, MAX_BODY, REQUEST_TIMEOUT, api, forward};
+use super::{
+    App, MAX_BODY, REQUEST_TIMEOUT, browser, discovery, error, gate, ops, resource, token,
+};
 
 /// Request ids: a random prefix per process and a counter, so ids are unique across restarts
 /// without a random draw per request.
@@ -53,37 +55,37 @@ impl MakeRequestId for RequestIds {
 /// one log line and one metrics count per request.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/token", post(api::token))
-        .route("/protected", get(api::protected))
-        .route("/userinfo", get(api::userinfo))
+        .route("/token", post(token::token))
+        .route("/protected", get(resource::protected))
+        .route("/userinfo", get(resource::userinfo))
         .route(
             "/logout",
-            axum::routing::delete(api::logout).post(forward::logout_browser),
+            axum::routing::delete(resource::logout).post(browser::logout_browser),
         )
-        .route("/auth", get(forward::auth))
-        .route("/auth/forward", get(forward::auth_forward))
+        .route("/auth", get(gate::auth))
+        .route("/auth/forward", get(gate::auth_forward))
         .route(
             "/login",
-            get(forward::login_page).post(forward::login_submit),
+            get(browser::login_page).post(browser::login_submit),
         )
-        .route("/revoke", post(api::revoke))
-        .route("/introspect", post(api::introspect))
-        .route("/.well-known/jwks.json", get(api::jwks))
+        .route("/revoke", post(token::revoke))
+        .route("/introspect", post(token::introspect))
+        .route("/.well-known/jwks.json", get(discovery::jwks))
         .route(
             "/.well-known/oauth-authorization-server",
-            get(api::metadata),
+            get(discovery::metadata),
         )
         .route("/openapi.json", get(openapi))
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
-        .fallback(api::not_found)
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
         // Outside the limits, so their 413 and 408 are logged, counted and made JSON too.
-        .layer(middleware::from_fn_with_state(app.clone(), api::observe))
+        .layer(middleware::from_fn_with_state(app.clone(), ops::observe))
         // Every request gets an `x-request-id` (the proxy's, if it sent one), echoed in the
         // response and in the log line, so one request can be followed through nginx.
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -99,12 +101,13 @@ pub fn router(app: Arc<App>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "jwtauth", description = "The classic FastAPI + JWT login service, as jwtauth serve (SPEC §9)."),
-    paths(api::token, api::protected, api::userinfo, api::logout, api::revoke, api::introspect, api::jwks,
-        api::metadata, api::healthz, api::metrics, openapi,
-        forward::auth, forward::auth_forward, forward::login_page, forward::login_submit, forward::logout_browser),
-    components(schemas(api::ApiError, api::TokenRequest, api::TokenResponse, api::Protected, api::UserInfo,
-        api::Message, api::TokenForm,
-        forward::LoginForm, forward::LogoutForm)),
+    paths(token::token, resource::protected, resource::userinfo, resource::logout, token::revoke,
+        token::introspect, discovery::jwks, discovery::metadata, ops::healthz, ops::metrics, openapi,
+        gate::auth, gate::auth_forward, browser::login_page, browser::login_submit,
+        browser::logout_browser),
+    components(schemas(error::ErrorBody, token::TokenRequest, token::TokenResponse, resource::Protected,
+        resource::UserInfo, resource::Message, token::TokenForm, browser::LoginForm,
+        browser::LogoutForm)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;
@@ -127,7 +130,7 @@ impl utoipa::Modify for BearerScheme {
         components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
-                utoipa::openapi::security::ApiKeyValue::new(forward::COOKIE),
+                utoipa::openapi::security::ApiKeyValue::new(crate::tokens::SESSION_COOKIE),
             )),
         );
     }

@@ -9,8 +9,9 @@
 //! [`DEVICE_LIFETIME`]; `POST /token` answers the same value as `device`, and API clients may
 //! send it back as a `device` form/JSON field. Its value is `<nonce>.<time>.<mac>`: a random
 //! nonce, the unix time it was made, and an HMAC-SHA256 over the username, nonce and time,
-//! keyed from the signing key (so every instance with the key accepts it, across restarts;
-//! a new signing key forgets every device). It is valid for that user only, stops counting
+//! keyed from the signing key ([`DeviceKey`], made with each key set: every instance with the
+//! key accepts it, across restarts; a new signing key — `init --rotate`, `init --force` —
+//! forgets every device at once, even in a running server). It is valid for that user only, stops counting
 //! once the user's password changed after it was made, and after `throttle_max_failures`
 //! failures of its own (counted per nonce in the store).
 
@@ -29,28 +30,23 @@ pub const DEVICE_COOKIE_SECURE: &str = "__Host-jwtauth_device";
 /// Its name over plain HTTP (`cookie_secure = false`).
 pub const DEVICE_COOKIE_PLAIN: &str = "jwtauth_device";
 
-/// The counters, and the key of the device cookies.
+/// The counters. Every method reaches the store (Redis, when the revocations are there): call
+/// them through `calls::off_worker`.
 pub struct Throttle {
     store: Box<dyn ThrottleStore>,
-    device_key: hmac::Key,
 }
 
 /// A check the throttle let go; hand it back to [`Throttle::end`].
 pub struct Check(Attempt);
 
 impl Throttle {
-    /// The counters in `store`; device cookies keyed from `secret` (the signing key's bytes).
-    pub fn new(store: Box<dyn ThrottleStore>, secret: &[u8]) -> Self {
-        let derive = hmac::Key::new(hmac::HMAC_SHA256, secret);
-        let tag = hmac::sign(&derive, b"jwtauth device cookie v1");
-        Throttle {
-            store,
-            device_key: hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref()),
-        }
+    /// The counters in `store`.
+    pub fn new(store: Box<dyn ThrottleStore>) -> Self {
+        Throttle { store }
     }
 
     /// Counts a password check for `name` from `client` at `now`: the check to end, or how long
-    /// to wait. `device` is a nonce [`Throttle::device_nonce`] accepted for `name`.
+    /// to wait. `device` is a nonce [`DeviceKey::nonce`] accepted for `name`.
     ///
     /// # Errors
     /// The store is unreachable: the caller fails closed (503), the password is not checked.
@@ -89,9 +85,22 @@ impl Throttle {
             );
         }
     }
+}
+
+/// The key of the device values, derived from the signing key's bytes; part of each key set,
+/// so it changes when the key does.
+pub struct DeviceKey(hmac::Key);
+
+impl DeviceKey {
+    /// The key for device values of the signing key whose bytes are `secret`.
+    pub fn derive(secret: &[u8]) -> Self {
+        let derive = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let tag = hmac::sign(&derive, b"jwtauth device cookie v1");
+        DeviceKey(hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref()))
+    }
 
     fn mac(&self, name: &str, nonce: &str, time: i64) -> hmac::Tag {
-        hmac::sign(&self.device_key, &signed(name, nonce, time))
+        hmac::sign(&self.0, &signed(name, nonce, time))
     }
 
     /// A new device cookie value for `name`, made at `now`.
@@ -106,13 +115,7 @@ impl Throttle {
 
     /// The nonce of `value` when it is a device cookie made for `name` after the user's last
     /// password change (`changed_at`; in the same second counts as before), not expired at `now`.
-    pub fn device_nonce(
-        &self,
-        value: &str,
-        name: &str,
-        changed_at: i64,
-        now: i64,
-    ) -> Option<String> {
+    pub fn nonce(&self, value: &str, name: &str, changed_at: i64, now: i64) -> Option<String> {
         let mut parts = value.split('.');
         let (nonce, time, mac) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some()
@@ -125,7 +128,7 @@ impl Throttle {
         let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(mac)
             .ok()?;
-        hmac::verify(&self.device_key, &signed(name, nonce, time), &mac).ok()?;
+        hmac::verify(&self.0, &signed(name, nonce, time), &mac).ok()?;
         (time > changed_at && time <= now && now - time < DEVICE_LIFETIME)
             .then(|| nonce.to_string())
     }
@@ -141,15 +144,17 @@ fn signed(name: &str, nonce: &str, time: i64) -> Vec<u8> {
     m
 }
 
-/// The nonce of the device value `value` when it is valid for `name` now (its user exists and
-/// has not changed the password since it was made).
+/// The nonce of the device value `value` when it is valid for `name` now: made with the
+/// current key set's [`DeviceKey`], and its user exists and has not changed the password since
+/// it was made. Reads the user store: call it through `calls::off_worker`.
 pub(super) fn device_of(app: &super::App, name: &str, value: &str) -> Option<String> {
     let now = app.clock.now();
+    let keys = app.keys();
     // The MAC first: no store read for a made-up value.
-    app.throttle.device_nonce(value, name, i64::MIN, now)?;
+    keys.device.nonce(value, name, i64::MIN, now)?;
     let user = app.users.get(name).ok()??;
-    app.throttle
-        .device_nonce(value, name, user.password_changed_at, now)
+    keys.device
+        .nonce(value, name, user.password_changed_at, now)
 }
 
 /// The device cookie's name for this configuration.
@@ -164,19 +169,7 @@ pub fn device_cookie_name(cookie_secure: bool) -> &'static str {
 /// The device value a request carries: its device cookie, else a `device` form/JSON field.
 pub fn device_value(cookie_secure: bool, headers: &HeaderMap, body: &[u8]) -> Option<String> {
     let name = device_cookie_name(cookie_secure);
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
-        .find_map(|pair| {
-            let value = pair
-                .trim_ascii()
-                .strip_prefix(name.as_bytes())?
-                .strip_prefix(b"=")?;
-            std::str::from_utf8(value.trim_ascii()).ok()
-        })
-        .filter(|v| !v.is_empty());
-    if let Some(c) = cookie {
+    if let Some(c) = super::extract::first_cookie(headers, name) {
         return Some(c.to_string());
     }
     #[derive(serde::Deserialize)]
@@ -216,31 +209,32 @@ mod tests {
     use crate::store::throttle::rules::RULES;
 
     fn t() -> Throttle {
-        Throttle::new(Box::new(MemoryThrottle::new(RULES)), b"signing key")
+        Throttle::new(Box::new(MemoryThrottle::new(RULES)))
+    }
+
+    fn k() -> DeviceKey {
+        DeviceKey::derive(b"signing key")
     }
 
     #[test]
     fn device_cookies_are_for_their_user_and_password() {
-        let t = t();
+        let t = k();
         let v = t.new_device("alice", 1000);
-        let nonce = t.device_nonce(&v, "alice", 900, 1001).expect("valid");
+        let nonce = t.nonce(&v, "alice", 900, 1001).expect("valid");
         assert_eq!(nonce.len(), 32);
         assert!(v.starts_with(&nonce));
         // Another user, a later password change, expiry, tampering, another key: none.
-        assert!(t.device_nonce(&v, "bob", 900, 1001).is_none());
+        assert!(t.nonce(&v, "bob", 900, 1001).is_none());
         // Made in the second of a password change: it may be older than it; refused.
-        assert!(t.device_nonce(&v, "alice", 1000, 1001).is_none());
-        assert!(t.device_nonce(&v, "alice", 999, 1001).is_some());
-        assert!(
-            t.device_nonce(&v, "alice", 900, 1000 + DEVICE_LIFETIME)
-                .is_none()
-        );
+        assert!(t.nonce(&v, "alice", 1000, 1001).is_none());
+        assert!(t.nonce(&v, "alice", 999, 1001).is_some());
+        assert!(t.nonce(&v, "alice", 900, 1000 + DEVICE_LIFETIME).is_none());
         let forged = v.replace(".1000.", ".1500.");
-        assert!(t.device_nonce(&forged, "alice", 900, 2000).is_none());
-        let other = Throttle::new(Box::new(MemoryThrottle::new(RULES)), b"another key");
-        assert!(other.device_nonce(&v, "alice", 900, 1001).is_none());
+        assert!(t.nonce(&forged, "alice", 900, 2000).is_none());
+        let other = DeviceKey::derive(b"another key");
+        assert!(other.nonce(&v, "alice", 900, 1001).is_none());
         for bad in ["", "a.b.c", "x", &format!("{v}.x")] {
-            assert!(t.device_nonce(bad, "alice", 900, 1001).is_none(), "{bad}");
+            assert!(t.nonce(bad, "alice", 900, 1001).is_none(), "{bad}");
         }
     }
 
@@ -263,8 +257,8 @@ mod tests {
                 .is_err()
         );
         // The owner's device made at 500 still counts...
-        let v = t.new_device("alice", 500);
-        let d = t.device_nonce(&v, "alice", 100, 1001);
+        let v = k().new_device("alice", 500);
+        let d = k().nonce(&v, "alice", 100, 1001);
         assert!(d.is_some());
         let c = t
             .begin("alice", ip("10.9.9.9"), d, 1001)
@@ -273,7 +267,7 @@ mod tests {
             .unwrap();
         t.end(c, true, 1001);
         // ...until a passwd after it was made.
-        assert!(t.device_nonce(&v, "alice", 600, 1001).is_none());
+        assert!(k().nonce(&v, "alice", 600, 1001).is_none());
     }
 
     #[test]

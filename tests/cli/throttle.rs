@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::Response;
 use serde_json::Value;
 
-use crate::common::Env;
+use crate::common::{Env, Exits};
 use crate::serve::{ALICE_PW, FormBody, Server, body_json, env, header_of, send, write_config};
 
 /// A `POST /token` as `user` from client `from` (loopback is a trusted proxy by default, so
@@ -209,6 +209,47 @@ fn the_owner_with_a_device_cookie_signs_in_while_the_name_is_guessed_from_many_a
         Some(&device),
     );
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A new signing key (`init --force`, the answer to a leaked key) forgets every device value
+/// made with the old one, in the running server: it no longer exempts from the username's rate.
+#[test]
+fn a_new_signing_key_forgets_the_device_values_of_the_old_one() {
+    let env = env();
+    age_passwords(&env);
+    write_config(
+        &env,
+        "[serve]\nthrottle_max_failures = 3\nthrottle_user_rate = 2\n",
+    );
+    let s = Server::start(&env);
+    let res = token_from(&s, "198.51.100.1", "alice", ALICE_PW, None);
+    assert_eq!(res.status(), StatusCode::OK, "{res:?}");
+    let device = body_json(res)["device"]
+        .as_str()
+        .expect("device in the answer")
+        .to_string();
+    // alice's name is guessed from many addresses until it is under its rate...
+    for i in 1..=20 {
+        token_from(&s, &format!("203.0.113.{i}"), "alice", "guess", None);
+    }
+    assert_eq!(
+        token_from(&s, "192.0.2.77", "alice", ALICE_PW, None).status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...where the device still lets the owner in...
+    let res = token_from(&s, "192.0.2.78", "alice", ALICE_PW, Some(&device));
+    assert_eq!(res.status(), StatusCode::OK, "{res:?}");
+    // ...until the key changes.
+    env.cmd().args(["init", "--force"]).exits(0);
+    let res = token_from(&s, "192.0.2.79", "alice", ALICE_PW, Some(&device));
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+    let res = send(
+        page_login(&s)
+            .header("x-forwarded-for", "192.0.2.80")
+            .header("cookie", format!("__Host-jwtauth_device={device}"))
+            .form_body(&[("username", "alice"), ("password", ALICE_PW)]),
+    );
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{res:?}");
 }
 
 #[test]

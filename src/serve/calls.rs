@@ -1,0 +1,125 @@
+//! How a handler reaches the core: [`off_worker`], the one way to anything that may ask a store
+//! (users, revocations, the throttle), and the calls made through it — checking a token
+//! ([`check`]) and ending one ([`end`]).
+//!
+//! `serve`'s async workers are single-threaded runtimes: a Redis round trip on one (or
+//! `redis_timeout` when Redis hangs) would stall every other connection of that worker. So
+//! with a remote store the call runs on tokio's blocking pool, where many requests wait for
+//! Redis at once, each on a pooled connection; local stores answer in place, as fast as
+//! before. A durable write (a revocation) always runs on the blocking pool: a file store's
+//! write waits for the disk.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::App;
+use crate::error::Error;
+use crate::verifier::Verified;
+
+/// Runs `f` with the app: in place when every store is local, else on a blocking thread. A
+/// blocking thread that could not run gives `E::from` an error (a 503).
+pub(super) async fn off_worker<T, E>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<Error> + Send + 'static,
+{
+    if !app.remote {
+        return f(app);
+    }
+    blocking(app, f).await
+}
+
+/// [`off_worker`] for a durable write: always on a blocking thread.
+async fn off_worker_always<T, E>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<Error> + Send + 'static,
+{
+    blocking(app, f).await
+}
+
+async fn blocking<T, E>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<Error> + Send + 'static,
+{
+    let worker = Arc::clone(app);
+    match tokio::task::spawn_blocking(move || f(&worker)).await {
+        Ok(out) => out,
+        Err(e) => Err(E::from(Error::config("serve", e))),
+    }
+}
+
+/// Which verifier of the current key set checks a token.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Checking {
+    /// The configured audience (access checks).
+    Access,
+    /// Any audience (revoking and introspecting: revoking is not granting).
+    AnyAudience,
+}
+
+/// Verifies `token` now, against the current revocations (a store call: run it through
+/// [`off_worker`]). With `claims_out`, the payload is returned too (for introspection and the
+/// `groups` of forward-auth).
+///
+/// # Errors
+/// A token error when it does not pass; a store or key error.
+pub(super) fn check(
+    app: &App,
+    with: Checking,
+    token: &str,
+    claims_out: Option<&mut Value>,
+) -> Result<Verified, Error> {
+    let started = Instant::now();
+    // The keys as the key files are now (`init --rotate`, `keys retire`: SPEC §15).
+    let keys = app.keys();
+    let checker = match with {
+        Checking::Access => &keys.access,
+        Checking::AnyAudience => &keys.any,
+    };
+    app.revocations.refresh()?;
+    let out = checker.with(|verifier, scratch| {
+        verifier.verify(
+            token.as_bytes(),
+            app.clock.now(),
+            scratch,
+            Some(app.revocations.as_ref()),
+            claims_out,
+        )
+    });
+    app.metrics.verified(started.elapsed());
+    out
+}
+
+/// [`check`] of `token`, off the async workers when a store is remote.
+///
+/// # Errors
+/// As [`check`].
+pub(super) async fn verify(
+    app: &Arc<App>,
+    with: Checking,
+    token: String,
+) -> Result<Verified, Error> {
+    off_worker(app, move |app| check(app, with, &token, None)).await
+}
+
+/// Ends a verified token (its `jti` revoked durably, before answering), on a blocking
+/// thread: a write, to a file or to Redis.
+///
+/// # Errors
+/// A token error when it cannot be ended; a store or key error.
+pub(super) async fn end(app: &Arc<App>, v: Verified) -> Result<(), Error> {
+    off_worker_always(app, move |app| app.authority()?.end(&v).map(|_| ())).await
+}

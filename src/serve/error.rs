@@ -1,0 +1,229 @@
+//! The JSON API's errors: [`ApiError`], what a handler returns with `?`, rendered as the RFC
+//! 6749 §5.2 body ([`ErrorBody`]) with the status and headers of its kind. The core's errors
+//! come in through `From`: a token that does not pass is a 401 with a fixed description
+//! (nothing from the token is echoed), everything else a 503 whose detail goes to the log,
+//! never to the client.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{Error, VerifyError};
+
+/// An API error body (RFC 6749 §5.2 shape).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiError)]
+pub struct ErrorBody {
+    /// The error code (`invalid_request`, `invalid_grant`, `invalid_token`, …).
+    error: &'static str,
+    /// A human-readable description.
+    error_description: &'static str,
+}
+
+/// Why a JSON request failed; each kind is one status with its headers.
+#[derive(Debug)]
+pub(super) enum ApiError {
+    /// No bearer token: 401 with the bare `Bearer` challenge (RFC 6750 §3.1).
+    MissingToken,
+    /// A token that does not pass, or may not do this: 401 `invalid_token` with this fixed
+    /// description in the body and the challenge.
+    InvalidToken(&'static str),
+    /// 400 with an error code (`invalid_request`, `invalid_grant`, …) and a description.
+    BadRequest {
+        error: &'static str,
+        description: &'static str,
+    },
+    /// The token's user is not in the group asked for: 403 `insufficient_scope`.
+    InsufficientScope,
+    /// Too many failed logins: 429 `slow_down`, `Retry-After` the wait in seconds (at least 1).
+    Throttled(Duration),
+    /// The hashing queue is full: 503, `Retry-After: 1`.
+    Busy,
+    /// A store, key or configuration error (exit 8 on the command line): 503, `Retry-After:
+    /// 1`; the detail is logged, not sent.
+    Unavailable(Error),
+    /// 404 with a description.
+    NotFound(&'static str),
+}
+
+impl ApiError {
+    /// 400 `invalid_request`.
+    pub fn invalid_request(description: &'static str) -> Self {
+        ApiError::BadRequest {
+            error: "invalid_request",
+            description,
+        }
+    }
+
+    /// A 401: no token or one that does not pass (forward-auth sends browsers to the login
+    /// page instead).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ApiError::MissingToken | ApiError::InvalidToken(_))
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Token(e) => ApiError::InvalidToken(token_failure(&e)),
+            e => ApiError::Unavailable(e),
+        }
+    }
+}
+
+/// A fixed description per kind of failure: nothing from the token is echoed.
+pub(super) fn token_failure(e: &VerifyError) -> &'static str {
+    match e {
+        VerifyError::Expired { .. } => "the token has expired",
+        VerifyError::NotYetValid(_) | VerifyError::IssuedInFuture(_) => {
+            "the token is not valid yet"
+        }
+        VerifyError::Revoked(_) => "the token has been revoked",
+        VerifyError::Invalid(_) => "the token is invalid",
+    }
+}
+
+/// Logs a store, key or configuration error that is answered with a 503 (its detail never
+/// reaches the client).
+pub(super) fn log_unavailable(e: &Error) {
+    tracing::error!(target: "jwtauth::serve", error = %e.to_string().escape_debug());
+}
+
+/// The JSON error body with `status`.
+pub(super) fn body(status: StatusCode, error: &'static str, description: &'static str) -> Response {
+    (
+        status,
+        axum::Json(ErrorBody {
+            error,
+            error_description: description,
+        }),
+    )
+        .into_response()
+}
+
+/// `Retry-After: secs`.
+fn retry_after(mut res: Response, secs: u64) -> Response {
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    res
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::MissingToken => {
+                let mut res = body(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_request",
+                    "a bearer token is required",
+                );
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                res
+            }
+            ApiError::InvalidToken(why) => {
+                let mut res = body(StatusCode::UNAUTHORIZED, "invalid_token", why);
+                let challenge =
+                    format!("Bearer error=\"invalid_token\", error_description=\"{why}\"");
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                res
+            }
+            ApiError::BadRequest { error, description } => {
+                body(StatusCode::BAD_REQUEST, error, description)
+            }
+            ApiError::InsufficientScope => {
+                let mut res = body(
+                    StatusCode::FORBIDDEN,
+                    "insufficient_scope",
+                    "the user is not in the required group",
+                );
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
+                );
+                res
+            }
+            ApiError::Throttled(wait) => retry_after(
+                body(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "slow_down",
+                    "too many failed logins; try again later",
+                ),
+                wait.as_secs().max(1),
+            ),
+            ApiError::Busy => retry_after(
+                body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "too many logins at once; try again shortly",
+                ),
+                1,
+            ),
+            ApiError::Unavailable(e) => {
+                log_unavailable(&e);
+                retry_after(
+                    body(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "the service cannot reach its data; try again shortly",
+                    ),
+                    1,
+                )
+            }
+            ApiError::NotFound(description) => {
+                body(StatusCode::NOT_FOUND, "not_found", description)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(res: &Response, name: header::HeaderName) -> &str {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn each_kind_has_its_status_and_headers() {
+        let res = ApiError::MissingToken.into_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(header(&res, header::WWW_AUTHENTICATE), "Bearer");
+        let res = ApiError::from(Error::Token(VerifyError::Invalid("x".into()))).into_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&res, header::WWW_AUTHENTICATE),
+            "Bearer error=\"invalid_token\", error_description=\"the token is invalid\""
+        );
+        let res = ApiError::Throttled(Duration::from_millis(10)).into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&res, header::RETRY_AFTER), "1");
+        let res = ApiError::Throttled(Duration::from_secs(300)).into_response();
+        assert_eq!(header(&res, header::RETRY_AFTER), "300");
+        let res = ApiError::from(Error::LoginRefused).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(header(&res, header::RETRY_AFTER), "1");
+        let res = ApiError::Busy.into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(header(&res, header::RETRY_AFTER), "1");
+        let res = ApiError::InsufficientScope.into_response();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            ApiError::NotFound("x").into_response().status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ApiError::invalid_request("x").into_response().status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! The token endpoints (SPEC §9): `POST /token` (the password grant: a form, JSON or HTTP
+//! Basic), `POST /revoke` (RFC 7009) and `POST /introspect` (RFC 7662).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use zeroize::Zeroizing;
+
+use super::calls::{self, Checking, check, off_worker};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Bearer, ClientAddr};
+use super::login::{LoginFailure, sign_in};
+use super::{App, throttle};
+use crate::error::Error;
+
+/// The password grant form (FastAPI's `OAuth2PasswordRequestForm`) or JSON body.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password` (may be omitted, or empty as FastAPI's form takes it).
+    #[schema(pattern = "^(password)?$")]
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    /// The `device` value of an earlier successful login as this user (exempts it from the
+    /// username's throttle).
+    #[allow(dead_code)]
+    device: Option<String>,
+    /// Ignored.
+    #[allow(dead_code)]
+    scope: Option<String>,
+}
+
+/// A successful login.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    /// Always `bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: i64,
+    /// A device value for this user: sent back as `device` on later logins, it exempts them
+    /// from the username's throttle (SPEC §15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+}
+
+/// A login's failure as the JSON API answers it.
+impl From<LoginFailure> for ApiError {
+    fn from(f: LoginFailure) -> Self {
+        match f {
+            LoginFailure::Throttled(wait) => ApiError::Throttled(wait),
+            LoginFailure::Busy => ApiError::Busy,
+            LoginFailure::Refused => ApiError::BadRequest {
+                error: "invalid_grant",
+                description: "incorrect username or password",
+            },
+            LoginFailure::Unavailable(e) => ApiError::Unavailable(e),
+        }
+    }
+}
+
+/// Credentials from a form, JSON or HTTP Basic.
+fn credentials(headers: &HeaderMap, body: &[u8]) -> Result<(String, Zeroizing<String>), ApiError> {
+    let bad = ApiError::invalid_request;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let form: Option<TokenRequest> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else if content_type == "application/json" {
+        Some(serde_json::from_slice(body).map_err(|_| bad("the body is not a valid JSON object"))?)
+    } else if content_type == "application/x-www-form-urlencoded" || content_type.is_empty() {
+        Some(serde_urlencoded::from_bytes(body).map_err(|_| bad("the form is malformed"))?)
+    } else {
+        return Err(bad("send a form, JSON or HTTP Basic credentials"));
+    };
+    if let Some(g) = form.as_ref().and_then(|f| f.grant_type.as_deref())
+        && !g.is_empty()
+        && g != "password"
+    {
+        return Err(ApiError::BadRequest {
+            error: "unsupported_grant_type",
+            description: "only the password grant is supported",
+        });
+    }
+    if let Some(TokenRequest {
+        username: Some(u),
+        password: Some(p),
+        ..
+    }) = form
+    {
+        return Ok((u, Zeroizing::new(p)));
+    }
+    // HTTP Basic, as the classic service takes it.
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(s, _)| s.eq_ignore_ascii_case("basic"))
+        .map(|(_, b)| b.trim());
+    let Some(b64) = basic else {
+        return Err(bad("username and password are required"));
+    };
+    let raw = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| bad("the Basic credentials are not valid base64"))?,
+    );
+    let text = std::str::from_utf8(&raw).map_err(|_| bad("the Basic credentials are not UTF-8"))?;
+    let (u, p) = text
+        .split_once(':')
+        .ok_or_else(|| bad("the Basic credentials have no ':'"))?;
+    Ok((u.to_string(), Zeroizing::new(p.to_string())))
+}
+
+#[utoipa::path(post, path = "/token", tag = "api",
+    request_body(content = TokenRequest, description = "OAuth 2.0 password grant as a form (`application/x-www-form-urlencoded`) or JSON; HTTP Basic credentials are accepted too", content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 400, description = "invalid_grant, invalid_request or unsupported_grant_type", body = ErrorBody),
+        (status = 429, description = "Too many failed logins", body = ErrorBody),
+        (status = 503, description = "Busy or unavailable", body = ErrorBody),
+    ))]
+pub(super) async fn token(
+    State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let (name, password) = credentials(&headers, &body)?;
+    let device = throttle::device_value(app.opts().cookie_secure, &headers, &body);
+    let signed = sign_in(&app, &name, password, client, device).await?;
+    Ok(Json(TokenResponse {
+        access_token: signed.token,
+        token_type: "bearer",
+        expires_in: signed.expires_in,
+        device: Some(signed.device),
+    }))
+}
+
+/// RFC 7009 / RFC 7662 form: the token in question.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// The token (not empty or blank).
+    #[schema(min_length = 1, pattern = "\\S")]
+    token: String,
+    /// `access_token` (others are accepted and ignored).
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+}
+
+/// The token of an RFC 7009 / 7662 form.
+fn token_form(body: &[u8]) -> Result<String, ApiError> {
+    serde_urlencoded::from_bytes::<TokenForm>(body)
+        .ok()
+        .map(|f| f.token.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::invalid_request("a token form field is required"))
+}
+
+#[utoipa::path(post, path = "/revoke", tag = "api",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke (RFC 7009 §2.2)"),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 503, description = "Unavailable", body = ErrorBody),
+    ))]
+pub(super) async fn revoke(
+    State(app): State<Arc<App>>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let token = token_form(&body)?;
+    // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
+    match calls::verify(&app, Checking::AnyAudience, token).await {
+        Ok(verified) => match calls::end(&app, verified).await {
+            Ok(()) | Err(Error::Token(_)) => Ok(StatusCode::OK),
+            Err(e) => Err(ApiError::Unavailable(e)),
+        },
+        Err(Error::Token(_)) => Ok(StatusCode::OK),
+        Err(e) => Err(ApiError::Unavailable(e)),
+    }
+}
+
+#[utoipa::path(post, path = "/introspect", tag = "api", security(("bearer" = [])),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "RFC 7662 answer: `{\"active\": false}` or the token's claims with `active: true`", body = Object),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "The caller may not introspect", body = ErrorBody),
+        (status = 503, description = "Unavailable", body = ErrorBody),
+    ))]
+pub(super) async fn introspect(
+    State(app): State<Arc<App>>,
+    Bearer(caller): Bearer,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = calls::verify(&app, Checking::AnyAudience, caller).await?;
+    if !caller
+        .sub
+        .as_ref()
+        .is_some_and(|s| app.opts().introspection_subjects.contains(s))
+    {
+        return Err(ApiError::InvalidToken("this token may not introspect"));
+    }
+    let token = token_form(&body)?;
+    let (checked, claims) = off_worker(&app, move |app| {
+        let mut claims = Value::Null;
+        let checked = check(app, Checking::AnyAudience, &token, Some(&mut claims));
+        Ok::<_, Error>((checked, claims))
+    })
+    .await?;
+    match checked {
+        Ok(v) => {
+            let mut out = Map::new();
+            out.insert("active".into(), true.into());
+            for k in ["sub", "exp", "iat", "jti", "iss", "aud"] {
+                if let Some(x) = claims.get(k) {
+                    out.insert(k.into(), x.clone());
+                }
+            }
+            out.insert("token_type".into(), "Bearer".into());
+            if let Some(sub) = v.sub {
+                out.insert("username".into(), sub.into());
+            }
+            Ok(Json(Value::Object(out)))
+        }
+        Err(Error::Token(_)) => Ok(Json(json!({"active": false}))),
+        Err(e) => Err(ApiError::Unavailable(e)),
+    }
+}
