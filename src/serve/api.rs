@@ -296,7 +296,7 @@ async fn blocking<T: Send + 'static>(
     let worker = app.clone();
     match tokio::task::spawn_blocking(move || f(&worker)).await {
         Ok(out) => out,
-        Err(e) => failed(Error::config("serve", e)),
+        Err(e) => failed(Error::internal("serve", e)),
     }
 }
 
@@ -510,7 +510,7 @@ pub(super) async fn token(
             )
         }
         Some(Err(e)) => unavailable(&e),
-        None => unavailable(&Error::config("hashing", "the worker stopped")),
+        None => unavailable(&Error::internal("hashing", "the worker stopped")),
     }
 }
 

@@ -365,7 +365,7 @@ impl UsersDoc {
     /// # Errors
     /// Only if serialization fails, which it cannot for this type.
     pub fn put(&mut self, user: &User) -> Result<()> {
-        let bad = |e: serde_json::Error| Error::config("users file", e.to_string());
+        let bad = |e: serde_json::Error| Error::internal("users file", e);
         let known = fields(&serde_json::to_string(user).map_err(bad)?).map_err(bad)?;
         // A record that is rewritten keeps the fields this version does not know, in place
         // (SPEC §8); the known ones take their new values.

@@ -145,6 +145,7 @@ fn parse(text: &str, allow_legacy: bool) -> (Vec<Entry>, Vec<Skipped>) {
 fn usage_why(e: &CoreError) -> String {
     match e {
         CoreError::Invalid { why, .. } => why.clone(),
+        CoreError::Group { rule, .. } => crate::cli::error::group_rule(*rule),
         other => other.to_string(),
     }
 }
