@@ -19,6 +19,7 @@ use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error as CoreError, Part};
+use crate::json;
 use crate::keys;
 use crate::settings::{KeyConfig, KeySource};
 use crate::store::{Lookups, RevocationStore};
@@ -332,6 +333,13 @@ fn read_payload(path: &Path) -> Result<Map<String, Value>> {
 /// by `verify` (RFC 7519 §4), so `mint` refuses the payload instead.
 struct Claims(Value);
 
+impl json::Object for Claims {
+    const EXPECTING: &'static str = "a JSON value";
+    fn repeated(key: &str) -> String {
+        format!("claim {key:?} is given twice")
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Claims {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct Visit;
@@ -342,25 +350,28 @@ impl<'de> serde::Deserialize<'de> for Claims {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut map: A,
+                map: A,
             ) -> std::result::Result<Claims, A::Error> {
                 let mut m = Map::new();
-                while let Some(k) = map.next_key::<String>()? {
+                let mut number = false;
+                // A claim given twice is refused as the stores' files refuse a key given
+                // twice: by the crate's one strict-JSON reader.
+                json::members::<A, String, Claims>(map, |k, map| {
                     // serde_json's arbitrary_precision hands a number over as a map with
                     // this one key: a number, not claims.
                     if m.is_empty() && k == "$serde_json::private::Number" {
                         map.next_value::<serde::de::IgnoredAny>()?;
-                        return Ok(Claims(Value::from(0)));
+                        number = true;
+                    } else {
+                        m.insert(k, map.next_value()?);
                     }
-                    if m.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format!(
-                            "claim {k:?} is given twice"
-                        )));
-                    }
-                    let v: Value = map.next_value()?;
-                    m.insert(k, v);
-                }
-                Ok(Claims(Value::Object(m)))
+                    Ok(())
+                })?;
+                Ok(Claims(if number {
+                    Value::from(0)
+                } else {
+                    Value::Object(m)
+                }))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
