@@ -20,16 +20,13 @@ use serde_json::{Map, Value};
 use crate::alg::Algorithm;
 use crate::auth::{self, HashPolicy, Rehash};
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::keys::{self, Key};
 use crate::passwords::Password;
 use crate::store::{Imported, RevocationStore, UserStore};
 use crate::tokens;
 use crate::users::User;
 use crate::verifier::{Scratch, Verified, Verifier};
-
-/// Why a checked token cannot be ended by its `jti` ([`Authority::end`]): it has none.
-pub const NO_JTI: &str = "token has no jti to revoke";
 
 /// Something the authority needs, ready or opened on first use.
 pub struct Slot<'a, T> {
@@ -63,7 +60,7 @@ impl<'a, T> Slot<'a, T> {
             return Ok(v);
         }
         let Some(open) = &self.open else {
-            return Err(Error::config("authority", "nothing to open"));
+            return Err(Error::internal("authority", "nothing to open"));
         };
         let v = open()?;
         Ok(self.cell.get_or_init(|| v))
@@ -359,10 +356,10 @@ impl<'a> Authority<'a> {
     /// revoked until its `exp`, durably before this returns. Returns the `jti` and `exp`.
     ///
     /// # Errors
-    /// [`NO_JTI`] as a token error when it has no `jti` (or no `exp`), or a store error.
+    /// [`Reason::NoJti`] as a token error when it has no `jti` (or no `exp`), or a store error.
     pub fn end(&self, checked: &Verified) -> Result<(String, i64)> {
         let (Some(jti), Some(exp)) = (&checked.jti, checked.exp) else {
-            return Err(Error::token(NO_JTI));
+            return Err(Reason::NoJti.into());
         };
         self.revocations()?
             .revoke_token(jti, exp, self.clock.now())?;

@@ -1,5 +1,6 @@
 //! Strict JSON objects: a key given twice is an error, never "last one wins" (SPEC §8). The
-//! one duplicate-key check of the crate; the stores' files read their objects through it.
+//! one duplicate-key check of the crate: the stores' files, `mint --payload`'s claims and
+//! `user import`'s records read their objects through it.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -44,42 +45,57 @@ where
 }
 
 /// A JSON object's members in order, each key once (see [`members`]).
-pub struct Unique<K, V, O> {
+pub type Unique<K, V, O> = Entries<K, V, O, true>;
+
+/// A JSON object's members in order, a repeated key kept: for a reader that reports a repeat
+/// itself, with more to say than this module can (the line of each, or a skipped entry of an
+/// import). Never a map that keeps the last of two.
+pub type Ordered<K, V, O> = Entries<K, V, O, false>;
+
+/// A JSON object's members in order: [`Unique`] (`STRICT`, a repeated key is an error) or
+/// [`Ordered`].
+pub struct Entries<K, V, O, const STRICT: bool> {
     pub entries: Vec<(K, V)>,
     object: PhantomData<O>,
 }
 
-impl<'de, K, V, O> Deserialize<'de> for Unique<K, V, O>
+impl<'de, K, V, O, const STRICT: bool> Deserialize<'de> for Entries<K, V, O, STRICT>
 where
     K: Deserialize<'de> + AsRef<str>,
     V: Deserialize<'de>,
     O: Object,
 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V2<K, V, O>(PhantomData<(K, V, O)>);
-        impl<'de, K, V, O> Visitor<'de> for V2<K, V, O>
+        struct V2<K, V, O, const STRICT: bool>(PhantomData<(K, V, O)>);
+        impl<'de, K, V, O, const STRICT: bool> Visitor<'de> for V2<K, V, O, STRICT>
         where
             K: Deserialize<'de> + AsRef<str>,
             V: Deserialize<'de>,
             O: Object,
         {
-            type Value = Unique<K, V, O>;
+            type Value = Entries<K, V, O, STRICT>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(O::EXPECTING)
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                members::<A, K, O>(map, |k, map| {
-                    entries.push((k, map.next_value()?));
-                    Ok(())
-                })?;
-                Ok(Unique {
+                if STRICT {
+                    members::<A, K, O>(map, |k, map| {
+                        entries.push((k, map.next_value()?));
+                        Ok(())
+                    })?;
+                } else {
+                    while let Some(k) = map.next_key::<K>()? {
+                        entries.push((k, map.next_value()?));
+                    }
+                }
+                Ok(Entries {
                     entries,
                     object: PhantomData,
                 })
             }
         }
-        d.deserialize_map(V2(PhantomData))
+        d.deserialize_map(V2::<K, V, O, STRICT>(PhantomData))
     }
 }
 
@@ -115,5 +131,15 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("expected a record"), "{e}");
+    }
+
+    #[test]
+    fn ordered_keeps_a_repeated_key_for_the_caller() {
+        let o: Ordered<String, i64, Record> =
+            serde_json::from_str(r#"{"b":2,"a":1,"b":3}"#).unwrap();
+        assert_eq!(
+            o.entries,
+            [("b".into(), 2), ("a".into(), 1), ("b".into(), 3)]
+        );
     }
 }

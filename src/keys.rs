@@ -12,9 +12,9 @@ use zeroize::Zeroizing;
 
 use crate::alg::{self, Algorithm, KeyKind};
 use crate::asym::{self, PublicKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyError, Place, Result, RetireRefused};
 use crate::keyring::{self, Material, RetiredKey};
-use crate::settings::{KeyConfig, KeySource, Settings, no_home};
+use crate::settings::{KeyConfig, KeySource, Settings};
 use crate::store::file as store;
 
 /// Shortest HMAC secret accepted for signing without `--allow-weak-key` (RFC 7518 §3.2 asks
@@ -137,24 +137,21 @@ impl Key {
             && bits < asym::MIN_RSA_BITS
             && !allow_weak
         {
-            return Err(Error::key(
-                format!("key {}", self.name()),
-                format!(
-                    "RSA key is {bits} bits, under the {}-bit minimum; run 'jwtauth init --alg RS256' for a strong one, or pass --allow-weak-key",
-                    asym::MIN_RSA_BITS
-                ),
-            ));
+            return Err(Error::Key(KeyError::WeakRsa {
+                key: self.name(),
+                bits,
+                min: asym::MIN_RSA_BITS,
+            }));
         }
         if let Some(len) = self.secret_len
             && len < MIN_HMAC_BYTES
             && !allow_weak
         {
-            return Err(Error::key(
-                format!("key {}", self.name()),
-                format!(
-                    "HMAC secret is {len} bytes, under the {MIN_HMAC_BYTES}-byte minimum; run 'jwtauth init' for a strong one, or pass --allow-weak-key"
-                ),
-            ));
+            return Err(Error::Key(KeyError::WeakHmac {
+                key: self.name(),
+                len,
+                min: MIN_HMAC_BYTES,
+            }));
         }
         self.encoding.as_ref().ok_or_else(|| {
             Error::key(
@@ -185,15 +182,12 @@ pub fn describe(settings: &Settings) -> Result<(Option<PathBuf>, KeySource)> {
 /// Loads the configured key.
 ///
 /// # Errors
-/// Exit 8 when no key is configured (with the hint `run 'jwtauth init'`), when an explicit
-/// key file does not exist, when both default files exist, or when the file is unreadable.
+/// Exit 8 when no key is configured ([`KeyError::Missing`]), when an explicit key file does
+/// not exist, when both default files exist, or when the file is unreadable.
 pub fn load(settings: &Settings) -> Result<Key> {
     match locate(settings)? {
         Some(key) => Ok(key),
-        None => Err(Error::key(
-            "no signing key",
-            "run 'jwtauth init' to create one (or set JWT_SECRET_KEY or pass --key)",
-        )),
+        None => Err(Error::Key(KeyError::Missing)),
     }
 }
 
@@ -242,10 +236,7 @@ fn locate_in(config: &KeyConfig) -> Result<Option<Key>> {
             // RFC 8725 §2.1: a public key used as an HMAC secret lets anyone who has the
             // public key forge tokens. A PEM key is never taken as a secret.
             if asym::looks_like_pem(bytes) {
-                return Err(Error::key(
-                    "JWT_SECRET_KEY",
-                    "holds a PEM key, not an HMAC secret; pass the key file with --key",
-                ));
+                return Err(Error::Key(KeyError::PemSecret));
             }
             Ok(Some(Key::hmac(bytes, Algorithm::HS256, None)))
         }
@@ -264,14 +255,7 @@ fn locate_in(config: &KeyConfig) -> Result<Option<Key>> {
             let secret = dir.join(DEFAULT_SECRET);
             let private = dir.join(DEFAULT_PRIVATE);
             match (secret.exists(), private.exists()) {
-                (true, true) => Err(Error::key(
-                    "two default keys",
-                    format!(
-                        "both {} and {} exist; choose with --key",
-                        secret.display(),
-                        private.display()
-                    ),
-                )),
+                (true, true) => Err(Error::Key(KeyError::TwoDefaults { secret, private })),
                 (true, false) => read_key_file(&secret).map(Some),
                 (false, true) => read_key_file(&private).map(Some),
                 (false, false) => Ok(None),
@@ -422,7 +406,7 @@ pub fn init_path(settings: &Settings, alg: Algorithm) -> Result<PathBuf> {
     let dir = settings
         .config_dir
         .as_ref()
-        .ok_or_else(|| no_home("--key"))?;
+        .ok_or(Error::NoHome(Place::Key))?;
     Ok(dir.join(default_names(alg).0))
 }
 
@@ -503,10 +487,9 @@ pub fn create(lock_timeout: Duration, path: &Path, alg: Algorithm, force: bool) 
     let _lock = store::lock(path, lock_timeout)?;
     let exists = |p: &Path| -> Result<()> {
         if !force && p.exists() {
-            return Err(Error::key(
-                format!("key {}", p.display()),
-                "already exists; pass --force to replace it (tokens signed with it will stop verifying)",
-            ));
+            return Err(Error::Key(KeyError::Exists {
+                path: p.to_path_buf(),
+            }));
         }
         Ok(())
     };
@@ -514,10 +497,9 @@ pub fn create(lock_timeout: Duration, path: &Path, alg: Algorithm, force: bool) 
     // --force: whoever shipped it would suddenly hold a file that signs.
     if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && holds_public_key(&read_bounded(path)?)
     {
-        return Err(Error::key(
-            format!("key {}", path.display()),
-            "holds a public key or certificate, not a signing key; init never writes over it (with or without --force): choose another path with --key",
-        ));
+        return Err(Error::Key(KeyError::PublicKeyFile {
+            path: path.to_path_buf(),
+        }));
     }
     exists(path)?;
     let kind = KeyKind::of(alg);
@@ -719,18 +701,14 @@ pub fn note_ttl(
 /// A usage error (exit 2) for the current key or an unknown `kid`; exit 8 on a corrupt ring,
 /// lock time-out or I/O failure.
 pub fn retire(lock_timeout: Duration, key: &Key, kid: &str, now: i64) -> Result<usize> {
-    if kid == key.id {
-        return Err(Error::invalid(
-            format!("keys retire {kid}"),
-            "is the current signing key; run 'jwtauth init --rotate' first, then retire it",
-        ));
-    }
-    let unknown = || {
-        Error::invalid(
-            format!("keys retire {kid}"),
-            "no retired key has this kid (see 'jwtauth keys list')",
-        )
+    let refused = |why| Error::Retire {
+        kid: kid.to_string(),
+        why,
     };
+    if kid == key.id {
+        return Err(refused(RetireRefused::Current));
+    }
+    let unknown = || refused(RetireRefused::Unknown);
     let Some(path) = key.path.as_deref().filter(|p| keyring::path(p).exists()) else {
         return Err(unknown());
     };

@@ -64,12 +64,11 @@ impl Password {
 pub fn fits(password: &Password, scheme: &Scheme) -> Result<()> {
     let n = password.as_bytes().len();
     if matches!(scheme, Scheme::Bcrypt { .. }) && n > MAX_BCRYPT_PASSWORD_BYTES {
-        return Err(Error::invalid(
-            "password",
-            format!(
-                "is {n} bytes; bcrypt uses at most {MAX_BCRYPT_PASSWORD_BYTES}, and longer passwords are refused rather than truncated (argon2id takes up to {MAX_PASSWORD_BYTES}: --scheme argon2id)"
-            ),
-        ));
+        return Err(Error::PasswordTooLong {
+            bytes: n,
+            bcrypt_max: MAX_BCRYPT_PASSWORD_BYTES,
+            argon2_max: MAX_PASSWORD_BYTES,
+        });
     }
     Ok(())
 }

@@ -7,5 +7,5 @@ use crate::error::{Error, Result};
 /// # Errors
 /// Exit 8 when the generator fails.
 pub fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| Error::config("random number generator", e.to_string()))
+    getrandom::fill(buf).map_err(|e| Error::internal("random number generator", e))
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Place, Result};
 use crate::store::RedisOptions;
 
 /// Default lock wait (SPEC §1), overridable with `JWTAUTH_LOCK_TIMEOUT` seconds.
@@ -87,7 +87,7 @@ impl Settings {
     /// # Errors
     /// A configuration error when no home directory is known and no path was given.
     pub fn users_path(&self) -> Result<&Path> {
-        self.users.as_deref().ok_or_else(|| no_home("--users"))
+        self.users.as_deref().ok_or(Error::NoHome(Place::Users))
     }
 
     /// The revocation state file.
@@ -95,7 +95,7 @@ impl Settings {
     /// # Errors
     /// A configuration error when no home directory is known and no path was given.
     pub fn state_path(&self) -> Result<&Path> {
-        self.state.as_deref().ok_or_else(|| no_home("--state"))
+        self.state.as_deref().ok_or(Error::NoHome(Place::State))
     }
 
     /// The key configuration.
@@ -103,14 +103,6 @@ impl Settings {
     /// # Errors
     /// A configuration error when no home directory is known and no key was given.
     pub fn key_config(&self) -> Result<&KeyConfig> {
-        self.key.as_ref().ok_or_else(|| no_home("--key"))
+        self.key.as_ref().ok_or(Error::NoHome(Place::Key))
     }
-}
-
-/// The error for a default path that needs the home directory when none is known.
-pub fn no_home(flag: &str) -> Error {
-    Error::config(
-        "no default location",
-        format!("the home directory is unknown; pass {flag} PATH"),
-    )
 }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::alg::{self, Algorithm};
-use crate::error::{Error, Result};
+use crate::error::{Error, Lookalike, Part, Reason, Result, VerifyError};
 use crate::keys::Key;
 use crate::random::fill_random;
 
@@ -156,28 +156,23 @@ pub struct Parts<'a> {
 /// Splits a compact JWS after the size check.
 ///
 /// # Errors
-/// `TokenInvalid` for an oversized or malformed token.
-pub fn split(token: &[u8]) -> Result<Parts<'_>> {
+/// An invalid token for an oversized or malformed token.
+pub fn split(token: &[u8]) -> Result<Parts<'_>, VerifyError> {
     if token.len() > MAX_TOKEN_BYTES {
-        return Err(Error::token(format!(
-            "token is {} bytes, over the {} KiB limit",
-            token.len(),
-            MAX_TOKEN_BYTES / 1024
-        )));
+        return Err(too_long(Some(token.len())).into());
     }
     if token.is_empty() {
-        return Err(Error::token("token is empty"));
+        return Err(Reason::Empty.into());
     }
     let mut dots = memchr::memchr_iter(b'.', token);
     let (Some(a), Some(b), None) = (dots.next(), dots.next(), dots.next()) else {
         let n = memchr::memchr_iter(b'.', token).count() + 1;
         let why = if n == 5 {
-            "this is an encrypted token (JWE, 5 parts); only signed tokens (JWS) are supported"
-                .to_string()
+            Reason::Encrypted
         } else {
-            format!("expected 3 dot-separated parts (header.payload.signature), found {n}")
+            Reason::Parts(n)
         };
-        return Err(Error::token(why));
+        return Err(why.into());
     };
     Ok(Parts {
         message: &token[..b],
@@ -190,23 +185,35 @@ pub fn split(token: &[u8]) -> Result<Parts<'_>> {
 /// Decodes one base64url part into `buf` (cleared first).
 ///
 /// # Errors
-/// `TokenInvalid` naming the part.
-pub fn b64_decode_into(part: &[u8], what: &str, buf: &mut Vec<u8>) -> Result<()> {
+/// An invalid token naming the part.
+pub fn b64_decode_into(part: &[u8], what: Part, buf: &mut Vec<u8>) -> Result<(), VerifyError> {
     buf.clear();
     URL_SAFE_NO_PAD
         .decode_vec(part, buf)
-        .map_err(|_| Error::token(format!("{what} is not valid base64url")))
+        .map_err(|_| Reason::NotBase64(what).into())
 }
 
 /// Parses a decoded part as a JSON object.
 ///
 /// # Errors
-/// `TokenInvalid` naming the part.
-pub fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>> {
+/// An invalid token naming the part.
+pub fn json_object(bytes: &[u8], what: Part) -> Result<Map<String, Value>, VerifyError> {
     match serde_json::from_slice(bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Error::token(format!("{what} is not a JSON object"))),
-        Err(e) => Err(Error::token(format!("{what} is not valid JSON: {e}"))),
+        Ok(_) => Err(Reason::NotObject(what).into()),
+        Err(e) => Err(Reason::NotJson {
+            part: what,
+            detail: e.to_string(),
+        }
+        .into()),
+    }
+}
+
+/// The reason for a token over [`MAX_TOKEN_BYTES`] (of `len` bytes, when it is known).
+pub fn too_long(len: Option<usize>) -> Reason {
+    Reason::TooLong {
+        len,
+        limit: MAX_TOKEN_BYTES,
     }
 }
 
@@ -214,7 +221,7 @@ pub fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>> {
 ///
 /// # Errors
 /// An invalid token naming the part.
-pub fn decode_part(part: &[u8], what: &str) -> Result<Map<String, Value>> {
+pub fn decode_part(part: &[u8], what: Part) -> Result<Map<String, Value>, VerifyError> {
     let mut buf = Vec::new();
     b64_decode_into(part, what, &mut buf)?;
     json_object(&buf, what)
@@ -234,12 +241,12 @@ pub struct Decoded {
 /// Takes a token apart without checking it (the `decode` path; public for fuzzing).
 ///
 /// # Errors
-/// `TokenInvalid` for a token that is not three base64url JSON parts.
-pub fn decode_token(token: &[u8]) -> Result<Decoded> {
+/// An invalid token for a token that is not three base64url JSON parts.
+pub fn decode_token(token: &[u8]) -> Result<Decoded, VerifyError> {
     let parts = split(token)?;
     Ok(Decoded {
-        header: decode_part(parts.header, "header")?,
-        payload: decode_part(parts.payload, "payload")?,
+        header: decode_part(parts.header, Part::Header)?,
+        payload: decode_part(parts.payload, Part::Payload)?,
         signature: String::from_utf8_lossy(parts.signature).into_owned(),
     })
 }
@@ -265,14 +272,14 @@ pub const SESSION_COOKIE: &str = "jwtauth_session";
 /// # Errors
 /// An invalid token that says what the text looks like instead ("a URL", "a JSON document
 /// without access_token", "a Cookie header without jwtauth_session", …), or that it is empty.
-pub fn pasted_token(text: &[u8]) -> Result<Cow<'_, [u8]>> {
+pub fn pasted_token(text: &[u8]) -> Result<Cow<'_, [u8]>, VerifyError> {
     let t = text.trim_ascii();
     if t.first() == Some(&b'e') {
         return Ok(Cow::Borrowed(t));
     }
     let t = unquote(t);
     let Some(&first) = t.first() else {
-        return Err(Error::token("token is empty"));
+        return Err(Reason::Empty.into());
     };
     if first == b'e' {
         return Ok(Cow::Borrowed(t));
@@ -284,7 +291,7 @@ pub fn pasted_token(text: &[u8]) -> Result<Cow<'_, [u8]>> {
         let rest = rest.trim_ascii_start();
         return match strip_word_ci(rest, b"bearer") {
             Some(token) => bearer_token(token),
-            None => Err(looks_like("an Authorization header without a Bearer token")),
+            None => Err(looks_like(Lookalike::AuthorizationWithoutBearer)),
         };
     }
     if let Some(token) = strip_word_ci(t, b"bearer") {
@@ -293,8 +300,8 @@ pub fn pasted_token(text: &[u8]) -> Result<Cow<'_, [u8]>> {
     if let Some(rest) = strip_prefix_ci(t, b"cookie:") {
         return match cookie_value(rest) {
             Some(v) if !v.is_empty() => Ok(Cow::Borrowed(v)),
-            Some(_) => Err(looks_like("a cookie without a token")),
-            None => Err(looks_like("a Cookie header without jwtauth_session")),
+            Some(_) => Err(looks_like(Lookalike::EmptyCookie)),
+            None => Err(looks_like(Lookalike::CookieWithoutSession)),
         };
     }
     if let Some(rest) = strip_prefix_ci(t, b"set-cookie:") {
@@ -302,32 +309,32 @@ pub fn pasted_token(text: &[u8]) -> Result<Cow<'_, [u8]>> {
         let first_pair = rest.split(|b| *b == b';').next().unwrap_or_default();
         return match cookie_value(first_pair) {
             Some(v) if !v.is_empty() => Ok(Cow::Borrowed(v)),
-            Some(_) => Err(looks_like("a cookie without a token")),
-            None => Err(looks_like("a Set-Cookie header without jwtauth_session")),
+            Some(_) => Err(looks_like(Lookalike::EmptyCookie)),
+            None => Err(looks_like(Lookalike::SetCookieWithoutSession)),
         };
     }
     if strip_prefix_ci(t, b"http://").is_some() || strip_prefix_ci(t, b"https://").is_some() {
-        return Err(looks_like("a URL"));
+        return Err(looks_like(Lookalike::Url));
     }
     if t.starts_with(b"-----BEGIN") {
-        return Err(looks_like("a PEM key or certificate"));
+        return Err(looks_like(Lookalike::Pem));
     }
     if t.starts_with(b"$2") || t.starts_with(b"$argon2") {
-        return Err(looks_like("a password hash"));
+        return Err(looks_like(Lookalike::PasswordHash));
     }
     if is_cookie_pair(t) {
         // `jwtauth_session=<token>; Path=/`, or a cookie string (`a=b; jwtauth_session=…`).
         return match cookie_value(t) {
             Some(v) if !v.is_empty() => Ok(Cow::Borrowed(v)),
-            _ => Err(looks_like("a cookie without a token")),
+            _ => Err(looks_like(Lookalike::EmptyCookie)),
         };
     }
     Ok(Cow::Borrowed(t))
 }
 
 /// An invalid-token error naming what the text looks like.
-fn looks_like(what: &str) -> Error {
-    Error::token(format!("this looks like {what}, not a token"))
+fn looks_like(what: Lookalike) -> VerifyError {
+    Reason::LooksLike(what).into()
 }
 
 /// Removes surrounding matching quotes (and the whitespace inside them), however nested.
@@ -352,9 +359,9 @@ fn strip_word_ci<'a>(s: &'a [u8], word: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// What follows a `Bearer` scheme: a token, not nothing.
-fn bearer_token(token: &[u8]) -> Result<Cow<'_, [u8]>> {
+fn bearer_token(token: &[u8]) -> Result<Cow<'_, [u8]>, VerifyError> {
     if token.is_empty() {
-        return Err(looks_like("a Bearer prefix without a token"));
+        return Err(looks_like(Lookalike::BearerWithoutToken));
     }
     Ok(Cow::Borrowed(token))
 }
@@ -387,19 +394,16 @@ fn cookie_value(list: &[u8]) -> Option<&[u8]> {
 }
 
 /// The `access_token` of a JSON document (`/token`'s and `login --json`'s answer).
-fn json_access_token(t: &[u8]) -> Result<Cow<'_, [u8]>> {
+fn json_access_token(t: &[u8]) -> Result<Cow<'_, [u8]>, VerifyError> {
     #[derive(serde::Deserialize)]
     struct Answer<'a> {
         #[serde(borrow)]
         access_token: Option<&'a serde_json::value::RawValue>,
     }
-    let answer: Answer = serde_json::from_slice(t).map_err(|e| {
-        looks_like(&format!(
-            "JSON that does not parse ({e}; a JSON document in a stream must be on one line)"
-        ))
-    })?;
+    let answer: Answer =
+        serde_json::from_slice(t).map_err(|e| looks_like(Lookalike::BadJson(e.to_string())))?;
     let Some(raw) = answer.access_token else {
-        return Err(looks_like("a JSON document without access_token"));
+        return Err(looks_like(Lookalike::JsonWithoutToken));
     };
     let raw = raw.get();
     // The token as written, when it needs no unescaping (a JWT has no backslash or quote).
@@ -410,9 +414,7 @@ fn json_access_token(t: &[u8]) -> Result<Cow<'_, [u8]>> {
     }
     match serde_json::from_str::<String>(raw) {
         Ok(token) => Ok(Cow::Owned(token.into_bytes())),
-        Err(_) => Err(looks_like(
-            "a JSON document whose access_token is not a string",
-        )),
+        Err(_) => Err(looks_like(Lookalike::JsonTokenNotString)),
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GroupRule, Result};
 
 /// Longest user name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -227,26 +227,25 @@ impl Skeletons {
 /// # Errors
 /// A usage error saying which rule was broken.
 pub fn check_group(group: &str) -> Result<()> {
-    let bad = |why: &str| Error::invalid(format!("group {group:?}"), why);
+    let bad = |rule| Error::Group {
+        group: group.to_string(),
+        rule,
+    };
     let chars = group.chars().count();
     if chars == 0 {
-        return Err(Error::invalid("group", "must not be empty"));
+        return Err(bad(GroupRule::Empty));
     }
     if chars > MAX_GROUP_CHARS {
-        return Err(bad("is longer than 64 characters"));
+        return Err(bad(GroupRule::TooLong(MAX_GROUP_CHARS)));
     }
     if group
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || is_format(c))
     {
-        return Err(bad(
-            "must not contain whitespace, control or invisible format characters",
-        ));
+        return Err(bad(GroupRule::Invisible));
     }
     if group.contains(',') {
-        return Err(bad(
-            "must not contain ',' (Remote-Groups separates groups with it); repeat --group instead",
-        ));
+        return Err(bad(GroupRule::Comma));
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::alg::{self, Algorithm};
 use crate::asym;
-use crate::error::{Error, Result, VerifyError};
+use crate::error::{Error, KeyError, Part, Reason, Result, Unusable, VerifyError};
 use crate::keys::Key;
 use crate::store::RevocationStore;
 use crate::tokens::{b64_decode_into, json_object, split};
@@ -23,26 +23,19 @@ use crate::tokens::{b64_decode_into, json_object, split};
 /// A verification result before it becomes an [`Error`].
 type Checked<T> = std::result::Result<T, VerifyError>;
 
-fn invalid(why: impl Into<String>) -> VerifyError {
-    VerifyError::Invalid(why.into())
+fn invalid(why: Reason) -> VerifyError {
+    VerifyError::Invalid(why)
 }
 
-/// `json_object`'s verdict, as a verification error.
-fn object(bytes: &[u8], what: &str) -> Checked<serde_json::Map<String, Value>> {
-    json_object(bytes, what).map_err(as_verify)
-}
-
-fn as_verify(e: Error) -> VerifyError {
-    match e {
-        Error::Token(v) => v,
-        other => VerifyError::Invalid(other.to_string()),
-    }
+/// `json_object`'s verdict.
+fn object(bytes: &[u8], what: Part) -> Checked<serde_json::Map<String, Value>> {
+    json_object(bytes, what)
 }
 
 /// serde_json skips unknown fields without applying its recursion limit, so a view struct
 /// alone would accept any nesting. Input with more brackets than the limit (128) is parsed in
 /// full, which refuses nesting deeper than serde's default as every other path does (SPEC §6).
-fn check_depth(bytes: &[u8], what: &str) -> Checked<()> {
+fn check_depth(bytes: &[u8], what: Part) -> Checked<()> {
     if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() > 128 {
         object(bytes, what)?;
     }
@@ -51,10 +44,10 @@ fn check_depth(bytes: &[u8], what: &str) -> Checked<()> {
 
 /// View structs deserialize from JSON arrays too (serde fills the fields in order), but a
 /// JOSE header and a claims set must be objects: anything else gets `json_object`'s error.
-fn require_object(bytes: &[u8], what: &str) -> Checked<()> {
+fn require_object(bytes: &[u8], what: Part) -> Checked<()> {
     if bytes.trim_ascii_start().first() != Some(&b'{') {
         object(bytes, what)?;
-        return Err(invalid(format!("{what} is not a JSON object")));
+        return Err(invalid(Reason::NotObject(what)));
     }
     Ok(())
 }
@@ -108,7 +101,7 @@ struct ClaimsView<'a> {
 }
 
 /// A NumericDate claim: a JSON number of seconds (fractions allowed, RFC 7519 §2).
-fn numeric_date(v: Option<&RawValue>, name: &str) -> Checked<Option<f64>> {
+fn numeric_date(v: Option<&RawValue>, name: &'static str) -> Checked<Option<f64>> {
     let Some(raw) = v.map(RawValue::get) else {
         return Ok(None);
     };
@@ -119,9 +112,9 @@ fn numeric_date(v: Option<&RawValue>, name: &str) -> Checked<Option<f64>> {
             .ok()
             .filter(|f| f.is_finite())
             .map(Some)
-            .ok_or_else(|| invalid(format!("claim {name} is not a usable number"))),
+            .ok_or_else(|| invalid(Reason::UnusableNumber(name))),
         _ if raw == "null" => Ok(None),
-        _ => Err(invalid(format!("claim {name} is not a number of seconds"))),
+        _ => Err(invalid(Reason::NotSeconds(name))),
     }
 }
 
@@ -219,7 +212,7 @@ struct KeySet {
     /// The file, for messages.
     name: String,
     /// Keys of the file that cannot be used, by `kid`, with the reason.
-    skipped: Vec<(String, String)>,
+    skipped: Vec<(String, Unusable)>,
 }
 
 /// Per-caller working space: decode buffers and the crypto verifiers built so far, so a
@@ -276,15 +269,12 @@ impl Verifier {
         let allowed: Vec<Algorithm> = match rules.alg {
             Some(_) if retired_only => Vec::new(),
             Some(a) if !all.contains(&a) => {
-                return Err(Error::key(
-                    format!("--alg {}", alg::name(a)),
-                    format!(
-                        "does not fit key {}, which is {} key (it verifies {})",
-                        key.name(),
-                        key.kind.article(),
-                        alg::names(all)
-                    ),
-                ));
+                return Err(Error::Key(KeyError::AlgMismatch {
+                    alg: alg::name(a),
+                    key: key.name(),
+                    kind: key.kind.article(),
+                    verifies: alg::names(all),
+                }));
             }
             Some(a) => vec![a],
             None => all.to_vec(),
@@ -340,9 +330,9 @@ impl Verifier {
         rules: Rules,
     ) -> Result<Self> {
         let mut entries = Vec::new();
-        let mut unusable: Vec<(String, String)> = skipped
+        let mut unusable: Vec<(String, Unusable)> = skipped
             .iter()
-            .filter_map(|s| s.kid.clone().map(|k| (k, s.why.clone())))
+            .filter_map(|s| s.kid.clone().map(|k| (k, Unusable::Skipped(s.why.clone()))))
             .collect();
         for k in keys {
             let algs: Vec<Algorithm> = k
@@ -360,11 +350,10 @@ impl Verifier {
                 };
                 unusable.push((
                     k.kid.clone(),
-                    format!(
-                        "it verifies only {}, not --alg {}",
-                        alg::names(own),
-                        rules.alg.map_or("", alg::name)
-                    ),
+                    Unusable::OtherAlg {
+                        verifies: alg::names(own),
+                        alg: rules.alg.map_or("", alg::name),
+                    },
                 ));
                 continue;
             }
@@ -376,16 +365,11 @@ impl Verifier {
             )?);
         }
         if entries.is_empty() {
-            let mut why = match rules.alg {
-                Some(a) => format!("has no key that can verify --alg {}", alg::name(a)),
-                None => "has no key that can verify signatures (RSA, P-256, P-384 or Ed25519)"
-                    .to_string(),
-            };
-            let reasons: Vec<&str> = skipped.iter().map(|s| s.why.as_str()).collect();
-            if !reasons.is_empty() {
-                why = format!("{why}: {}", reasons.join("; "));
-            }
-            return Err(Error::key(format!("key set {name}"), why));
+            return Err(Error::Key(KeyError::NoneInSet {
+                set: name.to_string(),
+                alg: rules.alg.map(alg::name),
+                reasons: skipped.iter().map(|s| s.why.clone()).collect(),
+            }));
         }
         Ok(Verifier {
             entries,
@@ -430,27 +414,32 @@ impl Verifier {
         scratch: &mut Scratch,
         claims_out: Option<&mut Value>,
     ) -> Checked<Verified> {
-        let parts = split(token).map_err(as_verify)?;
+        let parts = split(token)?;
         // Header: only the algorithm matters, and only to pick among those the key allows.
         let buf = &mut scratch.buf;
-        b64_decode_into(parts.header, "header", buf).map_err(as_verify)?;
-        require_object(buf, "header")?;
-        let header: HeaderView = serde_json::from_slice(buf)
-            .map_err(|e| invalid(format!("header is not valid JSON: {e}")))?;
-        check_depth(buf, "header")?;
-        let alg = header.alg.ok_or_else(|| invalid("header has no alg"))?;
+        b64_decode_into(parts.header, Part::Header, buf)?;
+        require_object(buf, Part::Header)?;
+        let header: HeaderView = serde_json::from_slice(buf).map_err(|e| {
+            invalid(Reason::NotJson {
+                part: Part::Header,
+                detail: e.to_string(),
+            })
+        })?;
+        check_depth(buf, Part::Header)?;
+        let alg = header.alg.ok_or_else(|| invalid(Reason::NoAlg))?;
         if alg.eq_ignore_ascii_case("none") {
-            return Err(invalid("alg none (an unsigned token) is never accepted"));
+            return Err(invalid(Reason::AlgNone));
         }
         let (entry, at) = match &self.set {
             None if self.ring => ring_first(&self.entries, &alg, header.kid.as_deref(), now)?,
             None => {
                 let entry = &self.entries[0];
                 let at = entry.find(&alg).ok_or_else(|| {
-                    invalid(format!(
-                        "algorithm {alg} is not accepted for this key (accepted: {})",
-                        entry.allowed_names()
-                    ))
+                    invalid(Reason::AlgNotAccepted {
+                        alg: alg.to_string(),
+                        kid: None,
+                        accepted: entry.allowed_names(),
+                    })
                 })?;
                 (0, at)
             }
@@ -458,15 +447,14 @@ impl Verifier {
         };
         // RFC 7515 §4.1.11: extensions we do not understand must be refused.
         if let Some(crit) = header.crit {
-            return Err(invalid(format!(
-                "header lists critical extensions this tool does not support: {}",
-                crit.join(", ")
+            return Err(invalid(Reason::Critical(
+                crit.iter().map(|c| c.to_string()).collect(),
             )));
         }
         scratch.sig.clear();
         URL_SAFE_NO_PAD
             .decode_vec(parts.signature, &mut scratch.sig)
-            .map_err(|_| invalid("signature is not valid base64url"))?;
+            .map_err(|_| invalid(Reason::NotBase64(Part::Signature)))?;
         let mut good =
             self.signature_ok(&mut scratch.built, &scratch.sig, entry, at, parts.message)?;
         if !good && self.ring && header.kid.as_deref() != self.entries[entry].kid.as_deref() {
@@ -481,37 +469,42 @@ impl Verifier {
             }
         }
         if !good {
-            return Err(invalid("signature does not match"));
+            return Err(invalid(Reason::BadSignature));
         }
         // Only now, with the signature checked, are the claims looked at.
         let buf = &mut scratch.buf;
-        b64_decode_into(parts.payload, "payload", buf).map_err(as_verify)?;
+        b64_decode_into(parts.payload, Part::Payload, buf)?;
         // serde skips the strings of claims it does not look at without checking their
         // UTF-8; check it here so text and `--json` agree on what is valid JSON.
         let text = std::str::from_utf8(buf).map_err(|e| {
-            invalid(format!(
-                "payload is not valid JSON: invalid UTF-8 at byte {}",
-                e.valid_up_to()
-            ))
+            invalid(Reason::NotUtf8 {
+                part: Part::Payload,
+                at: e.valid_up_to(),
+            })
         })?;
         // serde would also read a struct from a JSON array (`[1]` as `exp: 1`).
-        require_object(buf, "payload")?;
+        require_object(buf, Part::Payload)?;
         // Parsed the same way in both modes, so a duplicated registered claim (RFC 7519 §4)
         // is refused in both, not silently resolved to its last value by `--json`.
         let claims: ClaimsView = match serde_json::from_str(text) {
             Ok(c) => {
-                check_depth(buf, "payload")?;
+                check_depth(buf, Part::Payload)?;
                 c
             }
             Err(e) if e.is_data() => {
                 // Not a JSON object, or a registered claim of the wrong type.
-                object(buf, "payload")?;
-                return Err(invalid(format!("payload: {e}")));
+                object(buf, Part::Payload)?;
+                return Err(invalid(Reason::Claims(e.to_string())));
             }
-            Err(e) => return Err(invalid(format!("payload is not valid JSON: {e}"))),
+            Err(e) => {
+                return Err(invalid(Reason::NotJson {
+                    part: Part::Payload,
+                    detail: e.to_string(),
+                }));
+            }
         };
         if let Some(out) = claims_out {
-            *out = Value::Object(object(buf, "payload")?);
+            *out = Value::Object(object(buf, Part::Payload)?);
         }
         self.check_claims(&claims, now)
     }
@@ -535,7 +528,9 @@ impl Verifier {
             Some(v) => v,
             empty => {
                 let e = &self.entries[entry];
-                empty.insert(new_verifier(e.algs[at], &e.key).map_err(invalid)?)
+                empty.insert(
+                    new_verifier(e.algs[at], &e.key).map_err(|e| invalid(Reason::Crypto(e)))?,
+                )
             }
         };
         Ok(crypto.verify(message, sig).is_ok())
@@ -550,9 +545,7 @@ impl Verifier {
         let iat = numeric_date(c.iat, "iat")?;
         match exp {
             None if self.rules.exp_required => {
-                return Err(invalid(
-                    "token has no exp claim (pass --no-exp-required to accept such tokens)",
-                ));
+                return Err(invalid(Reason::NoExp));
             }
             Some(exp) if now >= exp + leeway => {
                 return Err(VerifyError::Expired {
@@ -579,12 +572,10 @@ impl Verifier {
                 .as_ref()
                 .is_some_and(|a| aud.iter().any(|w| a.contains(w)))
             {
-                return Err(invalid(format!("audience is not {}", one_of(aud))));
+                return Err(invalid(Reason::Audience(aud.clone())));
             }
         } else if c.aud.is_some() && !self.rules.any_aud {
-            return Err(invalid(
-                "token has an audience; pass --aud with one of its values, or --any-aud",
-            ));
+            return Err(invalid(Reason::UnexpectedAudience));
         }
         let iss = &self.rules.iss;
         if !iss.is_empty()
@@ -593,7 +584,7 @@ impl Verifier {
                 .as_ref()
                 .is_some_and(|a| iss.iter().any(|w| a.contains(w)))
         {
-            return Err(invalid(format!("issuer is not {}", one_of(iss))));
+            return Err(invalid(Reason::Issuer(iss.clone())));
         }
         Ok(Verified {
             sub: c.sub.as_ref().map(|s| s.to_string()),
@@ -621,17 +612,18 @@ fn ring_first(
             .find(|(_, e)| e.kid.as_deref() == Some(kid))
     {
         if let Some(until) = e.until.filter(|_| !e.live(now)) {
-            return Err(invalid(format!(
-                "signed by retired key {kid:?}, which stopped verifying at {}",
-                crate::clock::utc(until)
-            )));
+            return Err(invalid(Reason::RetiredKey {
+                kid: kid.to_string(),
+                until,
+            }));
         }
         return match e.find(alg) {
             Some(at) => Ok((i, at)),
-            None => Err(invalid(format!(
-                "algorithm {alg} is not accepted for key {kid:?} (accepted: {})",
-                e.allowed_names()
-            ))),
+            None => Err(invalid(Reason::AlgNotAccepted {
+                alg: alg.to_string(),
+                kid: Some(kid.to_string()),
+                accepted: e.allowed_names(),
+            })),
         };
     }
     entries
@@ -640,22 +632,12 @@ fn ring_first(
         .filter(|(_, e)| e.live(now))
         .find_map(|(i, e)| e.find(alg).map(|at| (i, at)))
         .ok_or_else(|| {
-            invalid(format!(
-                "algorithm {alg} is not accepted for this key (accepted: {})",
-                entries[0].allowed_names()
-            ))
+            invalid(Reason::AlgNotAccepted {
+                alg: alg.to_string(),
+                kid: None,
+                accepted: entries[0].allowed_names(),
+            })
         })
-}
-
-/// `"a"` for one wanted value, `one of "a", "b"` for several (messages).
-fn one_of(wanted: &[String]) -> String {
-    match wanted {
-        [one] => format!("{one:?}"),
-        many => {
-            let quoted: Vec<String> = many.iter().map(|w| format!("{w:?}")).collect();
-            format!("one of {}", quoted.join(", "))
-        }
-    }
 }
 
 /// Chooses the key of a JWK Set for a token's `alg` and `kid` (SPEC §3): the entry and the
@@ -673,15 +655,15 @@ fn select(
             .filter_map(|(i, e)| e.find(alg).map(|at| (i, at)));
         return match (usable.next(), usable.next()) {
             (Some(found), None) => Ok(found),
-            (None, _) => Err(invalid(format!(
-                "algorithm {alg} is not accepted by any key in {}",
-                set.name
-            ))),
-            (Some(_), Some(_)) => Err(invalid(format!(
-                "token has no kid and {} keys in {} accept {alg}; cannot choose",
-                entries.iter().filter(|e| e.find(alg).is_some()).count(),
-                set.name
-            ))),
+            (None, _) => Err(invalid(Reason::AlgNotInSet {
+                alg: alg.to_string(),
+                set: set.name.clone(),
+            })),
+            (Some(_), Some(_)) => Err(invalid(Reason::KidNeeded {
+                alg: alg.to_string(),
+                count: entries.iter().filter(|e| e.find(alg).is_some()).count(),
+                set: set.name.clone(),
+            })),
         };
     };
     let mut named = entries
@@ -691,15 +673,16 @@ fn select(
         .peekable();
     if named.peek().is_none() {
         if let Some((_, why)) = set.skipped.iter().find(|(k, _)| k == kid) {
-            return Err(invalid(format!(
-                "kid {kid:?} names a key of {} that cannot be used: {why}",
-                set.name
-            )));
+            return Err(invalid(Reason::UnusableKid {
+                kid: kid.to_string(),
+                set: set.name.clone(),
+                why: why.clone(),
+            }));
         }
-        return Err(invalid(format!(
-            "unknown kid {kid:?}: no such key in {}",
-            set.name
-        )));
+        return Err(invalid(Reason::UnknownKid {
+            kid: kid.to_string(),
+            set: set.name.clone(),
+        }));
     }
     let mut accepted = Vec::new();
     for (i, e) in named {
@@ -708,10 +691,11 @@ fn select(
         }
         accepted.push(e.allowed_names());
     }
-    Err(invalid(format!(
-        "algorithm {alg} is not accepted for key {kid:?} (accepted: {})",
-        accepted.join(", ")
-    )))
+    Err(invalid(Reason::AlgNotAccepted {
+        alg: alg.to_string(),
+        kid: Some(kid.to_string()),
+        accepted: accepted.join(", "),
+    }))
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use crate::error::{Error as CoreError, StoreError, VerifyError};
+use crate::error::{
+    Error as CoreError, GroupRule, KeyError, Place, Reason, RetireRefused, StoreError, Unusable,
+    VerifyError, reasons_suffix,
+};
 
 /// Exit codes are a stable contract: scripts depend on them.
 pub mod code {
@@ -32,9 +35,22 @@ pub mod code {
 /// What a command can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A failure of the core.
-    #[error(transparent)]
+    /// A failure of the core, in the command line's words ([`Words`]).
+    #[error("{}", Words(.0))]
     Core(#[from] CoreError),
+
+    /// `verify -` or `logout -` read no token (exit 1).
+    #[error("invalid token: no tokens on stdin")]
+    NoTokens,
+
+    /// A stream in which tokens failed or lines were empty (exit 1); the per-line results
+    /// say which.
+    #[error("invalid token: {}", batch_summary(*failed, *tokens, *empty))]
+    Batch {
+        failed: u64,
+        tokens: u64,
+        empty: u64,
+    },
 
     /// `hash --check` did not match (exit 1).
     #[error("password does not match the hash")]
@@ -86,27 +102,32 @@ impl Error {
         CoreError::config(what, why).into()
     }
 
-    /// An invalid token (exit 1).
-    pub fn token(why: impl Into<String>) -> Self {
-        CoreError::token(why).into()
-    }
-
     /// The process exit code of SPEC §4.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::PasswordMismatch | Error::NothingImported { .. } => code::INVALID,
+            Error::PasswordMismatch
+            | Error::NothingImported { .. }
+            | Error::NoTokens
+            | Error::Batch { .. } => code::INVALID,
             Error::NoSuchSubject(_) => code::NO_USER,
             Error::Interrupted => code::INTERRUPTED,
             Error::Output(_) => code::DATA,
             Error::Core(e) => match e {
-                CoreError::Invalid { .. } => code::USAGE,
+                CoreError::Invalid { .. }
+                | CoreError::Group { .. }
+                | CoreError::PasswordTooLong { .. }
+                | CoreError::Retire { .. } => code::USAGE,
                 CoreError::Token(VerifyError::Revoked(_)) => code::REVOKED,
                 CoreError::Token(t) if t.is_time() => code::EXPIRED,
                 CoreError::Token(_) => code::INVALID,
                 CoreError::LoginRefused => code::LOGIN_REFUSED,
                 CoreError::UserNotFound(_) => code::NO_USER,
                 CoreError::UserExists(_) | CoreError::UserConfusable { .. } => code::USER_EXISTS,
-                CoreError::Store(_) | CoreError::Key(_) | CoreError::Config { .. } => code::DATA,
+                CoreError::Store(_)
+                | CoreError::Key(_)
+                | CoreError::NoHome(_)
+                | CoreError::Config { .. }
+                | CoreError::Internal { .. } => code::DATA,
             },
         }
     }
@@ -124,5 +145,132 @@ impl Error {
     /// The exit code as a process `ExitCode`.
     pub fn exit(&self) -> ExitCode {
         ExitCode::from(self.exit_code())
+    }
+}
+
+/// The summary of a stream that did not all pass: `2 of 5 tokens failed`, `every token passed,
+/// but there was 1 empty line`, ….
+fn batch_summary(failed: u64, tokens: u64, empty: u64) -> String {
+    let empty_lines = match empty {
+        1 => "was 1 empty line".to_string(),
+        n => format!("were {n} empty lines"),
+    };
+    match (failed, empty) {
+        (_, 0) => format!("{failed} of {tokens} tokens failed"),
+        (0, _) => format!("every token passed, but there {empty_lines}"),
+        _ => format!("{failed} of {tokens} tokens failed, and there {empty_lines}"),
+    }
+}
+
+/// What the command line adds to a group name with a `,`.
+const GROUP_HINT: &str = "; repeat --group instead";
+
+/// A group rule in the command line's words (a skipped record of `user import`).
+pub fn group_rule(rule: GroupRule) -> String {
+    match rule {
+        GroupRule::Comma => format!("{rule}{GROUP_HINT}"),
+        _ => rule.to_string(),
+    }
+}
+
+/// The flag that names a location the home directory would give.
+fn place_flag(place: Place) -> &'static str {
+    match place {
+        Place::Users => "--users",
+        Place::State => "--state",
+        Place::Key => "--key",
+    }
+}
+
+/// A core error in the command line's words: the core names no flag or command, so where a
+/// flag or a command is the way out, it is added here (the messages of SPEC §4).
+pub struct Words<'a>(pub &'a CoreError);
+
+impl fmt::Display for Words<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        match e {
+            CoreError::Token(VerifyError::Invalid(reason)) => match reason {
+                Reason::NoExp => write!(f, "{e} (pass --no-exp-required to accept such tokens)"),
+                Reason::UnexpectedAudience => {
+                    write!(f, "{e}; pass --aud with one of its values, or --any-aud")
+                }
+                Reason::UnusableKid {
+                    kid,
+                    set,
+                    why: Unusable::OtherAlg { verifies, alg },
+                } => write!(
+                    f,
+                    "invalid token: kid {kid:?} names a key of {set} that cannot be used: it verifies only {verifies}, not --alg {alg}"
+                ),
+                Reason::NoJti => write!(f, "{e}; use 'jwtauth logout --all SUBJECT'"),
+                _ => write!(f, "{e}"),
+            },
+            CoreError::Key(k) => match k {
+                KeyError::Missing => f.write_str(
+                    "no signing key: run 'jwtauth init' to create one (or set JWT_SECRET_KEY or pass --key)",
+                ),
+                KeyError::PemSecret => write!(f, "{e}; pass the key file with --key"),
+                KeyError::TwoDefaults { .. } => write!(f, "{e}; choose with --key"),
+                KeyError::WeakRsa { .. } => write!(
+                    f,
+                    "{e}; run 'jwtauth init --alg RS256' for a strong one, or pass --allow-weak-key"
+                ),
+                KeyError::WeakHmac { .. } => write!(
+                    f,
+                    "{e}; run 'jwtauth init' for a strong one, or pass --allow-weak-key"
+                ),
+                KeyError::Exists { .. } => write!(
+                    f,
+                    "{e}; pass --force to replace it (tokens signed with it will stop verifying)"
+                ),
+                KeyError::PublicKeyFile { .. } => write!(
+                    f,
+                    "{e} (with or without --force): choose another path with --key"
+                ),
+                KeyError::AlgMismatch {
+                    alg,
+                    key,
+                    kind,
+                    verifies,
+                } => write!(
+                    f,
+                    "--alg {alg}: does not fit key {key}, which is {kind} key (it verifies {verifies})"
+                ),
+                KeyError::NoneInSet {
+                    set,
+                    alg: Some(alg),
+                    reasons,
+                } => write!(
+                    f,
+                    "key set {set}: has no key that can verify --alg {alg}{}",
+                    reasons_suffix(reasons)
+                ),
+                _ => write!(f, "{e}"),
+            },
+            CoreError::NoHome(place) => write!(f, "{e}; pass {} PATH", place_flag(*place)),
+            CoreError::Group { rule, .. } if *rule == GroupRule::Comma => {
+                write!(f, "{e}{}", GROUP_HINT)
+            }
+            CoreError::PasswordTooLong {
+                bytes,
+                bcrypt_max,
+                argon2_max,
+            } => write!(
+                f,
+                "password: is {bytes} bytes; bcrypt uses at most {bcrypt_max}, and longer passwords are refused rather than truncated (argon2id takes up to {argon2_max}: --scheme argon2id)"
+            ),
+            CoreError::Retire { kid, why } => match why {
+                RetireRefused::Current => write!(
+                    f,
+                    "keys retire {kid}: is the current signing key; run 'jwtauth init --rotate' first, then retire it"
+                ),
+                RetireRefused::Unknown => write!(
+                    f,
+                    "keys retire {kid}: no retired key has this kid (see 'jwtauth keys list')"
+                ),
+            },
+            _ => write!(f, "{e}"),
+        }
     }
 }

@@ -57,7 +57,7 @@ where
     let worker = Arc::clone(app);
     match tokio::task::spawn_blocking(move || f(&worker)).await {
         Ok(out) => out,
-        Err(e) => Err(E::from(Error::config("serve", e))),
+        Err(e) => Err(E::from(Error::internal("serve", e))),
     }
 }
 

@@ -104,7 +104,7 @@ pub(super) async fn sign_in(
             Err(LoginFailure::Refused)
         }
         Some(Err(e)) => Err(LoginFailure::Unavailable(e)),
-        None => Err(LoginFailure::Unavailable(Error::config(
+        None => Err(LoginFailure::Unavailable(Error::internal(
             "hashing",
             "the worker stopped",
         ))),

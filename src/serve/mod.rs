@@ -553,7 +553,7 @@ pub fn run(
                 };
                 accept_loop(listener, app, shutdown)
             })
-            .map_err(|e| Error::config("serve", format!("cannot start a worker: {e}")))?;
+            .map_err(|e| Error::internal("serve", format!("cannot start a worker: {e}")))?;
         workers.push(worker);
     }
     // The main thread's runtime is made before the start-up line, so SIGHUP is handled (not
@@ -706,7 +706,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::config("serve", format!("cannot start the runtime: {e}")))
+        .map_err(|e| Error::internal("serve", format!("cannot start the runtime: {e}")))
 }
 
 /// Runs one accept loop on its own single-threaded runtime until `shutdown` resolves.
@@ -727,7 +727,7 @@ fn serve_on(
 ) -> Result<()> {
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)
-            .map_err(|e| Error::config("serve", format!("cannot use the socket: {e}")))?;
+            .map_err(|e| Error::internal("serve", format!("cannot use the socket: {e}")))?;
         net::serve(listener, router::router(app), shutdown).await;
         Ok(())
     })

@@ -58,13 +58,12 @@ struct UsersFile<'a> {
     extra: Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>,
 }
 
-/// The `users` object, for `UsersFile`.
-struct Entries<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+/// The `users` object, for `UsersFile`: a name given twice is kept, to be reported with the
+/// lines of both (`UsersDoc::parse_owned`).
+struct UserRecords;
 
-impl<'de> Deserialize<'de> for Entries<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        entries(d).map(Entries)
-    }
+impl json::Object for UserRecords {
+    const EXPECTING: &'static str = "an object of user records";
 }
 
 impl<'de> Deserialize<'de> for UsersFile<'de> {
@@ -86,7 +85,12 @@ impl<'de> Deserialize<'de> for UsersFile<'de> {
                 json::members::<A, std::borrow::Cow<'de, str>, UsersFile>(map, |k, map| {
                     match k.as_ref() {
                         "version" => version = Some(map.next_value::<u64>()?),
-                        "users" => users = Some(map.next_value::<Entries<'de>>()?.0),
+                        "users" => {
+                            users = Some(
+                                map.next_value::<json::Ordered<_, &'de RawValue, UserRecords>>()?
+                                    .entries,
+                            )
+                        }
                         _ => extra.push((k, map.next_value()?)),
                     }
                     Ok(())
@@ -100,30 +104,6 @@ impl<'de> Deserialize<'de> for UsersFile<'de> {
         }
         d.deserialize_map(V)
     }
-}
-
-/// Reads the `users` object as a list of (name, raw record), in file order.
-fn entries<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Vec<(std::borrow::Cow<'de, str>, &'de RawValue)>, D::Error> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Vec<(std::borrow::Cow<'de, str>, &'de RawValue)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an object of user records")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> std::result::Result<Self::Value, A::Error> {
-            let mut v = Vec::with_capacity(map.size_hint().unwrap_or(0));
-            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                v.push((k, map.next_value::<&'de RawValue>()?));
-            }
-            Ok(v)
-        }
-    }
-    d.deserialize_map(V)
 }
 
 impl Document for UsersDoc {
@@ -365,7 +345,7 @@ impl UsersDoc {
     /// # Errors
     /// Only if serialization fails, which it cannot for this type.
     pub fn put(&mut self, user: &User) -> Result<()> {
-        let bad = |e: serde_json::Error| Error::config("users file", e.to_string());
+        let bad = |e: serde_json::Error| Error::internal("users file", e);
         let known = fields(&serde_json::to_string(user).map_err(bad)?).map_err(bad)?;
         // A record that is rewritten keeps the fields this version does not know, in place
         // (SPEC §8); the known ones take their new values.

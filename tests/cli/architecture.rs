@@ -5,7 +5,9 @@
 //!   tower*), and never prints;
 //! - `serve` never imports `cli`;
 //! - the front ends call no store *write* method (the core does the writing);
-//! - there are no import cycles between the modules.
+//! - there are no import cycles between the modules;
+//! - the core's messages name no command-line flag (`--key`): the core returns a typed error
+//!   and the command line adds the flag.
 //!
 //! Each rule has a test that plants a violation in a small in-memory source and checks that it
 //! is reported, so a checker that silently stopped seeing things would fail too.
@@ -14,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use syn::punctuated::Punctuated;
 use syn::visit::{self, Visit};
 
 /// Crates only a front end may use (a name ending in `*` is a prefix: `tower_http`, `hyper_util`).
@@ -159,6 +162,8 @@ struct Refs {
     calls: Vec<(String, String)>,
     /// Printing: `println!`-like macros and `stdout()`/`stderr()`.
     prints: Vec<String>,
+    /// String literals outside tests that name a command-line flag (`--x`).
+    flags: Vec<String>,
 }
 
 struct FileVisitor {
@@ -291,7 +296,66 @@ fn refs_of(src: &Source) -> Result<Refs, String> {
         refs: Refs::default(),
     };
     v.visit_file(&file);
+    let mut literals = FlagLiterals::default();
+    literals.visit_file(&file);
+    v.refs.flags = literals.found;
     Ok(v.refs)
+}
+
+/// True when `text` names a command-line flag: `--` and a lower-case letter, not preceded by
+/// another `-` (so `-----BEGIN` is not one).
+fn names_a_flag(text: &str) -> bool {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(2)).any(|i| {
+        b[i] == b'-'
+            && b[i + 1] == b'-'
+            && b[i + 2].is_ascii_lowercase()
+            && (i == 0 || b[i - 1] != b'-')
+    })
+}
+
+/// The string literals of a file that name a flag, outside `#[cfg(test)]` modules: in code,
+/// in the arguments of macros (`format!`, `write!`) and in `#[error("…")]` messages; not in
+/// doc comments, which may say how a front end uses a thing.
+#[derive(Default)]
+struct FlagLiterals {
+    in_test: bool,
+    found: Vec<String>,
+}
+
+impl FlagLiterals {
+    /// Macro and `#[error]` arguments as expressions, when they are that.
+    fn visit_args(&mut self, args: syn::Result<Punctuated<syn::Expr, syn::Token![,]>>) {
+        for e in args.iter().flatten() {
+            self.visit_expr(e);
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for FlagLiterals {
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        let was = self.in_test;
+        self.in_test |= is_cfg_test(&m.attrs);
+        visit::visit_item_mod(self, m);
+        self.in_test = was;
+    }
+
+    fn visit_attribute(&mut self, a: &'ast syn::Attribute) {
+        if a.path().is_ident("error") {
+            self.visit_args(a.parse_args_with(Punctuated::parse_terminated));
+        }
+    }
+
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        self.visit_args(m.parse_body_with(Punctuated::parse_terminated));
+    }
+
+    fn visit_lit_str(&mut self, l: &'ast syn::LitStr) {
+        let text = l.value();
+        if !self.in_test && names_a_flag(&text) {
+            self.found.push(text);
+        }
+    }
 }
 
 /// The module a path lands in: its longest prefix that is a module of the crate.
@@ -427,6 +491,12 @@ fn check(sources: &[Source], allow: &Allow) -> Vec<String> {
             }
             for p in &refs.prints {
                 problems.push(format!("{rel}: the core prints: {p}"));
+            }
+            for text in &refs.flags {
+                problems.push(format!(
+                    "{rel}: a core message names a command-line flag: {text:?} (return a \
+                     typed error; the command line adds the flag, cli::error::Words)"
+                ));
             }
         } else {
             if rel.starts_with("serve/") {
@@ -749,5 +819,60 @@ fn an_import_cycle_is_found() {
     assert_reported(
         &with("alg.rs", "use crate::asym::Key;"),
         "an import cycle: alg <-> asym",
+    );
+}
+
+#[test]
+fn a_flag_in_a_core_message_is_found() {
+    let found = "a core message names a command-line flag";
+    // In a format string, a plain literal and an `#[error]` message.
+    let p = small(&[(
+        "keys.rs",
+        "fn f(p: &str) -> String { format!(\"{p}: already exists; pass --force\") }",
+    )]);
+    assert_reported(
+        &p,
+        &format!("keys.rs: {found}: \"{{p}}: already exists; pass --force\""),
+    );
+    let p = small(&[("verifier.rs", "const HINT: &str = \"--aud\";")]);
+    assert_reported(&p, &format!("verifier.rs: {found}: \"--aud\""));
+    let p = small(&[(
+        "error.rs",
+        "#[derive(thiserror::Error)] enum E { #[error(\"no key; pass {0} or --key\")] K(u8) }",
+    )]);
+    assert_reported(&p, &format!("error.rs: {found}"));
+    // Inside a nested call of a macro, too.
+    let p = small(&[(
+        "users.rs",
+        "fn f() -> E { E::new(\"g\", format!(\"{}\", \"repeat --group\")) }",
+    )]);
+    assert_reported(&p, &format!("users.rs: {found}: \"repeat --group\""));
+    // Not in a doc comment, a test, a front end, nor a PEM armour line.
+    assert!(
+        small(&[
+            ("keys.rs", "/// `--key` names it.\nfn f() {}"),
+            (
+                "settings.rs",
+                "#[cfg(test)] mod tests { fn t() { assert!(\"--users\".is_empty()); } }"
+            ),
+            ("cli/error.rs", "const H: &str = \"pass --key\";"),
+            ("serve/mod.rs", "const H: &str = \"--listen\";"),
+            (
+                "asym.rs",
+                "const PEM: &str = \"-----BEGIN PUBLIC KEY-----\";"
+            ),
+        ])
+        .is_empty()
+    );
+    // And one planted in the real crate.
+    let src = crate_sources();
+    let keys = src.iter().find(|s| s.rel == "keys.rs").expect("keys.rs");
+    let planted = format!(
+        "{}\nfn planted() -> Error {{ Error::key(\"k\", \"pass --allow-weak-key\") }}\n",
+        keys.text
+    );
+    assert_reported(
+        &with("keys.rs", &planted),
+        &format!("keys.rs: {found}: \"pass --allow-weak-key\""),
     );
 }

@@ -15,6 +15,7 @@ mod core;
 mod crash;
 mod faults;
 mod forward_auth;
+mod hints;
 mod interop_asym;
 mod interop_bcrypt;
 mod interop_pyjwt;

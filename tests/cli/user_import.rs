@@ -172,6 +172,26 @@ fn json_records_that_cannot_be_users_are_skipped_with_their_reason() {
         .exits(5);
 }
 
+/// A name given twice in the object form (`{"users": {name: record}}`) is skipped as a
+/// duplicate, as in the list form: the first record is imported and the second reported,
+/// never "last one wins" (SPEC §8).
+#[test]
+fn a_name_given_twice_in_a_users_object_is_skipped_as_in_a_list() {
+    let env = Env::new();
+    let hash = hash4(&env);
+    let text = format!(
+        "{{\"users\": {{\"alice\": {{\"hashed_password\": \"{hash}\", \"groups\": [\"first\"]}},\n\"alice\": {{\"hashed_password\": \"{hash}\", \"groups\": [\"second\"]}}}}}}"
+    );
+    write(&env, "users.json", &text);
+    env.cmd().args(["user", "import", "users.json"]).stderr_only(
+        0,
+        "jwtauth: users.json:2: \"alice\" skipped: appears earlier in the file\njwtauth: imported 1, skipped 1: 1 duplicate\n",
+    );
+    let users = exported(&env)["users"].clone();
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+    assert_eq!(users[0]["groups"], json!(["first"]));
+}
+
 #[test]
 fn an_import_that_imports_nothing_is_exit_1() {
     let env = Env::new();

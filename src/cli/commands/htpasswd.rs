@@ -14,6 +14,7 @@ use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
 use crate::error::Error as CoreError;
+use crate::json;
 use crate::passwords;
 use crate::users::{self, User};
 
@@ -145,6 +146,7 @@ fn parse(text: &str, allow_legacy: bool) -> (Vec<Entry>, Vec<Skipped>) {
 fn usage_why(e: &CoreError) -> String {
     match e {
         CoreError::Invalid { why, .. } => why.clone(),
+        CoreError::Group { rule, .. } => crate::cli::error::group_rule(*rule),
         other => other.to_string(),
     }
 }
@@ -209,6 +211,13 @@ fn is_json(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
+/// The `users` object of an import, for [`json::Ordered`].
+struct Records;
+
+impl json::Object for Records {
+    const EXPECTING: &'static str = "an object of user records";
+}
+
 /// Parses `user export --json` output into users (with their times, e-mail, full name,
 /// groups and disabled state as they were) and skipped records; `now` stands in for a time
 /// a record lacks.
@@ -239,11 +248,16 @@ fn parse_json(path: &Path, text: &str, now: i64, allow_legacy: bool) -> Result<P
             .into_iter()
             .map(|r| (None, r))
             .collect(),
-        [b'{', ..] => serde_json::from_str::<BTreeMap<String, &RawValue>>(users.get())
-            .map_err(|_| not_export("\"users\" is not an object".into()))?
-            .into_iter()
-            .map(|(k, r)| (Some(k), r))
-            .collect(),
+        // In file order, a name given twice kept: it is skipped as a duplicate below, as in a
+        // list, never "last one wins" (SPEC §8).
+        [b'{', ..] => {
+            serde_json::from_str::<json::Ordered<String, &RawValue, Records>>(users.get())
+                .map_err(|_| not_export("\"users\" is not an object".into()))?
+                .entries
+                .into_iter()
+                .map(|(k, r)| (Some(k), r))
+                .collect()
+        }
         _ => return Err(not_export("\"users\" is not a list".into())),
     };
     // The line a record starts on, for the report (`user export --json` prints one line).

@@ -2,12 +2,12 @@
 
 use serde_json::json;
 
-use crate::authority::{Authority, NO_JTI};
+use crate::authority::Authority;
 use crate::cli::args::{LogoutArgs, RevocationsCommand};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
-use crate::error::{Error as CoreError, VerifyError};
+use crate::error::Error as CoreError;
 use crate::store::Lookups;
 use crate::verifier::{Rules, Scratch, Verifier};
 
@@ -53,9 +53,7 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         Input::Many(lines) => return logout_many(ctx, &verifier, lines),
     };
     let authority = authority(ctx)?;
-    let (jti, exp) = authority
-        .logout(&verifier, &mut Scratch::new(), &token)
-        .map_err(no_jti_hint)?;
+    let (jti, exp) = authority.logout(&verifier, &mut Scratch::new(), &token)?;
     if ctx.json {
         return output::json(&json!({"jti": jti, "exp": exp}));
     }
@@ -66,16 +64,6 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
 /// The authority of `logout`: the stores opened when first needed.
 fn authority(ctx: &Ctx) -> Result<Authority<'_>> {
     super::token::authority(ctx, super::token::lazy_key(ctx))
-}
-
-/// A token with no `jti` can still be ended with its subject's others: say how.
-fn no_jti_hint(e: CoreError) -> Error {
-    match e {
-        CoreError::Token(VerifyError::Invalid(why)) if why == NO_JTI => {
-            Error::token(format!("{why}; use 'jwtauth logout --all SUBJECT'"))
-        }
-        other => other.into(),
-    }
 }
 
 /// `logout -`: revokes every token on stdin, one result line each (`ok <jti>`, or with
@@ -91,9 +79,7 @@ fn logout_many(ctx: &Ctx, verifier: &Verifier, lines: Lines) -> Result<()> {
         || Ok(()),
         |_, _| Ok(usize::MAX),
         |token, out| {
-            let (jti, exp) = authority
-                .logout(verifier, &mut scratch, token)
-                .map_err(no_jti_hint)?;
+            let (jti, exp) = authority.logout(verifier, &mut scratch, token)?;
             if ctx.json {
                 out.json_fields([("jti", jti.into()), ("exp", exp.into())])
             } else {

@@ -17,7 +17,8 @@ use crate::cli::flags;
 use crate::cli::jwks_url;
 use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
-use crate::error::Error as CoreError;
+use crate::error::{Error as CoreError, Part};
+use crate::json;
 use crate::keys;
 use crate::settings::{KeyConfig, KeySource};
 use crate::store::{Lookups, RevocationStore};
@@ -98,7 +99,7 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
 pub(super) fn core(e: Error) -> CoreError {
     match e {
         Error::Core(e) => e,
-        other => CoreError::config("jwtauth", other),
+        other => CoreError::internal("jwtauth", other),
     }
 }
 
@@ -331,6 +332,13 @@ fn read_payload(path: &Path) -> Result<Map<String, Value>> {
 /// by `verify` (RFC 7519 §4), so `mint` refuses the payload instead.
 struct Claims(Value);
 
+impl json::Object for Claims {
+    const EXPECTING: &'static str = "a JSON value";
+    fn repeated(key: &str) -> String {
+        format!("claim {key:?} is given twice")
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Claims {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct Visit;
@@ -341,25 +349,28 @@ impl<'de> serde::Deserialize<'de> for Claims {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut map: A,
+                map: A,
             ) -> std::result::Result<Claims, A::Error> {
                 let mut m = Map::new();
-                while let Some(k) = map.next_key::<String>()? {
+                let mut number = false;
+                // A claim given twice is refused as the stores' files refuse a key given
+                // twice: by the crate's one strict-JSON reader.
+                json::members::<A, String, Claims>(map, |k, map| {
                     // serde_json's arbitrary_precision hands a number over as a map with
                     // this one key: a number, not claims.
                     if m.is_empty() && k == "$serde_json::private::Number" {
                         map.next_value::<serde::de::IgnoredAny>()?;
-                        return Ok(Claims(Value::from(0)));
+                        number = true;
+                    } else {
+                        m.insert(k, map.next_value()?);
                     }
-                    if m.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format!(
-                            "claim {k:?} is given twice"
-                        )));
-                    }
-                    let v: Value = map.next_value()?;
-                    m.insert(k, v);
-                }
-                Ok(Claims(Value::Object(m)))
+                    Ok(())
+                })?;
+                Ok(Claims(if number {
+                    Value::from(0)
+                } else {
+                    Value::Object(m)
+                }))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
@@ -591,10 +602,7 @@ impl Lines {
 }
 
 fn too_long(len: usize) -> Error {
-    Error::token(format!(
-        "token is {len} bytes, over the {} KiB limit",
-        MAX_TOKEN_BYTES / 1024
-    ))
+    CoreError::from(tokens::too_long(Some(len))).into()
 }
 
 /// `verify [TOKEN|-]`.
@@ -675,7 +683,7 @@ fn verify_one(
     let mut claims = Value::Null;
     let checked = v.verify(token, ctx.now, scratch, revocations, Some(&mut claims))?;
     if ctx.json {
-        let header = Value::Object(decode_part(tokens::split(token)?.header, "header")?);
+        let header = Value::Object(decode_part(tokens::split(token)?.header, Part::Header)?);
         output::json(&json!({"valid": true, "header": header, "claims": claims}))
     } else {
         output::text(output::printable(
@@ -694,12 +702,12 @@ fn verify_failed(ctx: &Ctx, e: Error) -> Result<()> {
     Err(e)
 }
 
-fn decode_part(part: &[u8], what: &str) -> Result<Map<String, Value>> {
+fn decode_part(part: &[u8], what: Part) -> Result<Map<String, Value>> {
     Ok(tokens::decode_part(part, what)?)
 }
 
 fn payload(token: &[u8]) -> Result<Map<String, Value>> {
-    decode_part(tokens::split(token)?.payload, "payload")
+    decode_part(tokens::split(token)?.payload, Part::Payload)
 }
 
 /// `decode [TOKEN|-]`: header and claims, no signature check.
@@ -971,10 +979,7 @@ where
         // An empty line is answered too, so that output line N answers input line N.
         let result = if oversized {
             tokens += 1;
-            Err(Error::token(format!(
-                "token is over the {} KiB limit",
-                MAX_TOKEN_BYTES / 1024
-            )))
+            Err(CoreError::from(tokens::too_long(None)).into())
         } else if buf.trim_ascii().is_empty() {
             empty += 1;
             Ok(out.empty_line()?)
@@ -1002,22 +1007,16 @@ where
     }
     out.out.flush().map_err(Error::Output)?;
     if tokens == 0 {
-        return Err(Error::token("no tokens on stdin"));
+        return Err(Error::NoTokens);
     }
     // The per-line results already say what failed; the summary goes to stderr.
-    let empty_lines = match empty {
-        1 => "was 1 empty line".to_string(),
-        n => format!("were {n} empty lines"),
-    };
     match (failed, empty) {
         (0, 0) => Ok(()),
-        (_, 0) => Err(Error::token(format!("{failed} of {tokens} tokens failed"))),
-        (0, _) => Err(Error::token(format!(
-            "every token passed, but there {empty_lines}"
-        ))),
-        _ => Err(Error::token(format!(
-            "{failed} of {tokens} tokens failed, and there {empty_lines}"
-        ))),
+        _ => Err(Error::Batch {
+            failed,
+            tokens,
+            empty,
+        }),
     }
 }
 
@@ -1041,7 +1040,7 @@ fn prefetch(store: &dyn RevocationStore, first: &[u8], rest: &[u8]) -> Result<us
         let mut buf = Vec::new();
         tokens::split(&token)
             .ok()
-            .and_then(|p| tokens::b64_decode_into(p.payload, "payload", &mut buf).ok())
+            .and_then(|p| tokens::b64_decode_into(p.payload, Part::Payload, &mut buf).ok())
             .and_then(|()| serde_json::from_slice::<Ids>(&buf).ok())
             .map_or((None, None), |i| (i.jti, i.sub))
     };
