@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 
 use crate::error::{Error, VerifyError};
 
-/// An API error body (RFC 6749 §5.2 shape).
+/// An API error body: RFC 6749 §5.2's `error` and `error_description`, and FastAPI's
+/// `detail` (the same description) for clients written against the classic service (SPEC §15).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = ApiError)]
 pub struct ErrorBody {
@@ -21,6 +22,8 @@ pub struct ErrorBody {
     error: &'static str,
     /// A human-readable description.
     error_description: &'static str,
+    /// The description again, where FastAPI's clients read it (`{"detail": …}`).
+    detail: &'static str,
 }
 
 /// Why a JSON request failed; each kind is one status with its headers.
@@ -92,13 +95,15 @@ pub(super) fn log_unavailable(e: &Error) {
     tracing::error!(target: "jwtauth::serve", error = %e.to_string().escape_debug());
 }
 
-/// The JSON error body with `status`.
+/// The JSON error body with `status`: the one place every JSON error (the handlers' and the
+/// framework's, `ops::json_error`) is made.
 pub(super) fn body(status: StatusCode, error: &'static str, description: &'static str) -> Response {
     (
         status,
         axum::Json(ErrorBody {
             error,
             error_description: description,
+            detail: description,
         }),
     )
         .into_response()

@@ -263,7 +263,8 @@ pub(crate) fn header_of<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
         .expect("ASCII header")
 }
 
-/// Asserts an API error: status, `{"error","error_description"}` with exactly that `error`.
+/// Asserts an API error: status, `{"error","error_description","detail"}` with exactly that
+/// `error`, and `detail` (FastAPI's shape, SPEC §15) the description again.
 pub(crate) fn assert_error(res: Response, status: StatusCode, error: &str) -> (HeaderMap, Value) {
     assert_eq!(res.status(), status, "{res:?}");
     let headers = res.headers().clone();
@@ -274,12 +275,17 @@ pub(crate) fn assert_error(res: Response, status: StatusCode, error: &str) -> (H
     let body = body_json(res);
     assert_eq!(body["error"], error, "{body}");
     assert!(body["error_description"].is_string(), "{body}");
-    assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
+    assert_eq!(body["detail"], body["error_description"], "{body}");
+    assert_eq!(body.as_object().unwrap().len(), 3, "{body}");
     (headers, body)
 }
 
 fn invalid_grant() -> Value {
-    json!({"error": "invalid_grant", "error_description": "incorrect username or password"})
+    json!({
+        "error": "invalid_grant",
+        "error_description": "incorrect username or password",
+        "detail": "incorrect username or password",
+    })
 }
 
 /// 401 with `WWW-Authenticate: Bearer error="invalid_token"…` (RFC 6750 §3).
@@ -1003,6 +1009,48 @@ fn openapi_describes_every_route() {
             .map(str::to_ascii_lowercase)
             .as_deref(),
         Some("bearer")
+    );
+}
+
+#[test]
+fn every_json_error_has_fastapis_detail_too() {
+    let env = env();
+    let s = Server::start(&env);
+    // The handlers' errors, the fallback's 404 and the framework's 405 and 413 alike
+    // (SPEC §15): `detail` is the description, as FastAPI's clients read it.
+    let big = format!("username=alice&password={}", "x".repeat(17 * 1024));
+    for (res, status, error) in [
+        (send(s.get("/protected")), 401, "invalid_request"),
+        (
+            send(s.get("/protected").bearer_auth("junk")),
+            401,
+            "invalid_token",
+        ),
+        (s.login_form("alice", "wrong"), 400, "invalid_grant"),
+        (send(s.post("/revoke")), 400, "invalid_request"),
+        (send(s.get("/no-such-route")), 404, "not_found"),
+        (send(s.get("/token")), 405, "invalid_request"),
+        (
+            send(
+                s.post("/token")
+                    .raw("application/x-www-form-urlencoded", big),
+            ),
+            413,
+            "invalid_request",
+        ),
+    ] {
+        let (_, body) = assert_error(res, StatusCode::from_u16(status).unwrap(), error);
+        assert!(!body["detail"].as_str().unwrap().is_empty(), "{body}");
+    }
+    // The OpenAPI document says so.
+    let doc = body_json(send(s.get("/openapi.json")));
+    let schema = &doc["components"]["schemas"]["ApiError"];
+    assert_eq!(schema["properties"]["detail"]["type"], "string", "{schema}");
+    assert!(
+        schema["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("detail"))),
+        "{schema}"
     );
 }
 
