@@ -39,6 +39,10 @@ pub(super) enum ApiError {
         error: &'static str,
         description: &'static str,
     },
+    /// Failed HTTP Basic credentials on `POST /token` (unknown user, wrong password, disabled
+    /// user): 401 `invalid_grant` with `WWW-Authenticate: Basic realm="jwtauth"` (RFC 7617, as
+    /// the classic service answers; SPEC §15). Form and JSON credentials get the 400.
+    BasicRefused,
     /// The token's user is not in the group asked for: 403 `insufficient_scope`.
     InsufficientScope,
     /// Too many failed logins: 429 `slow_down`, `Retry-After` the wait in seconds (at least 1).
@@ -138,6 +142,18 @@ impl IntoResponse for ApiError {
                 }
                 res
             }
+            ApiError::BasicRefused => {
+                let mut res = body(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_grant",
+                    "incorrect username or password",
+                );
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"jwtauth\""),
+                );
+                res
+            }
             ApiError::BadRequest { error, description } => {
                 body(StatusCode::BAD_REQUEST, error, description)
             }
@@ -223,6 +239,12 @@ mod tests {
         let res = ApiError::Busy.into_response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(header(&res, header::RETRY_AFTER), "1");
+        let res = ApiError::BasicRefused.into_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&res, header::WWW_AUTHENTICATE),
+            "Basic realm=\"jwtauth\""
+        );
         let res = ApiError::InsufficientScope.into_response();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
         assert_eq!(

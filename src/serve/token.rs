@@ -66,8 +66,21 @@ impl From<LoginFailure> for ApiError {
     }
 }
 
-/// Credentials from a form, JSON or HTTP Basic.
-fn credentials(headers: &HeaderMap, body: &[u8]) -> Result<(String, Zeroizing<String>), ApiError> {
+/// Where a request's credentials came from: a failed HTTP Basic login is a 401, a form or
+/// JSON one a 400 (SPEC §15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Body,
+    Basic,
+}
+
+/// Credentials from a form, JSON or HTTP Basic. Malformed Basic credentials (not base64, not
+/// UTF-8, no `:`) are a malformed request, 400 `invalid_request` as SPEC §9 has it: only
+/// well-formed credentials that fail are the 401 (RFC 7617 challenges credentials, not syntax).
+fn credentials(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, Zeroizing<String>, Via), ApiError> {
     let bad = ApiError::invalid_request;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -102,7 +115,7 @@ fn credentials(headers: &HeaderMap, body: &[u8]) -> Result<(String, Zeroizing<St
         ..
     }) = form
     {
-        return Ok((u, Zeroizing::new(p)));
+        return Ok((u, Zeroizing::new(p), Via::Body));
     }
     // HTTP Basic, as the classic service takes it.
     let basic = headers
@@ -123,14 +136,15 @@ fn credentials(headers: &HeaderMap, body: &[u8]) -> Result<(String, Zeroizing<St
     let (u, p) = text
         .split_once(':')
         .ok_or_else(|| bad("the Basic credentials have no ':'"))?;
-    Ok((u.to_string(), Zeroizing::new(p.to_string())))
+    Ok((u.to_string(), Zeroizing::new(p.to_string()), Via::Basic))
 }
 
 #[utoipa::path(post, path = "/token", tag = "api",
     request_body(content = TokenRequest, description = "OAuth 2.0 password grant as a form (`application/x-www-form-urlencoded`) or JSON; HTTP Basic credentials are accepted too", content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
-        (status = 400, description = "invalid_grant, invalid_request or unsupported_grant_type", body = ErrorBody),
+        (status = 400, description = "invalid_grant (form or JSON credentials), invalid_request or unsupported_grant_type", body = ErrorBody),
+        (status = 401, description = "invalid_grant for HTTP Basic credentials, with `WWW-Authenticate: Basic realm=\"jwtauth\"`", body = ErrorBody),
         (status = 429, description = "Too many failed logins", body = ErrorBody),
         (status = 503, description = "Busy or unavailable", body = ErrorBody),
     ))]
@@ -140,9 +154,13 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let (name, password) = credentials(&headers, &body)?;
+    let (name, password, via) = credentials(&headers, &body)?;
     let device = throttle::device_value(app.opts().cookie_secure, &headers, &body);
-    let signed = sign_in(&app, &name, password, client, device).await?;
+    let signed = match sign_in(&app, &name, password, client, device).await {
+        Ok(signed) => signed,
+        Err(LoginFailure::Refused) if via == Via::Basic => return Err(ApiError::BasicRefused),
+        Err(f) => return Err(f.into()),
+    };
     Ok(Json(TokenResponse {
         access_token: signed.token,
         token_type: "bearer",

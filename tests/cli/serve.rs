@@ -422,13 +422,25 @@ fn the_classic_client_flow_with_http_basic() {
     // Logging out twice: the token is already revoked.
     assert_invalid_token(send(s.delete("/logout").bearer_auth(&token)));
 
-    // Basic with a wrong password is the one refusal.
-    let res = send(
-        s.post("/token")
-            .header(header::AUTHORIZATION, basic("alice", "nope")),
-    );
+    // Failed Basic credentials are 401 with the Basic challenge (RFC 7617, SPEC §15), one
+    // answer for a wrong password, an unknown user and a disabled user.
+    env.cmd().args(["user", "disable", "bob"]).exits(0);
+    for (user, pw) in [("alice", "nope"), ("nobody", "nope"), ("bob", BOB_PW)] {
+        let res = send(
+            s.post("/token")
+                .header(header::AUTHORIZATION, basic(user, pw)),
+        );
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{user}");
+        assert_eq!(
+            header_of(res.headers(), "www-authenticate"),
+            "Basic realm=\"jwtauth\""
+        );
+        assert_eq!(body_json(res), invalid_grant(), "{user}");
+    }
+    // Form credentials keep the 400, without a challenge.
+    let res = s.login_form("alice", "nope");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(body_json(res), invalid_grant());
+    assert!(res.headers().get("www-authenticate").is_none());
     let b64 = auth.trim_start_matches("Basic ").to_string();
     s.assert_logs_free_of(&[ALICE_PW, &token, &auth, &b64]);
 }
