@@ -43,8 +43,10 @@ pub(super) enum ApiError {
     /// user): 401 `invalid_grant` with `WWW-Authenticate: Basic realm="jwtauth"` (RFC 7617, as
     /// the classic service answers; SPEC §15). Form and JSON credentials get the 400.
     BasicRefused,
-    /// The token's user is not in the group asked for: 403 `insufficient_scope`.
-    InsufficientScope,
+    /// A valid token that may not do this (its user is not in the group asked for, or is not
+    /// an introspection caller): 403 `insufficient_scope` with this description (RFC 6750
+    /// §3.1).
+    InsufficientScope(&'static str),
     /// Too many failed logins: 429 `slow_down`, `Retry-After` the wait in seconds (at least 1).
     Throttled(Duration),
     /// The hashing queue is full: 503, `Retry-After: 1`.
@@ -157,12 +159,8 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest { error, description } => {
                 body(StatusCode::BAD_REQUEST, error, description)
             }
-            ApiError::InsufficientScope => {
-                let mut res = body(
-                    StatusCode::FORBIDDEN,
-                    "insufficient_scope",
-                    "the user is not in the required group",
-                );
+            ApiError::InsufficientScope(why) => {
+                let mut res = body(StatusCode::FORBIDDEN, "insufficient_scope", why);
                 res.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
@@ -245,7 +243,7 @@ mod tests {
             header(&res, header::WWW_AUTHENTICATE),
             "Basic realm=\"jwtauth\""
         );
-        let res = ApiError::InsufficientScope.into_response();
+        let res = ApiError::InsufficientScope("x").into_response();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
         assert_eq!(
             ApiError::NotFound("x").into_response().status(),

@@ -57,7 +57,9 @@ fn forward_check(app: &App, uri: &Uri, token: Option<String>) -> Result<Response
     if let Some(g) = q.group.as_deref()
         && !groups.contains(&g)
     {
-        return Err(ApiError::InsufficientScope);
+        return Err(ApiError::InsufficientScope(
+            "the user is not in the required group",
+        ));
     }
     // A group name with a comma cannot be told apart in the list: it is left out.
     let groups = groups

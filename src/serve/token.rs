@@ -217,7 +217,8 @@ pub(super) async fn revoke(
     responses(
         (status = 200, description = "RFC 7662 answer: `{\"active\": false}` or the token's claims with `active: true`", body = Object),
         (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "The caller may not introspect", body = ErrorBody),
+        (status = 401, description = "No caller token, or one that does not pass", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: the caller's subject is not in `introspection_subjects`", body = ErrorBody),
         (status = 503, description = "Unavailable", body = ErrorBody),
     ))]
 pub(super) async fn introspect(
@@ -231,7 +232,10 @@ pub(super) async fn introspect(
         .as_ref()
         .is_some_and(|s| app.opts().introspection_subjects.contains(s))
     {
-        return Err(ApiError::InvalidToken("this token may not introspect"));
+        // A valid caller that is not listed: RFC 6750 §3.1's 403, not a 401 (SPEC §15).
+        return Err(ApiError::InsufficientScope(
+            "this token's subject may not introspect",
+        ));
     }
     let token = token_form(&body)?;
     let (checked, claims) = off_worker(&app, move |app| {

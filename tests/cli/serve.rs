@@ -824,10 +824,17 @@ fn introspect_refuses_callers_not_configured() {
     let res = send(s.post("/introspect").form_body(&form));
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(header_of(res.headers(), "www-authenticate"), "Bearer");
-    // A valid token whose subject is not in introspection_subjects (none by default).
-    assert_invalid_token(send(
-        s.post("/introspect").bearer_auth(&token).form_body(&form),
-    ));
+    // A valid token whose subject is not in introspection_subjects (none by default): 403
+    // insufficient_scope (RFC 6750 §3.1, SPEC §15), not 401.
+    let (h, _) = assert_error(
+        send(s.post("/introspect").bearer_auth(&token).form_body(&form)),
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+    );
+    assert_eq!(
+        header_of(&h, "www-authenticate"),
+        "Bearer error=\"insufficient_scope\""
+    );
     // A bad caller token.
     assert_invalid_token(send(
         s.post("/introspect")
@@ -902,11 +909,15 @@ fn introspect_answers_configured_callers() {
     );
     // Other subjects still may not.
     let alice = s.token("alice", ALICE_PW);
-    assert_invalid_token(send(
-        s.post("/introspect")
-            .bearer_auth(&alice)
-            .form_body(&[("token", &alice)]),
-    ));
+    assert_error(
+        send(
+            s.post("/introspect")
+                .bearer_auth(&alice)
+                .form_body(&[("token", &alice)]),
+        ),
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+    );
 }
 
 // ----- discovery, health, metrics -------------------------------------------------------------
