@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
 use super::calls::{self, Checking};
-use super::error::{ApiError, ErrorBody, log_unavailable};
+use super::error::{ApiError, log_unavailable};
 use super::extract::{ClientAddr, OwnOrigin, SessionCookie, query};
 use super::login::{LoginFailure, sign_in};
 use super::{App, throttle};
@@ -320,13 +320,8 @@ pub(super) async fn login_submit(
     }
 }
 
-#[utoipa::path(post, path = "/logout", tag = "forward", params(RdQuery),
-    request_body(content = LogoutForm, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 303, description = "The session's token is revoked and the cookie cleared; to `rd` (if allowed) or `/login`"),
-        (status = 403, description = "A cross-site form post", body = String, content_type = "text/html"),
-        (status = 503, description = "Unavailable: nothing was revoked", body = ErrorBody),
-    ))]
+/// The browser's `POST /logout` (`router::logout_post` documents the route): the session
+/// cookie's token revoked, the cookie cleared, 303.
 pub(super) async fn logout_browser(
     State(app): State<Arc<App>>,
     origin: OwnOrigin,

@@ -4,6 +4,9 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::Uri;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +20,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 
+use super::extract::{Bearer, OwnOrigin, SessionCookie};
 use super::{
     App, MAX_BODY, REQUEST_TIMEOUT, browser, discovery, error, gate, ops, resource, token,
 };
@@ -60,7 +64,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/userinfo", get(resource::userinfo))
         .route(
             "/logout",
-            axum::routing::delete(resource::logout).post(browser::logout_browser),
+            axum::routing::delete(resource::logout).post(logout_post),
         )
         .route("/auth", get(gate::auth))
         .route("/auth/forward", get(gate::auth_forward))
@@ -97,6 +101,33 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// `POST /logout`: with a bearer token and no session cookie, an API client's logout, the
+/// token ended with `DELETE /logout`'s JSON answer (SPEC §15); else the browser's form logout
+/// (303). Decided here, where both areas are known.
+#[utoipa::path(post, path = "/logout", tag = "forward", params(browser::RdQuery),
+    security((), ("session" = []), ("bearer" = [])),
+    request_body(content = browser::LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A bearer token and no session cookie (an API client): the token is revoked, as with `DELETE /logout`", body = resource::Message),
+        (status = 303, description = "The session's token is revoked and the cookie cleared; to `rd` (if allowed) or `/login`"),
+        (status = 401, description = "A bearer token and no session cookie: the token is invalid, expired or revoked", body = error::ErrorBody),
+        (status = 403, description = "A cross-site form post", body = String, content_type = "text/html"),
+        (status = 503, description = "Unavailable: nothing was revoked", body = error::ErrorBody),
+    ))]
+async fn logout_post(
+    state: State<Arc<App>>,
+    bearer: Option<Bearer>,
+    cookie: Option<SessionCookie>,
+    origin: OwnOrigin,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    match (bearer, cookie) {
+        (Some(bearer), None) => resource::logout(state, bearer).await.into_response(),
+        (_, cookie) => browser::logout_browser(state, origin, cookie, uri, body).await,
+    }
+}
+
 /// The OpenAPI 3.1 document of this service.
 #[derive(OpenApi)]
 #[openapi(
@@ -104,7 +135,7 @@ pub fn router(app: Arc<App>) -> Router {
     paths(token::token, resource::protected, resource::userinfo, resource::logout, token::revoke,
         token::introspect, discovery::jwks, discovery::metadata, ops::healthz, ops::metrics, openapi,
         gate::auth, gate::auth_forward, browser::login_page, browser::login_submit,
-        browser::logout_browser),
+        logout_post),
     components(schemas(error::ErrorBody, token::TokenRequest, token::TokenResponse, resource::Protected,
         resource::UserInfo, resource::Message, token::TokenForm, browser::LoginForm,
         browser::LogoutForm)),

@@ -455,6 +455,16 @@ async fn after_logout_the_token_is_refused() {
     // Another token of the same user is not touched.
     let other = fx.token("alice").await;
     assert_eq!(fx.protected(&other).await, StatusCode::OK);
+    // POST /logout with the bearer and no cookie ends it too (SPEC §15), and again is a 401.
+    assert_eq!(
+        fx.call(Method::POST, "/logout", &other).await,
+        StatusCode::OK
+    );
+    assert_eq!(fx.protected(&other).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        fx.call(Method::POST, "/logout", &other).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

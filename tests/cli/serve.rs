@@ -764,6 +764,61 @@ fn delete_logout_revokes_the_bearer_token_only() {
 }
 
 #[test]
+fn post_logout_with_a_bearer_and_no_cookie_ends_the_token_with_json() {
+    let env = env();
+    let s = Server::start(&env);
+    let token = s.token("alice", ALICE_PW);
+    let other = s.token("alice", ALICE_PW);
+    // An API client that logs out with POST (SPEC §15): 200 JSON as DELETE /logout, and the
+    // token is refused from then on, by the server and the command line. No CSRF check:
+    // bearer endpoints follow CORS only.
+    let res = send(
+        s.post("/logout")
+            .bearer_auth(&token)
+            .header(header::ORIGIN, "https://elsewhere.example"),
+    );
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(header_of(res.headers(), "content-type").starts_with("application/json"));
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(
+        body_json(res),
+        json!({"message": "Successfully logged out"})
+    );
+    assert_invalid_token(s.protected(&token));
+    env.cmd().args(["verify", &token]).exits(4);
+    assert_eq!(s.protected(&other).status(), StatusCode::OK);
+    let jti = claims(&env, &token)["jti"].as_str().unwrap().to_string();
+    assert_eq!(revoked_jtis(&env), [jti]);
+    // Again, garbage, expired: 401 invalid_token, as DELETE /logout.
+    let expired = env.mint(&[
+        "--sub",
+        "alice",
+        "--iat",
+        "1000000000",
+        "--exp",
+        "1000000600",
+    ]);
+    for t in [token.as_str(), "garbage", &expired] {
+        assert_invalid_token(send(s.post("/logout").bearer_auth(t)));
+    }
+    // With a session cookie it stays the browser's logout: the cookie's token ends, 303.
+    let no_redirects = Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    let res = send(
+        no_redirects
+            .post(s.url("/logout"))
+            .bearer_auth(&other)
+            .header(header::COOKIE, format!("jwtauth_session={other}")),
+    );
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(header_of(res.headers(), "set-cookie").contains("Max-Age=0"));
+    assert_invalid_token(s.protected(&other));
+}
+
+#[test]
 fn revoke_follows_rfc_7009() {
     let env = env();
     let s = Server::start(&env);
