@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
 use serde_json::{Value, json};
 
 use super::App;
@@ -27,25 +26,22 @@ pub(super) async fn jwks(State(app): State<Arc<App>>) -> Result<Json<Value>, Api
     }
 }
 
-/// The server's own base URL: the configured issuer, else from the request's Host.
-fn base_url(app: &App, headers: &HeaderMap) -> String {
-    if let Some(iss) = &app.opts().issuer {
-        return iss.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "api",
-    responses((status = 200, description = "RFC 8414 metadata", body = Object)))]
-pub(super) async fn metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Value> {
-    let base = base_url(&app, &headers);
+    responses(
+        (status = 200, description = "RFC 8414 metadata, its URLs built from the configured `issuer`", body = Object),
+        (status = 404, description = "No `issuer` is configured: there is no metadata to publish", body = ErrorBody),
+    ))]
+pub(super) async fn metadata(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
+    // Only from the configured issuer, never from the request's `Host` (SPEC §15): a client
+    // would otherwise be told endpoints on whatever host it (or an attacker) named.
+    let Some(issuer) = app.opts().issuer.clone() else {
+        return Err(ApiError::NotFound(
+            "no issuer is configured; set 'issuer' to publish the metadata",
+        ));
+    };
+    let base = issuer.trim_end_matches('/');
     let mut m = json!({
-        "issuer": base,
+        "issuer": issuer,
         "token_endpoint": format!("{base}/token"),
         "revocation_endpoint": format!("{base}/revoke"),
         "introspection_endpoint": format!("{base}/introspect"),
@@ -56,5 +52,5 @@ pub(super) async fn metadata(State(app): State<Arc<App>>, headers: HeaderMap) ->
     if app.keys().key.public.is_some() {
         m["jwks_uri"] = format!("{base}/.well-known/jwks.json").into();
     }
-    Json(m)
+    Ok(Json(m))
 }

@@ -986,22 +986,42 @@ fn jwks_is_404_for_an_hmac_key() {
         StatusCode::NOT_FOUND,
         "not_found",
     );
-    let res = send(s.get("/.well-known/oauth-authorization-server"));
-    assert_eq!(res.status(), StatusCode::OK);
-    let m = body_json(res);
-    let base = format!("http://{}", s.addr);
-    assert_eq!(
-        m,
-        json!({
-            "issuer": base,
-            "token_endpoint": format!("{base}/token"),
-            "revocation_endpoint": format!("{base}/revoke"),
-            "introspection_endpoint": format!("{base}/introspect"),
-            "grant_types_supported": ["password"],
-            "response_types_supported": [],
-            "token_endpoint_auth_methods_supported": ["none"],
-        })
-    );
+}
+
+#[test]
+fn metadata_only_with_an_issuer_and_never_from_the_host_header() {
+    let env = env();
+    // No issuer configured: 404 JSON, whatever Host the request names (SPEC §15).
+    let s = Server::start(&env);
+    for host in [None, Some("evil.example")] {
+        let mut req = s.get("/.well-known/oauth-authorization-server");
+        if let Some(h) = host {
+            req = req.header(header::HOST, h);
+        }
+        assert_error(send(req), StatusCode::NOT_FOUND, "not_found");
+    }
+    drop(s);
+    // With one, every URL is built from it; a lying Host changes nothing.
+    write_config(&env, "issuer = \"https://auth.example.com/\"\n");
+    let s = Server::start(&env);
+    let want = json!({
+        "issuer": "https://auth.example.com/",
+        "token_endpoint": "https://auth.example.com/token",
+        "revocation_endpoint": "https://auth.example.com/revoke",
+        "introspection_endpoint": "https://auth.example.com/introspect",
+        "grant_types_supported": ["password"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["none"],
+    });
+    for host in [None, Some("evil.example")] {
+        let mut req = s.get("/.well-known/oauth-authorization-server");
+        if let Some(h) = host {
+            req = req.header(header::HOST, h);
+        }
+        let res = send(req);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(body_json(res), want);
+    }
 }
 
 #[test]
@@ -1009,6 +1029,7 @@ fn jwks_and_metadata_for_an_es256_key() {
     let env = Env::new();
     env.cmd().args(["init", "--alg", "ES256"]).exits(0);
     env.add_user("alice", ALICE_PW);
+    write_config(&env, "issuer = \"https://auth.example.com\"\n");
     let s = Server::start(&env);
     let res = send(s.get("/.well-known/jwks.json"));
     assert_eq!(res.status(), StatusCode::OK);
@@ -1020,7 +1041,7 @@ fn jwks_and_metadata_for_an_es256_key() {
     assert!(served["keys"][0].get("d").is_none(), "no private part");
 
     let m = body_json(send(s.get("/.well-known/oauth-authorization-server")));
-    let base = format!("http://{}", s.addr);
+    let base = "https://auth.example.com";
     assert_eq!(m["issuer"], base);
     assert_eq!(m["token_endpoint"], format!("{base}/token"));
     assert_eq!(m["jwks_uri"], format!("{base}/.well-known/jwks.json"));
