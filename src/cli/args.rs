@@ -558,7 +558,7 @@ pub struct ClaimArgs {
     /// billing` [login: default config audience; mint: none]
     #[arg(long, value_name = "S")]
     pub aud: Vec<String>,
-    /// Issuer claim (iss) [login: default config issuer; mint: none]
+    /// Issuer claim (iss) [default: config issuer]
     #[arg(long, value_name = "S")]
     pub iss: Option<String>,
     /// Extra claim; V is parsed as JSON if it parses, else taken as a string (repeatable)
@@ -625,7 +625,7 @@ pub struct VerifyArgs {
     #[arg(long, conflicts_with = "aud")]
     pub any_aud: bool,
     /// Require this issuer, repeatable: the token's iss must be one of them, e.g. `--iss
-    /// https://idp.example --iss https://idp2.example`
+    /// https://idp.example --iss https://idp2.example` [default: config issuer, if any]
     #[arg(long, value_name = "S")]
     pub iss: Vec<String>,
     /// Allowed clock skew for exp, nbf and iat: 20s, 15m, 2h, 7d or seconds

@@ -64,9 +64,12 @@ where
 /// Which verifier of the current key set checks a token.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Checking {
-    /// The configured audience (access checks).
+    /// The configured audience and issuer (access checks).
     Access,
-    /// Any audience (revoking and introspecting: revoking is not granting).
+    /// Any audience, the configured issuer (`/introspect`'s caller).
+    Caller,
+    /// Any audience and issuer (revoking and the token introspected: revoking is not
+    /// granting).
     AnyAudience,
 }
 
@@ -87,6 +90,7 @@ pub(super) fn check(
     let keys = app.keys();
     let checker = match with {
         Checking::Access => &keys.access,
+        Checking::Caller => &keys.caller,
         Checking::AnyAudience => &keys.any,
     };
     app.revocations.refresh()?;

@@ -161,12 +161,12 @@ pub(crate) struct Checker {
     id: u64,
 }
 
-/// Scratch kept per thread: the two checkers of the current key set, and a few of earlier
+/// Scratch kept per thread: the three checkers of the current key set, and a few of earlier
 /// sets that requests in flight may still use.
-const MAX_SCRATCH: usize = 6;
+const MAX_SCRATCH: usize = 9;
 
 thread_local! {
-    /// The scratch of each checker this thread has verified with (a serve process has two).
+    /// The scratch of each checker this thread has verified with (a serve process has three).
     static SCRATCH: RefCell<Vec<(u64, Scratch)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -206,9 +206,13 @@ impl Checker {
 /// The signing key as loaded now, with the verifiers built from it (and its retired keys).
 pub(crate) struct KeySet {
     pub key: Arc<Key>,
-    /// Access checks (`/protected`, `/userinfo`): the configured audience.
+    /// Access checks (`/protected`, `/userinfo`, forward-auth): the configured audience and
+    /// issuer.
     pub access: Checker,
-    /// Revoking and introspecting: any audience (revoking is not granting).
+    /// `/introspect`'s caller: any audience, the configured issuer.
+    pub caller: Checker,
+    /// Revoking, and the token introspected: any audience, any issuer (revoking is not
+    /// granting).
     pub any: Checker,
     /// The device cookies' key, derived from this key: a key change forgets every device.
     pub device: throttle::DeviceKey,
@@ -253,11 +257,24 @@ impl Shared {
                 "the token lifetime could not be recorded in the key ring; when rotating this key, pass 'init --rotate --keep' at least that long",
             );
         }
+        // With `issuer` configured, every access check requires it (SPEC §15); revoking
+        // accepts any `iss`, as it accepts any `aud`.
+        let iss: Vec<String> = opts.issuer.iter().cloned().collect();
         let access = Verifier::new(
             &key,
             Rules {
                 aud: opts.audience.iter().cloned().collect(),
+                iss: iss.clone(),
                 exp_required: true,
+                ..Rules::default()
+            },
+        )?;
+        let caller = Verifier::new(
+            &key,
+            Rules {
+                iss,
+                exp_required: true,
+                any_aud: true,
                 ..Rules::default()
             },
         )?;
@@ -276,6 +293,7 @@ impl Shared {
         Ok(KeySet {
             key: Arc::new(key),
             access: Checker::new(access),
+            caller: Checker::new(caller),
             any: Checker::new(any),
             device,
         })

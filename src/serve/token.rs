@@ -226,7 +226,7 @@ pub(super) async fn introspect(
     Bearer(caller): Bearer,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = calls::verify(&app, Checking::AnyAudience, caller).await?;
+    let caller = calls::verify(&app, Checking::Caller, caller).await?;
     if !caller
         .sub
         .as_ref()

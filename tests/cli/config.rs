@@ -401,11 +401,15 @@ fn login_takes_ttl_issuer_and_audience_from_the_config() {
     assert_eq!(lifetime(&env, token), 20);
     let p = &env.decoded(token)["payload"];
     assert_eq!((&p["iss"], &p["aud"]), (&json!("cli"), &json!("web")));
-    // mint takes the ttl too, but makes test tokens with only the claims it is given.
+    // mint takes the ttl too, and the issuer (every check requires it, SPEC §15) unless
+    // --iss is given; no audience unless --aud is.
     let token = env.mint(&["--sub", "bot"]);
     assert_eq!(lifetime(&env, &token), 3600);
     let p = &env.decoded(&token)["payload"];
-    assert!(p.get("iss").is_none() && p.get("aud").is_none(), "{p}");
+    assert_eq!(p["iss"], "https://auth.example.com");
+    assert!(p.get("aud").is_none(), "{p}");
+    let token = env.mint(&["--sub", "bot", "--iss", "ci"]);
+    assert_eq!(env.decoded(&token)["payload"]["iss"], "ci");
 }
 
 #[test]

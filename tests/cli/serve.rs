@@ -1426,6 +1426,83 @@ fn ttl_issuer_and_audience_come_from_the_config_file() {
     assert_eq!(m["token_endpoint"], "https://auth.example.com/token");
 }
 
+#[test]
+fn with_an_issuer_every_access_check_requires_it_and_revoking_takes_any() {
+    let env = env();
+    // Tokens without `iss` and with another one, minted before the issuer is configured.
+    let none = || env.mint(&["--sub", "alice"]);
+    let other = || env.mint(&["--sub", "alice", "--iss", "https://other.example"]);
+    let (none1, none2, none3) = (none(), none(), none());
+    let (other1, other2, other3) = (other(), other(), other());
+    let stranger_caller = env.mint(&["--sub", "introspector", "--iss", "https://other.example"]);
+    write_config(
+        &env,
+        "issuer = \"https://auth.example.com\"\n[serve]\nintrospection_subjects = [\"introspector\"]\n",
+    );
+    // mint now sets the configured issuer (SPEC §15), unless --iss is given.
+    let minted = env.mint(&["--sub", "alice"]);
+    assert_eq!(claims(&env, &minted)["iss"], "https://auth.example.com");
+    let s = Server::start(&env);
+    let login = s.token("alice", ALICE_PW);
+    for t in [&login, &minted] {
+        for path in ["/protected", "/userinfo", "/auth", "/auth/forward"] {
+            let res = send(s.get(path).bearer_auth(t));
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+        }
+        env.cmd().args(["verify", t]).exits(0);
+    }
+    // Refused by every access check of the server, and by the command line's verify.
+    for t in [&none1, &other1] {
+        for path in ["/protected", "/userinfo", "/auth", "/auth/forward"] {
+            assert_invalid_token(send(s.get(path).bearer_auth(t)));
+        }
+        env.cmd().args(["verify", t]).exits(1);
+    }
+    // verify --iss replaces the configured value.
+    env.cmd()
+        .args(["verify", "--iss", "https://other.example", &other1])
+        .exits(0);
+    env.cmd()
+        .args(["verify", "--iss", "https://other.example", &login])
+        .exits(1);
+    // /introspect's caller needs the issuer; the token it asks about may have any.
+    let caller = env.mint(&["--sub", "introspector"]);
+    assert_invalid_token(send(
+        s.post("/introspect")
+            .bearer_auth(&stranger_caller)
+            .form_body(&[("token", &login)]),
+    ));
+    let res = send(
+        s.post("/introspect")
+            .bearer_auth(&caller)
+            .form_body(&[("token", &other1)]),
+    );
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_json(res)["iss"], "https://other.example");
+    // Paths that revoke accept any iss, as they accept any aud.
+    let res = send(s.delete("/logout").bearer_auth(&none1));
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = send(s.post("/logout").bearer_auth(&none2));
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = send(s.post("/revoke").form_body(&[("token", &other1)]));
+    assert_eq!(res.status(), StatusCode::OK);
+    env.cmd().args(["logout", &other2]).exits(0);
+    for t in [&other1, &other2] {
+        env.cmd()
+            .args(["verify", "--iss", "https://other.example", t])
+            .exits(4);
+    }
+    let jtis = revoked_jtis(&env);
+    for t in [&none1, &none2, &other1, &other2] {
+        let jti = claims(&env, t)["jti"].as_str().unwrap().to_string();
+        assert!(jtis.contains(&jti), "{t} not revoked");
+    }
+    for t in [&none3, &other3] {
+        let jti = claims(&env, t)["jti"].as_str().unwrap().to_string();
+        assert!(!jtis.contains(&jti));
+    }
+}
+
 // ----- robustness --------------------------------------------------------------------------------
 
 #[test]

@@ -195,7 +195,9 @@ pub fn mint(args: &MintArgs, ctx: &Ctx) -> Result<()> {
         (Some(iss), _) => Some(Value::String(iss.clone())),
         (None, Some(iss @ Value::String(_))) => Some(iss.clone()),
         (None, Some(_)) => return Err(payload_error("iss", "must be a string")),
-        (None, None) => None,
+        // The configured issuer, as `login` and `serve` set it (SPEC §15), so a minted token
+        // passes the checks that require it.
+        (None, None) => ctx.settings.config.issuer.clone().map(Value::String),
     };
     let aud = match (aud_value(&args.claims.aud), payload.get("aud")) {
         (Some(aud), _) => Some(aud),
@@ -430,12 +432,19 @@ fn print_issued(ctx: &Ctx, issued: &Issued, with_claims: bool) -> Result<()> {
     }
 }
 
-fn rules(args: &VerifyArgs) -> Result<Rules> {
+/// `verify`'s rules: `--iss` replaces the configured `issuer`, which is required otherwise
+/// (SPEC §15: with `issuer` configured, every check requires it).
+fn rules(args: &VerifyArgs, ctx: &Ctx) -> Result<Rules> {
+    let iss = if args.iss.is_empty() {
+        ctx.settings.config.issuer.iter().cloned().collect()
+    } else {
+        args.iss.clone()
+    };
     Ok(Rules {
         alg: args.alg.map(|a| a.algorithm()),
         aud: args.aud.clone(),
         any_aud: args.any_aud,
-        iss: args.iss.clone(),
+        iss,
         leeway: flags::duration("--leeway", &args.leeway)?,
         exp_required: !args.no_exp_required,
     })
@@ -610,7 +619,7 @@ fn too_long(len: usize) -> Error {
 /// # Errors
 /// Exit 1, 3 or 4 for a token that fails; in batch mode 1 if any failed.
 pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
-    let rules = rules(args)?;
+    let rules = rules(args, ctx)?;
     let v = match &args.jwks {
         Some(path) => jwks_verifier(ctx, path, rules)?,
         None => verifier(ctx, rules)?,
