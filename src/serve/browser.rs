@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::calls::{self, Checking};
 use super::error::{ApiError, log_unavailable};
-use super::extract::{ClientAddr, OwnOrigin, SessionCookie, query};
+use super::extract::{ClientAddr, OwnOrigin, SessionCookies, query};
 use super::login::{LoginFailure, sign_in};
 use super::{App, throttle};
 use crate::error::Error;
@@ -325,7 +325,7 @@ pub(super) async fn login_submit(
 pub(super) async fn logout_browser(
     State(app): State<Arc<App>>,
     origin: OwnOrigin,
-    cookie: Option<SessionCookie>,
+    cookies: Option<SessionCookies>,
     uri: Uri,
     body: Bytes,
 ) -> Response {
@@ -348,15 +348,22 @@ pub(super) async fn logout_browser(
         )
         .into_response();
     }
-    if let Some(SessionCookie(token)) = cookie {
-        // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
-        match calls::verify(&app, Checking::AnyAudience, token).await {
-            Ok(v) => match calls::end(&app, v).await {
+    if let Some(SessionCookies(tokens)) = cookies {
+        // Every valid session among the cookies ends (SPEC §15); a token that does not verify
+        // (forged, expired, already revoked) has nothing to revoke.
+        let valid = match calls::off_worker(&app, move |app| {
+            calls::sessions(app, Checking::AnyAudience, &tokens)
+        })
+        .await
+        {
+            Ok((valid, _)) => valid,
+            Err(e) => return ApiError::Unavailable(e).into_response(),
+        };
+        for (v, _) in valid {
+            match calls::end(&app, v).await {
                 Ok(()) | Err(Error::Token(_)) => {}
                 Err(e) => return ApiError::Unavailable(e).into_response(),
-            },
-            Err(Error::Token(_)) => {}
-            Err(e) => return ApiError::Unavailable(e).into_response(),
+            }
         }
     }
     see_other(&rd, set_cookie(&app, "", 0))

@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::App;
-use crate::error::Error;
+use crate::error::{Error, VerifyError};
 use crate::verifier::Verified;
 
 /// Runs `f` with the app: in place when every store is local, else on a blocking thread. A
@@ -105,6 +105,56 @@ pub(super) fn check(
     });
     app.metrics.verified(started.elapsed());
     out
+}
+
+/// The checked session cookies: the valid ones with their claims, and the first refusal.
+pub(super) type Sessions = (Vec<(Verified, Value)>, Option<VerifyError>);
+
+/// Every session cookie of a request checked (SPEC §15, cookie tossing): the valid ones, each
+/// with its claims, in order, and the first refusal when one was refused (a store call: run
+/// it through [`off_worker`]).
+///
+/// # Errors
+/// A store or key error (never a token error: those are the refusal).
+pub(super) fn sessions(app: &App, with: Checking, cookies: &[String]) -> Result<Sessions, Error> {
+    let mut valid = Vec::new();
+    let mut refused = None;
+    for token in cookies {
+        let mut claims = Value::Null;
+        match check(app, with, token, Some(&mut claims)) {
+            Ok(v) => valid.push((v, claims)),
+            Err(Error::Token(e)) => {
+                refused.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((valid, refused))
+}
+
+/// The one session of a request's cookies (SPEC §15): any valid one counts, so junk beside it
+/// signs no one out; valid ones of different users count as none (`Ok(None)`, as when there
+/// is no cookie); with none valid, the first refusal.
+///
+/// # Errors
+/// A token error when no cookie is valid; a store or key error.
+pub(super) fn session(
+    app: &App,
+    with: Checking,
+    cookies: &[String],
+) -> Result<Option<(Verified, Value)>, Error> {
+    let (mut valid, refused) = sessions(app, with, cookies)?;
+    if valid.is_empty() {
+        return match refused {
+            Some(e) => Err(Error::Token(e)),
+            None => Ok(None),
+        };
+    }
+    let first = valid.swap_remove(0);
+    if valid.iter().any(|(v, _)| v.sub != first.0.sub) {
+        return Ok(None);
+    }
+    Ok(Some(first))
 }
 
 /// [`check`] of `token`, off the async workers when a store is remote.

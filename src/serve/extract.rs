@@ -55,30 +55,50 @@ impl OptionalFromRequestParts<Arc<App>> for Bearer {
     }
 }
 
-/// The `jwtauth_session` cookie's value (a token), as `Option<SessionCookie>`: the first one
-/// in the request's `Cookie` headers, none when that one is empty.
+/// Every `jwtauth_session` cookie's value (a token each), in the order the request's `Cookie`
+/// headers give them, as `Option<SessionCookies>` (`None` when there is none that is not
+/// empty). Which one counts is the handler's rule (`calls::sessions`, SPEC §15: any valid one,
+/// so a junk cookie tossed in first from a sibling subdomain signs no one out). At most
+/// [`MAX_SESSION_COOKIES`] are taken: each is a signature check.
 #[derive(Debug)]
-pub(super) struct SessionCookie(pub String);
+pub(super) struct SessionCookies(pub Vec<String>);
+
+/// The most `jwtauth_session` values of one request that are looked at.
+pub(super) const MAX_SESSION_COOKIES: usize = 16;
 
 /// The first `name` cookie of the request, as text (a value that is not UTF-8 is skipped);
 /// `None` when it is empty.
 pub(super) fn first_cookie<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&'a str> {
+    all_cookies(headers, name).next().filter(|v| !v.is_empty())
+}
+
+/// Every `name` cookie of the request, as text (values that are not UTF-8 are skipped).
+fn all_cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .flat_map(|v| crate::cookies::values(v.as_bytes(), name))
-        .find_map(|v| std::str::from_utf8(v).ok())
-        .filter(|v| !v.is_empty())
+        .filter_map(|v| std::str::from_utf8(v).ok())
 }
 
-impl OptionalFromRequestParts<Arc<App>> for SessionCookie {
+/// The session cookies' values that are not empty, at most [`MAX_SESSION_COOKIES`].
+fn session_cookies(headers: &HeaderMap) -> Vec<String> {
+    all_cookies(headers, SESSION_COOKIE)
+        .filter(|v| !v.is_empty())
+        .take(MAX_SESSION_COOKIES)
+        .map(str::to_string)
+        .collect()
+}
+
+impl OptionalFromRequestParts<Arc<App>> for SessionCookies {
     type Rejection = Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _: &Arc<App>,
     ) -> Result<Option<Self>, Infallible> {
-        Ok(first_cookie(&parts.headers, SESSION_COOKIE).map(|v| SessionCookie(v.to_string())))
+        let all = session_cookies(&parts.headers);
+        Ok((!all.is_empty()).then_some(SessionCookies(all)))
     }
 }
 
@@ -253,6 +273,26 @@ mod tests {
             HeaderValue::from_static("jwtauth_session=; jwtauth_session=later"),
         );
         assert_eq!(first_cookie(&h, SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn every_session_cookie_is_taken_in_order_empty_ones_left_out() {
+        let mut h = HeaderMap::new();
+        assert!(session_cookies(&h).is_empty());
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static(
+                "jwtauth_session=junk; a=1; jwtauth_session=; jwtauth_session=tok",
+            ),
+        );
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("jwtauth_session=\"third\""),
+        );
+        assert_eq!(session_cookies(&h), ["junk", "tok", "third"]);
+        let many = vec!["jwtauth_session=x"; 40].join("; ");
+        h.insert(header::COOKIE, HeaderValue::from_str(&many).unwrap());
+        assert_eq!(session_cookies(&h).len(), MAX_SESSION_COOKIES);
     }
 
     #[test]

@@ -17,9 +17,9 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::App;
-use super::calls::{Checking, check, off_worker};
+use super::calls::{Checking, check, off_worker, session};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Bearer, SessionCookie, header_str, peer_trusted, query, sane_host};
+use super::extract::{Bearer, SessionCookies, header_str, peer_trusted, query, sane_host};
 use super::redirect::MAX_RD;
 
 /// `?group=G`: the group the user must be in.
@@ -33,13 +33,24 @@ pub struct GroupQuery {
 /// The token (bearer, else the session cookie) checked, its user looked up, the group
 /// required: the 200 with the identity headers, or why not. Reaches the stores: run it
 /// through `off_worker`.
-fn forward_check(app: &App, uri: &Uri, token: Option<String>) -> Result<Response, ApiError> {
+fn forward_check(
+    app: &App,
+    uri: &Uri,
+    bearer: Option<String>,
+    cookies: &[String],
+) -> Result<Response, ApiError> {
     let Some(q) = query::<GroupQuery>(uri) else {
         return Err(ApiError::invalid_request("the query string is malformed"));
     };
-    let token = token.ok_or(ApiError::MissingToken)?;
-    let mut claims = Value::Null;
-    let v = check(app, Checking::Access, &token, Some(&mut claims))?;
+    let (v, claims) = match bearer {
+        Some(token) => {
+            let mut claims = Value::Null;
+            let v = check(app, Checking::Access, &token, Some(&mut claims))?;
+            (v, claims)
+        }
+        // Any valid session cookie counts; those of different users count as none.
+        None => session(app, Checking::Access, cookies)?.ok_or(ApiError::MissingToken)?,
+    };
     let sub = v.sub.unwrap_or_default();
     let who = match super::identity::lookup(app.users.as_ref(), &sub)? {
         Some(who) if !who.disabled => who,
@@ -89,10 +100,11 @@ async fn forward(
     app: &Arc<App>,
     uri: Uri,
     bearer: Option<Bearer>,
-    cookie: Option<SessionCookie>,
+    cookies: Option<SessionCookies>,
 ) -> Result<Response, ApiError> {
-    let token = bearer.map(|b| b.0).or(cookie.map(|c| c.0));
-    off_worker(app, move |app| forward_check(app, &uri, token)).await
+    let bearer = bearer.map(|b| b.0);
+    let cookies = cookies.map(|c| c.0).unwrap_or_default();
+    off_worker(app, move |app| forward_check(app, &uri, bearer, &cookies)).await
 }
 
 #[utoipa::path(get, path = "/auth", tag = "forward", params(GroupQuery), security((), ("bearer" = []), ("session" = [])),
@@ -106,10 +118,10 @@ async fn forward(
 pub(super) async fn auth(
     State(app): State<Arc<App>>,
     bearer: Option<Bearer>,
-    cookie: Option<SessionCookie>,
+    cookies: Option<SessionCookies>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    forward(&app, uri, bearer, cookie).await
+    forward(&app, uri, bearer, cookies).await
 }
 
 #[utoipa::path(get, path = "/auth/forward", tag = "forward", params(GroupQuery), security((), ("bearer" = []), ("session" = [])),
@@ -125,11 +137,11 @@ pub(super) async fn auth_forward(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     bearer: Option<Bearer>,
-    cookie: Option<SessionCookie>,
+    cookies: Option<SessionCookies>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match forward(&app, uri, bearer, cookie).await {
+    match forward(&app, uri, bearer, cookies).await {
         Ok(res) => res,
         Err(e) if e.is_unauthorized() => match login_redirect(&app, peer.ip(), &headers) {
             Some(res) => res,

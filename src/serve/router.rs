@@ -20,7 +20,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 
-use super::extract::{Bearer, OwnOrigin, SessionCookie};
+use super::extract::{Bearer, OwnOrigin, SessionCookies};
 use super::{
     App, MAX_BODY, REQUEST_TIMEOUT, browser, discovery, error, gate, ops, resource, token,
 };
@@ -117,14 +117,14 @@ pub fn router(app: Arc<App>) -> Router {
 async fn logout_post(
     state: State<Arc<App>>,
     bearer: Option<Bearer>,
-    cookie: Option<SessionCookie>,
+    cookies: Option<SessionCookies>,
     origin: OwnOrigin,
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    match (bearer, cookie) {
+    match (bearer, cookies) {
         (Some(bearer), None) => resource::logout(state, bearer).await.into_response(),
-        (_, cookie) => browser::logout_browser(state, origin, cookie, uri, body).await,
+        (_, cookies) => browser::logout_browser(state, origin, cookies, uri, body).await,
     }
 }
 

@@ -716,6 +716,70 @@ fn logout_revokes_the_cookie_and_clears_it() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
+// ----- several session cookies (cookie tossing) ----------------------------------------------
+
+/// A request with these `jwtauth_session` values, in order, in one `Cookie` header.
+fn with_sessions(rb: RequestBuilder, values: &[&str]) -> RequestBuilder {
+    let line = values
+        .iter()
+        .map(|v| format!("{COOKIE}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    rb.header(header::COOKIE, line)
+}
+
+#[test]
+fn any_valid_session_cookie_counts_and_those_of_two_users_count_as_none() {
+    let env = env();
+    let f = Fx::new(&env);
+    let (alice, _) = f.session("alice", ALICE_PW);
+    let (alice2, _) = f.session("alice", ALICE_PW);
+    let (bob, _) = f.session("bob", crate::serve::BOB_PW);
+    let revoked = env.mint(&["--sub", "alice"]);
+    env.cmd().args(["logout", &revoked]).exits(0);
+    // A junk (or revoked) cookie tossed in first from a sibling subdomain signs no one out
+    // (SPEC §15): any valid one counts, wherever it is.
+    for values in [
+        vec!["junk", alice.as_str()],
+        vec![revoked.as_str(), alice.as_str(), "junk"],
+        vec![alice.as_str(), alice2.as_str()],
+    ] {
+        for path in ["/auth", "/auth/forward"] {
+            let res = send(with_sessions(f.get(path), &values));
+            assert_eq!(res.status(), StatusCode::OK, "{path} {values:?}");
+            assert_eq!(remote(res.headers())[0], "alice");
+        }
+    }
+    // Valid sessions of two users count as none: 401 as without a cookie, and the login page
+    // for a browser through the proxy.
+    assert_401(send(with_sessions(f.get("/auth"), &[&alice, &bob])), false);
+    assert_401(
+        send(with_sessions(f.get("/auth"), &["junk", &bob, &alice])),
+        false,
+    );
+    let res = send(with_sessions(
+        forwarded(f.get("/auth/forward"), "text/html"),
+        &[&bob, &alice],
+    ));
+    assert_eq!(res.status(), StatusCode::FOUND);
+    // Only junk: the refusal of a token that was sent.
+    assert_401(
+        send(with_sessions(f.get("/auth"), &["junk", &revoked])),
+        true,
+    );
+    // The browser's logout ends every valid session among them, and only those.
+    let res = send(with_sessions(f.post("/logout"), &["junk", &alice, &bob]));
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    for t in [&alice, &bob] {
+        assert_401(f.auth_with_cookie("/auth", t), true);
+        env.cmd().args(["verify", t]).exits(4);
+    }
+    assert_eq!(
+        f.auth_with_cookie("/auth", &alice2).status(),
+        StatusCode::OK
+    );
+}
+
 // ----- open redirects -------------------------------------------------------------------------
 
 /// Every classic open-redirect trick: each goes to `/`, on the login post, the logout post and

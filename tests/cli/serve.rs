@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 pub(crate) const ALICE_PW: &str = "alice-Pw-7gQ!zX";
-const BOB_PW: &str = "bob-Pw-K2m#rT9";
+pub(crate) const BOB_PW: &str = "bob-Pw-K2m#rT9";
 
 // ----- the server under test ---------------------------------------------------------------
 
