@@ -47,6 +47,9 @@ pub(super) enum ApiError {
     /// an introspection caller): 403 `insufficient_scope` with this description (RFC 6750
     /// §3.1).
     InsufficientScope(&'static str),
+    /// A request refused whatever its token (a forward-auth parameter that is a near miss):
+    /// 403 `invalid_request` with this description.
+    Forbidden(&'static str),
     /// Too many failed logins: 429 `slow_down`, `Retry-After` the wait in seconds (at least 1).
     Throttled(Duration),
     /// The hashing queue is full: 503, `Retry-After: 1`.
@@ -166,6 +169,9 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
                 );
                 res
+            }
+            ApiError::Forbidden(description) => {
+                body(StatusCode::FORBIDDEN, "invalid_request", description)
             }
             ApiError::Throttled(wait) => retry_after(
                 body(

@@ -202,6 +202,88 @@ fn auth_answers_the_identity_headers_for_a_bearer_token_or_the_cookie() {
 }
 
 #[test]
+fn a_near_miss_of_group_or_mfa_is_403_and_logged_other_parameters_are_ignored() {
+    let env = env();
+    let f = Fx::new(&env);
+    let token = env.mint(&["--sub", "alice", "--claim", r#"groups=["admins"]"#]);
+    // A typo must never skip the group check (SPEC §15): 403 (nginx turns anything else into
+    // a 500), with or without a token, and an error line naming the parameter.
+    for route in ["/auth", "/auth/forward"] {
+        for query in [
+            "groups=admins",
+            "Group=admins",
+            "GROUPS=admins",
+            "group%5B%5D=admins",
+            "group_=admins",
+            "mfas=1",
+            "MFA=1",
+            "page=2&groups=root",
+        ] {
+            let path = format!("{route}?{query}");
+            for res in [
+                send(f.get(&path).bearer_auth(&token)),
+                send(forwarded(f.get(&path), "text/html")),
+            ] {
+                let (h, body) = assert_error(res, StatusCode::FORBIDDEN, "invalid_request");
+                assert!(h.get("remote-user").is_none() && h.get("location").is_none());
+                assert!(
+                    body["error_description"]
+                        .as_str()
+                        .unwrap()
+                        .contains("'group' or 'mfa'"),
+                    "{body}"
+                );
+            }
+        }
+        // Other unknown parameters are ignored (a proxy may pass the app's query on).
+        for query in [
+            "page=2",
+            "subgroup=x",
+            "groupby=name",
+            "xgroup=1",
+            "group=admins&rd=/x",
+        ] {
+            let res = send(f.get(&format!("{route}?{query}")).bearer_auth(&token));
+            assert_eq!(res.status(), StatusCode::OK, "{route}?{query}");
+        }
+        // `mfa`: no token carries a second factor yet, so it fails closed (403); without a
+        // token it is the 401 as always.
+        let (h, _) = assert_error(
+            send(f.get(&format!("{route}?mfa=1")).bearer_auth(&token)),
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+        );
+        assert!(header_of(&h, "www-authenticate").contains("insufficient_scope"));
+        assert_401(send(f.get(&format!("{route}?mfa=1"))), false);
+        // A known parameter twice is malformed.
+        assert_error(
+            send(
+                f.get(&format!("{route}?group=a&group=admins"))
+                    .bearer_auth(&token),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        );
+    }
+    let mut s = f.s;
+    assert!(s.stop().success());
+    let log = s.log();
+    for name in [
+        "groups", "Group", "GROUPS", "group[]", "group_", "mfas", "MFA",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains("ERROR")
+                && l.contains("jwtauth::serve")
+                && l.split_whitespace()
+                    .any(|w| w == format!("parameter={name}"))),
+            "no error line naming {name:?}: {log:?}"
+        );
+    }
+    // The token is never in it.
+    assert!(log.iter().all(|l| !l.contains(&token)));
+}
+
+#[test]
 fn auth_refuses_missing_bad_expired_and_revoked_tokens_with_401_never_a_redirect() {
     let env = env();
     let f = Fx::new(&env);
