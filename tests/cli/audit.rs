@@ -1,6 +1,7 @@
 //! The audit log of `jwtauth serve` (SPEC §15): security events with the target
 //! `jwtauth::audit` — sign-ins and their failures (user, client address, reason class), bans,
-//! token ends, configuration reloads — in text and JSON, never a secret.
+//! token ends, configuration reloads — in text and JSON, never a secret; and the fail2ban
+//! filter of `examples/fail2ban/` run by `fail2ban-regex` against a real server's log.
 //!
 //! Through real processes: the server of `serve.rs`, talked to over HTTP.
 use crate::common;
@@ -18,6 +19,22 @@ use serde_json::Value;
 const CAROL_PW: &str = "carol-Pw-4vL&qS8";
 /// A name that tries to forge a second audit line (and fields of this one) for another address.
 const FORGED: &str = "mallory\" client=6.6.6.6 reason=\"bad_credentials\"\n2030-01-01T00:00:00.000000Z  WARN jwtauth::audit: sign-in failed event=\"login_failed\" client=6.6.6.6 reason=\"bad_credentials\" route=\"/token\" user=\"x\"";
+
+fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// True if `fail2ban-regex` (Debian's fail2ban) is installed; else false after `common::skip`.
+fn fail2ban_regex() -> bool {
+    let ok = Command::new("fail2ban-regex")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        common::skip("fail2ban-regex (Debian's fail2ban) is not installed");
+    }
+    ok
+}
 
 /// A client that shows redirects instead of following them (the login page's 303).
 fn no_redirects() -> Client {
@@ -78,6 +95,104 @@ fn hangup(server: &Server) {
     while !server.log().iter().any(|l| l.contains("config_reloaded")) {
         assert!(Instant::now() < end, "no reload line: {:?}", server.log());
         assert_eq!(send(server.get("/healthz")).status(), StatusCode::OK);
+    }
+}
+
+#[test]
+fn fail2ban_filter_matches_failed_sign_ins_by_the_real_client_address() {
+    if !fail2ban_regex() {
+        return;
+    }
+    let env = env();
+    let server = Server::start(&env);
+    // Not failures: a sign-in, and a malformed request (no credentials: no sign-in attempt).
+    assert_eq!(attempt(&server, "alice", ALICE_PW, None), StatusCode::OK);
+    let res = send(
+        server
+            .post("/token")
+            .form_body(&[("grant_type", "password")]),
+    );
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // From 127.0.0.1: a wrong password, an unknown user, a forged name, the login page.
+    assert_eq!(
+        attempt(&server, "alice", "wrong", None),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        attempt(&server, "nobody", "wrong", None),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(attempt(&server, FORGED, "x", None), StatusCode::BAD_REQUEST);
+    let res = send(
+        no_redirects()
+            .post(server.url("/login"))
+            .form_body(&[("username", "bob"), ("password", "wrong")]),
+    );
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Through the (trusted, loopback) proxy for 203.0.113.7: five failures, then banned.
+    for _ in 0..5 {
+        assert_eq!(
+            attempt(&server, "dave", "wrong", Some("203.0.113.7")),
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_eq!(
+        attempt(&server, "dave", "wrong", Some("203.0.113.7")),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let (_, log) = stopped_log(server, &env);
+    let out = Command::new("fail2ban-regex")
+        .args(["-o", "ip"])
+        .arg(&log)
+        .arg(repo_file("examples/fail2ban/jwtauth.conf"))
+        .output()
+        .expect("run fail2ban-regex");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hosts: Vec<&str> = text.lines().map(str::trim).collect();
+    let count = |h: &str| hosts.iter().filter(|x| **x == h).count();
+    assert_eq!(count("127.0.0.1"), 4, "{text}");
+    assert_eq!(count("203.0.113.7"), 6, "{text}");
+    assert_eq!(hosts.len(), 10, "{text}");
+}
+
+#[test]
+fn fail2ban_filter_reads_journal_lines_too() {
+    if !fail2ban_regex() {
+        return;
+    }
+    let env = env();
+    let server = Server::start(&env);
+    assert_eq!(
+        attempt(&server, "alice", "wrong", Some("198.51.100.9")),
+        StatusCode::BAD_REQUEST
+    );
+    let (lines, _) = stopped_log(server, &env);
+    // As fail2ban's systemd backend gives a journal entry ("host ident[pid]: MESSAGE", its
+    // date apart), and as syslog writes it to a file.
+    for prefix in [
+        "host jwtauth[4242]: ",
+        "Dec  7 23:24:25 host jwtauth[4242]: ",
+    ] {
+        let journal: String = lines.iter().map(|l| format!("{prefix}{l}\n")).collect();
+        let file = env.path().join("journal.log");
+        std::fs::write(&file, journal).expect("write");
+        let out = Command::new("fail2ban-regex")
+            .args(["-o", "ip"])
+            .arg(&file)
+            .arg(repo_file("examples/fail2ban/jwtauth.conf"))
+            .output()
+            .expect("run fail2ban-regex");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.lines().map(str::trim).collect::<Vec<_>>(),
+            ["198.51.100.9"],
+            "{prefix:?}: {text}"
+        );
     }
 }
 
