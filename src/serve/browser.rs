@@ -293,7 +293,7 @@ pub(super) async fn login_submit(
     };
     let password = Zeroizing::new(password);
     let device = throttle::device_value(opts.cookie_secure, &headers, &body);
-    match sign_in(&app, &name, password, client, device).await {
+    match sign_in(&app, "/login", &name, password, client, device).await {
         Ok(signed) => {
             let mut res = see_other(&rd, set_cookie(&app, &signed.token, signed.expires_in));
             if let Some(c) = throttle::device_set_cookie(opts.cookie_secure, &signed.device) {
@@ -329,6 +329,7 @@ pub(super) async fn login_submit(
     ))]
 pub(super) async fn logout_browser(
     State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
     origin: OwnOrigin,
     cookie: Option<SessionCookie>,
     uri: Uri,
@@ -356,7 +357,7 @@ pub(super) async fn logout_browser(
     if let Some(SessionCookie(token)) = cookie {
         // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
         match calls::verify(&app, Checking::AnyAudience, token).await {
-            Ok(v) => match calls::end(&app, v).await {
+            Ok(v) => match calls::end(&app, v, "/logout", client).await {
                 Ok(()) | Err(Error::Token(_)) => {}
                 Err(e) => return ApiError::Unavailable(e).into_response(),
             },
