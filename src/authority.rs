@@ -433,7 +433,9 @@ impl<'a> Authority<'a> {
     }
 
     /// Gives `name` a new password hash (and whatever else `also` changes): the user's tokens
-    /// are revoked first; `password_changed_at` is now.
+    /// are revoked first; `password_changed_at` is now, or one second past the last change
+    /// when that was this second too: every change gets a new stamp, so a login whose
+    /// password check overlapped it sees the change at its re-check ([`Authority::login`]).
     ///
     /// # Errors
     /// `UserNotFound` (nothing revoked), or a store error.
@@ -448,7 +450,7 @@ impl<'a> Authority<'a> {
         let now = self.clock.now();
         self.users()?.update(name, &mut |u| {
             u.hashed_password = hash.to_string();
-            u.password_changed_at = now;
+            u.password_changed_at = now.max(u.password_changed_at.saturating_add(1));
             also(u);
             Ok(())
         })
@@ -728,6 +730,32 @@ mod tests {
             let out = login(&authority(&clock, change));
             assert!(matches!(out, Err(Error::LoginRefused)), "{what}: {out:?}");
         }
+    }
+
+    #[test]
+    fn password_changes_in_one_second_get_stamps_a_login_can_tell_apart() {
+        // A login checks the password against the record stamped at 1_000_000; a `passwd`
+        // in that same second must still change the stamp the re-check compares.
+        let clock = FixedClock::new(1_000_000);
+        let users: Arc<dyn UserStore> = Arc::new(crate::store::memory::MemoryUsers::new());
+        let mut first = alice(&pw("right-password"));
+        first.password_changed_at = 1_000_000;
+        users.add("alice", &mut || Ok(first.clone())).unwrap();
+        let a = Authority::new(
+            Slot::ready(users),
+            Slot::ready(Arc::new(MemoryRevocations::new(Revocations::default())) as Arc<_>),
+            Slot::lazy(|| Err(Error::config("key", "none in this test"))),
+            &clock,
+            authority(&clock, |_| true).policy().clone(),
+        );
+        let once = a.change_password("alice", "$2b$04$x", &mut |_| {}).unwrap();
+        let twice = a.change_password("alice", "$2b$04$y", &mut |_| {}).unwrap();
+        assert_eq!(once.password_changed_at, 1_000_001);
+        assert_eq!(twice.password_changed_at, 1_000_002);
+        // A later change is stamped with its own time.
+        clock.sleep_until(2_000_000);
+        let later = a.change_password("alice", "$2b$04$z", &mut |_| {}).unwrap();
+        assert_eq!(later.password_changed_at, 2_000_000);
     }
 
     #[test]

@@ -293,7 +293,7 @@ pub(super) async fn login_submit(
     };
     let password = Zeroizing::new(password);
     let device = throttle::device_value(opts.cookie_secure, &headers, &body);
-    match sign_in(&app, &name, password, client, device).await {
+    match sign_in(&app, "/login", &name, password, client, device).await {
         Ok(signed) => {
             let mut res = see_other(&rd, set_cookie(&app, &signed.token, signed.expires_in));
             if let Some(c) = throttle::device_set_cookie(opts.cookie_secure, &signed.device) {
@@ -324,6 +324,7 @@ pub(super) async fn login_submit(
 /// cookie's token revoked, the cookie cleared, 303.
 pub(super) async fn logout_browser(
     State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
     origin: OwnOrigin,
     cookies: Option<SessionCookies>,
     uri: Uri,
@@ -360,7 +361,7 @@ pub(super) async fn logout_browser(
             Err(e) => return ApiError::Unavailable(e).into_response(),
         };
         for (v, _) in valid {
-            match calls::end(&app, v).await {
+            match calls::end(&app, v, "/logout", client).await {
                 Ok(()) | Err(Error::Token(_)) => {}
                 Err(e) => return ApiError::Unavailable(e).into_response(),
             }

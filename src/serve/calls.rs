@@ -9,12 +9,13 @@
 //! before. A durable write (a revocation) always runs on the blocking pool: a file store's
 //! write waits for the disk.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
 
-use super::App;
+use super::{App, audit};
 use crate::error::{Error, VerifyError};
 use crate::verifier::Verified;
 
@@ -170,10 +171,19 @@ pub(super) async fn verify(
 }
 
 /// Ends a verified token (its `jti` revoked durably, before answering), on a blocking
-/// thread: a write, to a file or to Redis.
+/// thread: a write, to a file or to Redis. The end is audited with the `route` and the
+/// `client` that asked for it.
 ///
 /// # Errors
 /// A token error when it cannot be ended; a store or key error.
-pub(super) async fn end(app: &Arc<App>, v: Verified) -> Result<(), Error> {
-    off_worker_always(app, move |app| app.authority()?.end(&v).map(|_| ())).await
+pub(super) async fn end(
+    app: &Arc<App>,
+    v: Verified,
+    route: &'static str,
+    client: IpAddr,
+) -> Result<(), Error> {
+    let sub = v.sub.clone();
+    let (jti, _) = off_worker_always(app, move |app| app.authority()?.end(&v)).await?;
+    audit::token_ended(route, client, &jti, sub.as_deref());
+    Ok(())
 }

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::calls::off_worker;
 use super::metrics::Login;
-use super::{App, throttle};
+use super::{App, audit, throttle};
 use crate::auth;
 use crate::authority::LoginRequest;
 use crate::error::Error;
@@ -43,20 +43,61 @@ pub(super) enum LoginFailure {
     Unavailable(Error),
 }
 
-/// Logs `name` in from `client` with `password`; `device` is the device value the request
-/// carried (a cookie or a field), if any. The name is taken in NFC (SPEC §15): the same user,
-/// and the same throttle counts, whatever the client typed.
+impl LoginFailure {
+    /// The reason class the audit log gives (one for every refusal of the credentials).
+    fn reason(&self) -> &'static str {
+        match self {
+            LoginFailure::Throttled(_) => "throttled",
+            LoginFailure::Busy => "busy",
+            LoginFailure::Refused => "bad_credentials",
+            LoginFailure::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// How long a throttled client must wait.
+    fn wait(&self) -> Option<Duration> {
+        match self {
+            LoginFailure::Throttled(wait) => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
+/// Logs `name` in from `client` with `password` on `route` (`/token`, `/login`); `device` is
+/// the device value the request carried (a cookie or a field), if any. The name is taken in
+/// NFC (SPEC §15): the same user, and the same throttle counts, whatever the client typed.
+/// The outcome is audited (`audit`), success or failure.
 ///
 /// # Errors
 /// The [`LoginFailure`].
 pub(super) async fn sign_in(
     app: &Arc<App>,
+    route: &'static str,
     name: &str,
     password: Zeroizing<String>,
     client: IpAddr,
     device: Option<String>,
 ) -> Result<SignedIn, LoginFailure> {
     let name = crate::users::normalize_name(name).into_owned();
+    let out = attempt(app, &name, password, client, device).await;
+    match &out {
+        Ok(_) => audit::signed_in(route, client, &name),
+        Err(failure) => {
+            audit::sign_in_failed(route, client, &name, failure.reason(), failure.wait());
+        }
+    }
+    out
+}
+
+/// [`sign_in`] of a name already in NFC, before it is audited.
+async fn attempt(
+    app: &Arc<App>,
+    name: &str,
+    password: Zeroizing<String>,
+    client: IpAddr,
+    device: Option<String>,
+) -> Result<SignedIn, LoginFailure> {
+    let name = name.to_owned();
     // ----- throttle (SPEC §15): counted now, refunded on success --------------------------
     let who = name.clone();
     let begun = off_worker(app, move |app| {

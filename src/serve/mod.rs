@@ -5,6 +5,7 @@
 //!
 //! The runtime is started here and only here: a one-shot command never pays for it.
 
+mod audit;
 mod browser;
 mod calls;
 mod discovery;
@@ -479,12 +480,7 @@ fn cores() -> usize {
 /// What `LiveKeys` reports, logged: a key change picked up (audit), or one that could not be.
 fn key_event(event: KeyEvent<'_>) {
     match event {
-        KeyEvent::Reloaded { id, retired } => tracing::info!(
-            target: "jwtauth::audit",
-            kid = %id,
-            retired,
-            "key change picked up",
-        ),
+        KeyEvent::Reloaded { id, retired } => audit::key_changed(id, retired),
         KeyEvent::Failed(e) => tracing::error!(
             target: "jwtauth::serve",
             error = %e.to_string().escape_debug(),
@@ -493,9 +489,10 @@ fn key_event(event: KeyEvent<'_>) {
     }
 }
 
-/// The log of SPEC §9: `tracing` events (one per request, `jwtauth::access`, and store errors,
-/// `jwtauth::serve`) written to stderr as text or as one JSON object per line, with the event's
-/// fields at the top level. No event carries a header value, a query string or a body.
+/// The log of SPEC §9: `tracing` events (one per request, `jwtauth::access`; the security
+/// events of SPEC §15, `jwtauth::audit`; store errors, `jwtauth::serve`) written to stderr as
+/// text or as one JSON object per line, with the event's fields at the top level. No event
+/// carries a header value, a query string or a body.
 ///
 /// Each line is written with one `write(2)` on a second handle on stderr, without taking
 /// stderr's lock: a line up to `PIPE_BUF` (4096 bytes) is written whole even when the workers
@@ -703,7 +700,7 @@ fn reconfigure(app: &App, reloaded: Result<Reloaded>, fixed: &[(&'static str, St
     *app.shared.opts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(opts);
     // The verifiers carry the audience; the key is read again too.
     app.keys.reload_now();
-    tracing::info!(target: "jwtauth::serve", "configuration reloaded");
+    audit::config_reloaded();
 }
 
 /// A second handle on stderr (a duplicated descriptor), for the log (see `logging`).

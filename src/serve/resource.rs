@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::App;
 use super::calls::{self, Checking, off_worker};
 use super::error::{ApiError, ErrorBody};
-use super::extract::Bearer;
+use super::extract::{Bearer, ClientAddr};
 
 /// The classic protected route's answer.
 #[derive(Serialize, ToSchema)]
@@ -89,10 +89,11 @@ pub struct Message {
     ))]
 pub(super) async fn logout(
     State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
     Bearer(token): Bearer,
 ) -> Result<Json<Message>, ApiError> {
     let v = calls::verify(&app, Checking::AnyAudience, token).await?;
-    calls::end(&app, v).await?;
+    calls::end(&app, v, "/logout", client).await?;
     Ok(Json(Message {
         message: "Successfully logged out",
     }))

@@ -20,7 +20,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 
-use super::extract::{Bearer, OwnOrigin, SessionCookies};
+use super::extract::{Bearer, ClientAddr, OwnOrigin, SessionCookies};
 use super::{
     App, MAX_BODY, REQUEST_TIMEOUT, browser, discovery, error, gate, ops, resource, token,
 };
@@ -116,6 +116,7 @@ pub fn router(app: Arc<App>) -> Router {
     ))]
 async fn logout_post(
     state: State<Arc<App>>,
+    client: ClientAddr,
     bearer: Option<Bearer>,
     cookies: Option<SessionCookies>,
     origin: OwnOrigin,
@@ -123,8 +124,10 @@ async fn logout_post(
     body: Bytes,
 ) -> Response {
     match (bearer, cookies) {
-        (Some(bearer), None) => resource::logout(state, bearer).await.into_response(),
-        (_, cookies) => browser::logout_browser(state, origin, cookies, uri, body).await,
+        (Some(bearer), None) => resource::logout(state, client, bearer)
+            .await
+            .into_response(),
+        (_, cookies) => browser::logout_browser(state, client, origin, cookies, uri, body).await,
     }
 }
 

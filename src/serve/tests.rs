@@ -582,3 +582,106 @@ async fn the_jwks_publishes_the_live_keys_only() {
     assert_eq!(fx.published().await, [fx.key().id]);
     assert_eq!(fx.protected(&new).await, StatusCode::UNAUTHORIZED);
 }
+
+thread_local! {
+    /// The log lines written on this thread while [`audited`] runs.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Where the test subscriber writes: this thread's capture, if one is running, else nowhere.
+struct Captured;
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| {
+            if let Some(buf) = c.borrow_mut().as_mut() {
+                buf.extend_from_slice(b);
+            }
+        });
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The `jwtauth::audit` events logged on this thread (as JSON, as `--log-format json`
+/// writes them) while `f` runs. The subscriber is the process's global one, installed once:
+/// a scoped one (`set_default`) misses events whose callsite another test's thread is
+/// registering at the same moment.
+async fn audited<F: std::future::Future<Output = ()>>(f: F) -> Vec<Value> {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| Captured)
+            .with_max_level(tracing::Level::INFO)
+            .json()
+            .flatten_event(true)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    });
+    // The tests run on a current-thread runtime: the whole future runs on this thread.
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    f.await;
+    let bytes = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    let text = String::from_utf8(bytes).expect("UTF-8");
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+        .filter(|v| v["target"] == "jwtauth::audit")
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_ins_bans_and_logouts_are_audited_with_client_reason_and_wait() {
+    let fx = Fx::new();
+    let t = fx.throttle();
+    let events = audited(async {
+        for _ in 0..t.max_failures {
+            let a = fx.login("alice", WRONG, "198.51.100.7", None).await;
+            assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        }
+        let a = fx.login("alice", PASSWORD, "198.51.100.7", None).await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        fx.clock.advance(secs(t.ban) - 1);
+        let a = fx.login("alice", PASSWORD, "198.51.100.7", None).await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        let token = fx.token("alice").await;
+        assert_eq!(
+            fx.call(Method::DELETE, "/logout", &token).await,
+            StatusCode::OK
+        );
+    })
+    .await;
+    let seen: Vec<(&str, &str, Option<&str>, Option<u64>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().expect("event"),
+                e["client"].as_str().expect("client"),
+                e["reason"].as_str(),
+                e["retry_after"].as_u64(),
+            )
+        })
+        .collect();
+    let ban = u64::try_from(secs(t.ban)).expect("seconds");
+    let mut want = vec![
+        (
+            "login_failed",
+            "198.51.100.7",
+            Some("bad_credentials"),
+            None
+        );
+        5
+    ];
+    want.extend([
+        ("login_failed", "198.51.100.7", Some("throttled"), Some(ban)),
+        ("login_failed", "198.51.100.7", Some("throttled"), Some(1)),
+        ("login", "192.0.2.1", None, None),
+        ("token_ended", "192.0.2.1", None, None),
+    ]);
+    assert_eq!(seen, want, "{events:#?}");
+    assert!(events[..8].iter().all(|e| e["user"] == "alice"));
+    assert_eq!(events[8]["sub"], "alice");
+    assert_eq!(events[8]["route"], "/logout");
+    assert!(events[8]["jti"].as_str().is_some_and(|j| !j.is_empty()));
+}

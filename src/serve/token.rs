@@ -156,7 +156,7 @@ pub(super) async fn token(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let (name, password, via) = credentials(&headers, &body)?;
     let device = throttle::device_value(app.opts().cookie_secure, &headers, &body);
-    let signed = match sign_in(&app, &name, password, client, device).await {
+    let signed = match sign_in(&app, "/token", &name, password, client, device).await {
         Ok(signed) => signed,
         Err(LoginFailure::Refused) if via == Via::Basic => return Err(ApiError::BasicRefused),
         Err(f) => return Err(f.into()),
@@ -198,12 +198,13 @@ fn token_form(body: &[u8]) -> Result<String, ApiError> {
     ))]
 pub(super) async fn revoke(
     State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let token = token_form(&body)?;
     // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
     match calls::verify(&app, Checking::AnyAudience, token).await {
-        Ok(verified) => match calls::end(&app, verified).await {
+        Ok(verified) => match calls::end(&app, verified, "/revoke", client).await {
             Ok(()) | Err(Error::Token(_)) => Ok(StatusCode::OK),
             Err(e) => Err(ApiError::Unavailable(e)),
         },

@@ -7,6 +7,7 @@ mod common;
 mod architecture;
 mod argon2;
 mod asym;
+mod audit;
 mod bad_input;
 mod bcrypt_vectors;
 mod concurrency;

@@ -242,7 +242,15 @@ fn a_key_file_broken_while_serving_stops_signing_but_not_verifying() {
             .filter(|l| l.contains("verifying with the last good keys"))
             .count()
     };
+    wait_for_log(&server, |l| l.contains("verifying with the last good keys"));
     assert_eq!(server.protected(&old).status(), StatusCode::OK);
+    // The log is read by another thread: once a later request's line is in, so is anything
+    // the requests before it logged.
+    assert_eq!(
+        send(server.get("/log-caught-up")).status(),
+        StatusCode::NOT_FOUND
+    );
+    wait_for_log(&server, |l| l.contains("/log-caught-up"));
     assert_eq!(errors(&server.log()), 1, "{:?}", server.log());
     // A good key again: signing resumes, with it.
     env.cmd().args(["init", "--force"]).exits(0);
