@@ -1141,8 +1141,22 @@ fn every_json_error_has_fastapis_detail_too() {
         let (_, body) = assert_error(res, StatusCode::from_u16(status).unwrap(), error);
         assert!(!body["detail"].as_str().unwrap().is_empty(), "{body}");
     }
-    // The OpenAPI document says so.
+    // The OpenAPI document says so, and documents the statuses of SPEC §15.
     let doc = body_json(send(s.get("/openapi.json")));
+    for (path, method, status) in [
+        ("/token", "post", "401"),
+        ("/introspect", "post", "403"),
+        ("/logout", "post", "200"),
+        ("/logout", "post", "401"),
+        ("/.well-known/oauth-authorization-server", "get", "404"),
+        ("/auth", "get", "403"),
+        ("/auth/forward", "get", "403"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"][status].is_object(),
+            "{method} {path} {status} undocumented"
+        );
+    }
     let schema = &doc["components"]["schemas"]["ApiError"];
     assert_eq!(schema["properties"]["detail"]["type"], "string", "{schema}");
     assert!(
