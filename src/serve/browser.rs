@@ -3,10 +3,11 @@
 //!
 //! Cross-site request forgery: the cookie is `SameSite=Lax`, so a cross-site form post never
 //! carries it (a forged `POST /logout` revokes nothing); and `POST /login` and `POST /logout`
-//! refuse (403) a request whose `Origin` (or, without it, `Sec-Fetch-Site: cross-site`) says it
-//! came from a page on another site ([`OwnOrigin::cross_site`]), so no site can log a visitor
-//! in under the attacker's account (login CSRF). Browsers without those headers (text
-//! browsers) are served as before.
+//! refuse (403) a request whose `Origin` is not exactly this server's (scheme, host and port,
+//! RFC 6454), or which, without `Origin`, has a `Sec-Fetch-Site` other than `same-origin`
+//! ([`OwnOrigin::cross_origin`], SPEC §15), so no other origin — not even a sibling subdomain
+//! or another port of this host — can log a visitor in under the attacker's account (login
+//! CSRF). Browsers without those headers (text browsers) are served as before.
 
 use std::sync::Arc;
 
@@ -274,7 +275,7 @@ pub(super) async fn login_submit(
         .or_else(|| query::<RdQuery>(&uri).and_then(|q| q.rd))
         .unwrap_or_default();
     let rd = origin.safe_redirect(&rd, &opts.allowed_redirect_hosts);
-    if origin.cross_site(&opts.allowed_redirect_hosts) {
+    if origin.cross_origin() {
         return Page::new(
             StatusCode::FORBIDDEN,
             &rd,
@@ -344,7 +345,7 @@ pub(super) async fn logout_browser(
             || "/login".to_string(),
             |rd| origin.safe_redirect(&rd, &opts.allowed_redirect_hosts),
         );
-    if origin.cross_site(&opts.allowed_redirect_hosts) {
+    if origin.cross_origin() {
         return Page::new(
             StatusCode::FORBIDDEN,
             "",

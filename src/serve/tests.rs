@@ -572,3 +572,93 @@ async fn the_jwks_publishes_the_live_keys_only() {
     assert_eq!(fx.published().await, [fx.key().id]);
     assert_eq!(fx.protected(&new).await, StatusCode::UNAUTHORIZED);
 }
+
+// ----- browser form posts (SPEC §15 "CSRF") ----------------------------------------------
+
+/// `POST /login` as alice from `client` with `headers`: the status.
+async fn page_login(fx: &Fx, client: &str, headers: &[(&str, &str)]) -> StatusCode {
+    let body =
+        serde_urlencoded::to_string([("username", "alice"), ("password", PASSWORD)]).expect("form");
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    fx.send(req.body(Body::from(body)).expect("request"), client)
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn a_form_post_must_come_from_the_own_origin_scheme_host_and_port() {
+    let fx = Fx::new();
+    let host = ("host", "auth.example.com:8080");
+    let proxied = [
+        ("host", "127.0.0.1:8080"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "auth.example.com"),
+    ];
+    let with = |base: &[(&'static str, &'static str)], origin: &'static str| {
+        let mut h = base.to_vec();
+        h.push(("origin", origin));
+        h
+    };
+    let ok = StatusCode::SEE_OTHER;
+    let no = StatusCode::FORBIDDEN;
+    for (client, headers, want) in [
+        (
+            "192.0.2.1",
+            with(&[host], "http://auth.example.com:8080"),
+            ok,
+        ),
+        (
+            "192.0.2.1",
+            with(&[host], "http://auth.example.com:8081"),
+            no,
+        ),
+        (
+            "192.0.2.1",
+            with(&[host], "https://auth.example.com:8080"),
+            no,
+        ),
+        (
+            "192.0.2.1",
+            with(&[host], "http://auth.example.com:8080/"),
+            no,
+        ),
+        ("192.0.2.1", with(&[host], "null"), no),
+        (
+            "192.0.2.1",
+            vec![("host", "[::1]:8080"), ("origin", "http://[::1]:8080")],
+            ok,
+        ),
+        (
+            "192.0.2.1",
+            vec![("host", "[::1]"), ("origin", "http://[::1]:80")],
+            ok,
+        ),
+        ("192.0.2.1", vec![("origin", "http://auth.example.com")], no),
+        // A trusted proxy (loopback) ending TLS.
+        ("127.0.0.1", with(&proxied, "https://auth.example.com"), ok),
+        ("127.0.0.1", with(&proxied, "http://auth.example.com"), no),
+        ("127.0.0.1", with(&proxied, "http://127.0.0.1:8080"), no),
+        // The same headers from an untrusted peer are ignored.
+        ("192.0.2.1", with(&proxied, "https://auth.example.com"), no),
+        ("192.0.2.1", with(&proxied, "http://127.0.0.1:8080"), ok),
+        (
+            "192.0.2.1",
+            vec![host, ("sec-fetch-site", "same-origin")],
+            ok,
+        ),
+        ("192.0.2.1", vec![host, ("sec-fetch-site", "none")], no),
+        ("192.0.2.1", vec![host, ("sec-fetch-site", "same-site")], no),
+    ] {
+        assert_eq!(
+            page_login(&fx, client, &headers).await,
+            want,
+            "{client} {headers:?}"
+        );
+    }
+}
