@@ -662,3 +662,60 @@ async fn a_form_post_must_come_from_the_own_origin_scheme_host_and_port() {
         );
     }
 }
+
+// ----- CORS (SPEC §15) ----------------------------------------------------------------------
+
+/// A preflight from `origin` for `method path`: the status and the `Access-Control-*`
+/// headers' names.
+async fn preflight(fx: &Fx, path: &str, origin: &str, method: &str) -> (StatusCode, Vec<String>) {
+    let req = Request::builder()
+        .method(Method::OPTIONS)
+        .uri(path)
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+        .body(Body::empty())
+        .expect("request");
+    let a = fx.send(req, "192.0.2.1").await;
+    let cors = a
+        .headers
+        .keys()
+        .map(|k| k.as_str().to_string())
+        .filter(|k| k.starts_with("access-control-"))
+        .collect();
+    (a.status, cors)
+}
+
+#[tokio::test]
+async fn cors_answers_allowed_origins_on_the_bearer_routes_only() {
+    let fx = Fx::new();
+    let app = "https://app.example";
+    // Off by default.
+    let (status, cors) = preflight(&fx, "/token", app, "POST").await;
+    assert_eq!((status, cors.len()), (StatusCode::METHOD_NOT_ALLOWED, 0));
+    let mut opts = (*fx.app.opts()).clone();
+    opts.cors_allowed_origins = vec![app.to_string()];
+    *fx.app.shared.opts.write().expect("options") = Arc::new(opts);
+    for (path, method) in [
+        ("/token", "POST"),
+        ("/userinfo", "GET"),
+        ("/logout", "DELETE"),
+        ("/revoke", "POST"),
+    ] {
+        let (status, cors) = preflight(&fx, path, app, method).await;
+        assert!(status.is_success(), "{path}: {status}");
+        assert!(cors.contains(&"access-control-allow-origin".to_string()));
+        assert!(!cors.contains(&"access-control-allow-credentials".to_string()));
+    }
+    for (path, origin, method) in [
+        ("/logout", app, "POST"),
+        ("/login", app, "POST"),
+        ("/introspect", app, "POST"),
+        ("/token", app, "GET"),
+        ("/token", "https://evil.example", "POST"),
+        ("/token", "https://app.example.evil", "POST"),
+    ] {
+        let (status, cors) = preflight(&fx, path, origin, method).await;
+        assert_eq!(cors.len(), 0, "{origin} {method} {path}");
+        assert!(!status.is_success(), "{origin} {method} {path}");
+    }
+}
