@@ -216,6 +216,12 @@ impl OwnOrigin {
         safe_redirect(rd, self.host.as_deref(), allowed)
     }
 
+    /// Whether the browser reached this server over HTTPS (a trusted proxy's
+    /// `X-Forwarded-Proto: https`): where a `Secure` cookie is kept.
+    pub fn https(&self) -> bool {
+        self.https
+    }
+
     /// This server's origin as the request reached it, when its host is known.
     fn own(&self) -> Option<WebOrigin> {
         let (host, port) = host_port(self.host.as_deref()?, self.https)?;

@@ -794,6 +794,76 @@ fn an_untrusted_peers_forwarded_origin_is_ignored() {
     }
 }
 
+// A Secure cookie set over plain HTTP for a browser elsewhere is dropped by the browser, which
+// then loops back to the login page (SPEC §15): the page says so and how to fix it, and the log
+// warns once. Loopback browsers (development on localhost) and HTTPS behind the proxy keep the
+// 303.
+#[test]
+fn a_secure_cookie_over_plain_http_for_a_remote_browser_gets_an_explanation() {
+    let env = env();
+    let f = Fx::new(&env);
+    let remote = ("x-forwarded-for", "203.0.113.7");
+    let warning = "a Secure session cookie is set over plain HTTP";
+    let sign_in = |headers: &[(&str, &str)]| {
+        let mut req = f.post("/login?rd=/app/");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        send(req.form_body(&[("username", "alice"), ("password", ALICE_PW)]))
+    };
+    for _ in 0..2 {
+        let res = sign_in(&[remote]);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_page_headers(res.headers());
+        assert!(res.headers().get("location").is_none());
+        assert!(header_of(res.headers(), "set-cookie").contains("; Secure"));
+        let page = res.text().expect("page");
+        for want in [
+            "will drop the session cookie",
+            "X-Forwarded-Proto: https",
+            "cookie_secure = false",
+            "<a href=\"/app/\">Continue</a>",
+        ] {
+            assert!(page.contains(want), "{want:?} missing in {page}");
+        }
+    }
+    // The login page says it before the password is typed.
+    let page = send(f.get("/login").header(remote.0, remote.1))
+        .text()
+        .expect("page");
+    assert!(page.contains("will drop the session cookie"), "{page}");
+    // Over HTTPS at the proxy, or from this machine: signed in as before.
+    for headers in [&[remote, ("x-forwarded-proto", "https")][..], &[]] {
+        let res = sign_in(headers);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{headers:?}");
+        assert_eq!(location(&res), "/app/");
+    }
+    let page = send(f.get("/login")).text().expect("page");
+    assert!(!page.contains("will drop"), "{page}");
+    let warned: Vec<String> =
+        f.s.log()
+            .into_iter()
+            .filter(|l| l.contains(warning))
+            .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("WARN") && warned[0].contains("jwtauth::serve"),
+        "{warned:?}"
+    );
+
+    // cookie_secure = false (development): no page, no warning.
+    let env = crate::serve::env();
+    write_config(&env, "[serve]\ncookie_secure = false\n");
+    let f = Fx::new(&env);
+    let res = send(
+        f.post("/login")
+            .header(remote.0, remote.1)
+            .form_body(&[("username", "alice"), ("password", ALICE_PW)]),
+    );
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(f.s.log().iter().all(|l| !l.contains(warning)));
+}
+
 // ----- POST /logout ---------------------------------------------------------------------------
 
 #[test]
