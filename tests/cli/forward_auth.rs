@@ -864,6 +864,67 @@ fn a_secure_cookie_over_plain_http_for_a_remote_browser_gets_an_explanation() {
     assert!(f.s.log().iter().all(|l| !l.contains(warning)));
 }
 
+/// The headers `examples/nginx.conf` sets on its way to `location = /login`, as nginx would
+/// send them for a browser at 203.0.113.7 asking for `scheme://auth.example.com`.
+fn nginx_login_headers(scheme: &str) -> Vec<(String, String)> {
+    let conf = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx.conf"))
+        .expect("examples/nginx.conf");
+    let block = conf
+        .split("location = /login {")
+        .nth(1)
+        .and_then(|b| b.split('}').next())
+        .expect("a location = /login block");
+    block
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("proxy_set_header "))
+        .map(|l| {
+            let (name, value) = l.trim_end_matches(';').split_once(' ').expect("name value");
+            let value = value
+                .replace("$http_host", "auth.example.com")
+                .replace("$proxy_add_x_forwarded_for", "203.0.113.7")
+                .replace("$scheme", scheme);
+            (name.to_ascii_lowercase(), value)
+        })
+        .collect()
+}
+
+// The README's nginx recipe ends TLS at nginx and passes X-Forwarded-Proto: replayed as nginx
+// sends it, an HTTPS sign-in is the 303 with the Secure cookie, and a plain-HTTP one the page
+// that explains the dropped cookie (SPEC §15).
+#[test]
+fn the_nginx_example_passes_the_scheme_so_tls_at_nginx_signs_in_and_plain_http_explains() {
+    let env = env();
+    let f = Fx::new(&env);
+    let headers = nginx_login_headers("https");
+    for name in [
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+    ] {
+        assert!(
+            headers.iter().any(|(n, _)| n == name),
+            "{name}: {headers:?}"
+        );
+    }
+    for scheme in ["https", "http"] {
+        let mut req = f
+            .post("/login")
+            .header("origin", format!("{scheme}://auth.example.com"));
+        for (name, value) in nginx_login_headers(scheme) {
+            req = req.header(name, value);
+        }
+        let res = send(req.form_body(&[("username", "alice"), ("password", ALICE_PW)]));
+        assert!(header_of(res.headers(), "set-cookie").contains("; Secure"));
+        if scheme == "https" {
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        } else {
+            assert_eq!(res.status(), StatusCode::OK);
+            assert!(res.text().unwrap().contains("will drop the session cookie"));
+        }
+    }
+}
+
 // ----- POST /logout ---------------------------------------------------------------------------
 
 #[test]
