@@ -185,6 +185,9 @@ pub struct ServeConfig {
     /// `login_url`: where `/auth/forward` sends browsers: a path on the original host
     /// (`/login` when unset) or an absolute `http(s)://` URL.
     pub login_url: Option<String>,
+    /// `cors_allowed_origins`: the browser origins (`https://app.example`, exact) whose
+    /// scripts may call the bearer endpoints (none).
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -205,6 +208,7 @@ impl Default for ServeConfig {
             throttle_user_rate: 10,
             log_format: LogFormat::Text,
             login_url: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -312,6 +316,7 @@ pub const KEYS: &[&str] = &[
     "serve.throttle_user_rate",
     "serve.log_format",
     "serve.login_url",
+    "serve.cors_allowed_origins",
 ];
 
 impl Config {
@@ -438,6 +443,7 @@ impl Config {
             json!(s.throttle_user_rate),
             json!(s.log_format.as_str()),
             json!(s.login_url),
+            json!(s.cors_allowed_origins),
         ];
         KEYS.iter().copied().zip(values).collect()
     }
@@ -564,6 +570,7 @@ struct RawServe {
     throttle_user_rate: Option<Spanned<Value>>,
     log_format: Option<Spanned<Value>>,
     login_url: Option<Spanned<Value>>,
+    cors_allowed_origins: Option<Spanned<Value>>,
 }
 
 /// Validates raw values into the config, recording the file as their source.
@@ -780,6 +787,12 @@ impl Builder<'_> {
             raw.login_url,
             |v| login_url(string(v)?),
             |c, v| c.serve.login_url = Some(v),
+        )?;
+        self.take(
+            "serve.cors_allowed_origins",
+            raw.cors_allowed_origins,
+            |v| list(v, |s| web_origin(string(s)?)),
+            |c, v| c.serve.cors_allowed_origins = v,
         )
     }
 }
@@ -905,6 +918,56 @@ fn login_url(s: &str) -> Check<String> {
     }
 }
 
+/// A web origin as browsers send it in `Origin` (RFC 6454): `http(s)://host[:port]`, nothing
+/// more (no path, not even `/`; no user-info, query or wildcard). Kept in lower case and
+/// without the scheme's default port, the form browsers send.
+fn web_origin(s: &str) -> Check<String> {
+    let refuse = || {
+        Err(format!(
+            "{s:?} is not an origin: scheme://host[:port], such as https://app.example (no path)"
+        ))
+    };
+    let Some((scheme, authority)) = s.split_once("://") else {
+        return refuse();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return refuse(),
+    };
+    let (host, port) = match authority.rfind(':') {
+        Some(at) if !authority[at..].contains(']') => {
+            (&authority[..at], Some(&authority[at + 1..]))
+        }
+        _ => (authority, None),
+    };
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && !host.starts_with(['.', '-'])
+        && !host.ends_with(['.', '-'])
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let ipv6_ok = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    if !(name_ok || ipv6_ok) || !port_ok {
+        return refuse();
+    }
+    let host = host.to_ascii_lowercase();
+    Ok(match port.map(|p| p.trim_start_matches('0')) {
+        Some(p) if p != default => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -932,6 +995,37 @@ mod tests {
             Some(Path::new("/etc/jwtauth/config.toml"))
         );
         assert!(KEYS.iter().all(|k| c.source(k) == &Source::Default));
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        for bad in [
+            "*",
+            "null",
+            "app.example",
+            "https://",
+            "https://app.example/",
+            "https://app.example/path",
+            "https://user@app.example",
+            "https://app.example:",
+            "https://app.example:0",
+            "https://app.example:65536",
+            "https://app.example?x",
+            "https://*.example",
+            "ftp://app.example",
+            "https://[nope]",
+        ] {
+            assert!(web_origin(bad).is_err(), "{bad}");
+        }
+        for (good, kept) in [
+            ("https://app.example", "https://app.example"),
+            ("HTTPS://App.Example:443", "https://app.example"),
+            ("http://app.example:80", "http://app.example"),
+            ("http://app.example:443", "http://app.example:443"),
+            ("http://[::1]:3000", "http://[::1]:3000"),
+        ] {
+            assert_eq!(web_origin(good).as_deref(), Ok(kept), "{good}");
+        }
     }
 
     #[test]
@@ -967,6 +1061,7 @@ throttle_ban = "1h"
 throttle_user_rate = 3
 log_format = "json"
 login_url = "https://auth.example.com/login"
+cors_allowed_origins = ["https://App.example", "http://localhost:3000", "https://b.example:443"]
 "#,
         )
         .unwrap();
@@ -1000,6 +1095,14 @@ login_url = "https://auth.example.com/login"
         assert!(!s.cookie_secure);
         assert_eq!(s.cookie_domain.as_deref(), Some(".example.com"));
         assert_eq!(s.trusted_proxies.len(), 3);
+        assert_eq!(
+            s.cors_allowed_origins,
+            [
+                "https://app.example",
+                "http://localhost:3000",
+                "https://b.example"
+            ]
+        );
         assert_eq!(s.throttle_max_failures, 10);
         assert_eq!(s.throttle_ban, Duration::from_secs(3600));
         assert_eq!(s.throttle_user_rate, 3);
@@ -1088,6 +1191,14 @@ login_url = "https://auth.example.com/login"
                 "serve.throttle_user_rate",
             ),
             ("issuer = \"\"", "issuer: must not be empty"),
+            (
+                "[serve]\ncors_allowed_origins = [\"https://app.example/\"]",
+                "2:24: serve.cors_allowed_origins: item 1: \"https://app.example/\" is not an origin",
+            ),
+            (
+                "[serve]\ncors_allowed_origins = \"https://app.example\"",
+                "serve.cors_allowed_origins",
+            ),
         ];
         for (text, want) in cases {
             let e = err(text);

@@ -3,12 +3,19 @@
 //!
 //! Cross-site request forgery: the cookie is `SameSite=Lax`, so a cross-site form post never
 //! carries it (a forged `POST /logout` revokes nothing); and `POST /login` and `POST /logout`
-//! refuse (403) a request whose `Origin` (or, without it, `Sec-Fetch-Site: cross-site`) says it
-//! came from a page on another site ([`OwnOrigin::cross_site`]), so no site can log a visitor
-//! in under the attacker's account (login CSRF). Browsers without those headers (text
-//! browsers) are served as before.
+//! refuse (403) a request whose `Origin` is not exactly this server's (scheme, host and port,
+//! RFC 6454), or which, without `Origin`, has a `Sec-Fetch-Site` other than `same-origin`
+//! ([`OwnOrigin::cross_origin`], SPEC §15), so no other origin — not even a sibling subdomain
+//! or another port of this host — can log a visitor in under the attacker's account (login
+//! CSRF). Browsers without those headers (text browsers) are served as before.
+//!
+//! A `Secure` cookie set over plain HTTP for a browser on another machine is dropped by the
+//! browser, which then loops back to the login page (SPEC §15): the page says so, the sign-in
+//! answers a page with the reason and the fix instead of the 303, and the log warns once.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -28,6 +35,29 @@ use crate::tokens::SESSION_COOKIE;
 
 /// The one message of a refused browser login, whatever the cause.
 const REFUSED: &str = "Incorrect username or password.";
+
+/// What the page says when its `Secure` cookie will be dropped (SPEC §15).
+const DROPPED_COOKIE: &str = "This page was reached over plain HTTP, so your browser will drop \
+the session cookie (it is marked Secure) and you will be asked to sign in again. To fix it, serve \
+this site over HTTPS: end TLS at the reverse proxy and have it send X-Forwarded-Proto: https. \
+For development only, set cookie_secure = false in the [serve] configuration.";
+
+/// Whether the session cookie set in answer to this request will be dropped: it is `Secure`
+/// (`cookie_secure`, the default), the browser reached us over plain HTTP (no trusted
+/// `X-Forwarded-Proto: https`) and is not on this machine (browsers keep `Secure` cookies
+/// from `http://localhost`). The first time, the log says so (once per process).
+fn cookie_dropped(app: &App, origin: &OwnOrigin, client: IpAddr) -> bool {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let dropped =
+        app.opts().cookie_secure && !origin.https() && !client.to_canonical().is_loopback();
+    if dropped && !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            target: "jwtauth::serve",
+            "a Secure session cookie is set over plain HTTP for a remote browser, which will drop it: end TLS at the proxy (with X-Forwarded-Proto: https, from a trusted_proxies address), or set cookie_secure = false for development",
+        );
+    }
+    dropped
+}
 
 /// `Set-Cookie` for the session: `Max-Age` seconds, 0 to clear it.
 fn set_cookie(app: &App, value: &str, max_age: i64) -> Option<HeaderValue> {
@@ -93,7 +123,9 @@ button{margin-top:1.5rem;width:100%;padding:.6rem;font-size:1rem;font-weight:600
 background:#1747b8;color:#fff;border:0;border-radius:4px;cursor:pointer}\
 input:focus-visible,button:focus-visible{outline:3px solid #e8a200;outline-offset:2px}\
 .error{padding:.6rem .8rem;border:1px solid #b00020;border-left-width:4px;color:#8a0019;\
-background:#fdecee;border-radius:4px}";
+background:#fdecee;border-radius:4px}\
+.notice{padding:.6rem .8rem;border:1px solid #8a5a00;border-left-width:4px;color:#5c3c00;\
+background:#fff6e0;border-radius:4px}";
 
 /// The login page as an answer: one form, the one error message when there is one, no
 /// scripts, no external assets; `Retry-After` when there is a wait.
@@ -104,6 +136,8 @@ struct Page<'a> {
     /// The name to fill in again.
     username: &'a str,
     error: Option<&'static str>,
+    /// A note for the operator's sake (the cookie will be dropped), above the form.
+    notice: Option<&'static str>,
     retry_after: Option<u64>,
 }
 
@@ -119,7 +153,16 @@ impl<'a> Page<'a> {
             rd,
             username,
             error,
+            notice: None,
             retry_after: None,
+        }
+    }
+
+    /// The page with `notice` above the form.
+    fn notice(self, notice: &'static str) -> Self {
+        Page {
+            notice: Some(notice),
+            ..self
         }
     }
 
@@ -150,8 +193,15 @@ impl IntoResponse for Page<'_> {
             rd,
             username,
             error,
+            notice,
             retry_after,
         } = self;
+        let notice_html = notice.map_or(String::new(), |n| {
+            format!(
+                "<p class=\"notice\" id=\"login-notice\" role=\"status\">{}</p>\n",
+                html_escape(n)
+            )
+        });
         let error_html = error.map_or(String::new(), |e| {
             format!(
                 "<p class=\"error\" id=\"login-error\" role=\"alert\">{}</p>\n",
@@ -167,7 +217,7 @@ impl IntoResponse for Page<'_> {
             "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
     <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
     <meta name=\"robots\" content=\"noindex\">\n<title>Sign in</title>\n<style>{STYLE}</style>\n\
-    </head>\n<body>\n<main>\n<h1>Sign in</h1>\n{error_html}\
+    </head>\n<body>\n<main>\n<h1>Sign in</h1>\n{notice_html}{error_html}\
     <form method=\"post\" action=\"/login\">\n\
     <input type=\"hidden\" name=\"rd\" value=\"{rd}\">\n\
     <label for=\"username\">Username</label>\n\
@@ -239,6 +289,7 @@ fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
     responses((status = 200, description = "The login page", body = String, content_type = "text/html")))]
 pub(super) async fn login_page(
     State(app): State<Arc<App>>,
+    ClientAddr(client): ClientAddr,
     origin: OwnOrigin,
     uri: Uri,
 ) -> Response {
@@ -246,12 +297,38 @@ pub(super) async fn login_page(
         .and_then(|q| q.rd)
         .unwrap_or_default();
     let rd = origin.safe_redirect(&rd, &app.opts().allowed_redirect_hosts);
-    Page::new(StatusCode::OK, &rd, "", None).into_response()
+    let page = Page::new(StatusCode::OK, &rd, "", None);
+    if cookie_dropped(&app, &origin, client) {
+        page.notice(DROPPED_COOKIE).into_response()
+    } else {
+        page.into_response()
+    }
+}
+
+/// The answer to a sign-in whose cookie the browser will drop ([`cookie_dropped`]): instead
+/// of a 303 back into the app (which would send the browser to the login page again, with no
+/// explanation), a page that says why and how to fix it, with a link to go on. The cookies
+/// are still set: a browser that did reach us over HTTPS keeps them.
+fn dropped_cookie_page(rd: &str) -> Response {
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+    <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+    <meta name=\"robots\" content=\"noindex\">\n<title>Signed in over plain HTTP</title>\n\
+    <style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>Signed in over plain HTTP</h1>\n\
+    <p class=\"notice\" id=\"login-notice\" role=\"alert\">{notice}</p>\n\
+    <p><a href=\"{rd}\">Continue</a></p>\n</main>\n</body>\n</html>\n",
+        notice = html_escape(DROPPED_COOKIE),
+        rd = html_escape(rd),
+    );
+    let mut res = (StatusCode::OK, body).into_response();
+    page_headers(res.headers_mut());
+    res
 }
 
 #[utoipa::path(post, path = "/login", tag = "forward", params(RdQuery),
     request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
+        (status = 200, description = "Signed in, but over plain HTTP from a remote browser while the cookie is `Secure`: a page saying the browser will drop the cookie and how to fix it (TLS at the proxy, or `cookie_secure = false`), with a link to `rd`", body = String, content_type = "text/html"),
         (status = 303, description = "Signed in: the session cookie is set; to `rd` (if allowed) or `/`"),
         (status = 400, description = "Refused (unknown user, wrong password, disabled user, malformed form): the page again with one message", body = String, content_type = "text/html"),
         (status = 403, description = "A cross-site form post", body = String, content_type = "text/html"),
@@ -274,7 +351,7 @@ pub(super) async fn login_submit(
         .or_else(|| query::<RdQuery>(&uri).and_then(|q| q.rd))
         .unwrap_or_default();
     let rd = origin.safe_redirect(&rd, &opts.allowed_redirect_hosts);
-    if origin.cross_site(&opts.allowed_redirect_hosts) {
+    if origin.cross_origin() {
         return Page::new(
             StatusCode::FORBIDDEN,
             &rd,
@@ -295,7 +372,16 @@ pub(super) async fn login_submit(
     let device = throttle::device_value(opts.cookie_secure, &headers, &body);
     match sign_in(&app, "/login", &name, password, client, device).await {
         Ok(signed) => {
-            let mut res = see_other(&rd, set_cookie(&app, &signed.token, signed.expires_in));
+            let cookie = set_cookie(&app, &signed.token, signed.expires_in);
+            let mut res = if cookie_dropped(&app, &origin, client) {
+                let mut res = dropped_cookie_page(&rd);
+                if let Some(c) = cookie {
+                    res.headers_mut().insert(header::SET_COOKIE, c);
+                }
+                res
+            } else {
+                see_other(&rd, cookie)
+            };
             if let Some(c) = throttle::device_set_cookie(opts.cookie_secure, &signed.device) {
                 res.headers_mut().append(header::SET_COOKIE, c);
             }
@@ -340,7 +426,7 @@ pub(super) async fn logout_browser(
             || "/login".to_string(),
             |rd| origin.safe_redirect(&rd, &opts.allowed_redirect_hosts),
         );
-    if origin.cross_site(&opts.allowed_redirect_hosts) {
+    if origin.cross_origin() {
         return Page::new(
             StatusCode::FORBIDDEN,
             "",

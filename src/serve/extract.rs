@@ -1,6 +1,6 @@
 //! What a request carries, as axum extractors over the shared [`App`]: the bearer token
 //! ([`Bearer`]), the session cookie ([`SessionCookie`]), the client's address behind trusted
-//! proxies ([`ClientAddr`]) and the server's own host with where a form post came from
+//! proxies ([`ClientAddr`]) and the server's own origin with where a form post came from
 //! ([`OwnOrigin`]). Each reads headers only; checking a token is the handler's call into the
 //! core.
 
@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderName, Uri, header};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::redirect::{host_allowed, safe_redirect, strip_port};
+use super::redirect::safe_redirect;
 use super::{App, net};
 use crate::tokens::SESSION_COOKIE;
 
@@ -160,25 +160,73 @@ pub(super) fn sane_host(h: &str) -> Option<&str> {
     ok.then_some(h)
 }
 
-/// The server's own host as the browser asked for it (`X-Forwarded-Host` from a trusted
-/// proxy, else `Host`), and where the request says it was sent from (`Origin`, else
-/// `Sec-Fetch-Site`): what redirects may go to and what the cross-site form check compares.
+/// The server's own origin as the browser asked for it (RFC 6454: scheme, host and port) and
+/// where the request says it was sent from (`Origin`, else `Sec-Fetch-Site`): what redirects
+/// may go to and what the cross-origin form check compares (SPEC §15). The host is a trusted
+/// proxy's `X-Forwarded-Host`, else `Host`; the scheme a trusted proxy's `X-Forwarded-Proto`,
+/// else `http` (serve itself speaks plain HTTP; TLS ends at the proxy).
 #[derive(Debug)]
 pub(super) struct OwnOrigin {
     host: Option<String>,
+    https: bool,
     sender: Sender,
 }
 
 /// Where a request says it comes from.
 #[derive(Debug)]
 enum Sender {
-    /// No `Origin`; `Sec-Fetch-Site: cross-site` or not.
-    Unnamed { cross_site: bool },
-    /// `Origin: http(s)://…`: what follows the scheme.
-    Web(String),
+    /// No `Origin`; whether `Sec-Fetch-Site` is absent or `same-origin`.
+    Unnamed { same_origin: bool },
+    /// `Origin: http(s)://host[:port]`.
+    Web(WebOrigin),
     /// Any other `Origin` (`null` from a sandboxed or privacy-sensitive context, another
-    /// scheme, a value that is not text).
+    /// scheme, a path, a value that is not text).
     Opaque,
+}
+
+/// A tuple origin (RFC 6454 §4): scheme, host (lower case) and port (the scheme's default
+/// when none is written, so `https://h` and `https://h:443` are one origin).
+#[derive(Debug, PartialEq, Eq)]
+struct WebOrigin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+/// `host[:port]` as a host (lower case) and a port (`https`'s or `http`'s default when
+/// absent); `None` when the port is not a number or the host is empty. IPv6 hosts keep
+/// their brackets.
+fn host_port(authority: &str, https: bool) -> Option<(String, u16)> {
+    let default = if https { 443 } else { 80 };
+    let (host, port) = match authority.rfind(':') {
+        // `[::1]` alone: the colon is inside the brackets.
+        Some(at) if !authority[at..].contains(']') => {
+            let port = &authority[at + 1..];
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (&authority[..at], port.parse().ok()?)
+        }
+        _ => (authority, default),
+    };
+    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+}
+
+impl WebOrigin {
+    /// `scheme://host[:port]` (`http` or `https`, in any case), nothing more.
+    fn parse(origin: &str) -> Option<Self> {
+        let (scheme, authority) = origin.split_once("://")?;
+        let https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return None;
+        };
+        let authority = sane_host(authority)?;
+        let (host, port) = host_port(authority, https)?;
+        Some(WebOrigin { https, host, port })
+    }
 }
 
 impl OwnOrigin {
@@ -188,13 +236,31 @@ impl OwnOrigin {
         safe_redirect(rd, self.host.as_deref(), allowed)
     }
 
-    /// Whether a form post came from a page of another site (login CSRF): its `Origin` names
-    /// a host that is neither this one nor one of `allowed`, or is opaque; or, without
-    /// `Origin`, `Sec-Fetch-Site: cross-site`.
-    pub fn cross_site(&self, allowed: &[String]) -> bool {
+    /// Whether the browser reached this server over HTTPS (a trusted proxy's
+    /// `X-Forwarded-Proto: https`): where a `Secure` cookie is kept.
+    pub fn https(&self) -> bool {
+        self.https
+    }
+
+    /// This server's origin as the request reached it, when its host is known.
+    fn own(&self) -> Option<WebOrigin> {
+        let (host, port) = host_port(self.host.as_deref()?, self.https)?;
+        Some(WebOrigin {
+            https: self.https,
+            host,
+            port,
+        })
+    }
+
+    /// Whether a form post may come from another origin (login CSRF, SPEC §15): its `Origin`
+    /// is not exactly this server's (scheme, host and port), or is opaque (`null`); or, without
+    /// `Origin`, `Sec-Fetch-Site` is there and is not `same-origin` (`same-site`,
+    /// `cross-site`, and `none`, which browsers send only for what the user typed or
+    /// bookmarked: never a form post). Browsers that send neither (text browsers) pass.
+    pub fn cross_origin(&self) -> bool {
         match &self.sender {
-            Sender::Unnamed { cross_site } => *cross_site,
-            Sender::Web(h) => !host_allowed(strip_port(h), self.host.as_deref(), allowed),
+            Sender::Unnamed { same_origin } => !same_origin,
+            Sender::Web(origin) => self.own().as_ref() != Some(origin),
             Sender::Opaque => true,
         }
     }
@@ -209,33 +275,33 @@ impl FromRequestParts<Arc<App>> for OwnOrigin {
     ) -> Result<Self, ExtensionRejection> {
         let peer = peer(parts, app).await?;
         let headers = &parts.headers;
-        let forwarded = peer_trusted(app, peer)
-            .then(|| header_str(headers, "x-forwarded-host"))
-            .flatten()
-            .map(|h| h.split(',').next().unwrap_or("").trim());
-        let host = forwarded
+        let trusted = peer_trusted(app, peer);
+        let first = |name| {
+            trusted
+                .then(|| header_str(headers, name))
+                .flatten()
+                .map(|h: &str| h.split(',').next().unwrap_or("").trim())
+        };
+        let host = first("x-forwarded-host")
             .or_else(|| header_str(headers, "host"))
             .and_then(sane_host)
             .map(str::to_string);
+        let https = first("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
         let sender = match headers.get(header::ORIGIN).map(|v| v.to_str().ok()) {
             Some(Some(origin)) => {
-                let origin = origin.trim();
-                ["https://", "http://"]
-                    .iter()
-                    .find_map(|s| {
-                        origin
-                            .get(..s.len())
-                            .filter(|p| p.eq_ignore_ascii_case(s))
-                            .map(|_| Sender::Web(origin[s.len()..].to_string()))
-                    })
-                    .unwrap_or(Sender::Opaque)
+                WebOrigin::parse(origin.trim()).map_or(Sender::Opaque, Sender::Web)
             }
             Some(None) => Sender::Opaque,
             None => Sender::Unnamed {
-                cross_site: header_str(headers, "sec-fetch-site") == Some("cross-site"),
+                same_origin: header_str(headers, "sec-fetch-site")
+                    .is_none_or(|s| s.eq_ignore_ascii_case("same-origin")),
             },
         };
-        Ok(OwnOrigin { host, sender })
+        Ok(OwnOrigin {
+            host,
+            https,
+            sender,
+        })
     }
 }
 

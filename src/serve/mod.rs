@@ -8,6 +8,7 @@
 mod audit;
 mod browser;
 mod calls;
+mod cors;
 mod discovery;
 mod error;
 mod extract;
@@ -111,6 +112,8 @@ pub struct Options {
     pub allowed_redirect_hosts: Vec<String>,
     /// Where `/auth/forward` sends browsers (`/login` on the original host when unset).
     pub login_url: Option<String>,
+    /// Origins whose scripts may call the bearer endpoints (CORS; none by default).
+    pub cors_allowed_origins: Vec<String>,
     /// Password checks that may wait for a hashing thread before `POST /token` answers 503.
     pub hash_queue: usize,
     /// The scheme of new hashes and of the unknown-user dummy, and rehash on login (SPEC
@@ -141,6 +144,7 @@ impl Options {
             cookie_domain: c.serve.cookie_domain.clone(),
             allowed_redirect_hosts: c.serve.allowed_redirect_hosts.clone(),
             login_url: c.serve.login_url.clone(),
+            cors_allowed_origins: c.serve.cors_allowed_origins.clone(),
             hash_queue: 64,
             hashing: crate::auth::HashPolicy {
                 scheme: c.scheme(),

@@ -98,7 +98,14 @@ fn json_error(status: StatusCode, headers: &HeaderMap) -> Response {
         _ => ("invalid_request", "the request could not be read"),
     };
     let mut res = error_body(status, error, description);
-    for h in [header::ALLOW, header::RETRY_AFTER] {
+    // The CORS headers too, so a calling script can read the error.
+    for h in [
+        header::ALLOW,
+        header::RETRY_AFTER,
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        header::VARY,
+    ] {
         if let Some(v) = headers.get(&h) {
             res.headers_mut().insert(h, v.clone());
         }

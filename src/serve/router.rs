@@ -22,7 +22,7 @@ use utoipa::OpenApi;
 
 use super::extract::{Bearer, ClientAddr, OwnOrigin, SessionCookies};
 use super::{
-    App, MAX_BODY, REQUEST_TIMEOUT, browser, discovery, error, gate, ops, resource, token,
+    App, MAX_BODY, REQUEST_TIMEOUT, browser, cors, discovery, error, gate, ops, resource, token,
 };
 
 /// Request ids: a random prefix per process and a counter, so ids are unique across restarts
@@ -55,8 +55,8 @@ impl MakeRequestId for RequestIds {
     }
 }
 
-/// Builds the router with its layers: body limit, request timeout, redacted credentials,
-/// one log line and one metrics count per request.
+/// Builds the router with its layers: body limit, request timeout, CORS, redacted
+/// credentials, one log line and one metrics count per request.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/token", post(token::token))
@@ -88,6 +88,9 @@ pub fn router(app: Arc<App>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // CORS for the bearer routes (inside `observe`, so preflights are logged and counted
+        // too; outside the limits, so their 413 and 408 reach the calling script).
+        .layer(middleware::from_fn_with_state(app.clone(), cors::cors))
         // Outside the limits, so their 413 and 408 are logged, counted and made JSON too.
         .layer(middleware::from_fn_with_state(app.clone(), ops::observe))
         // Every request gets an `x-request-id` (the proxy's, if it sent one), echoed in the
@@ -134,7 +137,9 @@ async fn logout_post(
 /// The OpenAPI 3.1 document of this service.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "jwtauth", description = "The classic FastAPI + JWT login service, as jwtauth serve (SPEC §9)."),
+    info(title = "jwtauth", description = "The classic FastAPI + JWT login service, as jwtauth serve (SPEC §9). \
+Browser apps on the origins of the `cors_allowed_origins` setting may call `POST /token`, `GET /userinfo`, \
+`DELETE /logout` and `POST /revoke` (CORS, preflight answered, no credentials mode); by default no origin is allowed."),
     paths(token::token, resource::protected, resource::userinfo, resource::logout, token::revoke,
         token::introspect, discovery::jwks, discovery::metadata, ops::healthz, ops::metrics, openapi,
         gate::auth, gate::auth_forward, browser::login_page, browser::login_submit,

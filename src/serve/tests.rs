@@ -685,3 +685,198 @@ async fn sign_ins_bans_and_logouts_are_audited_with_client_reason_and_wait() {
     assert_eq!(events[8]["route"], "/logout");
     assert!(events[8]["jti"].as_str().is_some_and(|j| !j.is_empty()));
 }
+
+// ----- browser form posts (SPEC §15 "CSRF") ----------------------------------------------
+
+/// `POST /login` as alice from `client` with `headers`: the status.
+async fn page_login(fx: &Fx, client: &str, headers: &[(&str, &str)]) -> StatusCode {
+    let body =
+        serde_urlencoded::to_string([("username", "alice"), ("password", PASSWORD)]).expect("form");
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    fx.send(req.body(Body::from(body)).expect("request"), client)
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn a_form_post_must_come_from_the_own_origin_scheme_host_and_port() {
+    let fx = Fx::new();
+    let host = ("host", "auth.example.com:8080");
+    let proxied = [
+        ("host", "127.0.0.1:8080"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "auth.example.com"),
+    ];
+    let with = |base: &[(&'static str, &'static str)], origin: &'static str| {
+        let mut h = base.to_vec();
+        h.push(("origin", origin));
+        h
+    };
+    let ok = StatusCode::SEE_OTHER;
+    let no = StatusCode::FORBIDDEN;
+    for (client, headers, want) in [
+        (
+            "192.0.2.1",
+            with(&[host], "http://auth.example.com:8080"),
+            ok,
+        ),
+        (
+            "192.0.2.1",
+            with(&[host], "http://auth.example.com:8081"),
+            no,
+        ),
+        (
+            "192.0.2.1",
+            with(&[host], "https://auth.example.com:8080"),
+            no,
+        ),
+        (
+            "192.0.2.1",
+            with(&[host], "http://auth.example.com:8080/"),
+            no,
+        ),
+        ("192.0.2.1", with(&[host], "null"), no),
+        (
+            "192.0.2.1",
+            vec![("host", "[::1]:8080"), ("origin", "http://[::1]:8080")],
+            ok,
+        ),
+        (
+            "192.0.2.1",
+            vec![("host", "[::1]"), ("origin", "http://[::1]:80")],
+            ok,
+        ),
+        ("192.0.2.1", vec![("origin", "http://auth.example.com")], no),
+        // A trusted proxy (loopback) ending TLS.
+        ("127.0.0.1", with(&proxied, "https://auth.example.com"), ok),
+        ("127.0.0.1", with(&proxied, "http://auth.example.com"), no),
+        ("127.0.0.1", with(&proxied, "http://127.0.0.1:8080"), no),
+        // The same headers from an untrusted peer are ignored.
+        ("192.0.2.1", with(&proxied, "https://auth.example.com"), no),
+        ("192.0.2.1", with(&proxied, "http://127.0.0.1:8080"), ok),
+        (
+            "192.0.2.1",
+            vec![host, ("sec-fetch-site", "same-origin")],
+            ok,
+        ),
+        ("192.0.2.1", vec![host, ("sec-fetch-site", "none")], no),
+        ("192.0.2.1", vec![host, ("sec-fetch-site", "same-site")], no),
+    ] {
+        // Past the check: 303, or 200 when the cookie will be dropped (plain HTTP, remote).
+        let status = page_login(&fx, client, &headers).await;
+        assert_eq!(
+            status == StatusCode::FORBIDDEN,
+            want == no,
+            "{client} {headers:?}: {status}"
+        );
+    }
+}
+
+// ----- CORS (SPEC §15) ----------------------------------------------------------------------
+
+/// A preflight from `origin` for `method path`: the status and the `Access-Control-*`
+/// headers' names.
+async fn preflight(fx: &Fx, path: &str, origin: &str, method: &str) -> (StatusCode, Vec<String>) {
+    let req = Request::builder()
+        .method(Method::OPTIONS)
+        .uri(path)
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+        .body(Body::empty())
+        .expect("request");
+    let a = fx.send(req, "192.0.2.1").await;
+    let cors = a
+        .headers
+        .keys()
+        .map(|k| k.as_str().to_string())
+        .filter(|k| k.starts_with("access-control-"))
+        .collect();
+    (a.status, cors)
+}
+
+#[tokio::test]
+async fn cors_answers_allowed_origins_on_the_bearer_routes_only() {
+    let fx = Fx::new();
+    let app = "https://app.example";
+    // Off by default.
+    let (status, cors) = preflight(&fx, "/token", app, "POST").await;
+    assert_eq!((status, cors.len()), (StatusCode::METHOD_NOT_ALLOWED, 0));
+    let mut opts = (*fx.app.opts()).clone();
+    opts.cors_allowed_origins = vec![app.to_string()];
+    *fx.app.shared.opts.write().expect("options") = Arc::new(opts);
+    for (path, method) in [
+        ("/token", "POST"),
+        ("/userinfo", "GET"),
+        ("/logout", "DELETE"),
+        ("/revoke", "POST"),
+    ] {
+        let (status, cors) = preflight(&fx, path, app, method).await;
+        assert!(status.is_success(), "{path}: {status}");
+        assert!(cors.contains(&"access-control-allow-origin".to_string()));
+        assert!(!cors.contains(&"access-control-allow-credentials".to_string()));
+    }
+    for (path, origin, method) in [
+        ("/logout", app, "POST"),
+        ("/login", app, "POST"),
+        ("/introspect", app, "POST"),
+        ("/token", app, "GET"),
+        ("/token", "https://evil.example", "POST"),
+        ("/token", "https://app.example.evil", "POST"),
+    ] {
+        let (status, cors) = preflight(&fx, path, origin, method).await;
+        assert_eq!(cors.len(), 0, "{origin} {method} {path}");
+        assert!(!status.is_success(), "{origin} {method} {path}");
+    }
+}
+
+// ----- a Secure cookie over plain HTTP (SPEC §15) -------------------------------------------
+
+#[tokio::test]
+async fn a_secure_cookie_over_plain_http_to_a_remote_browser_gets_the_page_not_the_redirect() {
+    let fx = Fx::new();
+    let https = [("host", "auth.example.com"), ("x-forwarded-proto", "https")];
+    for (client, headers, want) in [
+        (
+            "192.0.2.1",
+            &[("host", "auth.example.com")][..],
+            StatusCode::OK,
+        ),
+        // X-Forwarded-Proto from an untrusted peer is not believed.
+        ("192.0.2.1", &https[..], StatusCode::OK),
+        ("127.0.0.1", &https[..], StatusCode::SEE_OTHER),
+        (
+            "127.0.0.1",
+            &[("host", "localhost:8080")][..],
+            StatusCode::SEE_OTHER,
+        ),
+        ("::1", &[("host", "[::1]:8080")][..], StatusCode::SEE_OTHER),
+        // Through a trusted proxy: the client behind it counts.
+        (
+            "127.0.0.1",
+            &[
+                ("host", "auth.example.com"),
+                ("x-forwarded-for", "192.0.2.9"),
+            ][..],
+            StatusCode::OK,
+        ),
+    ] {
+        assert_eq!(
+            page_login(&fx, client, headers).await,
+            want,
+            "{client} {headers:?}"
+        );
+    }
+    let mut opts = (*fx.app.opts()).clone();
+    opts.cookie_secure = false;
+    *fx.app.shared.opts.write().expect("options") = Arc::new(opts);
+    assert_eq!(
+        page_login(&fx, "192.0.2.1", &[("host", "auth.example.com")]).await,
+        StatusCode::SEE_OTHER
+    );
+}

@@ -36,6 +36,7 @@ const KEYS: &[&str] = &[
     "serve.throttle_user_rate",
     "serve.log_format",
     "serve.login_url",
+    "serve.cors_allowed_origins",
 ];
 
 fn config_json(env: &Env, args: &[&str]) -> Value {
@@ -96,6 +97,7 @@ fn without_a_file_every_setting_is_its_default() {
     assert_eq!(v["serve.throttle_user_rate"]["value"], 10);
     assert_eq!(v["serve.log_format"]["value"], "text");
     assert_eq!(v["serve.login_url"]["value"], Value::Null);
+    assert_eq!(v["serve.cors_allowed_origins"]["value"], json!([]));
     // Reading the settings creates nothing.
     assert!(!env.path().join("config").exists());
     assert!(!env.path().join("data").exists());

@@ -699,7 +699,8 @@ fn cross_site_form_posts_are_refused() {
         ("https://evil.example", StatusCode::FORBIDDEN),
         ("null", StatusCode::FORBIDDEN),
         (own.as_str(), StatusCode::SEE_OTHER),
-        ("https://app.example.com", StatusCode::SEE_OTHER),
+        // A host `rd` may go to is still another origin: it may not post the form (SPEC §15).
+        ("https://app.example.com", StatusCode::FORBIDDEN),
     ] {
         let res = send(
             f.post("/login")
@@ -729,6 +730,281 @@ fn cross_site_form_posts_are_refused() {
         f.auth_with_cookie("/auth", &cookie).status(),
         StatusCode::OK
     );
+}
+
+/// `POST /login` as alice with `headers`: the status, and whether a cookie was set.
+fn login_with(f: &Fx, headers: &[(&str, &str)]) -> (StatusCode, bool) {
+    let mut req = f.post("/login");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = send(req.form_body(&[("username", "alice"), ("password", ALICE_PW)]));
+    let status = res.status();
+    let cookie = res.headers().get("set-cookie").is_some();
+    if status == StatusCode::FORBIDDEN {
+        assert!(!cookie);
+        assert!(
+            res.text()
+                .expect("page")
+                .contains("This sign-in form was sent from another site."),
+        );
+    }
+    (status, cookie)
+}
+
+// The form's own origin is scheme, host and port (RFC 6454, SPEC §15): another port or scheme
+// of the same host name may not post it; the scheme and host behind a trusted proxy are its
+// X-Forwarded-Proto and X-Forwarded-Host.
+#[test]
+fn form_posts_must_come_from_the_exact_own_origin() {
+    let env = env();
+    let f = Fx::new(&env);
+    let port = f.s.addr.port();
+    let own = format!("http://127.0.0.1:{port}");
+    let other_port = format!(
+        "http://127.0.0.1:{}",
+        if port == 9999 { 9998 } else { 9999 }
+    );
+    let other_scheme = format!("https://127.0.0.1:{port}");
+    let upper = format!("HTTP://127.0.0.1:{port}");
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "auth.example.com"),
+    ];
+    let cases: Vec<(Vec<(&str, &str)>, StatusCode)> = vec![
+        (vec![("origin", &own)], StatusCode::SEE_OTHER),
+        (vec![("origin", &upper)], StatusCode::SEE_OTHER),
+        (vec![("origin", &other_port)], StatusCode::FORBIDDEN),
+        (vec![("origin", &other_scheme)], StatusCode::FORBIDDEN),
+        (vec![("origin", "null")], StatusCode::FORBIDDEN),
+        (vec![("origin", "http://127.0.0.1")], StatusCode::FORBIDDEN),
+        (vec![("origin", "file://")], StatusCode::FORBIDDEN),
+        // Without Origin: Sec-Fetch-Site same-origin or none at all (text browsers).
+        (
+            vec![("sec-fetch-site", "same-origin")],
+            StatusCode::SEE_OTHER,
+        ),
+        (vec![], StatusCode::SEE_OTHER),
+        (vec![("sec-fetch-site", "same-site")], StatusCode::FORBIDDEN),
+        (
+            vec![("sec-fetch-site", "cross-site")],
+            StatusCode::FORBIDDEN,
+        ),
+        // `none` is a typed or bookmarked navigation, never a form post.
+        (vec![("sec-fetch-site", "none")], StatusCode::FORBIDDEN),
+        // Behind a trusted proxy (loopback, the default) ending TLS: its origin is https.
+        (
+            [&forwarded[..], &[("origin", "https://auth.example.com")]].concat(),
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            [
+                &forwarded[..],
+                &[("origin", "https://AUTH.example.com:443")],
+            ]
+            .concat(),
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            [&forwarded[..], &[("origin", "http://auth.example.com")]].concat(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            [
+                &forwarded[..],
+                &[("origin", "https://auth.example.com:8443")],
+            ]
+            .concat(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            [&forwarded[..], &[("origin", own.as_str())]].concat(),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (headers, want) in cases {
+        let (status, cookie) = login_with(&f, &headers);
+        assert_eq!(status, want, "{headers:?}");
+        assert_eq!(cookie, want == StatusCode::SEE_OTHER, "{headers:?}");
+    }
+    // The sign-out form too: a cookie posted from another port of this host revokes nothing.
+    let (cookie, _) = f.session("alice", ALICE_PW);
+    let res = send(
+        f.post("/logout")
+            .header(header::ORIGIN, &other_port)
+            .header(header::COOKIE, format!("{COOKIE}={cookie}")),
+    );
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(
+        f.auth_with_cookie("/auth", &cookie).status(),
+        StatusCode::OK
+    );
+    let res = send(
+        f.post("/logout")
+            .header(header::ORIGIN, &own)
+            .header(header::COOKIE, format!("{COOKIE}={cookie}")),
+    );
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_401(f.auth_with_cookie("/auth", &cookie), true);
+}
+
+// An untrusted peer's X-Forwarded-Proto/Host are ignored: its origin is the request's own.
+#[test]
+fn an_untrusted_peers_forwarded_origin_is_ignored() {
+    let env = env();
+    write_config(&env, "[serve]\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
+    let f = Fx::new(&env);
+    let own = format!("http://{}", f.s.addr);
+    let https = format!("https://{}", f.s.addr);
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "auth.example.com"),
+    ];
+    for (headers, want) in [
+        (
+            &forwarded[..],
+            "https://auth.example.com",
+            StatusCode::FORBIDDEN,
+        ),
+        (&forwarded[..1], https.as_str(), StatusCode::FORBIDDEN),
+        (&forwarded[..], own.as_str(), StatusCode::SEE_OTHER),
+    ]
+    .map(|(h, origin, want)| ([h, &[("origin", origin)]].concat(), want))
+    {
+        assert_eq!(login_with(&f, &headers).0, want, "{headers:?}");
+    }
+}
+
+// A Secure cookie set over plain HTTP for a browser elsewhere is dropped by the browser, which
+// then loops back to the login page (SPEC §15): the page says so and how to fix it, and the log
+// warns once. Loopback browsers (development on localhost) and HTTPS behind the proxy keep the
+// 303.
+#[test]
+fn a_secure_cookie_over_plain_http_for_a_remote_browser_gets_an_explanation() {
+    let env = env();
+    let f = Fx::new(&env);
+    let remote = ("x-forwarded-for", "203.0.113.7");
+    let warning = "a Secure session cookie is set over plain HTTP";
+    let sign_in = |headers: &[(&str, &str)]| {
+        let mut req = f.post("/login?rd=/app/");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        send(req.form_body(&[("username", "alice"), ("password", ALICE_PW)]))
+    };
+    for _ in 0..2 {
+        let res = sign_in(&[remote]);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_page_headers(res.headers());
+        assert!(res.headers().get("location").is_none());
+        assert!(header_of(res.headers(), "set-cookie").contains("; Secure"));
+        let page = res.text().expect("page");
+        for want in [
+            "will drop the session cookie",
+            "X-Forwarded-Proto: https",
+            "cookie_secure = false",
+            "<a href=\"/app/\">Continue</a>",
+        ] {
+            assert!(page.contains(want), "{want:?} missing in {page}");
+        }
+    }
+    // The login page says it before the password is typed.
+    let page = send(f.get("/login").header(remote.0, remote.1))
+        .text()
+        .expect("page");
+    assert!(page.contains("will drop the session cookie"), "{page}");
+    // Over HTTPS at the proxy, or from this machine: signed in as before.
+    for headers in [&[remote, ("x-forwarded-proto", "https")][..], &[]] {
+        let res = sign_in(headers);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{headers:?}");
+        assert_eq!(location(&res), "/app/");
+    }
+    let page = send(f.get("/login")).text().expect("page");
+    assert!(!page.contains("will drop"), "{page}");
+    let warned: Vec<String> =
+        f.s.log()
+            .into_iter()
+            .filter(|l| l.contains(warning))
+            .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("WARN") && warned[0].contains("jwtauth::serve"),
+        "{warned:?}"
+    );
+
+    // cookie_secure = false (development): no page, no warning.
+    let env = crate::serve::env();
+    write_config(&env, "[serve]\ncookie_secure = false\n");
+    let f = Fx::new(&env);
+    let res = send(
+        f.post("/login")
+            .header(remote.0, remote.1)
+            .form_body(&[("username", "alice"), ("password", ALICE_PW)]),
+    );
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(f.s.log().iter().all(|l| !l.contains(warning)));
+}
+
+/// The headers `examples/nginx.conf` sets on its way to `location = /login`, as nginx would
+/// send them for a browser at 203.0.113.7 asking for `scheme://auth.example.com`.
+fn nginx_login_headers(scheme: &str) -> Vec<(String, String)> {
+    let conf = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx.conf"))
+        .expect("examples/nginx.conf");
+    let block = conf
+        .split("location = /login {")
+        .nth(1)
+        .and_then(|b| b.split('}').next())
+        .expect("a location = /login block");
+    block
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("proxy_set_header "))
+        .map(|l| {
+            let (name, value) = l.trim_end_matches(';').split_once(' ').expect("name value");
+            let value = value
+                .replace("$http_host", "auth.example.com")
+                .replace("$proxy_add_x_forwarded_for", "203.0.113.7")
+                .replace("$scheme", scheme);
+            (name.to_ascii_lowercase(), value)
+        })
+        .collect()
+}
+
+// The README's nginx recipe ends TLS at nginx and passes X-Forwarded-Proto: replayed as nginx
+// sends it, an HTTPS sign-in is the 303 with the Secure cookie, and a plain-HTTP one the page
+// that explains the dropped cookie (SPEC §15).
+#[test]
+fn the_nginx_example_passes_the_scheme_so_tls_at_nginx_signs_in_and_plain_http_explains() {
+    let env = env();
+    let f = Fx::new(&env);
+    let headers = nginx_login_headers("https");
+    for name in [
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+    ] {
+        assert!(
+            headers.iter().any(|(n, _)| n == name),
+            "{name}: {headers:?}"
+        );
+    }
+    for scheme in ["https", "http"] {
+        let mut req = f
+            .post("/login")
+            .header("origin", format!("{scheme}://auth.example.com"));
+        for (name, value) in nginx_login_headers(scheme) {
+            req = req.header(name, value);
+        }
+        let res = send(req.form_body(&[("username", "alice"), ("password", ALICE_PW)]));
+        assert!(header_of(res.headers(), "set-cookie").contains("; Secure"));
+        if scheme == "https" {
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        } else {
+            assert_eq!(res.status(), StatusCode::OK);
+            assert!(res.text().unwrap().contains("will drop the session cookie"));
+        }
+    }
 }
 
 // ----- POST /logout ---------------------------------------------------------------------------

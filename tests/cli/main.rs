@@ -13,6 +13,7 @@ mod bcrypt_vectors;
 mod concurrency;
 mod config;
 mod core;
+mod cors;
 mod crash;
 mod faults;
 mod forward_auth;

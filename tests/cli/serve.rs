@@ -109,6 +109,11 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The HTTP client, for methods without a helper.
+    pub(crate) fn http(&self) -> &Client {
+        &self.http
+    }
+
     pub(crate) fn get(&self, path: &str) -> RequestBuilder {
         self.http.get(self.url(path))
     }

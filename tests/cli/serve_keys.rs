@@ -260,7 +260,7 @@ fn a_key_file_broken_while_serving_stops_signing_but_not_verifying() {
 }
 
 /// Sends SIGHUP and waits until the server says it reloaded its configuration.
-fn hangup(server: &Server) {
+pub(crate) fn hangup(server: &Server) {
     signal(server, "HUP");
     wait_for_log(server, |l| l.contains("configuration reloaded"));
 }

@@ -35,6 +35,8 @@ fn page_login(s: &Server) -> reqwest::blocking::RequestBuilder {
         .build()
         .expect("http client")
         .post(s.url("/login"))
+        // As through a proxy that ends TLS: a browser elsewhere keeps the Secure cookies.
+        .header("x-forwarded-proto", "https")
 }
 
 /// The value of metric line `name` (exact label set included).
