@@ -150,29 +150,9 @@ impl UserStore for MemoryUsers {
             let mut skeletons = users::Skeletons::new(all.keys().map(String::as_str));
             for new in incoming {
                 let name = normalize_name(&new.username).into_owned();
-                let user = match all.get(&name).cloned() {
-                    Some(_) if !replace => {
-                        done.kept.push(new.username);
-                        continue;
-                    }
-                    Some(mut u) => {
-                        if u.hashed_password != new.hashed_password {
-                            u.hashed_password = new.hashed_password;
-                            u.password_changed_at = new.password_changed_at;
-                        }
-                        u.disabled = new.disabled;
-                        done.replaced.push(u.username.clone());
-                        u
-                    }
-                    None => {
-                        if let Some(other) = skeletons.confusable(&name) {
-                            done.confusable.push((new.username, other.to_string()));
-                            continue;
-                        }
-                        skeletons.insert(&name);
-                        done.added.push(new.username.clone());
-                        new
-                    }
+                let stored = all.get(&name).cloned();
+                let Some(user) = done.merge(stored, new, replace, &mut skeletons) else {
+                    continue;
                 };
                 all.insert(name, user);
             }

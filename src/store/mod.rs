@@ -170,6 +170,45 @@ pub struct Imported {
     pub confusable: Vec<(String, String)>,
 }
 
+impl Imported {
+    /// The record an import writes for `new`, given the one stored under its name, with the
+    /// outcome noted; `None` when nothing is written (kept without `replace`, or a new name
+    /// confusable with one in `skeletons`). A replaced user keeps its other fields; its
+    /// `password_changed_at` moves only with a different hash. The one rule of every store.
+    pub fn merge(
+        &mut self,
+        stored: Option<User>,
+        new: User,
+        replace: bool,
+        skeletons: &mut users::Skeletons,
+    ) -> Option<User> {
+        match stored {
+            Some(_) if !replace => {
+                self.kept.push(new.username);
+                None
+            }
+            Some(mut u) => {
+                if u.hashed_password != new.hashed_password {
+                    u.hashed_password = new.hashed_password;
+                    u.password_changed_at = new.password_changed_at;
+                }
+                u.disabled = new.disabled;
+                self.replaced.push(u.username.clone());
+                Some(u)
+            }
+            None => {
+                if let Some(other) = skeletons.confusable(&new.username) {
+                    self.confusable.push((new.username, other.to_string()));
+                    return None;
+                }
+                skeletons.insert(&new.username);
+                self.added.push(new.username.clone());
+                Some(new)
+            }
+        }
+    }
+}
+
 /// The revocations: revoked token ids until their `exp`, and per-subject "everything issued
 /// up to this time" marks that only move forward.
 pub trait RevocationStore: Send + Sync {

@@ -591,29 +591,9 @@ impl UserStore for FileUsers {
         self.rewrite(None, |doc| {
             let mut skeletons = users::Skeletons::new(doc.names());
             for new in users {
-                let user = match doc.get(&self.path, &new.username)? {
-                    Some(_) if !replace => {
-                        done.kept.push(new.username);
-                        continue;
-                    }
-                    Some(mut u) => {
-                        if u.hashed_password != new.hashed_password {
-                            u.hashed_password = new.hashed_password;
-                            u.password_changed_at = new.password_changed_at;
-                        }
-                        u.disabled = new.disabled;
-                        done.replaced.push(u.username.clone());
-                        u
-                    }
-                    None => {
-                        if let Some(other) = skeletons.confusable(&new.username) {
-                            done.confusable.push((new.username, other.to_string()));
-                            continue;
-                        }
-                        skeletons.insert(&new.username);
-                        done.added.push(new.username.clone());
-                        new
-                    }
+                let stored = doc.get(&self.path, &new.username)?;
+                let Some(user) = done.merge(stored, new, replace, &mut skeletons) else {
+                    continue;
                 };
                 doc.put(&user)?;
             }
