@@ -3,11 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
-    let cli = match jwtauth::cli::args::Cli::try_parse() {
+    let cli = match jwtauth::cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };

@@ -9,6 +9,9 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::error::{Error, GroupRule, Result};
 
+mod skeleton;
+use skeleton::skeleton;
+
 /// Longest user name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 
@@ -91,7 +94,7 @@ pub fn normalize_name(name: &str) -> Cow<'_, str> {
 /// (`аlice` with a Cyrillic а and `alice`; `aIice` with a capital I and `alice`). Case is not
 /// folded: `Alice` and `alice` are not confusable.
 pub fn confusable(a: &str, b: &str) -> bool {
-    a != b && unicode_security::skeleton(a).eq(unicode_security::skeleton(b))
+    a != b && skeleton(a).eq(skeleton(b))
 }
 
 /// The first of `existing` that is [`confusable`] with `name`, if any: `user add`'s check
@@ -139,7 +142,7 @@ impl SkeletonMaker {
                 Some(p) => out.push_str(p),
                 None => {
                     out.truncate(start);
-                    out.extend(unicode_security::skeleton(name));
+                    out.extend(skeleton(name));
                     return;
                 }
             }
@@ -151,7 +154,7 @@ impl SkeletonMaker {
         // A character to be taken the long way may reorder marks before it: look first.
         // (Every ASCII character can be used alone.)
         if !name.is_ascii() && !name.chars().all(|c| self.piece(c).is_some()) {
-            return unicode_security::skeleton(name).eq(target.iter().copied());
+            return skeleton(name).eq(target.iter().copied());
         }
         let mut want = target.iter().copied();
         for c in name.chars() {
@@ -171,9 +174,9 @@ impl SkeletonMaker {
 fn alone(c: char) -> Option<Box<str>> {
     use unicode_normalization::char::canonical_combining_class as ccc;
     let starter = |first: Option<char>| first.is_some_and(|f| ccc(f) == 0);
-    let skeleton: String = unicode_security::skeleton(c.encode_utf8(&mut [0; 4])).collect();
-    (starter(std::iter::once(c).nfd().next()) && starter(skeleton.chars().next()))
-        .then(|| skeleton.into_boxed_str())
+    let own: String = skeleton(c.encode_utf8(&mut [0; 4])).collect();
+    (starter(std::iter::once(c).nfd().next()) && starter(own.chars().next()))
+        .then(|| own.into_boxed_str())
 }
 
 /// The skeleton of each ASCII character (`m` → `rn`, `0` → `O`, `1`, `I` and `|` → `l`,

@@ -174,6 +174,13 @@ impl Entry {
         name: &str,
     ) -> Result<Self> {
         for alg in algs {
+            // An HMAC verifier takes any secret of the HMAC family, of any length: checking
+            // that is the provider's own check, without hashing the key into the inner and
+            // outer pads of each algorithm (two SHA-512 blocks each for HS384 and HS512), a
+            // quarter of a one-shot `verify`'s own instructions.
+            if hmac_usable(*alg, &key) {
+                continue;
+            }
             new_verifier(*alg, &key).map_err(|e| Error::key(name, e))?;
         }
         Ok(Entry {
@@ -197,6 +204,14 @@ impl Entry {
     fn allowed_names(&self) -> String {
         alg::names(&self.algs)
     }
+}
+
+/// Whether `alg` is an HMAC algorithm and `key` a secret [`new_verifier`] builds it for: the
+/// checks of the provider's HMAC verifiers (`jsonwebtoken`'s `hmac.rs`), whose `new_from_slice`
+/// takes a key of any length. Anything else is left to [`new_verifier`] and its error.
+fn hmac_usable(alg: Algorithm, key: &DecodingKey) -> bool {
+    use jsonwebtoken::AlgorithmFamily::Hmac;
+    alg.family() == Hmac && key.family() == Hmac && key.try_get_as_bytes().is_ok()
 }
 
 fn new_verifier(
@@ -701,6 +716,30 @@ fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_usable_only_where_the_provider_builds_the_verifier() {
+        use jsonwebtoken::Algorithm::{ES256, EdDSA, HS256, HS384, HS512, RS256};
+        let keys = [
+            DecodingKey::from_secret(b""),
+            DecodingKey::from_secret(b"k"),
+            DecodingKey::from_secret(&[7; 64]),
+            DecodingKey::from_secret(&[7; 300]),
+            DecodingKey::from_rsa_raw_components(&[0xc5; 256], &[1, 0, 1]),
+            DecodingKey::from_ec_der(&[4; 65]),
+            DecodingKey::from_ed_der(&[9; 32]),
+        ];
+        for key in &keys {
+            for alg in [HS256, HS384, HS512, RS256, ES256, EdDSA] {
+                if hmac_usable(alg, key) {
+                    assert!(new_verifier(alg, key).is_ok(), "{alg:?}");
+                }
+            }
+            let secret = key.family() == jsonwebtoken::AlgorithmFamily::Hmac;
+            assert_eq!(hmac_usable(HS256, key), secret);
+            assert!(!hmac_usable(RS256, key) && !hmac_usable(EdDSA, key));
+        }
+    }
 
     fn assert_send_sync<T: Send + Sync>() {}
 

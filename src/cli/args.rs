@@ -110,30 +110,9 @@ pub enum Command {
     /// configured anywhere, the first login creates the default HMAC key.
     #[command(after_help = EX_LOGIN)]
     Login(LoginArgs),
-    /// Sign a token for any subject, without a password (test tokens)
-    ///
-    /// Times take unix seconds or RFC 3339, so tests can mint expired or not-yet-valid tokens
-    /// without sleeping. --header shapes the header (kid, typ, cty, …) and --payload takes the
-    /// claims from a JSON object, so a token can look like an identity provider's. Needs an
-    /// existing key (run 'jwtauth init').
-    #[command(after_help = EX_MINT)]
-    Mint(MintArgs),
-    /// Verify a token: signature, algorithm, expiry, audience, issuer, revocation
-    ///
-    /// Prints the subject (or the claims as compact JSON when there is no sub); --json prints
-    /// {"valid", "header", "claims"}, or {"valid": false, "exit_code", "error"} when the token
-    /// fails. Exit 0 valid, 1 invalid, 3 expired or not yet valid, 4 revoked. With `-`,
-    /// checks one token per line of stdin; with no TOKEN, a single token on stdin is checked
-    /// as if it were given, several one per line.
-    #[command(after_help = EX_VERIFY)]
-    Verify(VerifyArgs),
-    /// Print a token's header and claims without checking the signature
-    ///
-    /// Text mode lists the header and the claims, shows exp/iat/nbf as UTC dates with the time
-    /// relative to now, and says whether the token is expired. Exit 0 even for an expired
-    /// token: decoding is an inspection, not a check.
-    #[command(after_help = EX_DECODE)]
-    Decode(DecodeArgs),
+    /// `mint`, `verify` and `decode`, in this place among the subcommands.
+    #[command(flatten)]
+    Token(TokenCommand),
     /// Revoke a token, or every token of a user
     ///
     /// The token is verified first; its jti is then kept in the revocation list until it
@@ -200,6 +179,57 @@ pub enum Command {
     /// command line.
     #[command(after_help = EX_MIGRATE)]
     Migrate(MigrateArgs),
+}
+
+/// The one-shot token commands. They are their own enum so that [`TokenCli`] can parse them
+/// without the other subcommands.
+#[derive(Debug, Subcommand)]
+#[command(defer = true)]
+pub enum TokenCommand {
+    /// Sign a token for any subject, without a password (test tokens)
+    ///
+    /// Times take unix seconds or RFC 3339, so tests can mint expired or not-yet-valid tokens
+    /// without sleeping. --header shapes the header (kid, typ, cty, …) and --payload takes the
+    /// claims from a JSON object, so a token can look like an identity provider's. Needs an
+    /// existing key (run 'jwtauth init').
+    #[command(after_help = EX_MINT)]
+    Mint(MintArgs),
+    /// Verify a token: signature, algorithm, expiry, audience, issuer, revocation
+    ///
+    /// Prints the subject (or the claims as compact JSON when there is no sub); --json prints
+    /// {"valid", "header", "claims"}, or {"valid": false, "exit_code", "error"} when the token
+    /// fails. Exit 0 valid, 1 invalid, 3 expired or not yet valid, 4 revoked. With `-`,
+    /// checks one token per line of stdin; with no TOKEN, a single token on stdin is checked
+    /// as if it were given, several one per line.
+    #[command(after_help = EX_VERIFY)]
+    Verify(VerifyArgs),
+    /// Print a token's header and claims without checking the signature
+    ///
+    /// Text mode lists the header and the claims, shows exp/iat/nbf as UTC dates with the time
+    /// relative to now, and says whether the token is expired. Exit 0 even for an expired
+    /// token: decoding is an inspection, not a check.
+    #[command(after_help = EX_DECODE)]
+    Decode(DecodeArgs),
+}
+
+// `Cli` with only `TokenCommand`'s subcommands, for their start-up: clap clones every global
+// flag into every subcommand it knows when it builds the command, most of the parse of a
+// `decode`. `cli::parse_args` uses it for a command line whose subcommand is one of these,
+// when only global flags come before it and no help or version is asked for; then the
+// root's other subcommands make no difference. Its doc comment and root attributes are
+// `Cli`'s (a unit test in `cli` compares the two).
+/// A local, file-backed JWT login system
+///
+/// Hash passwords with bcrypt, keep users in a JSON file, log in to get a signed JWT,
+/// verify and decode any JWT, and log out by revoking tokens.
+#[derive(Debug, Parser)]
+#[command(name = "jwtauth", version, about, propagate_version = true)]
+#[command(after_help = EX_ROOT)]
+pub struct TokenCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: TokenCommand,
 }
 
 const EX_MIGRATE: &str = "Examples:
