@@ -17,7 +17,7 @@ use crate::alg::{self, Algorithm};
 use crate::asym;
 use crate::error::{Error, KeyError, Part, Reason, Result, Unusable, VerifyError};
 use crate::keys::Key;
-use crate::store::RevocationStore;
+use crate::store::{Query, RevocationStore};
 use crate::tokens::{b64_decode_into, json_object, split};
 
 /// A verification result before it becomes an [`Error`].
@@ -129,6 +129,17 @@ pub struct Verified {
     pub exp: Option<i64>,
     /// `iat` in whole seconds (rounded down), if present.
     pub iat: Option<i64>,
+}
+
+impl Verified {
+    /// What the revocation store is asked about this token: its `jti`, `sub` and `iat`.
+    pub fn query(&self) -> Query<'_> {
+        Query {
+            jti: self.jti.as_deref(),
+            sub: self.sub.as_deref(),
+            iat: self.iat,
+        }
+    }
 }
 
 /// The settings of one `verify` run.
@@ -421,8 +432,24 @@ impl Verifier {
         Ok(checked)
     }
 
-    /// Everything `verify` checks but revocation.
-    fn check(
+    /// Everything `verify` checks but revocation: the caller then asks the store about
+    /// [`Verified::query`] (a stream asks about a whole batch of verified tokens in one
+    /// [`RevocationStore::check_many`], so each token is decoded once).
+    ///
+    /// # Errors
+    /// `Error::Token` with the reason.
+    pub fn check(
+        &self,
+        token: &[u8],
+        now: i64,
+        scratch: &mut Scratch,
+        claims_out: Option<&mut Value>,
+    ) -> Result<Verified> {
+        Ok(self.check_token(token, now, scratch, claims_out)?)
+    }
+
+    /// `check`, with the verifier's own error type.
+    fn check_token(
         &self,
         token: &[u8],
         now: i64,

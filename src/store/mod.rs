@@ -288,23 +288,37 @@ pub trait RevocationStore: Send + Sync {
         Ok(())
     }
 
-    /// Looks up, in as few round trips as it can, what the next checks of a stream will ask
-    /// (`(jti, sub)` of the tokens read ahead, taken from their unverified payloads): a remote
-    /// store answers those checks from it until the next [`RevocationStore::refresh`]. A
-    /// check of anything not prefetched asks the store as usual. Local stores ignore it.
+    /// `check` for each of `queries`, in order, in as few round trips as the store can: the
+    /// answers replace what `answers` held, one per query. A stream (`verify -`) asks about
+    /// the tokens it has read ahead and verified in one call (Redis: one `MGET`).
     ///
     /// # Errors
-    /// A store error.
-    fn prefetch(&self, queries: &[(Option<&str>, Option<&str>)]) -> Result<()> {
-        let _ = queries;
+    /// A store error: then no answer is given.
+    fn check_many(&self, queries: &[Query<'_>], answers: &mut Vec<Option<Revoked>>) -> Result<()> {
+        answers.clear();
+        for q in queries {
+            answers.push(self.check(q.jti, q.sub, q.iat)?);
+        }
         Ok(())
     }
 
-    /// Whether every check is a round trip to another machine (Redis): streams then
-    /// prefetch.
+    /// Whether every check is a round trip to another machine (Redis): streams then ask
+    /// about many tokens at once (`check_many`).
     fn is_remote(&self) -> bool {
         false
     }
+}
+
+/// What a revocation check asks about one token (the arguments of
+/// [`RevocationStore::check`]): its `jti`, `sub` and `iat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Query<'a> {
+    /// The token's `jti`, if any.
+    pub jti: Option<&'a str>,
+    /// The token's `sub`, if any.
+    pub sub: Option<&'a str>,
+    /// The token's `iat` in whole seconds, if any.
+    pub iat: Option<i64>,
 }
 
 /// The revocations as listed: `(jti, exp)` and `(sub, revoked_at)`, each sorted.

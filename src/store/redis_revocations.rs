@@ -6,17 +6,13 @@
 //! - `sub:<sub>` — "every token of `sub` issued up to this time is revoked"; moved only forward
 //!   by a Lua script (`FORWARD`), so two hosts revoking at once keep the later time.
 //!
-//! A check is one `MGET` of the two keys. A stream of checks (`verify -`) first hands the
-//! tokens it has read ahead to [`RevocationStore::prefetch`]: one `MGET` per few hundred
-//! tokens, whose answers the following checks use until the next `refresh`.
+//! A check is one `MGET` of the two keys. A stream of checks (`verify -`) asks about the
+//! tokens it has read ahead and verified in one [`RevocationStore::check_many`]: one `MGET`
+//! of up to `MGET_KEYS` keys. Nothing is cached: every answer is Redis's at the time asked.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::error::{Result, Revoked};
+use crate::error::{Error, Result, Revoked, StoreError};
 use crate::store::redis::Redis;
-use crate::store::{RevocationList, RevocationStore};
+use crate::store::{Query, RevocationList, RevocationStore};
 
 /// Moves `KEYS[i]` forward to `ARGV[1]`, never back.
 const FORWARD: &str = r"
@@ -27,23 +23,13 @@ for _, k in ipairs(KEYS) do
 end
 return 0";
 
-/// Keys per `MGET` when prefetching.
-pub const PREFETCH_CHUNK: usize = 2048;
-
-/// What a prefetch learned: per key, its value (`None`: absent).
-#[derive(Default)]
-struct Known {
-    jtis: HashMap<String, bool>,
-    subs: HashMap<String, Option<i64>>,
-}
+/// Keys per `MGET` (and commands per pipeline) when many are asked or written at once.
+pub const MGET_KEYS: usize = 2048;
 
 /// Revocations in Redis.
 pub struct RedisRevocations {
     redis: Redis,
     forward: redis::Script,
-    known: Mutex<Known>,
-    /// Whether `known` holds anything (so a check without a prefetch takes no lock).
-    has_known: AtomicBool,
 }
 
 impl RedisRevocations {
@@ -52,8 +38,6 @@ impl RedisRevocations {
         RedisRevocations {
             redis,
             forward: redis::Script::new(FORWARD),
-            known: Mutex::new(Known::default()),
-            has_known: AtomicBool::new(false),
         }
     }
 
@@ -63,27 +47,6 @@ impl RedisRevocations {
 
     fn sub_key(&self, sub: &str) -> String {
         self.redis.key(&["sub:", sub])
-    }
-
-    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The prefetched answer for this check, if everything it needs was prefetched.
-    fn prefetched(&self, jti: Option<&str>, sub: Option<&str>) -> Option<(bool, Option<i64>)> {
-        if !self.has_known.load(Ordering::Acquire) {
-            return None;
-        }
-        let k = self.known();
-        let revoked = match jti {
-            Some(j) => *k.jtis.get(j)?,
-            None => false,
-        };
-        let at = match sub {
-            Some(s) => *k.subs.get(s)?,
-            None => None,
-        };
-        Some((revoked, at))
     }
 
     fn scan(&self, pattern: &str) -> Result<Vec<(String, Option<i64>)>> {
@@ -106,7 +69,7 @@ impl RedisRevocations {
             }
         })?;
         let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(PREFETCH_CHUNK) {
+        for chunk in keys.chunks(MGET_KEYS) {
             let values: Vec<Option<i64>> = self
                 .redis
                 .with(|c| redis::cmd("MGET").arg(chunk).query(c))?;
@@ -123,42 +86,73 @@ impl RevocationStore for RedisRevocations {
         sub: Option<&str>,
         iat: Option<i64>,
     ) -> Result<Option<Revoked>> {
-        let (revoked, at) = match self.prefetched(jti, sub) {
-            Some(known) => known,
-            None => {
-                let mut keys = Vec::with_capacity(2);
-                if let Some(j) = jti {
-                    keys.push(self.jti_key(j));
-                }
-                if let Some(s) = sub {
-                    keys.push(self.sub_key(s));
-                }
-                if keys.is_empty() {
-                    return Ok(None);
-                }
-                let values: Vec<Option<i64>> = self
-                    .redis
-                    .with(|c| redis::cmd("MGET").arg(&keys).query(c))?;
-                let revoked = jti.is_some() && values.first().is_some_and(Option::is_some);
-                let at = if sub.is_some() {
-                    values.last().copied().flatten()
-                } else {
-                    None
-                };
-                (revoked, at)
-            }
-        };
-        if revoked {
-            return Ok(Some(Revoked::Token));
+        let mut keys = Vec::with_capacity(2);
+        if let Some(j) = jti {
+            keys.push(self.jti_key(j));
         }
-        let (Some(sub), Some(at)) = (sub, at) else {
+        if let Some(s) = sub {
+            keys.push(self.sub_key(s));
+        }
+        if keys.is_empty() {
             return Ok(None);
+        }
+        let values: Vec<Option<i64>> = self
+            .redis
+            .with(|c| redis::cmd("MGET").arg(&keys).query(c))?;
+        let revoked = jti.is_some() && values.first().is_some_and(Option::is_some);
+        let at = if sub.is_some() {
+            values.last().copied().flatten()
+        } else {
+            None
         };
-        // A token without `iat` cannot prove it was issued after the mark.
-        Ok(iat.is_none_or(|iat| iat <= at).then(|| Revoked::Subject {
-            sub: sub.to_string(),
-            at,
-        }))
+        Ok(verdict(revoked, sub, at, iat))
+    }
+
+    fn check_many(&self, queries: &[Query<'_>], answers: &mut Vec<Option<Revoked>>) -> Result<()> {
+        answers.clear();
+        // The keys in query order: `jti:` then `sub:` of each query, those it has.
+        let mut keys = queries.iter().flat_map(|q| {
+            let jti = q.jti.map(|j| ("jti:", j));
+            let sub = q.sub.map(|s| ("sub:", s));
+            jti.into_iter().chain(sub)
+        });
+        let mut values: Vec<Option<i64>> = Vec::with_capacity(queries.len() * 2);
+        let mut key = String::new();
+        loop {
+            // Each key is copied into the command's one buffer: no allocation per key.
+            let mut mget = redis::cmd("MGET");
+            let mut asked = 0;
+            for (tag, name) in keys.by_ref().take(MGET_KEYS) {
+                key.clear();
+                key.push_str(&self.redis.prefix);
+                key.push_str(tag);
+                key.push_str(name);
+                mget.arg(key.as_str());
+                asked += 1;
+            }
+            if asked == 0 {
+                break;
+            }
+            let got: Vec<Option<i64>> = self.redis.with(|c| mget.query(c))?;
+            // An answer short of a value would read as "not revoked": fail closed instead.
+            if got.len() != asked {
+                return Err(Error::Store(StoreError::Remote {
+                    location: self.redis.location().to_string(),
+                    why: format!("MGET of {asked} keys answered {} values", got.len()),
+                }));
+            }
+            values.extend(got);
+        }
+        let mut values = values.into_iter();
+        for q in queries {
+            let revoked = q.jti.is_some() && values.next().flatten().is_some();
+            let at = match q.sub {
+                Some(_) => values.next().flatten(),
+                None => None,
+            };
+            answers.push(verdict(revoked, q.sub, at, q.iat));
+        }
+        Ok(())
     }
 
     fn subject_revoked_at(&self, sub: &str) -> Result<Option<i64>> {
@@ -221,7 +215,7 @@ impl RevocationStore for RedisRevocations {
 
     fn merge(&self, from: &RevocationList, now: i64) -> Result<()> {
         let live: Vec<&(String, i64)> = from.tokens.iter().filter(|(_, e)| *e > now).collect();
-        for chunk in live.chunks(PREFETCH_CHUNK) {
+        for chunk in live.chunks(MGET_KEYS) {
             self.redis.with(|c| {
                 let mut p = redis::pipe();
                 for (jti, exp) in chunk {
@@ -236,7 +230,7 @@ impl RevocationStore for RedisRevocations {
                 p.query::<()>(c)
             })?;
         }
-        for chunk in from.users.chunks(PREFETCH_CHUNK) {
+        for chunk in from.users.chunks(MGET_KEYS) {
             self.redis.with(|c| {
                 let mut p = redis::pipe();
                 for (sub, at) in chunk {
@@ -258,48 +252,25 @@ impl RevocationStore for RedisRevocations {
         Ok(0)
     }
 
-    fn refresh(&self) -> Result<()> {
-        if self.has_known.swap(false, Ordering::AcqRel) {
-            let mut k = self.known();
-            k.jtis.clear();
-            k.subs.clear();
-        }
-        Ok(())
-    }
-
-    fn prefetch(&self, queries: &[(Option<&str>, Option<&str>)]) -> Result<()> {
-        let mut k = Known::default();
-        let mut keys = Vec::with_capacity(queries.len() * 2);
-        let mut what: Vec<(bool, &str)> = Vec::with_capacity(queries.len() * 2);
-        for (jti, sub) in queries {
-            if let Some(j) = jti {
-                keys.push(self.jti_key(j));
-                what.push((true, j));
-            }
-            if let Some(s) = sub {
-                keys.push(self.sub_key(s));
-                what.push((false, s));
-            }
-        }
-        for (keys, what) in keys.chunks(PREFETCH_CHUNK).zip(what.chunks(PREFETCH_CHUNK)) {
-            let values: Vec<Option<i64>> =
-                self.redis.with(|c| redis::cmd("MGET").arg(keys).query(c))?;
-            for ((is_jti, name), v) in what.iter().zip(values) {
-                if *is_jti {
-                    k.jtis.insert((*name).to_string(), v.is_some());
-                } else {
-                    k.subs.insert((*name).to_string(), v);
-                }
-            }
-        }
-        *self.known() = k;
-        self.has_known.store(true, Ordering::Release);
-        Ok(())
-    }
-
     fn is_remote(&self) -> bool {
         true
     }
+}
+
+/// The answer to a check from what Redis holds: whether the token's `jti` key exists, and
+/// the time of its subject's mark, if any.
+fn verdict(revoked: bool, sub: Option<&str>, at: Option<i64>, iat: Option<i64>) -> Option<Revoked> {
+    if revoked {
+        return Some(Revoked::Token);
+    }
+    let (Some(sub), Some(at)) = (sub, at) else {
+        return None;
+    };
+    // A token without `iat` cannot prove it was issued after the mark.
+    iat.is_none_or(|iat| iat <= at).then(|| Revoked::Subject {
+        sub: sub.to_string(),
+        at,
+    })
 }
 
 /// `s` with the glob characters of `SCAN MATCH` escaped.

@@ -28,6 +28,7 @@ mod properties;
 mod pty;
 mod recipes;
 mod redis;
+mod redis_stream;
 mod revocation_index;
 mod rotation;
 mod safety;

@@ -53,6 +53,8 @@ also_on_redis!(
     expired_and_leeway => crate::tokens::expired_not_yet_valid_and_leeway,
     verify_batch_ten_thousand => crate::tokens::verify_batch_of_ten_thousand_tokens,
     verify_batch_answers_each_line => crate::tokens::verify_batch_answers_each_line_before_the_input_ends,
+    stream_sees_a_later_logout => crate::stream::verify_stream_sees_a_logout_made_by_another_process_after_it_started,
+    stream_judges_by_the_time_read => crate::stream::verify_stream_judges_each_token_by_the_time_it_is_read,
     logout_from_stdin => crate::tokens::logout_reads_the_token_from_stdin,
     nfd_names => crate::usernames::a_name_typed_in_nfd_is_stored_in_nfc_and_found_either_way,
     confusable_add => crate::usernames::user_add_refuses_a_name_confusable_with_a_user,

@@ -55,7 +55,7 @@ impl Stream {
 }
 
 #[test]
-fn verify_stream_sees_a_logout_made_by_another_process_after_it_started() {
+pub(crate) fn verify_stream_sees_a_logout_made_by_another_process_after_it_started() {
     let env = Env::new();
     env.init();
     env.add_user("alice", "pw-alice-1");
@@ -80,7 +80,7 @@ fn verify_stream_sees_a_logout_made_by_another_process_after_it_started() {
 }
 
 #[test]
-fn verify_stream_judges_each_token_by_the_time_it_is_read() {
+pub(crate) fn verify_stream_judges_each_token_by_the_time_it_is_read() {
     let env = Env::new();
     env.init();
     let now = jiff::Timestamp::now().as_second();

@@ -77,7 +77,6 @@ fn logout_many(ctx: &Ctx, verifier: &Verifier, lines: Lines) -> Result<()> {
         ctx,
         lines,
         || Ok(()),
-        |_, _| Ok(usize::MAX),
         |token, out| {
             let (jti, exp) = authority.logout(verifier, &mut scratch, token)?;
             if ctx.json {

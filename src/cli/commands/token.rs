@@ -17,14 +17,14 @@ use crate::cli::flags;
 use crate::cli::jwks_url;
 use crate::cli::output;
 use crate::cli::password_input::{self, Ask};
-use crate::error::{Error as CoreError, Part};
+use crate::error::{Error as CoreError, Part, VerifyError};
 use crate::json;
 use crate::keys;
 use crate::settings::{KeyConfig, KeySource};
-use crate::store::{Lookups, RevocationStore};
+use crate::store::{Lookups, Query, RevocationStore};
 use crate::tokens::{self, Decoded, MAX_TOKEN_BYTES, decode_token};
 use crate::users;
-use crate::verifier::{Rules, Scratch, Verifier};
+use crate::verifier::{Rules, Scratch, Verified, Verifier};
 
 /// `login NAME`: check the password and print a token.
 ///
@@ -513,7 +513,7 @@ impl Input {
     }
 
     /// `of`, reading stdin `buffer` bytes at a time (a stream checked against a remote store
-    /// reads further ahead, so each prefetch covers more tokens).
+    /// reads further ahead, so each group it asks about at once is a full one).
     fn with_buffer(token: &Option<String>, buffer: usize) -> Result<Input> {
         match token.as_deref() {
             Some("-") => Ok(Input::Many(Lines::stdin(buffer))),
@@ -599,9 +599,12 @@ impl Lines {
         read_line(&mut self.input, buf)
     }
 
-    /// The input read from stdin and not yet taken as lines.
-    fn buffered(&self) -> &[u8] {
-        self.input.buffer()
+    /// True when a whole line has been read already, so taking it cannot wait for the
+    /// producer.
+    fn has_line(&self) -> bool {
+        !self.ahead.is_empty()
+            || self.blanks > 0
+            || memchr::memchr(b'\n', self.input.buffer()).is_some()
     }
 
     /// True when the next read may wait for the producer.
@@ -624,7 +627,8 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
         Some(path) => jwks_verifier(ctx, path, rules)?,
         None => verifier(ctx, rules)?,
     };
-    // Against Redis, the stream reads a MiB ahead: each prefetch is then a full one.
+    // Against Redis, the stream reads a MiB ahead: each group asked about at once is then a
+    // full one.
     let remote = (!args.no_revocation)
         && ctx
             .settings
@@ -658,26 +662,75 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
     // revocations as they are then (see `batch`), never by those of start-up.
     let clock = ctx.clock.as_ref();
     let refresh = || revocations.map_or(Ok(()), |r| r.refresh().map_err(Error::from));
-    // A remote store (Redis) is asked about the tokens read ahead in one round trip, not
-    // one per token.
-    let ahead = |first: &[u8], rest: &[u8]| match revocations.filter(|r| r.is_remote()) {
-        Some(r) => prefetch(r, first, rest),
-        None => Ok(usize::MAX),
-    };
-    batch(ctx, lines, refresh, ahead, |token, out| {
-        let now = clock.now();
-        if ctx.json {
+    // A remote store (Redis) is asked about the tokens read ahead in one round trip, not one
+    // per token: each token is verified (decoded once), then the group's revocations are
+    // asked from their verified claims, then each line is answered.
+    let remote = revocations.is_some_and(|r| r.is_remote());
+    let ahead = if remote { AHEAD_TOKENS } else { 1 };
+    let mut answers = Vec::new();
+    batch_ahead(
+        ctx,
+        lines,
+        ahead,
+        refresh,
+        |token| {
             let mut claims = Value::Null;
-            v.verify(token, now, &mut scratch, revocations, Some(&mut claims))?;
-            out.json_fields([("claims", claims)])
-        } else {
-            let checked = v.verify(token, now, &mut scratch, revocations, None)?;
-            match checked.sub {
-                Some(sub) => out.text_ok(&sub),
-                None => out.text_ok(&Value::Object(payload(token)?).to_string()),
+            let checked = v.check(
+                token,
+                clock.now(),
+                &mut scratch,
+                ctx.json.then_some(&mut claims),
+            )?;
+            Ok((checked, claims))
+        },
+        |results: &mut [Result<(Verified, Value)>]| {
+            let Some(store) = revocations else {
+                return Ok(());
+            };
+            let revoked = |why| Err(Error::from(CoreError::from(VerifyError::Revoked(why))));
+            if remote {
+                let queries: Vec<Query<'_>> = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().map(|(c, _)| c.query()))
+                    .collect();
+                store.check_many(&queries, &mut answers)?;
+                let mut answers = answers.drain(..);
+                for r in results.iter_mut().filter(|r| r.is_ok()) {
+                    match answers.next() {
+                        Some(None) => {}
+                        Some(Some(why)) => *r = revoked(why),
+                        // Fewer answers than questions: fail closed.
+                        None => {
+                            *r = Err(Error::Core(CoreError::internal(
+                                "verify",
+                                "a revocation check without its answer",
+                            )))
+                        }
+                    }
+                }
+            } else {
+                for r in results.iter_mut() {
+                    if let Ok((c, _)) = r
+                        && let Some(why) = store.check(c.jti.as_deref(), c.sub.as_deref(), c.iat)?
+                    {
+                        *r = revoked(why);
+                    }
+                }
             }
-        }
-    })
+            Ok(())
+        },
+        |token, result, out| {
+            let (checked, claims) = result?;
+            if ctx.json {
+                out.json_fields([("claims", claims)])
+            } else {
+                match checked.sub {
+                    Some(sub) => out.text_ok(&sub),
+                    None => out.text_ok(&Value::Object(payload(token)?).to_string()),
+                }
+            }
+        },
+    )
 }
 
 /// One token's verification and its output: the subject (or the claims), or `--json`'s
@@ -741,7 +794,6 @@ pub fn decode(args: &DecodeArgs, ctx: &Ctx) -> Result<()> {
         ctx,
         lines,
         || Ok(()),
-        |_, _| Ok(usize::MAX),
         |token, out| {
             let d = decode_token(token)?;
             if ctx.json {
@@ -941,87 +993,156 @@ pub(crate) type BatchStdout = BatchOut<BufWriter<io::StdoutLock<'static>>>;
 /// each answer at once. `refresh` runs before the first token, whenever the input made the
 /// stream wait, and at least every `REFRESH_EVERY` (a revocation state that changed is then
 /// reloaded).
-///
-/// `ahead` is called with the current line and the input already buffered behind it
-/// whenever the lines it covered last are used up (and after every `refresh`); it returns
-/// how many lines, the current one included, it looked at (`verify` prefetches their
-/// revocations from a remote store).
-pub(crate) fn batch<R, A, F>(
+pub(crate) fn batch<R, F>(ctx: &Ctx, lines: Lines, refresh: R, mut check: F) -> Result<()>
+where
+    R: FnMut() -> Result<()>,
+    F: FnMut(&[u8], &mut BatchStdout) -> Result<()>,
+{
+    batch_ahead(
+        ctx,
+        lines,
+        1,
+        refresh,
+        |_| (),
+        |_| Ok(()),
+        |token, (), out| check(token, out),
+    )
+}
+
+/// How one line of a stream is answered.
+enum Line<'a> {
+    /// Over `MAX_TOKEN_BYTES` (with its slack): refused unread.
+    Oversized,
+    /// Nothing but whitespace: `error 1 empty line`.
+    Empty,
+    /// The token taken out of the line, or why none could be.
+    Token(std::result::Result<std::borrow::Cow<'a, [u8]>, Error>),
+}
+
+impl<'a> Line<'a> {
+    /// `text`, the kept part of a line of `len` bytes.
+    fn of(text: &'a [u8], len: usize) -> Self {
+        if len > MAX_TOKEN_BYTES + LINE_SLACK {
+            Line::Oversized
+        } else if text.trim_ascii().is_empty() {
+            Line::Empty
+        } else {
+            Line::Token(tokens::pasted_token(text).map_err(Error::from))
+        }
+    }
+}
+
+/// `batch`, reading ahead: the stream is taken in groups of up to `ahead` lines (the first
+/// line, which may wait for the producer, and the complete lines already read behind it,
+/// which never wait). For each group, `prepare` runs on every token in order (`verify`:
+/// signature and claims, at the time the token is read), then `prepared` once on all their
+/// results (`verify` on a remote store: the revocations of the whole group in one round
+/// trip), then `check` on each token with its result, printing its line. With `ahead` 1 it
+/// is `batch`, token by token.
+pub(crate) fn batch_ahead<T, R, P, G, F>(
     ctx: &Ctx,
     mut lines: Lines,
+    ahead: usize,
     mut refresh: R,
-    mut ahead: A,
+    mut prepare: P,
+    mut prepared: G,
     mut check: F,
 ) -> Result<()>
 where
     R: FnMut() -> Result<()>,
-    A: FnMut(&[u8], &[u8]) -> Result<usize>,
-    F: FnMut(&[u8], &mut BatchStdout) -> Result<()>,
+    P: FnMut(&[u8]) -> T,
+    G: FnMut(&mut [T]) -> Result<()>,
+    F: FnMut(&[u8], T, &mut BatchStdout) -> Result<()>,
 {
     let mut out = BatchOut {
         out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
         json: ctx.json,
         line: 0,
     };
+    let mut tally = Tally::default();
+    // The group's first line, with its full length; the lines after it one after another in
+    // `rest`, with where each ends and its full length. They were complete in the input
+    // buffer when taken, so `rest` is bounded by that buffer.
+    let mut first = Vec::with_capacity(1024);
     let mut buf = Vec::with_capacity(1024);
-    let (mut tokens, mut failed, mut empty) = (0u64, 0u64, 0u64);
+    let mut rest: Vec<u8> = Vec::new();
+    let mut ends: Vec<(usize, usize)> = Vec::new();
+    let mut results: Vec<T> = Vec::new();
     let mut refreshed: Option<std::time::Instant> = None;
-    let mut covered = 0usize;
     loop {
-        out.line += 1;
         // An empty buffer means this read may wait for the producer: whatever happened in
         // the meantime (a logout) must count for the tokens that come after it.
         let waits = lines.waits();
-        let Some(len) = lines.next(&mut buf)? else {
+        let Some(first_len) = lines.next(&mut first)? else {
             break;
         };
-        let oversized = len > MAX_TOKEN_BYTES + LINE_SLACK;
+        rest.clear();
+        ends.clear();
+        while ends.len() + 1 < ahead && lines.has_line() {
+            let Some(len) = lines.next(&mut buf)? else {
+                break;
+            };
+            rest.extend_from_slice(&buf);
+            ends.push((rest.len(), len));
+        }
         if waits || refreshed.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
             refresh()?;
             refreshed = Some(std::time::Instant::now());
-            covered = 0;
         }
-        if covered == 0 {
-            covered = ahead(&buf, lines.buffered())?.max(1);
-        }
-        covered -= 1;
-        // An empty line is answered too, so that output line N answers input line N.
-        let result = if oversized {
-            tokens += 1;
-            Err(CoreError::from(tokens::too_long(None)).into())
-        } else if buf.trim_ascii().is_empty() {
-            empty += 1;
-            Ok(out.empty_line()?)
+        if ends.is_empty() {
+            // One line (always so without read-ahead): taken apart once.
+            let line = Line::of(&first, first_len);
+            let mut result = match &line {
+                Line::Token(Ok(token)) => Some(prepare(token)),
+                _ => None,
+            };
+            prepared(result.as_mut().map_or(&mut [][..], std::slice::from_mut))?;
+            tally.answer(&mut out, line, result, &mut check)?;
         } else {
-            tokens += 1;
-            match tokens::pasted_token(&buf) {
-                Ok(token) => check(&token, &mut out),
-                Err(e) => Err(e.into()),
+            let line = |i: usize| match i {
+                0 => Line::of(&first, first_len),
+                i => {
+                    let start = if i == 1 { 0 } else { ends[i - 2].0 };
+                    Line::of(&rest[start..ends[i - 1].0], ends[i - 1].1)
+                }
+            };
+            results.clear();
+            for i in 0..=ends.len() {
+                if let Line::Token(Ok(token)) = line(i) {
+                    results.push(prepare(&token));
+                }
             }
-        };
-        if let Err(e) = result {
-            if matches!(e, Error::Output(_)) {
-                return Err(e);
+            prepared(&mut results)?;
+            let mut results = results.drain(..);
+            for i in 0..=ends.len() {
+                let line = line(i);
+                let result = match &line {
+                    Line::Token(Ok(_)) => results.next(),
+                    _ => None,
+                };
+                tally.answer(&mut out, line, result, &mut check)?;
             }
-            // A file or key problem is not a verdict on one token: stop at once.
-            if e.exit_code() == code::DATA {
-                return Err(e);
-            }
-            failed += 1;
-            out.error(&e)?;
         }
         if lines.waits() {
             out.out.flush().map_err(Error::Output)?;
         }
     }
     out.out.flush().map_err(Error::Output)?;
-    if tokens == 0 {
+    if tally.tokens == 0 {
         return Err(Error::NoTokens);
     }
     // The per-line results already say what failed; the summary goes to stderr.
-    match (failed, empty) {
-        (0, 0) => Ok(()),
-        _ => Err(Error::Batch {
+    match tally {
+        Tally {
+            failed: 0,
+            empty: 0,
+            ..
+        } => Ok(()),
+        Tally {
+            tokens,
+            failed,
+            empty,
+        } => Err(Error::Batch {
             failed,
             tokens,
             empty,
@@ -1029,46 +1150,71 @@ where
     }
 }
 
-/// Tokens whose revocations one prefetch looks up (two keys each, one `MGET`).
-const PREFETCH_TOKENS: usize = 1024;
-
-/// Prefetches from `store` the revocations of `first` and of the complete lines in `rest`
-/// (up to `PREFETCH_TOKENS` in all), by the `jti` and `sub` of their unverified payloads:
-/// only lookup keys, the verdict still comes from the verified claims. Returns how many
-/// lines that covered.
-fn prefetch(store: &dyn RevocationStore, first: &[u8], rest: &[u8]) -> Result<usize> {
-    #[derive(serde::Deserialize)]
-    struct Ids {
-        jti: Option<String>,
-        sub: Option<String>,
-    }
-    let ids = |line: &[u8]| -> (Option<String>, Option<String>) {
-        let Ok(token) = tokens::pasted_token(line) else {
-            return (None, None);
-        };
-        let mut buf = Vec::new();
-        tokens::split(&token)
-            .ok()
-            .and_then(|p| tokens::b64_decode_into(p.payload, Part::Payload, &mut buf).ok())
-            .and_then(|()| serde_json::from_slice::<Ids>(&buf).ok())
-            .map_or((None, None), |i| (i.jti, i.sub))
-    };
-    let mut all = vec![ids(first)];
-    let mut rest = rest;
-    while all.len() < PREFETCH_TOKENS {
-        let Some(end) = memchr::memchr(b'\n', rest) else {
-            break;
-        };
-        all.push(ids(&rest[..end]));
-        rest = &rest[end + 1..];
-    }
-    let queries: Vec<(Option<&str>, Option<&str>)> = all
-        .iter()
-        .map(|(j, s)| (j.as_deref(), s.as_deref()))
-        .collect();
-    store.prefetch(&queries)?;
-    Ok(all.len())
+/// What a stream has answered so far.
+#[derive(Default)]
+struct Tally {
+    tokens: u64,
+    failed: u64,
+    empty: u64,
 }
+
+impl Tally {
+    /// Prints the answer to the next line: `line`, with what `prepare` and `prepared` made of
+    /// its token (`result`), through `check`. An empty line is answered too, so that output
+    /// line N answers input line N.
+    ///
+    /// # Errors
+    /// An output error, or a data error (a file or key problem is not a verdict on one token:
+    /// the stream stops at once).
+    fn answer<T, F>(
+        &mut self,
+        out: &mut BatchStdout,
+        line: Line<'_>,
+        result: Option<T>,
+        check: &mut F,
+    ) -> Result<()>
+    where
+        F: FnMut(&[u8], T, &mut BatchStdout) -> Result<()>,
+    {
+        out.line += 1;
+        let verdict = match line {
+            Line::Oversized => {
+                self.tokens += 1;
+                Err(CoreError::from(tokens::too_long(None)).into())
+            }
+            Line::Empty => {
+                self.empty += 1;
+                return out.empty_line();
+            }
+            Line::Token(Err(e)) => {
+                self.tokens += 1;
+                Err(e)
+            }
+            Line::Token(Ok(token)) => {
+                self.tokens += 1;
+                match result {
+                    Some(r) => check(&token, r, out),
+                    None => Err(Error::Core(CoreError::internal(
+                        "batch",
+                        "a token without its prepared result",
+                    ))),
+                }
+            }
+        };
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e, Error::Output(_)) || e.exit_code() == code::DATA => Err(e),
+            Err(e) => {
+                self.failed += 1;
+                out.error(&e)
+            }
+        }
+    }
+}
+
+/// Tokens a stream on a remote store reads ahead and asks about at once (two keys each, one
+/// `MGET`).
+const AHEAD_TOKENS: usize = 1024;
 
 /// Reads one line into `buf` (without its `\n`), keeping at most `MAX_TOKEN_BYTES +
 /// LINE_SLACK` bytes of it so an endless line cannot exhaust memory. `None` at end of input;
