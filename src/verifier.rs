@@ -52,12 +52,25 @@ fn require_object(bytes: &[u8], what: Part) -> Checked<()> {
     Ok(())
 }
 
+/// A JSON string, borrowed from the input when it has no escapes. serde borrows a
+/// `Cow<str>` field only when it is not wrapped: an `Option<Cow<str>>` is always a new
+/// `String`; an `Option<Text>` is not.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Deserialize)]
 struct HeaderView<'a> {
     #[serde(borrow)]
-    alg: Option<Cow<'a, str>>,
+    alg: Option<Text<'a>>,
     #[serde(default, borrow)]
-    kid: Option<Cow<'a, str>>,
+    kid: Option<Text<'a>>,
     #[serde(default, borrow)]
     crit: Option<Vec<Cow<'a, str>>>,
 }
@@ -91,9 +104,9 @@ struct ClaimsView<'a> {
     #[serde(default, borrow)]
     iat: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    sub: Option<Cow<'a, str>>,
+    sub: Option<Text<'a>>,
     #[serde(default, borrow)]
-    jti: Option<Cow<'a, str>>,
+    jti: Option<Text<'a>>,
     #[serde(default, borrow)]
     iss: Option<OneOrMany<'a>>,
     #[serde(default, borrow)]
@@ -468,7 +481,7 @@ impl Verifier {
             })
         })?;
         check_depth(buf, Part::Header)?;
-        let alg = header.alg.ok_or_else(|| invalid(Reason::NoAlg))?;
+        let alg = header.alg.ok_or_else(|| invalid(Reason::NoAlg))?.0;
         if alg.eq_ignore_ascii_case("none") {
             return Err(invalid(Reason::AlgNone));
         }
@@ -629,8 +642,8 @@ impl Verifier {
             return Err(invalid(Reason::Issuer(iss.clone())));
         }
         Ok(Verified {
-            sub: c.sub.as_ref().map(|s| s.to_string()),
-            jti: c.jti.as_ref().map(|s| s.to_string()),
+            sub: c.sub.as_deref().map(str::to_string),
+            jti: c.jti.as_deref().map(str::to_string),
             exp: exp.map(|e| e.ceil() as i64),
             iat: iat.map(|t| t.floor() as i64),
         })

@@ -510,6 +510,7 @@ fn logging(format: LogFormat) {
     };
     let builder = tracing_subscriber::fmt()
         .with_writer(writer)
+        .with_timer(ops::LogTime)
         .with_max_level(tracing::Level::INFO)
         .with_ansi(false);
     // Already installed (a second `run` in one process): the first one stays.
