@@ -35,18 +35,8 @@ where
     blocking(app, f).await
 }
 
-/// [`off_worker`] for a durable write: always on a blocking thread.
-async fn off_worker_always<T, E>(
-    app: &Arc<App>,
-    f: impl FnOnce(&App) -> Result<T, E> + Send + 'static,
-) -> Result<T, E>
-where
-    T: Send + 'static,
-    E: From<Error> + Send + 'static,
-{
-    blocking(app, f).await
-}
-
+/// Runs `f` on a blocking thread: [`off_worker`] for a remote store, and every durable write
+/// (a file store's write waits for the disk).
 async fn blocking<T, E>(
     app: &Arc<App>,
     f: impl FnOnce(&App) -> Result<T, E> + Send + 'static,
@@ -183,7 +173,7 @@ pub(super) async fn end(
     client: IpAddr,
 ) -> Result<(), Error> {
     let sub = v.sub.clone();
-    let (jti, _) = off_worker_always(app, move |app| app.authority()?.end(&v)).await?;
+    let (jti, _) = blocking(app, move |app| app.authority()?.end(&v)).await?;
     audit::token_ended(route, client, &jti, sub.as_deref());
     Ok(())
 }
