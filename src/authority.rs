@@ -23,10 +23,12 @@ use crate::clock::Clock;
 use crate::error::{Error, Reason, Result};
 use crate::keys::{self, Key};
 use crate::passwords::Password;
+use crate::sessions::{Client, Session};
 use crate::store::{Imported, RevocationStore, UserStore};
 use crate::tokens;
 use crate::users::User;
 use crate::verifier::{Scratch, Verified, Verifier};
+use zeroize::Zeroizing;
 
 /// Something the authority needs, ready or opened on first use.
 pub struct Slot<'a, T> {
@@ -102,6 +104,11 @@ pub struct LoginRequest<'r> {
     pub extra: Map<String, Value>,
     /// Sign with a key shorter than its algorithm needs.
     pub allow_weak_key: bool,
+    /// Where the sign-in comes from (recorded in its session, SPEC §13).
+    pub client: Client,
+    /// A browser sign-in (`POST /login`): the cookie's token lives to the session's absolute
+    /// end, and no refresh token is made.
+    pub browser: bool,
 }
 
 /// A token to sign without a password check (`mint`): the claims as the front end resolved
@@ -154,6 +161,21 @@ pub struct Issued {
     /// The token outlives the configured ttl and could not be recorded in the key ring: a
     /// warning for the front end (a rotation then needs `--keep`).
     pub ttl_not_noted: Option<Error>,
+    /// The session the token belongs to (a login or a refresh; `None` for `mint`).
+    pub sid: Option<String>,
+    /// The new refresh token (a login but a browser one, or a refresh). Never stored.
+    pub refresh_token: Option<Zeroizing<String>>,
+}
+
+/// A live session as listed (`sessions list`, `GET /sessions`, the account page).
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The stored record.
+    pub session: Session,
+    /// Its last use as known to this process (a server's uses not yet written count).
+    pub last_used_at: i64,
+    /// When it ends if not used again: the earlier of its two limits.
+    pub expires_at: i64,
 }
 
 /// The use cases over the stores, the key, the clock and the policy.
@@ -270,6 +292,8 @@ impl<'a> Authority<'a> {
             user: Some(user),
             rehash: Some(logged_in.rehash),
             ttl_not_noted,
+            sid: None,
+            refresh_token: None,
         })
     }
 
@@ -324,6 +348,8 @@ impl<'a> Authority<'a> {
             user: None,
             rehash: None,
             ttl_not_noted,
+            sid: None,
+            refresh_token: None,
         })
     }
 
@@ -364,6 +390,59 @@ impl<'a> Authority<'a> {
         self.revocations()?
             .revoke_token(jti, exp, self.clock.now())?;
         Ok((jti.clone(), exp))
+    }
+
+    // SESSIONS-TODO: the session use cases (SPEC §13). Signatures are the contract for the
+    // front ends; bodies are built in the core branch.
+
+    /// Spends `refresh_token` and issues what its session's sign-in issued, with the user's
+    /// current groups and a new refresh token (SPEC §13). No password check.
+    ///
+    /// # Errors
+    /// `Error::Grant` (expired: exit 3; ended, spent or reused: 4; not one of this store: 1),
+    /// a store error, or a key error.
+    pub fn refresh(&self, refresh_token: &str) -> Result<Issued> {
+        let _ = refresh_token;
+        Err(Error::internal("sessions", "not built yet"))
+    }
+
+    /// The live sessions (of `sub` only, when given), newest first.
+    ///
+    /// # Errors
+    /// A store error.
+    pub fn sessions(&self, sub: Option<&str>) -> Result<Vec<Listed>> {
+        let _ = sub;
+        Err(Error::internal("sessions", "not built yet"))
+    }
+
+    /// Ends the sessions `sids` (`sessions revoke`). With `owner`, only sessions of that user
+    /// (`DELETE /sessions/{sid}`): another's is as unknown.
+    ///
+    /// # Errors
+    /// `SessionNotFound` for a sid that is not a live session (of `owner`), before anything
+    /// is ended; a store error.
+    pub fn end_sessions(&self, sids: &[&str], owner: Option<&str>) -> Result<Vec<String>> {
+        let _ = (sids, owner);
+        Err(Error::internal("sessions", "not built yet"))
+    }
+
+    /// Ends every live session of `sub` but `keep` ("sign out everywhere else",
+    /// `sessions revoke --user`). Returns the sids ended.
+    ///
+    /// # Errors
+    /// A store error.
+    pub fn end_user_sessions(&self, sub: &str, keep: Option<&str>) -> Result<Vec<String>> {
+        let _ = (sub, keep);
+        Err(Error::internal("sessions", "not built yet"))
+    }
+
+    /// Writes the uses `serve`'s checks held in memory (called about once a minute, off the
+    /// request path).
+    ///
+    /// # Errors
+    /// A store error (the uses are kept for the next write).
+    pub fn write_uses(&self) -> Result<()> {
+        Err(Error::internal("sessions", "not built yet"))
     }
 
     /// Logs a token out: [`Authority::check`] (with `verifier`, which should accept any

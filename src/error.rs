@@ -22,6 +22,14 @@ pub enum Error {
     #[error("login refused: incorrect username or password")]
     LoginRefused,
 
+    /// A refresh token that cannot be spent (SPEC §13): HTTP `invalid_grant`.
+    #[error("refresh refused: {0}")]
+    Grant(Grant),
+
+    /// A session operation named a sid that is not a live session (of the caller).
+    #[error("no such session: {0}")]
+    SessionNotFound(String),
+
     /// A user operation named a user that does not exist.
     #[error("no such user: {0}")]
     UserNotFound(String),
@@ -159,6 +167,7 @@ impl VerifyError {
             VerifyError::Expired { .. }
                 | VerifyError::NotYetValid(_)
                 | VerifyError::IssuedInFuture(_)
+                | VerifyError::Revoked(Revoked::SessionExpired { .. })
         )
     }
 }
@@ -360,6 +369,11 @@ pub enum Revoked {
     /// Its subject was logged out everywhere (or changed password, was disabled or removed)
     /// at `at`, at or after the token's `iat`.
     Subject { sub: String, at: i64 },
+    /// Its session (`sid`) was ended, or is not known to this store (SPEC §13).
+    Session,
+    /// Its session is over by time (`session_max_age` or `session_idle`) since `at`: an
+    /// expiry (exit 3), not a revocation.
+    SessionExpired { at: i64 },
 }
 
 impl fmt::Display for Revoked {
@@ -371,6 +385,8 @@ impl fmt::Display for Revoked {
                 "every token of {sub:?} issued up to {} was revoked",
                 utc(*at)
             ),
+            Revoked::Session => f.write_str("its session was ended"),
+            Revoked::SessionExpired { at } => write!(f, "its session expired at {}", utc(*at)),
         }
     }
 }
@@ -539,4 +555,26 @@ fn escape_non_ascii(name: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Why a refresh token was refused (SPEC §13): each is `invalid_grant` over HTTP; the
+/// command line exits 3, 4 and 1 respectively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Its session is over by time (`session_max_age`, `session_idle`).
+    Expired,
+    /// Its session was ended, or the token was spent already (a reuse ends the session).
+    Ended,
+    /// Not a refresh token of this store (malformed, unknown session, a bad tag).
+    Unknown,
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Grant::Expired => "the session has expired",
+            Grant::Ended => "the session has ended, or this refresh token was already used",
+            Grant::Unknown => "not a refresh token of this store",
+        })
+    }
 }

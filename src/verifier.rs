@@ -108,6 +108,8 @@ struct ClaimsView<'a> {
     #[serde(default, borrow)]
     jti: Option<Text<'a>>,
     #[serde(default, borrow)]
+    sid: Option<Text<'a>>,
+    #[serde(default, borrow)]
     iss: Option<OneOrMany<'a>>,
     #[serde(default, borrow)]
     aud: Option<OneOrMany<'a>>,
@@ -142,15 +144,21 @@ pub struct Verified {
     pub exp: Option<i64>,
     /// `iat` in whole seconds (rounded down), if present.
     pub iat: Option<i64>,
+    /// `sid` (SPEC §13), if present and sessions are looked up (not for a `--jwks` check,
+    /// whose identity provider's tokens carry their own).
+    pub sid: Option<String>,
 }
 
 impl Verified {
-    /// What the revocation store is asked about this token: its `jti`, `sub` and `iat`.
-    pub fn query(&self) -> Query<'_> {
+    /// What the revocation store is asked about this token at `now`: its `jti`, `sub`, `iat`
+    /// and `sid`.
+    pub fn query(&self, now: i64) -> Query<'_> {
         Query {
             jti: self.jti.as_deref(),
             sub: self.sub.as_deref(),
             iat: self.iat,
+            sid: self.sid.as_deref(),
+            now,
         }
     }
 }
@@ -173,6 +181,9 @@ pub struct Rules {
     pub leeway: i64,
     /// Whether `exp` must be present.
     pub exp_required: bool,
+    /// Do not look a token's `sid` up (SPEC §13: a `--jwks` check; an identity provider's
+    /// tokens carry their own `sid`).
+    pub ignore_sid: bool,
 }
 
 /// How many algorithms one key can accept at most (RSA: RS256/384/512, PS256/384/512).
@@ -437,8 +448,7 @@ impl Verifier {
     ) -> Result<Verified> {
         let checked = self.check(token, now, scratch, claims_out)?;
         if let Some(store) = revocations
-            && let Some(why) =
-                store.check(checked.jti.as_deref(), checked.sub.as_deref(), checked.iat)?
+            && let Some(why) = store.check(&checked.query(now))?
         {
             return Err(VerifyError::Revoked(why).into());
         }
@@ -646,6 +656,11 @@ impl Verifier {
             jti: c.jti.as_deref().map(str::to_string),
             exp: exp.map(|e| e.ceil() as i64),
             iat: iat.map(|t| t.floor() as i64),
+            sid: if self.rules.ignore_sid {
+                None
+            } else {
+                c.sid.as_deref().map(str::to_string)
+            },
         })
     }
 }

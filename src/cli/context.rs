@@ -279,6 +279,11 @@ impl Ctx {
             self.settings.lock_timeout,
             lookups,
             &self.settings.redis,
+            // SESSIONS-TODO: the configured limits.
+            std::sync::Arc::new(crate::sessions::Rules::new(
+                crate::sessions::Limits::default(),
+                false,
+            )),
         )?)
     }
 

@@ -6,8 +6,8 @@ use std::fmt;
 use std::process::ExitCode;
 
 use crate::error::{
-    Error as CoreError, GroupRule, KeyError, Place, Reason, RetireRefused, StoreError, Unusable,
-    VerifyError, reasons_suffix,
+    Error as CoreError, Grant, GroupRule, KeyError, Place, Reason, RetireRefused, StoreError,
+    Unusable, VerifyError, reasons_suffix,
 };
 
 /// Exit codes are a stable contract: scripts depend on them.
@@ -117,8 +117,13 @@ impl Error {
                 | CoreError::Group { .. }
                 | CoreError::PasswordTooLong { .. }
                 | CoreError::Retire { .. } => code::USAGE,
-                CoreError::Token(VerifyError::Revoked(_)) => code::REVOKED,
+                // A session over by time is an expiry, though a session's answer.
                 CoreError::Token(t) if t.is_time() => code::EXPIRED,
+                CoreError::Token(VerifyError::Revoked(_)) => code::REVOKED,
+                CoreError::Grant(Grant::Expired) => code::EXPIRED,
+                CoreError::Grant(Grant::Ended) => code::REVOKED,
+                CoreError::Grant(Grant::Unknown) => code::INVALID,
+                CoreError::SessionNotFound(_) => code::NO_USER,
                 CoreError::Token(_) => code::INVALID,
                 CoreError::LoginRefused => code::LOGIN_REFUSED,
                 CoreError::UserNotFound(_) => code::NO_USER,

@@ -179,6 +179,9 @@ fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<(String, 
         aud: None,
         extra: Map::new(),
         allow_weak_key: false,
+        // SESSIONS-TODO: the client's address and User-Agent; browser for `POST /login`.
+        client: crate::sessions::Client::Cli,
+        browser: false,
     })?;
     drop(password);
     if let Some(auth::Rehash::Failed(e)) = &issued.rehash {

@@ -355,6 +355,11 @@ impl Stores {
             lock_timeout,
             Lookups::Many,
             &settings.redis,
+            // SESSIONS-TODO: the configured limits; checks are uses.
+            Arc::new(crate::sessions::Rules::new(
+                crate::sessions::Limits::default(),
+                true,
+            )),
         )?
         .into();
         let rules = opts.throttle.rules();

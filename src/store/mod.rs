@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::error::{Result, Revoked};
 use crate::passwords::Scheme;
+use crate::sessions::{self, Limits, Session};
 use crate::users::{self, User, normalize_name};
 
 pub use redis::RedisOptions;
@@ -217,12 +218,10 @@ pub trait RevocationStore: Send + Sync {
     ///
     /// # Errors
     /// A store error: the check fails closed.
-    fn check(
-        &self,
-        jti: Option<&str>,
-        sub: Option<&str>,
-        iat: Option<i64>,
-    ) -> Result<Option<Revoked>>;
+    ///
+    /// A query with a `sid` also asks about its session (SPEC §13): the store reads the
+    /// session's times and asks the process's [`sessions::Rules::judge`].
+    fn check(&self, q: &Query<'_>) -> Result<Option<Revoked>>;
 
     /// When every token of `sub` issued up to then was revoked, if ever.
     ///
@@ -297,7 +296,7 @@ pub trait RevocationStore: Send + Sync {
     fn check_many(&self, queries: &[Query<'_>], answers: &mut Vec<Option<Revoked>>) -> Result<()> {
         answers.clear();
         for q in queries {
-            answers.push(self.check(q.jti, q.sub, q.iat)?);
+            answers.push(self.check(q)?);
         }
         Ok(())
     }
@@ -307,10 +306,80 @@ pub trait RevocationStore: Send + Sync {
     fn is_remote(&self) -> bool {
         false
     }
+
+    // Sessions (SPEC §13) live in the same state store, under the same lock or script as the
+    // revocations: ending a session and revoking its tokens is one write.
+
+    /// Records the new session `s` (its `sid` is new), then ends `s.sub`'s least recently
+    /// used live sessions beyond `limits.max_per_user` and drops every session (ended or not)
+    /// whose absolute end (`created_at + limits.max_age`) is at or before `now`. The first
+    /// session written makes the state's `"version"` 2 (SPEC §13 "Details"). Durable before
+    /// `Ok`. Returns the sids ended for the limit.
+    ///
+    /// # Errors
+    /// A store error; nothing is written then.
+    fn begin_session(&self, s: &Session, limits: &Limits, now: i64) -> Result<Vec<String>>;
+
+    /// The session `sid`, ended or not; `None` when this store does not know it.
+    ///
+    /// # Errors
+    /// A store error.
+    fn session(&self, sid: &str) -> Result<Option<Session>>;
+
+    /// Every stored session, ended ones included (of `sub` only, when given), in no set order.
+    ///
+    /// # Errors
+    /// A store error.
+    fn sessions(&self, sub: Option<&str>) -> Result<Vec<Session>>;
+
+    /// Replaces the stored session `new.sid` with `new` only if it is not ended and its
+    /// refresh generation is still `generation`: the compare-and-set that spends a refresh
+    /// token (two racing spends: exactly one gets `true`). Durable before `Ok(true)`.
+    ///
+    /// # Errors
+    /// A store error; nothing is written then.
+    fn replace_session(&self, new: &Session, generation: u64) -> Result<bool>;
+
+    /// Ends the sessions `sids` at `now`: each keeps a tombstone (`ended_at`) until its
+    /// absolute end, and each of its live `tokens` is revoked like a logged-out `jti` (where
+    /// older versions look). Returns the sids that were live (unknown or already ended ones
+    /// are not).
+    ///
+    /// # Errors
+    /// A store error; nothing is written then.
+    fn end_sessions(&self, sids: &[&str], now: i64) -> Result<Vec<String>>;
+
+    /// Ends every live session of `sub` but `keep`, as [`RevocationStore::end_sessions`];
+    /// returns their sids.
+    ///
+    /// # Errors
+    /// A store error.
+    fn end_user_sessions(&self, sub: &str, keep: Option<&str>, now: i64) -> Result<Vec<String>>;
+
+    /// Raises the stored last use of each session named (a later one stored stays; unknown
+    /// sids are ignored), in one write: `serve`'s batch of uses.
+    ///
+    /// # Errors
+    /// A store error.
+    fn touch_sessions(&self, uses: &[(String, i64)]) -> Result<()>;
+
+    /// Drops the sessions whose absolute end (`created_at + max_age`) is at or before `now`;
+    /// returns how many.
+    ///
+    /// # Errors
+    /// A store error.
+    fn prune_sessions(&self, now: i64, max_age: i64) -> Result<usize>;
+
+    /// Adds sessions from another store (`migrate`; ended ones too): a sid already here
+    /// stays as it is.
+    ///
+    /// # Errors
+    /// A store error.
+    fn import_sessions(&self, sessions: &[Session]) -> Result<()>;
 }
 
-/// What a revocation check asks about one token (the arguments of
-/// [`RevocationStore::check`]): its `jti`, `sub` and `iat`.
+/// What a revocation check asks about one token (the argument of
+/// [`RevocationStore::check`]): its `jti`, `sub`, `iat` and `sid`, at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Query<'a> {
     /// The token's `jti`, if any.
@@ -319,6 +388,10 @@ pub struct Query<'a> {
     pub sub: Option<&'a str>,
     /// The token's `iat` in whole seconds, if any.
     pub iat: Option<i64>,
+    /// The token's `sid`, if any and if sessions are to be checked (not for `--jwks`).
+    pub sid: Option<&'a str>,
+    /// The time of the check (a session's limits are judged at it).
+    pub now: i64,
 }
 
 /// The revocations as listed: `(jti, exp)` and `(sub, revoked_at)`, each sorted.
@@ -433,15 +506,22 @@ impl UserStore for NfcUsers {
 ///
 /// # Errors
 /// A configuration error for a Redis URL that cannot be used; a usage error for a mistyped one.
+///
+/// `rules` are the session rules of this process (SPEC §13): every check of a token with a
+/// `sid` is judged by them.
 pub fn open_revocations(
     location: &Path,
     lock_timeout: Duration,
     lookups: Lookups,
     redis: &RedisOptions,
+    rules: std::sync::Arc<sessions::Rules>,
 ) -> Result<Box<dyn RevocationStore>> {
     redis::refuse_mistyped("state", location)?;
     Ok(match redis::url_of(location) {
-        Some(url) => Box::new(RedisRevocations::new(redis::Redis::open(url, redis)?)),
-        None => Box::new(FileRevocations::new(location, lock_timeout, lookups)),
+        Some(url) => Box::new(RedisRevocations::new(
+            redis::Redis::open(url, redis)?,
+            rules,
+        )),
+        None => Box::new(FileRevocations::new(location, lock_timeout, lookups, rules)),
     })
 }

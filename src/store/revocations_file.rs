@@ -2,6 +2,8 @@
 //! per-subject "everything issued up to this time is revoked" marks, and the lookup index
 //! beside the file that spares a reader the parse of a large state file.
 
+use crate::sessions::{Limits, Session};
+use crate::store::Query;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
@@ -499,6 +501,8 @@ pub struct FileRevocations {
     lookups: Lookups,
     /// The view checks use, with the stamp of the file version it was loaded from.
     view: RwLock<Option<Loaded>>,
+    /// The session rules checks are judged by.
+    rules: std::sync::Arc<crate::sessions::Rules>,
 }
 
 #[derive(Debug)]
@@ -509,11 +513,17 @@ struct Loaded {
 
 impl FileRevocations {
     /// The store at `path` (a missing file means nothing is revoked).
-    pub fn new(path: &Path, lock_timeout: Duration, lookups: Lookups) -> Self {
+    pub fn new(
+        path: &Path,
+        lock_timeout: Duration,
+        lookups: Lookups,
+        rules: std::sync::Arc<crate::sessions::Rules>,
+    ) -> Self {
         FileRevocations {
             path: path.to_path_buf(),
             lock_timeout,
             lookups,
+            rules,
             view: RwLock::new(None),
         }
     }
@@ -575,13 +585,38 @@ fn stamp_of(path: &Path) -> Result<Option<[u64; 5]>> {
 }
 
 impl RevocationStore for FileRevocations {
-    fn check(
-        &self,
-        jti: Option<&str>,
-        sub: Option<&str>,
-        iat: Option<i64>,
-    ) -> Result<Option<Revoked>> {
-        self.with_view(|v| v.check(jti, sub, iat))
+    fn check(&self, q: &Query<'_>) -> Result<Option<Revoked>> {
+        // SESSIONS-TODO: q.sid
+        self.with_view(|v| v.check(q.jti, q.sub, q.iat))
+    }
+
+    // SESSIONS-TODO: the session operations of this store (SPEC §13).
+    fn begin_session(&self, _s: &Session, _limits: &Limits, _now: i64) -> Result<Vec<String>> {
+        Err(Error::internal("sessions", "not built yet"))
+    }
+    fn session(&self, _sid: &str) -> Result<Option<Session>> {
+        Err(Error::internal("sessions", "not built yet"))
+    }
+    fn sessions(&self, _sub: Option<&str>) -> Result<Vec<Session>> {
+        Err(Error::internal("sessions", "not built yet"))
+    }
+    fn replace_session(&self, _new: &Session, _generation: u64) -> Result<bool> {
+        Err(Error::internal("sessions", "not built yet"))
+    }
+    fn end_sessions(&self, _sids: &[&str], _now: i64) -> Result<Vec<String>> {
+        Err(Error::internal("sessions", "not built yet"))
+    }
+    fn end_user_sessions(&self, _sub: &str, _keep: Option<&str>, _now: i64) -> Result<Vec<String>> {
+        Err(Error::internal("sessions", "not built yet"))
+    }
+    fn touch_sessions(&self, _uses: &[(String, i64)]) -> Result<()> {
+        Err(Error::internal("sessions", "not built yet"))
+    }
+    fn prune_sessions(&self, _now: i64, _max_age: i64) -> Result<usize> {
+        Err(Error::internal("sessions", "not built yet"))
+    }
+    fn import_sessions(&self, _sessions: &[Session]) -> Result<()> {
+        Err(Error::internal("sessions", "not built yet"))
     }
 
     fn subject_revoked_at(&self, sub: &str) -> Result<Option<i64>> {

@@ -69,7 +69,17 @@ pub fn run(args: &MigrateArgs, ctx: &Ctx) -> Result<()> {
     }
     if let Some(to) = &args.state_to {
         let from = ctx.revocations(Lookups::Few)?;
-        let dest = store::open_revocations(to, s.lock_timeout, Lookups::Few, &s.redis)?;
+        let dest = store::open_revocations(
+            to,
+            s.lock_timeout,
+            Lookups::Few,
+            &s.redis,
+            // SESSIONS-TODO: the configured limits.
+            std::sync::Arc::new(crate::sessions::Rules::new(
+                crate::sessions::Limits::default(),
+                false,
+            )),
+        )?;
         let mut list = from.list()?;
         list.tokens.retain(|(_, exp)| *exp > ctx.now);
         dest.merge(&list, ctx.now)?;

@@ -86,6 +86,8 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
         aud: aud_value(&args.claims.aud),
         extra,
         allow_weak_key: args.claims.allow_weak_key,
+        client: crate::sessions::Client::Cli,
+        browser: false,
     })?;
     drop(password);
     if let Some(rehash) = &issued.rehash {
@@ -447,6 +449,7 @@ fn rules(args: &VerifyArgs, ctx: &Ctx) -> Result<Rules> {
         iss,
         leeway: flags::duration("--leeway", &args.leeway)?,
         exp_required: !args.no_exp_required,
+        ignore_sid: false,
     })
 }
 
@@ -691,7 +694,7 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
             if remote {
                 let queries: Vec<Query<'_>> = results
                     .iter()
-                    .filter_map(|r| r.as_ref().ok().map(|(c, _)| c.query()))
+                    .filter_map(|r| r.as_ref().ok().map(|(c, _)| c.query(clock.now())))
                     .collect();
                 store.check_many(&queries, &mut answers)?;
                 let mut answers = answers.drain(..);
@@ -711,7 +714,7 @@ pub fn verify(args: &VerifyArgs, ctx: &Ctx) -> Result<()> {
             } else {
                 for r in results.iter_mut() {
                     if let Ok((c, _)) = r
-                        && let Some(why) = store.check(c.jti.as_deref(), c.sub.as_deref(), c.iat)?
+                        && let Some(why) = store.check(&c.query(clock.now()))?
                     {
                         *r = revoked(why);
                     }
