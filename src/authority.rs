@@ -777,6 +777,8 @@ mod tests {
             aud: None,
             extra: Map::new(),
             allow_weak_key: false,
+            client: crate::sessions::Client::Cli,
+            browser: false,
         })
     }
 
