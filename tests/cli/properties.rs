@@ -229,6 +229,7 @@ fn check_no_panic(bytes: &[u8]) {
             leeway: 60,
             exp_required: true,
             alg: None,
+            ignore_sid: false,
         },
         Rules {
             any_aud: true,
