@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use super::{App, audit};
 use crate::error::{Error, VerifyError};
@@ -62,6 +63,9 @@ pub(super) enum Checking {
     /// Any audience and issuer (revoking and the token introspected: revoking is not
     /// granting).
     AnyAudience,
+    /// As `AnyAudience`, and a token whose only fault is that it expired passes: the paths
+    /// that end a session (SPEC §13 "Details").
+    Ending,
 }
 
 /// Verifies `token` now, against the current revocations (a store call: run it through
@@ -82,17 +86,26 @@ pub(super) fn check(
     let checker = match with {
         Checking::Access => &keys.access,
         Checking::Caller => &keys.caller,
-        Checking::AnyAudience => &keys.any,
+        Checking::AnyAudience | Checking::Ending => &keys.any,
     };
     app.revocations.refresh()?;
+    let now = app.clock.now();
     let out = checker.with(|verifier, scratch| {
-        verifier.verify(
-            token.as_bytes(),
-            app.clock.now(),
-            scratch,
-            Some(app.revocations.as_ref()),
-            claims_out,
-        )
+        let store = app.revocations.as_ref();
+        match verifier.verify(token.as_bytes(), now, scratch, Some(store), claims_out) {
+            // Expired and nothing else: checked as it was just before its `exp` (signature,
+            // claims), and against the revocations and its session now.
+            Err(Error::Token(VerifyError::Expired { exp, .. }))
+                if matches!(with, Checking::Ending) =>
+            {
+                let v = verifier.check(token.as_bytes(), exp.saturating_sub(1), scratch, None)?;
+                match store.check(&v.query(now))? {
+                    Some(why) => Err(VerifyError::Revoked(why).into()),
+                    None => Ok(v),
+                }
+            }
+            out => out,
+        }
     });
     app.metrics.verified(started.elapsed());
     out
@@ -175,5 +188,71 @@ pub(super) async fn end(
     let sub = v.sub.clone();
     let (jti, _) = blocking(app, move |app| app.authority()?.end(&v)).await?;
     audit::token_ended(route, client, &jti, sub.as_deref());
+    Ok(())
+}
+
+/// A refresh grant's new pair.
+pub(super) struct Refreshed {
+    /// The new access token.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// The new refresh token.
+    pub refresh_token: Option<Zeroizing<String>>,
+}
+
+/// Spends `refresh_token` for a new pair (SPEC §13), on a blocking thread: a durable write,
+/// and no password check, so never on the hashing pool. A spent token presented again ends
+/// its session: audited as `refresh_reused`.
+///
+/// # Errors
+/// `Error::Grant` when it cannot be spent; a store or key error.
+pub(super) async fn refresh(
+    app: &Arc<App>,
+    refresh_token: Zeroizing<String>,
+    client: IpAddr,
+) -> Result<Refreshed, Error> {
+    let out = blocking(app, move |app| {
+        let issued = app.authority()?.refresh(&refresh_token)?;
+        let expires_in = issued.exp - app.clock.now().max(issued.iat);
+        Ok::<_, Error>((issued, expires_in))
+    })
+    .await;
+    match out {
+        Ok((issued, expires_in)) => {
+            audit::refreshed(
+                client,
+                issued.sid.as_deref().unwrap_or(""),
+                issued.user.as_ref().map_or("", |u| u.username.as_str()),
+            );
+            Ok(Refreshed {
+                token: issued.token,
+                expires_in,
+                refresh_token: issued.refresh_token,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Ends the session `sid` of `owner` (`DELETE /sessions/{sid}`), durably before answering,
+/// on a blocking thread; audited with the `route` and `client`.
+///
+/// # Errors
+/// `SessionNotFound` when it is not a live session of `owner`; a store or key error.
+pub(super) async fn end_session(
+    app: &Arc<App>,
+    sid: String,
+    owner: String,
+    route: &'static str,
+    client: IpAddr,
+) -> Result<(), Error> {
+    let (who, which) = (owner.clone(), sid.clone());
+    blocking(app, move |app| {
+        app.authority()?
+            .end_sessions(&[which.as_str()], Some(who.as_str()))
+    })
+    .await?;
+    audit::session_ended(route, client, &sid, &owner);
     Ok(())
 }

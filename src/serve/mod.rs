@@ -22,6 +22,7 @@ mod ops;
 mod redirect;
 mod resource;
 mod router;
+mod sessions;
 #[cfg(test)]
 mod tests;
 mod throttle;
@@ -592,17 +593,52 @@ pub fn run(
     let reload: Arc<dyn Fn() -> Result<Reloaded> + Send + Sync> = Arc::new(reload);
     on_listening(addr);
     let on_hangup = on_hangups(hangups, Arc::clone(&app), reload, fixed);
+    let writer = write_uses_every(Arc::clone(&app), USES_PERIOD);
+    let last = Arc::clone(&app);
     let result = serve_on(runtime, listener, app, async move {
         tokio::select! {
             () = shutdown_signal() => {},
             () = on_hangup => {},
+            () = writer => {},
         }
         let _ = stop.send(true);
     });
     for w in workers {
         let _ = w.join();
     }
+    // Every request has ended: the uses they recorded are written once more.
+    write_uses(&last);
     result
+}
+
+/// How often `serve` writes the session uses its checks recorded (SPEC §13: about once a
+/// minute, never on a request's path).
+const USES_PERIOD: Duration = Duration::from_secs(crate::sessions::USE_WRITE_PERIOD as u64);
+
+/// Writes the session uses held in memory every `period`, on a blocking thread (a write waits
+/// for the disk or Redis); never resolves.
+async fn write_uses_every(app: Arc<App>, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once: nothing has been used yet.
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let app = Arc::clone(&app);
+        let _ = tokio::task::spawn_blocking(move || write_uses(&app)).await;
+    }
+}
+
+/// Writes the session uses held in memory (`Authority::write_uses`); a failure is logged and
+/// the uses are kept for the next write.
+fn write_uses(app: &App) {
+    if let Err(e) = app.authority().and_then(|a| a.write_uses()) {
+        tracing::warn!(
+            target: "jwtauth::serve",
+            error = %e.to_string().escape_debug(),
+            "the sessions' last uses could not be written; trying again in a minute",
+        );
+    }
 }
 
 /// A configuration loaded again (`SIGHUP`): the options, and the settings they came with.

@@ -22,7 +22,8 @@ use utoipa::OpenApi;
 
 use super::extract::{Bearer, ClientAddr, OwnOrigin, SessionCookies};
 use super::{
-    App, MAX_BODY, REQUEST_TIMEOUT, browser, cors, discovery, error, gate, ops, resource, token,
+    App, MAX_BODY, REQUEST_TIMEOUT, browser, cors, discovery, error, gate, ops, resource, sessions,
+    token,
 };
 
 /// Request ids: a random prefix per process and a counter, so ids are unique across restarts
@@ -72,6 +73,8 @@ pub fn router(app: Arc<App>) -> Router {
             "/login",
             get(browser::login_page).post(browser::login_submit),
         )
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{sid}", axum::routing::delete(sessions::end))
         .route("/revoke", post(token::revoke))
         .route("/introspect", post(token::introspect))
         .route("/.well-known/jwks.json", get(discovery::jwks))
@@ -143,10 +146,11 @@ Browser apps on the origins of the `cors_allowed_origins` setting may call `POST
     paths(token::token, resource::protected, resource::userinfo, resource::logout, token::revoke,
         token::introspect, discovery::jwks, discovery::metadata, ops::healthz, ops::metrics, openapi,
         gate::auth, gate::auth_forward, browser::login_page, browser::login_submit,
-        logout_post),
+        logout_post, sessions::list, sessions::end),
     components(schemas(error::ErrorBody, token::TokenRequest, token::TokenResponse, resource::Protected,
         resource::UserInfo, resource::Message, token::TokenForm, browser::LoginForm,
-        browser::LogoutForm)),
+        browser::LogoutForm, sessions::SessionList, sessions::SessionInfo, sessions::SessionClient,
+        sessions::Cli,        sessions::SessionEnded)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;
