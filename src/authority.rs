@@ -445,6 +445,18 @@ impl<'a> Authority<'a> {
         Err(Error::internal("sessions", "not built yet"))
     }
 
+    /// Ends the session `refresh_token` names (`POST /revoke` of a refresh token, RFC 7009),
+    /// whichever generation it is. Returns the sid and user of the session ended, `None` when
+    /// it had ended already.
+    ///
+    /// # Errors
+    /// `Error::Grant(Grant::Unknown)` when it is not a refresh token of this store; a store
+    /// error.
+    pub fn end_refresh(&self, refresh_token: &str) -> Result<Option<(String, String)>> {
+        let _ = refresh_token;
+        Err(Error::internal("sessions", "not built yet"))
+    }
+
     /// Logs a token out: [`Authority::check`] (with `verifier`, which should accept any
     /// audience: revoking is not granting), then [`Authority::end`].
     ///

@@ -63,9 +63,43 @@ pub(super) enum Checking {
     /// Any audience and issuer (revoking and the token introspected: revoking is not
     /// granting).
     AnyAudience,
-    /// As `AnyAudience`, and a token whose only fault is that it expired passes: the paths
-    /// that end a session (SPEC §13 "Details").
-    Ending,
+}
+
+/// A token presented to end its session (or, without one, itself), as [`ending`] finds it.
+pub(super) enum Ending {
+    /// It passes (an expired one included): the token to end.
+    Live(Verified),
+    /// It is a token of this server with a `sid`, refused as revoked: its session has ended
+    /// already (or was never known here).
+    Ended,
+}
+
+/// Checks `token` for a path that ends a session (SPEC §13 "Details": `DELETE` and `POST
+/// /logout`, `/revoke`, `DELETE /sessions/{sid}`), as revoking does (any audience, any
+/// issuer), and a token whose only fault is that it expired passes: it is checked as it was
+/// just before its `exp`, then against the revocations and its session now. A store call:
+/// run it through [`off_worker`].
+///
+/// # Errors
+/// A token error when it does not pass otherwise; a store or key error.
+pub(super) fn ending(app: &App, token: &str) -> Result<Ending, Error> {
+    let keys = app.keys();
+    app.revocations.refresh()?;
+    let now = app.clock.now();
+    keys.any.with(|verifier, scratch| {
+        let bytes = token.as_bytes();
+        let v = match verifier.check(bytes, now, scratch, None) {
+            Err(Error::Token(VerifyError::Expired { exp, .. })) => {
+                verifier.check(bytes, exp.saturating_sub(1), scratch, None)?
+            }
+            other => other?,
+        };
+        match app.revocations.check(&v.query(now))? {
+            None => Ok(Ending::Live(v)),
+            Some(_) if v.sid.is_some() => Ok(Ending::Ended),
+            Some(why) => Err(VerifyError::Revoked(why).into()),
+        }
+    })
 }
 
 /// Verifies `token` now, against the current revocations (a store call: run it through
@@ -86,26 +120,17 @@ pub(super) fn check(
     let checker = match with {
         Checking::Access => &keys.access,
         Checking::Caller => &keys.caller,
-        Checking::AnyAudience | Checking::Ending => &keys.any,
+        Checking::AnyAudience => &keys.any,
     };
     app.revocations.refresh()?;
-    let now = app.clock.now();
     let out = checker.with(|verifier, scratch| {
-        let store = app.revocations.as_ref();
-        match verifier.verify(token.as_bytes(), now, scratch, Some(store), claims_out) {
-            // Expired and nothing else: checked as it was just before its `exp` (signature,
-            // claims), and against the revocations and its session now.
-            Err(Error::Token(VerifyError::Expired { exp, .. }))
-                if matches!(with, Checking::Ending) =>
-            {
-                let v = verifier.check(token.as_bytes(), exp.saturating_sub(1), scratch, None)?;
-                match store.check(&v.query(now))? {
-                    Some(why) => Err(VerifyError::Revoked(why).into()),
-                    None => Ok(v),
-                }
-            }
-            out => out,
-        }
+        verifier.verify(
+            token.as_bytes(),
+            app.clock.now(),
+            scratch,
+            Some(app.revocations.as_ref()),
+            claims_out,
+        )
     });
     app.metrics.verified(started.elapsed());
     out
@@ -173,9 +198,11 @@ pub(super) async fn verify(
     off_worker(app, move |app| check(app, with, &token, None)).await
 }
 
-/// Ends a verified token (its `jti` revoked durably, before answering), on a blocking
-/// thread: a write, to a file or to Redis. The end is audited with the `route` and the
-/// `client` that asked for it.
+/// Ends a verified token and its session (SPEC §13: a logout ends the sign-in): the session
+/// ended with every token of it and its refresh token, and the token's `jti` revoked, durably
+/// before answering, on a blocking thread (a write, to a file or to Redis). Audited with the
+/// `route` and the `client` that asked for it: `token_ended`, and `session_ended` when a
+/// session was live.
 ///
 /// # Errors
 /// A token error when it cannot be ended; a store or key error.
@@ -186,9 +213,56 @@ pub(super) async fn end(
     client: IpAddr,
 ) -> Result<(), Error> {
     let sub = v.sub.clone();
-    let (jti, _) = blocking(app, move |app| app.authority()?.end(&v)).await?;
-    audit::token_ended(route, client, &jti, sub.as_deref());
+    let (jti, ended) = blocking(app, move |app| {
+        let authority = app.authority()?;
+        let ended = match v.sid.as_deref() {
+            Some(sid) => match authority.end_sessions(&[sid], None) {
+                Ok(ended) => ended.into_iter().next(),
+                // Ended meanwhile.
+                Err(Error::SessionNotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        let (jti, _) = authority.end(&v)?;
+        Ok::<_, Error>((jti, ended))
+    })
+    .await?;
+    let sub = sub.as_deref().unwrap_or("");
+    audit::token_ended(route, client, &jti, Some(sub));
+    if let Some(sid) = ended {
+        audit::session_ended(route, client, &sid, sub);
+    }
     Ok(())
+}
+
+/// What a logout did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LoggedOut {
+    /// The token and its session were ended.
+    Ended,
+    /// Its session had ended already: nothing to do, and a success (SPEC §13 "Details").
+    AlreadyEnded,
+}
+
+/// Logs `token` out on `route` (`DELETE`/`POST /logout`, `/revoke`): [`ending`]'s check (an
+/// expired token passes), then [`end`].
+///
+/// # Errors
+/// A token error when it does not pass; a store or key error.
+pub(super) async fn logout(
+    app: &Arc<App>,
+    token: String,
+    route: &'static str,
+    client: IpAddr,
+) -> Result<LoggedOut, Error> {
+    match off_worker(app, move |app| ending(app, &token)).await? {
+        Ending::Live(v) => {
+            end(app, v, route, client).await?;
+            Ok(LoggedOut::Ended)
+        }
+        Ending::Ended => Ok(LoggedOut::AlreadyEnded),
+    }
 }
 
 /// A refresh grant's new pair.
@@ -254,5 +328,24 @@ pub(super) async fn end_session(
     })
     .await?;
     audit::session_ended(route, client, &sid, &owner);
+    Ok(())
+}
+
+/// Ends the session `refresh_token` belongs to (`POST /revoke` of a refresh token, RFC 7009),
+/// spent or not, durably before answering, on a blocking thread; audited with the `route`
+/// and `client`.
+///
+/// # Errors
+/// `Error::Grant` when it is not a refresh token of this store; a store or key error.
+pub(super) async fn end_refresh(
+    app: &Arc<App>,
+    refresh_token: Zeroizing<String>,
+    route: &'static str,
+    client: IpAddr,
+) -> Result<(), Error> {
+    let ended = blocking(app, move |app| app.authority()?.end_refresh(&refresh_token)).await?;
+    if let Some((sid, sub)) = ended {
+        audit::session_ended(route, client, &sid, &sub);
+    }
     Ok(())
 }

@@ -141,7 +141,7 @@ async fn logout_post(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "jwtauth", description = "The classic FastAPI + JWT login service, as jwtauth serve (SPEC §9). \
-Browser apps on the origins of the `cors_allowed_origins` setting may call `POST /token`, `GET /userinfo`, \
+Browser apps on the origins of the `cors_allowed_origins` setting may call `POST /token`, `GET /userinfo`, `GET /sessions`, `DELETE /sessions/{sid}`, \
 `DELETE /logout` and `POST /revoke` (CORS, preflight answered, no credentials mode); by default no origin is allowed."),
     paths(token::token, resource::protected, resource::userinfo, resource::logout, token::revoke,
         token::introspect, discovery::jwks, discovery::metadata, ops::healthz, ops::metrics, openapi,

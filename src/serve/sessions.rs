@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::App;
-use super::calls::{self, Checking, off_worker};
+use super::calls::{self, Checking, Ending, off_worker};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Bearer, ClientAddr};
 use crate::authority::Listed;
@@ -140,7 +140,10 @@ pub(super) async fn end(
     Bearer(token): Bearer,
     Path(sid): Path<String>,
 ) -> Result<Json<SessionEnded>, ApiError> {
-    let v = calls::verify(&app, Checking::Ending, token).await?;
+    let v = match off_worker(&app, move |app| calls::ending(app, &token)).await? {
+        Ending::Live(v) => v,
+        Ending::Ended => return Err(ApiError::InvalidToken("the token has been revoked")),
+    };
     let Some(sub) = v.sub else {
         return Err(ApiError::NotFound("no such session"));
     };
