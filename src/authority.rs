@@ -203,6 +203,8 @@ pub struct LoggedOut {
     pub exp: i64,
     /// Its session, if it had one.
     pub sid: Option<String>,
+    /// Its `sub`, if any (for the front end's log).
+    pub sub: Option<String>,
     /// Its session had already ended (or expired) before: still a success, said so.
     pub already_ended: bool,
 }
@@ -538,10 +540,11 @@ impl<'a> Authority<'a> {
             let grace = parsed.generation + 1 == current.generation
                 && limits.reuse_grace > 0
                 && now.saturating_sub(current.rotated_at) <= limits.reuse_grace;
-            if !grace {
-                revocations.end_sessions(&[&session.sid], now)?;
+            if grace {
+                return Err(Error::Grant(Grant::Ended));
             }
-            return Err(Error::Grant(Grant::Ended));
+            revocations.end_sessions(&[&session.sid], now)?;
+            return Err(Error::Grant(Grant::Reused));
         }
         if parsed.generation > current.generation || !refresh::matches(refresh_token, &current.hash)
         {
@@ -580,7 +583,7 @@ impl<'a> Authority<'a> {
         if !revocations.replace_session(&next, current.generation)? {
             // Someone else spent it first: this is a reuse.
             revocations.end_sessions(&[&session.sid], now)?;
-            return Err(Error::Grant(Grant::Ended));
+            return Err(Error::Grant(Grant::Reused));
         }
         let ttl_not_noted = self.note_ttl(key, exp - iat);
         Ok(Issued {
@@ -705,8 +708,21 @@ impl<'a> Authority<'a> {
     /// `Error::Grant(Grant::Unknown)` when it is not a refresh token of this store; a store
     /// error.
     pub fn end_refresh(&self, refresh_token: &str) -> Result<Option<(String, String)>> {
-        let _ = refresh_token;
-        Err(Error::internal("sessions", "not built yet"))
+        let unknown = || Error::Grant(Grant::Unknown);
+        let parsed = refresh::parse(refresh_token).ok_or_else(unknown)?;
+        let revocations = self.revocations()?;
+        let session = revocations.session(&parsed.sid)?.ok_or_else(unknown)?;
+        let current = session.refresh.as_ref().ok_or_else(unknown)?;
+        // A generation handed out: an earlier one (a valid tag), or the current one (its hash).
+        let handed_out = parsed.tag_ok(self.key()?.refresh_key()?)
+            && (parsed.generation < current.generation
+                || (parsed.generation == current.generation
+                    && refresh::matches(refresh_token, &current.hash)));
+        if !handed_out {
+            return Err(unknown());
+        }
+        let ended = revocations.end_sessions(&[&session.sid], self.clock.now())?;
+        Ok(ended.into_iter().next().map(|sid| (sid, session.sub)))
     }
 
     /// Logs a token out: [`Authority::check`] (with `verifier`, which should accept any
@@ -751,6 +767,7 @@ impl<'a> Authority<'a> {
             jti,
             exp,
             sid: checked.sid,
+            sub: checked.sub,
             already_ended,
         })
     }
@@ -790,6 +807,7 @@ impl<'a> Authority<'a> {
             jti,
             exp,
             sid: Some(sid),
+            sub: checked.sub,
             already_ended: ended.is_empty(),
         })
     }
@@ -1501,6 +1519,37 @@ mod tests {
         }
 
         #[test]
+        fn end_refresh_ends_the_session_of_any_generation_handed_out_and_only_that() {
+            let f = fx(limits());
+            let unknown = |r: Result<Option<(String, String)>>| {
+                matches!(r, Err(Error::Grant(Grant::Unknown)))
+            };
+            // Not ours: garbage, a forged tag, a generation never handed out.
+            assert!(unknown(f.a().end_refresh("garbage")));
+            let i = f.login(false);
+            let sid = i.sid.clone().unwrap();
+            let r1 = f.a().refresh(&rt(&i)).unwrap();
+            let mut forged = rt(&r1).into_bytes();
+            let at = forged.len() - 3;
+            forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+            assert!(unknown(
+                f.a().end_refresh(std::str::from_utf8(&forged).unwrap())
+            ));
+            assert!(f.session(&sid).ended_at.is_none());
+            // The spent generation 0 (a valid tag) ends it: an RFC 7009 revocation.
+            let ended = f.a().end_refresh(&rt(&i)).unwrap();
+            assert_eq!(ended, Some((sid.clone(), "alice".to_string())));
+            assert!(f.session(&sid).ended_at.is_some());
+            assert_eq!(grant(f.a().refresh(&rt(&r1))), Grant::Ended);
+            // Again: nothing left to end.
+            assert_eq!(f.a().end_refresh(&rt(&r1)).unwrap(), None);
+            // The current one ends its session too.
+            let i = f.login(false);
+            let ended = f.a().end_refresh(&rt(&i)).unwrap();
+            assert_eq!(ended.map(|(s, _)| s), i.sid);
+        }
+
+        #[test]
         fn a_login_begins_a_session_its_token_names() {
             let f = fx(limits());
             let i = f.login(false);
@@ -1588,7 +1637,7 @@ mod tests {
             let r2 = f.a().refresh(&rt(&r1)).unwrap();
             assert_eq!(f.session(&sid).refresh.unwrap().generation, 2);
             // A spent one again: theft. Refused, and the whole session ends.
-            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Reused);
             assert!(f.session(&sid).ended_at.is_some());
             assert_eq!(grant(f.a().refresh(&rt(&r2))), Grant::Ended);
             for t in [&i.token, &r1.token, &r2.token] {
@@ -1617,7 +1666,7 @@ mod tests {
             assert!(f.session(&sid).ended_at.is_none());
             let r2 = f.a().refresh(&rt(&r1)).unwrap();
             // Two generations back is a reuse, grace or not.
-            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Reused);
             assert!(f.session(&sid).ended_at.is_some());
             assert_eq!(grant(f.a().refresh(&rt(&r2))), Grant::Ended);
             // After the grace, the one just spent ends the session too.
@@ -1625,7 +1674,7 @@ mod tests {
             let sid = i.sid.clone().unwrap();
             f.a().refresh(&rt(&i)).unwrap();
             f.clock.advance(11);
-            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Reused);
             assert!(f.session(&sid).ended_at.is_some());
         }
 
@@ -1642,7 +1691,7 @@ mod tests {
             assert_eq!(
                 outcomes
                     .iter()
-                    .filter(|o| matches!(o, Err(Error::Grant(Grant::Ended))))
+                    .filter(|o| matches!(o, Err(Error::Grant(Grant::Reused))))
                     .count(),
                 1
             );

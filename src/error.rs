@@ -558,7 +558,7 @@ fn escape_non_ascii(name: &str) -> String {
 }
 
 /// Why a refresh token was refused (SPEC §13): each is `invalid_grant` over HTTP; the
-/// command line exits 3, 4 and 1 respectively.
+/// command line exits 3, 4 (`Ended` and `Reused`) and 1 respectively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {
     /// Its session is over by time (`session_max_age`, `session_idle`).
@@ -567,6 +567,10 @@ pub enum Grant {
     Ended,
     /// Not a refresh token of this store (malformed, unknown session, a bad tag).
     Unknown,
+    /// Spent already and presented again (or spent by a racing request first): taken as
+    /// theft, the session was ended by this attempt (a security event for the front end's
+    /// log). Outside `refresh_reuse_grace`.
+    Reused,
 }
 
 impl fmt::Display for Grant {
@@ -575,6 +579,7 @@ impl fmt::Display for Grant {
             Grant::Expired => "the session has expired",
             Grant::Ended => "the session has ended, or this refresh token was already used",
             Grant::Unknown => "not a refresh token of this store",
+            Grant::Reused => "this refresh token was already used: its session has been ended",
         })
     }
 }

@@ -121,7 +121,7 @@ impl Error {
                 CoreError::Token(t) if t.is_time() => code::EXPIRED,
                 CoreError::Token(VerifyError::Revoked(_)) => code::REVOKED,
                 CoreError::Grant(Grant::Expired) => code::EXPIRED,
-                CoreError::Grant(Grant::Ended) => code::REVOKED,
+                CoreError::Grant(Grant::Ended | Grant::Reused) => code::REVOKED,
                 CoreError::Grant(Grant::Unknown) => code::INVALID,
                 CoreError::SessionNotFound(_) => code::NO_USER,
                 CoreError::Token(_) => code::INVALID,

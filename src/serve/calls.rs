@@ -17,7 +17,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::{App, audit};
-use crate::error::{Error, VerifyError};
+use crate::error::{Error, Grant, VerifyError};
 use crate::verifier::Verified;
 
 /// Runs `f` with the app: in place when every store is local, else on a blocking thread. A
@@ -245,8 +245,12 @@ pub(super) enum LoggedOut {
     AlreadyEnded,
 }
 
-/// Logs `token` out on `route` (`DELETE`/`POST /logout`, `/revoke`): [`ending`]'s check (an
-/// expired token passes), then [`end`].
+/// Logs `token` out on `route` (`DELETE`/`POST /logout`, `/revoke`) through the core's
+/// `Authority::logout_token` (revoking rules: any audience, any issuer): its `jti` revoked
+/// and its session ended, durably before answering, on a blocking thread. A token of a
+/// session whose only fault is that it expired is accepted; one whose session had ended is a
+/// success, said so (SPEC §13 "Details"). Audited: `token_ended`, and `session_ended` when a
+/// session was live.
 ///
 /// # Errors
 /// A token error when it does not pass; a store or key error.
@@ -256,13 +260,23 @@ pub(super) async fn logout(
     route: &'static str,
     client: IpAddr,
 ) -> Result<LoggedOut, Error> {
-    match off_worker(app, move |app| ending(app, &token)).await? {
-        Ending::Live(v) => {
-            end(app, v, route, client).await?;
-            Ok(LoggedOut::Ended)
-        }
-        Ending::Ended => Ok(LoggedOut::AlreadyEnded),
+    let out = blocking(app, move |app| {
+        let keys = app.keys();
+        app.revocations.refresh()?;
+        let authority = app.authority()?;
+        keys.any
+            .with(|verifier, scratch| authority.logout_token(verifier, scratch, token.as_bytes()))
+    })
+    .await?;
+    let sub = out.sub.as_deref().unwrap_or("");
+    if out.already_ended {
+        return Ok(LoggedOut::AlreadyEnded);
     }
+    audit::token_ended(route, client, &out.jti, Some(sub));
+    if let Some(sid) = &out.sid {
+        audit::session_ended(route, client, sid, sub);
+    }
+    Ok(LoggedOut::Ended)
 }
 
 /// A refresh grant's new pair.
@@ -287,11 +301,24 @@ pub(super) async fn refresh(
     client: IpAddr,
 ) -> Result<Refreshed, Error> {
     let out = blocking(app, move |app| {
-        let issued = app.authority()?.refresh(&refresh_token)?;
-        let expires_in = issued.exp - app.clock.now().max(issued.iat);
-        Ok::<_, Error>((issued, expires_in))
+        match app.authority()?.refresh(&refresh_token) {
+            Ok(issued) => {
+                let expires_in = issued.exp - app.clock.now().max(issued.iat);
+                Ok(Ok((issued, expires_in)))
+            }
+            // For the log: the session the reuse ended, and its user.
+            Err(Error::Grant(Grant::Reused)) => {
+                let sid = crate::refresh::parse(&refresh_token).map_or_else(String::new, |p| p.sid);
+                let sub = match app.revocations.session(&sid) {
+                    Ok(Some(s)) => s.sub,
+                    _ => String::new(),
+                };
+                Ok(Err((sid, sub)))
+            }
+            Err(e) => Err(e),
+        }
     })
-    .await;
+    .await?;
     match out {
         Ok((issued, expires_in)) => {
             audit::refreshed(
@@ -305,7 +332,11 @@ pub(super) async fn refresh(
                 refresh_token: issued.refresh_token,
             })
         }
-        Err(e) => Err(e),
+        Err((sid, sub)) => {
+            audit::refresh_reused(client, &sid, &sub);
+            audit::session_ended("/token", client, &sid, &sub);
+            Err(Error::Grant(Grant::Reused))
+        }
     }
 }
 

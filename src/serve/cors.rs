@@ -28,7 +28,10 @@ fn cors_method(path: &str) -> Option<Method> {
         "/token" | "/revoke" => Some(Method::POST),
         "/userinfo" | "/sessions" => Some(Method::GET),
         "/logout" => Some(Method::DELETE),
-        p if p.strip_prefix("/sessions/").is_some_and(|sid| !sid.is_empty()) => {
+        p if p
+            .strip_prefix("/sessions/")
+            .is_some_and(|sid| !sid.is_empty()) =>
+        {
             Some(Method::DELETE)
         }
         _ => None,

@@ -109,7 +109,9 @@ pub(super) fn token_failure(e: &VerifyError) -> &'static str {
 pub(super) fn grant_failure(g: Grant) -> &'static str {
     match g {
         Grant::Expired => "the session has expired",
-        Grant::Ended => "the session has ended, or this refresh token was already used",
+        Grant::Ended | Grant::Reused => {
+            "the session has ended, or this refresh token was already used"
+        }
         Grant::Unknown => "not a valid refresh token",
     }
 }
@@ -275,7 +277,7 @@ mod tests {
             ApiError::invalid_request("x").into_response().status(),
             StatusCode::BAD_REQUEST
         );
-        for g in [Grant::Expired, Grant::Ended, Grant::Unknown] {
+        for g in [Grant::Expired, Grant::Ended, Grant::Unknown, Grant::Reused] {
             let res = ApiError::from(Error::Grant(g)).into_response();
             assert_eq!(res.status(), StatusCode::BAD_REQUEST);
             assert_eq!(header(&res, header::WWW_AUTHENTICATE), "");

@@ -684,12 +684,18 @@ async fn sign_ins_bans_and_logouts_are_audited_with_client_reason_and_wait() {
         ("login_failed", "198.51.100.7", Some("throttled"), Some(1)),
         ("login", "192.0.2.1", None, None),
         ("token_ended", "192.0.2.1", None, None),
+        ("session_ended", "192.0.2.1", None, None),
     ]);
     assert_eq!(seen, want, "{events:#?}");
     assert!(events[..8].iter().all(|e| e["user"] == "alice"));
     assert_eq!(events[8]["sub"], "alice");
     assert_eq!(events[8]["route"], "/logout");
     assert!(events[8]["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    // The logout ended the sign-in's session (SPEC §13).
+    assert_eq!(events[9]["sub"], "alice");
+    assert_eq!(events[9]["route"], "/logout");
+    assert_eq!(events[9]["sid"], events[7]["sid"]);
+    assert!(events[9]["sid"].as_str().is_some_and(|s| !s.is_empty()));
 }
 
 // ----- browser form posts (SPEC §15 "CSRF") ----------------------------------------------
@@ -934,11 +940,9 @@ impl Fx {
 
     /// `POST /token` with the refresh grant (a form).
     async fn refresh(&self, rt: &str) -> Answer {
-        let body = serde_urlencoded::to_string([
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-        ])
-        .expect("form");
+        let body =
+            serde_urlencoded::to_string([("grant_type", "refresh_token"), ("refresh_token", rt)])
+                .expect("form");
         let req = Request::builder()
             .method(Method::POST)
             .uri("/token")
@@ -1011,7 +1015,10 @@ async fn a_refresh_rotates_and_a_spent_token_presented_again_ends_the_session() 
         let (a2, r2) = fx.refreshed(&r1).await;
         assert_ne!(r2, r1);
         assert_eq!(sid_of(&a2), sid);
-        assert_eq!(claims_of(&a2)["groups"], serde_json::json!(["admins", "users"]));
+        assert_eq!(
+            claims_of(&a2)["groups"],
+            serde_json::json!(["admins", "users"])
+        );
         assert_eq!(fx.protected(&a2).await, StatusCode::OK);
         // The spent one again: the session ends, every token of it with it.
         fx.refused(&r1, ENDED).await;
@@ -1032,7 +1039,10 @@ async fn a_refresh_rotates_and_a_spent_token_presented_again_ends_the_session() 
     assert_eq!(reused[0]["user"], "alice");
     assert_eq!(reused[0]["client"], "192.0.2.1");
     assert!(reused[0]["sid"].as_str().is_some_and(|s| !s.is_empty()));
-    let login = events.iter().find(|e| e["event"] == "login").expect("login");
+    let login = events
+        .iter()
+        .find(|e| e["event"] == "login")
+        .expect("login");
     assert_eq!(login["sid"], reused[0]["sid"]);
 }
 
@@ -1080,7 +1090,8 @@ async fn sessions_end_by_idle_time_and_by_max_age_on_the_clock() {
         rt = fx.refreshed(&rt).await.1;
     }
     // A refreshed access token never outlives its session.
-    fx.clock.advance(begun + limits.max_age - 60 - fx.clock.now());
+    fx.clock
+        .advance(begun + limits.max_age - 60 - fx.clock.now());
     let answer = fx.refresh(&rt).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(answer.body["expires_in"], 60);
@@ -1195,7 +1206,11 @@ async fn delete_sessions_ends_the_callers_own_and_is_404_for_any_other() {
     fx.clock.advance(fx.ttl() + 1);
     assert_eq!(fx.protected(&phone).await, StatusCode::UNAUTHORIZED);
     let a = fx
-        .answer(Method::DELETE, &format!("/sessions/{}", sid_of(&tablet)), &phone)
+        .answer(
+            Method::DELETE,
+            &format!("/sessions/{}", sid_of(&tablet)),
+            &phone,
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
@@ -1243,7 +1258,10 @@ async fn revoke_takes_either_kind_of_token_and_ends_its_session() {
     assert_eq!(fx.protected(&a).await, StatusCode::UNAUTHORIZED);
     fx.refused(&rt, ENDED).await;
     let (a, rt) = fx.pair("alice", "192.0.2.1").await;
-    assert_eq!(fx.send(revoke(a.clone()), "192.0.2.1").await.status, StatusCode::OK);
+    assert_eq!(
+        fx.send(revoke(a.clone()), "192.0.2.1").await.status,
+        StatusCode::OK
+    );
     fx.refused(&rt, ENDED).await;
     // Nothing to revoke: still 200 (RFC 7009 §2.2); nothing else ended.
     let (other, _) = fx.pair("alice", "192.0.2.1").await;

@@ -58,8 +58,14 @@ fn pair(res: Response) -> (String, String, i64) {
     let b = body_json(res);
     assert_eq!(b["token_type"], "bearer", "{b}");
     (
-        b["access_token"].as_str().expect("access_token").to_string(),
-        b["refresh_token"].as_str().expect("refresh_token").to_string(),
+        b["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string(),
+        b["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_string(),
         b["expires_in"].as_i64().expect("expires_in"),
     )
 }
@@ -218,9 +224,11 @@ fn two_clients_racing_one_refresh_token_get_exactly_one_success_then_the_session
             std::thread::spawn(move || {
                 // A client of its own: its own connection.
                 let http = Client::builder().no_proxy().build().expect("client");
-                let body =
-                    serde_urlencoded::to_string([("grant_type", "refresh_token"), ("refresh_token", &rt)])
-                        .expect("form");
+                let body = serde_urlencoded::to_string([
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &rt),
+                ])
+                .expect("form");
                 gate.wait();
                 let res = http
                     .post(url)
@@ -233,8 +241,10 @@ fn two_clients_racing_one_refresh_token_get_exactly_one_success_then_the_session
             })
         })
         .collect();
-    let answers: Vec<(StatusCode, Value)> =
-        racers.into_iter().map(|r| r.join().expect("racer")).collect();
+    let answers: Vec<(StatusCode, Value)> = racers
+        .into_iter()
+        .map(|r| r.join().expect("racer"))
+        .collect();
     let won: Vec<&Value> = answers
         .iter()
         .filter(|(st, _)| *st == StatusCode::OK)
@@ -361,7 +371,10 @@ fn logout_paths_end_the_session_and_an_ended_one_is_still_a_200(env: &Env) {
         send(s.post("/logout").bearer_auth(&a2)),
     ] {
         assert_eq!(res.status(), StatusCode::OK);
-        let message = body_json(res)["message"].as_str().expect("message").to_string();
+        let message = body_json(res)["message"]
+            .as_str()
+            .expect("message")
+            .to_string();
         assert!(message.contains("already"), "{message}");
     }
     // POST /logout with a bearer (an API client) ends the session too.
@@ -407,7 +420,10 @@ fn refresh_grant_bad_input(env: &Env) {
         );
     }
     assert_error(
-        send(s.post("/token").raw("application/json", r#"{"grant_type":"refresh_token"}"#)),
+        send(
+            s.post("/token")
+                .raw("application/json", r#"{"grant_type":"refresh_token"}"#),
+        ),
         StatusCode::BAD_REQUEST,
         "invalid_request",
     );
@@ -441,10 +457,10 @@ fn refresh_grant_bad_input(env: &Env) {
     pair(refresh(&s, &rt));
     // Other grant types stay unsupported.
     assert_error(
-        send(s.post("/token").form_body(&[
-            ("grant_type", "client_credentials"),
-            ("refresh_token", "x"),
-        ])),
+        send(
+            s.post("/token")
+                .form_body(&[("grant_type", "client_credentials"), ("refresh_token", "x")]),
+        ),
         StatusCode::BAD_REQUEST,
         "unsupported_grant_type",
     );
