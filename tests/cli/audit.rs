@@ -216,13 +216,15 @@ fn text_audit_lines_quote_the_name_and_cannot_be_forged() {
         audit[0]
     );
     assert!(audit[0].ends_with("user=\\\"x\\\"\""), "{}", audit[0]);
+    // The session it began (SPEC §13) before the name.
     assert!(
-        audit[1].ends_with(
-            " INFO jwtauth::audit: sign-in succeeded event=\"login\" client=127.0.0.1 route=\"/token\" user=\"alice\""
+        audit[1].contains(
+            " INFO jwtauth::audit: sign-in succeeded event=\"login\" client=127.0.0.1 route=\"/token\" sid=\""
         ),
         "{}",
         audit[1]
     );
+    assert!(audit[1].ends_with("\" user=\"alice\""), "{}", audit[1]);
     // No line of the log but the real one starts like an audit line for 6.6.6.6.
     assert!(lines.iter().all(|l| !l.starts_with("2030-")), "{lines:#?}");
 }
