@@ -73,18 +73,28 @@ impl Document for StateDoc {
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        // The first write with a session makes the file version 2 (SPEC §13 "Details"): an
-        // older jwtauth then refuses it rather than ignore ended sessions. Never lowered.
-        let version = if self.sessions.is_empty() {
-            self.version
-        } else {
-            self.version.max(store::STATE_VERSION)
-        };
-        write_state(out, &self.r, &self.sessions, version, &self.extra)
+        write_state(
+            out,
+            &self.r,
+            &self.sessions,
+            self.written_version(),
+            &self.extra,
+        )
     }
 }
 
 impl StateDoc {
+    /// The version a write gives the file: the first write with a session makes it 2 (SPEC
+    /// §13 "Details"), so an older jwtauth refuses it rather than ignore ended sessions.
+    /// Never lowered.
+    fn written_version(&self) -> u64 {
+        if self.sessions.is_empty() {
+            self.version
+        } else {
+            self.version.max(store::STATE_VERSION)
+        }
+    }
+
     /// What every write does besides its change, in one pass over the state: drops the
     /// revoked ids expired at `now`, the sessions whose absolute end (`created_at +
     /// max_age`) has passed (ended or not), and the expired token ids inside the rest.
@@ -694,6 +704,10 @@ pub struct FileRevocations {
     lookups: Lookups,
     /// The view checks use, with the stamp of the file version it was loaded from.
     view: RwLock<Option<Loaded>>,
+    /// The whole state as last read or written by this process, with the stamp of that file
+    /// version: a write or a session read finds it still current after one `stat` and skips
+    /// the parse (a refresh on a state with 10,000 sessions would parse megabytes).
+    parsed: std::sync::Mutex<Option<([u64; 5], StateDoc)>>,
     /// The session rules checks are judged by.
     rules: std::sync::Arc<crate::sessions::Rules>,
 }
@@ -718,6 +732,7 @@ impl FileRevocations {
             lookups,
             rules,
             view: RwLock::new(None),
+            parsed: std::sync::Mutex::new(None),
         }
     }
 
@@ -740,25 +755,60 @@ impl FileRevocations {
         let path = &self.path;
         let _lock = store::lock(path, self.lock_timeout)?;
         store::remove_stale_temps(path);
-        let mut doc: StateDoc = store::load(path)?;
+        // Under the lock, nobody else writes: the copy of the file version on disk is it.
+        let stamp = stamp_of(path)?;
+        let cached = self.parsed_lock().take();
+        let mut doc = match cached {
+            Some((at, doc)) if Some(at) == stamp => doc,
+            _ => store::load(path)?,
+        };
         let (out, changed) = change(&mut doc)?;
         if !changed {
+            if let Some(at) = stamp {
+                *self.parsed_lock() = Some((at, doc));
+            }
             return Ok(out);
         }
         if let Some(now) = now {
             doc.tidy(now, self.rules.limits().max_age);
         }
         store::write_atomic(path, |w| doc.write(w))?;
+        doc.version = doc.written_version();
         store::remove_stale_temps(&index_path(path));
         // The index only speeds readers up: one that is missing or stale is ignored by them,
         // so failing to write it must not fail a change already on disk.
         let _ = write_index(path, &doc);
+        if let Some(at) = stamp_of(path)? {
+            *self.parsed_lock() = Some((at, doc));
+        }
         Ok(out)
     }
 
-    /// The whole state as it is on disk (sessions read this way are never stale).
-    fn read(&self) -> Result<StateDoc> {
-        store::load(&self.path)
+    fn parsed_lock(&self) -> std::sync::MutexGuard<'_, Option<([u64; 5], StateDoc)>> {
+        self.parsed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `f` of the whole state as it is on disk now (sessions read this way are never stale):
+    /// the copy in memory when the file has not changed since, else the file parsed again.
+    fn read<T>(&self, f: impl FnOnce(&StateDoc) -> T) -> Result<T> {
+        let stamp = stamp_of(&self.path)?;
+        {
+            let guard = self.parsed_lock();
+            if let Some((at, doc)) = guard.as_ref()
+                && Some(*at) == stamp
+            {
+                return Ok(f(doc));
+            }
+        }
+        let doc: StateDoc = store::load(&self.path)?;
+        let out = f(&doc);
+        // Kept only when the file did not change while it was read.
+        if let Some(at) = stamp
+            && stamp_of(&self.path)? == Some(at)
+        {
+            *self.parsed_lock() = Some((at, doc));
+        }
+        Ok(out)
     }
 
     /// Runs `f` on the current view, loading it first if there is none.
@@ -834,17 +884,18 @@ impl RevocationStore for FileRevocations {
     }
 
     fn session(&self, sid: &str) -> Result<Option<Session>> {
-        Ok(self.read()?.sessions.remove(sid).map(|r| r.session))
+        self.read(|d| d.sessions.get(sid).map(|r| r.session.clone()))
     }
 
     fn sessions(&self, sub: Option<&str>) -> Result<Vec<Session>> {
-        Ok(self
-            .read()?
-            .sessions
-            .into_values()
-            .map(|r| r.session)
-            .filter(|s| sub.is_none_or(|sub| s.sub == sub))
-            .collect())
+        self.read(|d| {
+            d.sessions
+                .values()
+                .map(|r| &r.session)
+                .filter(|s| sub.is_none_or(|sub| s.sub == sub))
+                .cloned()
+                .collect()
+        })
     }
 
     fn replace_session(&self, new: &Session, generation: u64) -> Result<bool> {
@@ -1422,6 +1473,27 @@ mod tests {
         assert_eq!(st.session("a").unwrap().unwrap().last_used_at, NOW + 100);
         assert_eq!(st.session("b").unwrap().unwrap().last_used_at, NOW + 70);
         st.touch_sessions(&[]).unwrap();
+    }
+
+    #[test]
+    fn the_copy_in_memory_never_hides_another_writer() {
+        let (_d, path) = temp();
+        let one = store_at(&path, Lookups::Many);
+        let two = store_at(&path, Lookups::Many);
+        one.begin_session(&sess("a", "alice", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        two.begin_session(&sess("b", "alice", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        assert!(
+            one.session("b").unwrap().is_some(),
+            "a read sees the other writer"
+        );
+        two.end_sessions(&["a"], NOW + 1).unwrap();
+        one.begin_session(&sess("c", "alice", NOW, NOW), &Limits::default(), NOW + 2)
+            .unwrap();
+        let all = two.sessions(None).unwrap();
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert_eq!(two.session("a").unwrap().unwrap().ended_at, Some(NOW + 1));
     }
 
     #[test]
