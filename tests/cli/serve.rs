@@ -359,7 +359,13 @@ fn token_from_a_password_grant_form() {
     let obj = body.as_object().unwrap();
     assert_eq!(
         obj.keys().collect::<Vec<_>>(),
-        ["access_token", "device", "expires_in", "refresh_token", "token_type"]
+        [
+            "access_token",
+            "device",
+            "expires_in",
+            "refresh_token",
+            "token_type"
+        ]
     );
     // The device value for later logins (SPEC §15): `<nonce>.<time>.<mac>`.
     assert_eq!(body["device"].as_str().unwrap().split('.').count(), 3);
