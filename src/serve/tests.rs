@@ -1271,3 +1271,24 @@ async fn revoke_takes_either_kind_of_token_and_ends_its_session() {
     assert_eq!(fx.protected(&other).await, StatusCode::OK);
     fx.refused("garbage", UNKNOWN).await;
 }
+
+#[tokio::test]
+async fn within_refresh_reuse_grace_the_token_spent_just_before_is_refused_without_ending() {
+    let fx = Fx::new();
+    fx.app.sessions.set_limits(crate::sessions::Limits {
+        reuse_grace: 30,
+        ..fx.app.sessions.limits()
+    });
+    let (a1, r1) = fx.pair("alice", "192.0.2.1").await;
+    let (a2, r2) = fx.refreshed(&r1).await;
+    // A retry after a lost answer (or a second tab), within the grace: refused, not a theft.
+    fx.clock.advance(30);
+    fx.refused(&r1, ENDED).await;
+    assert_eq!(fx.protected(&a2).await, StatusCode::OK);
+    let (_, r3) = fx.refreshed(&r2).await;
+    // Past the grace (or two generations back): the session ends.
+    fx.refused(&r1, ENDED).await;
+    assert_eq!(fx.protected(&a2).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(fx.protected(&a1).await, StatusCode::UNAUTHORIZED);
+    fx.refused(&r3, ENDED).await;
+}

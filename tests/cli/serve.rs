@@ -1118,6 +1118,8 @@ fn openapi_describes_every_route() {
         ("/openapi.json", "get"),
         ("/healthz", "get"),
         ("/metrics", "get"),
+        ("/sessions", "get"),
+        ("/sessions/{sid}", "delete"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -1125,6 +1127,28 @@ fn openapi_describes_every_route() {
             doc["paths"]
         );
     }
+    // The refresh grant (SPEC §13): the request's field, the answer's, and the session
+    // listing's shape.
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["TokenRequest"]["properties"]["refresh_token"].is_object());
+    assert!(schemas["TokenResponse"]["properties"]["refresh_token"].is_object());
+    for field in [
+        "sid",
+        "sub",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "client",
+        "amr",
+        "current",
+    ] {
+        assert!(
+            schemas["SessionInfo"]["properties"][field].is_object(),
+            "{field}: {}",
+            schemas["SessionInfo"]
+        );
+    }
+    assert!(doc["paths"]["/sessions/{sid}"]["delete"]["responses"]["404"].is_object());
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"]
             .as_str()
