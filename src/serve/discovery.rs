@@ -45,7 +45,7 @@ pub(super) async fn metadata(State(app): State<Arc<App>>) -> Result<Json<Value>,
         "token_endpoint": format!("{base}/token"),
         "revocation_endpoint": format!("{base}/revoke"),
         "introspection_endpoint": format!("{base}/introspect"),
-        "grant_types_supported": ["password"],
+        "grant_types_supported": ["password", "refresh_token"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["none"],
     });

@@ -1032,7 +1032,7 @@ fn metadata_only_with_an_issuer_and_never_from_the_host_header() {
         "token_endpoint": "https://auth.example.com/token",
         "revocation_endpoint": "https://auth.example.com/revoke",
         "introspection_endpoint": "https://auth.example.com/introspect",
-        "grant_types_supported": ["password"],
+        "grant_types_supported": ["password", "refresh_token"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["none"],
     });
@@ -1070,7 +1070,10 @@ fn jwks_and_metadata_for_an_es256_key() {
     assert_eq!(m["jwks_uri"], format!("{base}/.well-known/jwks.json"));
     assert_eq!(m["revocation_endpoint"], format!("{base}/revoke"));
     assert_eq!(m["introspection_endpoint"], format!("{base}/introspect"));
-    assert_eq!(m["grant_types_supported"], json!(["password"]));
+    assert_eq!(
+        m["grant_types_supported"],
+        json!(["password", "refresh_token"])
+    );
     assert_eq!(m["response_types_supported"], json!([]));
     assert_eq!(m["token_endpoint_auth_methods_supported"], json!(["none"]));
 
