@@ -383,8 +383,10 @@ const INDEX_HEADER: usize = 72;
 const PAIR: usize = 16;
 const SESSION_ENTRY: usize = 32;
 
-/// The key of a revoked id or subject in the index: the first 8 bytes of its SHA-256. A false
-/// match would need a 64-bit collision, and could only make a token look revoked.
+/// The key of a revoked id, subject or session in the index: the first 8 bytes of its
+/// SHA-256. A false match would need a 64-bit collision; for ids and subjects it could only
+/// make a token look revoked, and the sids looked up come from tokens whose signature was
+/// checked (made by this store's sign-ins), so no outsider chooses one to match another's.
 fn key_hash(s: &str) -> u64 {
     let d = Sha256::digest(s.as_bytes());
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
