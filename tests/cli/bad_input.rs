@@ -420,7 +420,7 @@ fn corrupt_users_file_is_never_overwritten() {
 fn unknown_file_version() {
     let env = Env::new();
     fs::create_dir_all(env.state().parent().unwrap()).unwrap();
-    // Version 2 is the state file with sessions (SPEC §13): 3 is unknown.
+    // Version 2 is the state file with sessions (SPEC §13); 3 is not known.
     fs::write(env.state(), r#"{"version":3,"tokens":{},"users":{}}"#).unwrap();
     let before = bytes(&env.state());
     fails(

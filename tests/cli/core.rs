@@ -1335,7 +1335,7 @@ fn corrupt_state_file_is_never_overwritten() {
             b"{\"version\": 1, \"tokens\": {},\n\"users\": {\"alice\": 1.5}}",
             Some((2, 22)),
         ),
-        // Version 2 is the state file with sessions (SPEC §13): the next one is unknown.
+        // Version 2 is the state file with sessions (SPEC §13); 3 is not known.
         case(
             "version 3",
             br#"{"version": 3, "tokens": {}, "users": {}}"#,
