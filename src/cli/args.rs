@@ -118,7 +118,7 @@ pub enum Command {
     /// session. Exit 3 when the session has expired, 4 when it has ended or the token was
     /// already spent, 1 when it is not a refresh token of this store.
     #[command(after_help = EX_REFRESH)]
-    Refresh,
+    Refresh(RefreshArgs),
     /// List or end sessions (sign-ins)
     ///
     /// Every login begins a session; its tokens carry its id (sid). Ending a session refuses
@@ -726,6 +726,14 @@ pub struct LogoutArgs {
     pub force: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Refused: a refresh token on the command line would show in `ps` and the shell's
+    /// history (caught here so that it is not echoed back).
+    #[arg(hide = true, value_name = "REFUSED", num_args = 0..)]
+    pub argv: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 pub enum SessionsCommand {
@@ -888,8 +896,7 @@ Examples:
 
 const EX_SESSIONS: &str = "\
 Examples:
-  jwtauth sessions list
-  jwtauth sessions list alice --json
+  jwtauth sessions list alice
   jwtauth sessions revoke \"$SID\"
   jwtauth sessions revoke --user alice";
 

@@ -88,7 +88,7 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Command::Hash(a) => hash::run(a, &ctx),
         Command::User(c) => user::run(c, &ctx),
         Command::Login(a) => token::login(a, &ctx),
-        Command::Refresh => sessions::refresh(&ctx),
+        Command::Refresh(a) => sessions::refresh(a, &ctx),
         Command::Sessions(c) => sessions::run(c, &ctx),
         Command::Token(TokenCommand::Mint(a)) => token::mint(a, &ctx),
         Command::Token(TokenCommand::Verify(a)) => token::verify(a, &ctx),

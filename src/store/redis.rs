@@ -298,6 +298,7 @@ pub(crate) mod testing {
 
     /// Starts one (with its port), or `None` when redis-server is not installed and
     /// `JWTAUTH_NO_SKIP` is unset (with `JWTAUTH_NO_SKIP`, a missing server fails the test).
+    /// The core never prints (tests/cli/architecture.rs): a skip here is silent.
     pub fn server() -> Option<(Server, u16)> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -313,7 +314,6 @@ pub(crate) mod testing {
                 std::env::var_os("JWTAUTH_NO_SKIP").is_none(),
                 "redis-server is not installed"
             );
-            eprintln!("SKIPPED: redis-server is not installed (Debian package redis-server)");
             return None;
         };
         let out = child.stdout.take()?;

@@ -298,17 +298,22 @@ impl Revocations {
     }
 
     /// Whether a token with these claims is revoked (the rule every store follows).
+    ///
+    /// The subject's mark is asked first: when both apply (a session's tokens are also
+    /// revoked one by one when the user's sessions end), it says why.
     pub fn check(&self, jti: Option<&str>, sub: Option<&str>, iat: Option<i64>) -> Option<Revoked> {
-        if jti.is_some_and(|j| self.tokens.contains_key(j)) {
-            return Some(Revoked::Token);
+        if let Some(sub) = sub
+            && let Some(&at) = self.users.get(sub)
+            // A token without `iat` cannot prove it was issued after the mark.
+            && iat.is_none_or(|iat| iat <= at)
+        {
+            return Some(Revoked::Subject {
+                sub: sub.to_string(),
+                at,
+            });
         }
-        let sub = sub?;
-        let at = *self.users.get(sub)?;
-        // A token without `iat` cannot prove it was issued after the mark.
-        (iat.is_none_or(|iat| iat <= at)).then(|| Revoked::Subject {
-            sub: sub.to_string(),
-            at,
-        })
+        jti.is_some_and(|j| self.tokens.contains_key(j))
+            .then_some(Revoked::Token)
     }
 
     /// Drops the entries of tokens whose `exp` has passed.
@@ -383,8 +388,10 @@ const INDEX_HEADER: usize = 72;
 const PAIR: usize = 16;
 const SESSION_ENTRY: usize = 32;
 
-/// The key of a revoked id or subject in the index: the first 8 bytes of its SHA-256. A false
-/// match would need a 64-bit collision, and could only make a token look revoked.
+/// The key of a revoked id, subject or session in the index: the first 8 bytes of its
+/// SHA-256. A false match would need a 64-bit collision; for ids and subjects it could only
+/// make a token look revoked, and the sids looked up come from tokens whose signature was
+/// checked (made by this store's sign-ins), so no outsider chooses one to match another's.
 fn key_hash(s: &str) -> u64 {
     let d = Sha256::digest(s.as_bytes());
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
@@ -680,17 +687,21 @@ impl RevocationView {
     }
 
     /// Whether a token with these claims is revoked.
+    ///
+    /// The subject's mark first, as [`Revocations::check`].
     pub fn check(&self, jti: Option<&str>, sub: Option<&str>, iat: Option<i64>) -> Option<Revoked> {
-        if jti.is_some_and(|j| self.find(0, self.tokens, j).is_some()) {
-            return Some(Revoked::Token);
+        if let Some(sub) = sub
+            && let Some(at) = self.subject_revoked_at(sub)
+            // A token without `iat` cannot prove it was issued after the mark.
+            && iat.is_none_or(|iat| iat <= at)
+        {
+            return Some(Revoked::Subject {
+                sub: sub.to_string(),
+                at,
+            });
         }
-        let sub = sub?;
-        let at = self.subject_revoked_at(sub)?;
-        // A token without `iat` cannot prove it was issued after the mark.
-        (iat.is_none_or(|iat| iat <= at)).then(|| Revoked::Subject {
-            sub: sub.to_string(),
-            at,
-        })
+        jti.is_some_and(|j| self.find(0, self.tokens, j).is_some())
+            .then_some(Revoked::Token)
     }
 }
 

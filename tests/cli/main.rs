@@ -37,6 +37,7 @@ mod serve;
 mod serve_keys;
 mod serve_safety;
 mod serve_sessions;
+mod sessions;
 mod sessions_file;
 mod stores;
 mod stream;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::authority::{Authority, Listed};
-use crate::cli::args::{SessionsCommand, SessionsListArgs, SessionsRevokeArgs};
+use crate::cli::args::{RefreshArgs, SessionsCommand, SessionsListArgs, SessionsRevokeArgs};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
 use crate::cli::output;
@@ -26,7 +26,13 @@ fn authority(ctx: &Ctx) -> Result<Authority<'_>> {
 ///
 /// # Errors
 /// Exit 2 for input that is not one line; 3, 4 or 1 for a refused token (SPEC §13).
-pub fn refresh(ctx: &Ctx) -> Result<()> {
+pub fn refresh(args: &RefreshArgs, ctx: &Ctx) -> Result<()> {
+    if !args.argv.is_empty() {
+        return Err(Error::usage(
+            "refresh",
+            "the refresh token is read from stdin, never from the command line (where ps and the shell's history would show it): jwtauth refresh < token.txt",
+        ));
+    }
     let token = read_token()?;
     let issued = authority(ctx)?.refresh(&token)?;
     drop(token);

@@ -139,7 +139,8 @@ pub(super) fn authority<'a>(ctx: &'a Ctx, key: Slot<'a, Arc<keys::Key>>) -> Resu
             audience: ctx.settings.config.audience.clone(),
             lock_timeout: ctx.settings.lock_timeout,
         },
-    ))
+    )
+    .with_rules(Arc::clone(&ctx.rules)))
 }
 
 /// The `aud` claim of `--aud` flags: none, one string, or an array of several (SPEC §8).
