@@ -577,9 +577,11 @@ impl fmt::Display for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Grant::Expired => "the session has expired",
-            Grant::Ended => "the session has ended, or this refresh token was already used",
+            // A reuse says no more than an ended session: the holder may be the thief.
+            Grant::Ended | Grant::Reused => {
+                "the session has ended, or this refresh token was already used"
+            }
             Grant::Unknown => "not a refresh token of this store",
-            Grant::Reused => "this refresh token was already used: its session has been ended",
         })
     }
 }
