@@ -13,6 +13,8 @@
 //! browser, which then loops back to the login page (SPEC §15): the page says so, the sign-in
 //! answers a page with the reason and the fix instead of the 303, and the log warns once.
 
+pub(super) mod account;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +29,7 @@ use zeroize::Zeroizing;
 
 use super::calls::{self, Checking};
 use super::error::{ApiError, log_unavailable};
-use super::extract::{ClientAddr, OwnOrigin, SessionCookies, query};
+use super::extract::{ClientAddr, OwnOrigin, SessionCookies, query, session_client};
 use super::login::{LoginFailure, sign_in};
 use super::{App, throttle};
 use crate::error::Error;
@@ -370,7 +372,17 @@ pub(super) async fn login_submit(
     };
     let password = Zeroizing::new(password);
     let device = throttle::device_value(opts.cookie_secure, &headers, &body);
-    match sign_in(&app, "/login", &name, password, client, device).await {
+    match sign_in(
+        &app,
+        "/login",
+        &name,
+        password,
+        client,
+        session_client(client, &headers),
+        device,
+    )
+    .await
+    {
         Ok(signed) => {
             let cookie = set_cookie(&app, &signed.token, signed.expires_in);
             let mut res = if cookie_dropped(&app, &origin, client) {

@@ -177,3 +177,44 @@ pub(super) async fn end(
     audit::token_ended(route, client, &jti, sub.as_deref());
     Ok(())
 }
+
+/// Which sessions a browser ends (SPEC §13: the account page).
+#[derive(Debug)]
+pub(super) enum Ending {
+    /// One session of `owner` (another's is as unknown: `SessionNotFound`).
+    One { sid: String, owner: String },
+    /// Every live session of `sub` but `keep` ("sign out everywhere else").
+    Others { sub: String, keep: Option<String> },
+}
+
+/// Ends sessions durably, before answering, on a blocking thread (a write); each one ended
+/// is audited (`session_ended`) with the `route` and the `client` that asked. Returns the
+/// sids ended.
+///
+/// # Errors
+/// `SessionNotFound` for a sid that is not a live session of its owner; a store or key error.
+pub(super) async fn end_sessions(
+    app: &Arc<App>,
+    which: Ending,
+    route: &'static str,
+    client: IpAddr,
+) -> Result<Vec<String>, Error> {
+    let (sub, ended) = blocking(app, move |app| {
+        let authority = app.authority()?;
+        match which {
+            Ending::One { sid, owner } => {
+                let ended = authority.end_sessions(&[sid.as_str()], Some(&owner))?;
+                Ok::<_, Error>((owner, ended))
+            }
+            Ending::Others { sub, keep } => {
+                let ended = authority.end_user_sessions(&sub, keep.as_deref())?;
+                Ok((sub, ended))
+            }
+        }
+    })
+    .await?;
+    for sid in &ended {
+        audit::session_ended(route, client, sid, &sub);
+    }
+    Ok(ended)
+}

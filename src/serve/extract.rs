@@ -142,6 +142,30 @@ impl FromRequestParts<Arc<App>> for ClientAddr {
     }
 }
 
+/// The most characters of a `User-Agent` a session keeps (SPEC §13).
+pub(super) const MAX_USER_AGENT: usize = 256;
+
+/// Where a sign-in over HTTP comes from, as its session records it (SPEC §13): the client's
+/// address (`ClientAddr`) and the `User-Agent` (not text: none; cut at
+/// [`MAX_USER_AGENT`] characters, control characters dropped).
+pub(super) fn session_client(client: IpAddr, headers: &HeaderMap) -> crate::sessions::Client {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| {
+            ua.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_USER_AGENT)
+                .collect::<String>()
+        })
+        .filter(|ua| !ua.is_empty());
+    crate::sessions::Client::Http {
+        address: client.to_canonical().to_string(),
+        user_agent,
+    }
+}
+
 /// A header's value as trimmed text, `None` when absent, not text or empty.
 pub(super) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -240,6 +264,13 @@ impl OwnOrigin {
     /// `X-Forwarded-Proto: https`): where a `Secure` cookie is kept.
     pub fn https(&self) -> bool {
         self.https
+    }
+
+    /// `path` on this server as the browser reached it (`scheme://host` + `path`), when the
+    /// host is known.
+    pub fn url(&self, path: &str) -> Option<String> {
+        let scheme = if self.https { "https" } else { "http" };
+        Some(format!("{scheme}://{}{path}", self.host.as_deref()?))
     }
 
     /// This server's origin as the request reached it, when its host is known.

@@ -19,6 +19,7 @@ use crate::auth;
 use crate::authority::LoginRequest;
 use crate::error::Error;
 use crate::passwords::Password;
+use crate::sessions::Client;
 
 /// A login that got a token.
 pub(super) struct SignedIn {
@@ -66,7 +67,9 @@ impl LoginFailure {
 /// Logs `name` in from `client` with `password` on `route` (`/token`, `/login`); `device` is
 /// the device value the request carried (a cookie or a field), if any. The name is taken in
 /// NFC (SPEC §15): the same user, and the same throttle counts, whatever the client typed.
-/// The outcome is audited (`audit`), success or failure.
+/// The outcome is audited (`audit`), success or failure. A sign-in begins a session (SPEC
+/// §13) recorded as from `from` (`extract::session_client`); one on `/login` is a browser's,
+/// whose cookie lives as long as the session.
 ///
 /// # Errors
 /// The [`LoginFailure`].
@@ -76,10 +79,12 @@ pub(super) async fn sign_in(
     name: &str,
     password: Zeroizing<String>,
     client: IpAddr,
+    from: Client,
     device: Option<String>,
 ) -> Result<SignedIn, LoginFailure> {
     let name = crate::users::normalize_name(name).into_owned();
-    let out = attempt(app, &name, password, client, device).await;
+    let browser = route == "/login";
+    let out = attempt(app, &name, password, client, (from, browser), device).await;
     match &out {
         Ok(_) => audit::signed_in(route, client, &name),
         Err(failure) => {
@@ -95,6 +100,7 @@ async fn attempt(
     name: &str,
     password: Zeroizing<String>,
     client: IpAddr,
+    from: (Client, bool),
     device: Option<String>,
 ) -> Result<SignedIn, LoginFailure> {
     let name = name.to_owned();
@@ -122,7 +128,7 @@ async fn attempt(
     let who = name.clone();
     let issued = app
         .hashing
-        .run(ticket, move || issue(&worker, &who, password))
+        .run(ticket, move || issue(&worker, &who, password, from))
         .await;
     let refused = matches!(
         issued,
@@ -163,8 +169,13 @@ async fn end(app: &Arc<App>, check: throttle::Check, ok: bool) {
 }
 
 /// Checks the password and signs a token, on a hashing thread: the token and its seconds to
-/// expiry.
-fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<(String, i64), Error> {
+/// expiry. `from` is where the session begins and whether it is a browser's.
+fn issue(
+    app: &App,
+    name: &str,
+    password: Zeroizing<String>,
+    (client, browser): (Client, bool),
+) -> Result<(String, i64), Error> {
     // An empty or over-long password is refused like a wrong one, after the same work.
     let password = Password::new(Zeroizing::new(password.as_bytes().to_vec()))
         .or_else(|_| Password::new(Zeroizing::new(b"\0".to_vec())));
@@ -179,9 +190,8 @@ fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<(String, 
         aud: None,
         extra: Map::new(),
         allow_weak_key: false,
-        // SESSIONS-TODO: the client's address and User-Agent; browser for `POST /login`.
-        client: crate::sessions::Client::Cli,
-        browser: false,
+        client,
+        browser,
     })?;
     drop(password);
     if let Some(auth::Rehash::Failed(e)) = &issued.rehash {

@@ -72,6 +72,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/login",
             get(browser::login_page).post(browser::login_submit),
         )
+        .route(
+            "/account",
+            get(browser::account::account_page).post(browser::account::account_submit),
+        )
         .route("/revoke", post(token::revoke))
         .route("/introspect", post(token::introspect))
         .route("/.well-known/jwks.json", get(discovery::jwks))
@@ -143,10 +147,10 @@ Browser apps on the origins of the `cors_allowed_origins` setting may call `POST
     paths(token::token, resource::protected, resource::userinfo, resource::logout, token::revoke,
         token::introspect, discovery::jwks, discovery::metadata, ops::healthz, ops::metrics, openapi,
         gate::auth, gate::auth_forward, browser::login_page, browser::login_submit,
-        logout_post),
+        logout_post, browser::account::account_page, browser::account::account_submit),
     components(schemas(error::ErrorBody, token::TokenRequest, token::TokenResponse, resource::Protected,
         resource::UserInfo, resource::Message, token::TokenForm, browser::LoginForm,
-        browser::LogoutForm)),
+        browser::LogoutForm, browser::account::AccountForm)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;
