@@ -7,7 +7,7 @@
 //! | `login` | INFO | sign-in succeeded | `client`, `route`, `user` |
 //! | `login_failed` | WARN | sign-in failed | `client`, `reason` (`bad_credentials`, `throttled`, `busy`, `unavailable`), `retry_after` (seconds, `throttled` only: a ban), `route`, `user` |
 //! | `token_ended` | INFO | token ended | `client`, `route` (`/logout`, `/revoke`), `jti`, `sub` |
-//! | `session_ended` | INFO | session ended | `client`, `route` (`/account`), `sid`, `sub` |
+//! | `session_ended` | INFO | session ended | `client`, `route` (`/account`, `/logout`, `/revoke`, `/sessions`, `/token` for a reuse), `sid`, `sub` |
 //! | `key_changed` | INFO | key change picked up | `kid`, `retired` |
 //! | `config_reloaded` | INFO | configuration reloaded | — |
 //!
@@ -100,7 +100,8 @@ pub(super) fn token_ended(route: &'static str, client: IpAddr, jti: &str, sub: O
     );
 }
 
-/// A session (`sid`, of `sub`) was ended on `route` by a request from `client` (SPEC §13).
+/// A session (`sid`, of `sub`) was ended on `route` by a request from `client`: a logout,
+/// `DELETE /sessions/{sid}`, or a reuse of its refresh token (`/token`).
 pub(super) fn session_ended(route: &'static str, client: IpAddr, sid: &str, sub: &str) {
     tracing::info!(
         target: "jwtauth::audit",

@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 
 use super::calls::{self, Checking};
 use super::error::{ApiError, log_unavailable};
-use super::extract::{ClientAddr, OwnOrigin, SessionCookies, query, session_client};
+use super::extract::{ClientAddr, OwnOrigin, SessionCookies, query};
 use super::login::{LoginFailure, sign_in};
 use super::{App, throttle};
 use crate::error::Error;
@@ -372,17 +372,8 @@ pub(super) async fn login_submit(
     };
     let password = Zeroizing::new(password);
     let device = throttle::device_value(opts.cookie_secure, &headers, &body);
-    match sign_in(
-        &app,
-        "/login",
-        &name,
-        password,
-        client,
-        session_client(client, &headers),
-        device,
-    )
-    .await
-    {
+    let agent = super::extract::user_agent(&headers);
+    match sign_in(&app, "/login", &name, password, client, agent, device).await {
         Ok(signed) => {
             let cookie = set_cookie(&app, &signed.token, signed.expires_in);
             let mut res = if cookie_dropped(&app, &origin, client) {

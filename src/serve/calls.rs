@@ -148,6 +148,30 @@ pub(super) fn session(
     Ok(Some(first))
 }
 
+/// Ends every live session of `sub` but `keep` ("sign out everywhere else", the account
+/// page), durably before answering, on a blocking thread; each one ended is audited with the
+/// `route` and `client`. Returns the sids ended.
+///
+/// # Errors
+/// A store or key error.
+pub(super) async fn end_other_sessions(
+    app: &Arc<App>,
+    sub: String,
+    keep: Option<String>,
+    route: &'static str,
+    client: IpAddr,
+) -> Result<Vec<String>, Error> {
+    let who = sub.clone();
+    let ended = blocking(app, move |app| {
+        app.authority()?.end_user_sessions(&who, keep.as_deref())
+    })
+    .await?;
+    for sid in &ended {
+        audit::session_ended(route, client, sid, &sub);
+    }
+    Ok(ended)
+}
+
 /// [`check`] of `token`, off the async workers when a store is remote.
 ///
 /// # Errors
@@ -178,43 +202,24 @@ pub(super) async fn end(
     Ok(())
 }
 
-/// Which sessions a browser ends (SPEC §13: the account page).
-#[derive(Debug)]
-pub(super) enum Ending {
-    /// One session of `owner` (another's is as unknown: `SessionNotFound`).
-    One { sid: String, owner: String },
-    /// Every live session of `sub` but `keep` ("sign out everywhere else").
-    Others { sub: String, keep: Option<String> },
-}
-
-/// Ends sessions durably, before answering, on a blocking thread (a write); each one ended
-/// is audited (`session_ended`) with the `route` and the `client` that asked. Returns the
-/// sids ended.
+/// Ends the session `sid` of `owner` (`DELETE /sessions/{sid}`), durably before answering,
+/// on a blocking thread; audited with the `route` and `client`.
 ///
 /// # Errors
-/// `SessionNotFound` for a sid that is not a live session of its owner; a store or key error.
-pub(super) async fn end_sessions(
+/// `SessionNotFound` when it is not a live session of `owner`; a store or key error.
+pub(super) async fn end_session(
     app: &Arc<App>,
-    which: Ending,
+    sid: String,
+    owner: String,
     route: &'static str,
     client: IpAddr,
-) -> Result<Vec<String>, Error> {
-    let (sub, ended) = blocking(app, move |app| {
-        let authority = app.authority()?;
-        match which {
-            Ending::One { sid, owner } => {
-                let ended = authority.end_sessions(&[sid.as_str()], Some(&owner))?;
-                Ok::<_, Error>((owner, ended))
-            }
-            Ending::Others { sub, keep } => {
-                let ended = authority.end_user_sessions(&sub, keep.as_deref())?;
-                Ok((sub, ended))
-            }
-        }
+) -> Result<(), Error> {
+    let (who, which) = (owner.clone(), sid.clone());
+    blocking(app, move |app| {
+        app.authority()?
+            .end_sessions(&[which.as_str()], Some(who.as_str()))
     })
     .await?;
-    for sid in &ended {
-        audit::session_ended(route, client, sid, &sub);
-    }
-    Ok(ended)
+    audit::session_ended(route, client, &sid, &owner);
+    Ok(())
 }

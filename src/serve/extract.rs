@@ -142,28 +142,22 @@ impl FromRequestParts<Arc<App>> for ClientAddr {
     }
 }
 
-/// The most characters of a `User-Agent` a session keeps (SPEC §13).
+/// The most characters of a `User-Agent` a session records (SPEC §13).
 pub(super) const MAX_USER_AGENT: usize = 256;
 
-/// Where a sign-in over HTTP comes from, as its session records it (SPEC §13): the client's
-/// address (`ClientAddr`) and the `User-Agent` (not text: none; cut at
-/// [`MAX_USER_AGENT`] characters, control characters dropped).
-pub(super) fn session_client(client: IpAddr, headers: &HeaderMap) -> crate::sessions::Client {
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| {
-            ua.trim()
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(MAX_USER_AGENT)
-                .collect::<String>()
-        })
-        .filter(|ua| !ua.is_empty());
-    crate::sessions::Client::Http {
-        address: client.to_canonical().to_string(),
-        user_agent,
-    }
+/// The request's `User-Agent` as a session records it: at most [`MAX_USER_AGENT`]
+/// characters, control characters dropped, trimmed; `None` when absent or empty. Bytes that
+/// are not UTF-8 are replaced (`U+FFFD`).
+pub(super) fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::USER_AGENT)?;
+    let text = String::from_utf8_lossy(raw.as_bytes());
+    let kept: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_USER_AGENT)
+        .collect();
+    let kept = kept.trim();
+    (!kept.is_empty()).then(|| kept.to_string())
 }
 
 /// A header's value as trimmed text, `None` when absent, not text or empty.

@@ -64,12 +64,13 @@ impl LoginFailure {
     }
 }
 
-/// Logs `name` in from `client` with `password` on `route` (`/token`, `/login`); `device` is
-/// the device value the request carried (a cookie or a field), if any. The name is taken in
+/// Logs `name` in from `client` (with its `User-Agent`, as `extract::user_agent` keeps it)
+/// with `password` on `route` (`/token`, `/login`); `device` is the device value the request
+/// carried (a cookie or a field), if any. The session it begins records the client; a
+/// `/login` sign-in is a browser's (SPEC §13: its token lives as long as the session, and it
+/// gets no refresh token). The name is taken in
 /// NFC (SPEC §15): the same user, and the same throttle counts, whatever the client typed.
-/// The outcome is audited (`audit`), success or failure. A sign-in begins a session (SPEC
-/// §13) recorded as from `from` (`extract::session_client`); one on `/login` is a browser's,
-/// whose cookie lives as long as the session.
+/// The outcome is audited (`audit`), success or failure.
 ///
 /// # Errors
 /// The [`LoginFailure`].
@@ -79,10 +80,14 @@ pub(super) async fn sign_in(
     name: &str,
     password: Zeroizing<String>,
     client: IpAddr,
-    from: Client,
+    user_agent: Option<String>,
     device: Option<String>,
 ) -> Result<SignedIn, LoginFailure> {
     let name = crate::users::normalize_name(name).into_owned();
+    let from = Client::Http {
+        address: client.to_string(),
+        user_agent,
+    };
     let browser = route == "/login";
     let out = attempt(app, &name, password, client, (from, browser), device).await;
     match &out {
@@ -100,7 +105,7 @@ async fn attempt(
     name: &str,
     password: Zeroizing<String>,
     client: IpAddr,
-    from: (Client, bool),
+    session: (Client, bool),
     device: Option<String>,
 ) -> Result<SignedIn, LoginFailure> {
     let name = name.to_owned();
@@ -128,7 +133,7 @@ async fn attempt(
     let who = name.clone();
     let issued = app
         .hashing
-        .run(ticket, move || issue(&worker, &who, password, from))
+        .run(ticket, move || issue(&worker, &who, password, session))
         .await;
     let refused = matches!(
         issued,
@@ -168,8 +173,8 @@ async fn end(app: &Arc<App>, check: throttle::Check, ok: bool) {
     .await;
 }
 
-/// Checks the password and signs a token, on a hashing thread: the token and its seconds to
-/// expiry. `from` is where the session begins and whether it is a browser's.
+/// Checks the password and signs a token, on a hashing thread, in a new session from
+/// `client` (`browser`: a `/login` sign-in): the token and its seconds to expiry.
 fn issue(
     app: &App,
     name: &str,

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::calls::{self, Checking, check, off_worker};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Bearer, ClientAddr, session_client};
+use super::extract::{Bearer, ClientAddr, user_agent};
 use super::login::{LoginFailure, sign_in};
 use super::{App, throttle};
 use crate::error::Error;
@@ -156,17 +156,8 @@ pub(super) async fn token(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let (name, password, via) = credentials(&headers, &body)?;
     let device = throttle::device_value(app.opts().cookie_secure, &headers, &body);
-    let signed = match sign_in(
-        &app,
-        "/token",
-        &name,
-        password,
-        client,
-        session_client(client, &headers),
-        device,
-    )
-    .await
-    {
+    let agent = user_agent(&headers);
+    let signed = match sign_in(&app, "/token", &name, password, client, agent, device).await {
         Ok(signed) => signed,
         Err(LoginFailure::Refused) if via == Via::Basic => return Err(ApiError::BasicRefused),
         Err(f) => return Err(f.into()),

@@ -23,7 +23,7 @@ use crate::authority::Listed;
 use crate::clock::utc;
 use crate::error::Error;
 use crate::serve::App;
-use crate::serve::calls::{self, Checking, Ending, off_worker};
+use crate::serve::calls::{self, Checking, off_worker};
 use crate::serve::error::log_unavailable;
 use crate::serve::extract::{ClientAddr, OwnOrigin, SessionCookies};
 use crate::sessions::Client;
@@ -358,21 +358,31 @@ pub(in crate::serve) async fn account_submit(
         Ok(who) => who,
         Err(why) => return not_signed_in(&app, &origin, why),
     };
-    let which = match serde_urlencoded::from_bytes::<AccountForm>(&body) {
+    let form = serde_urlencoded::from_bytes::<AccountForm>(&body);
+    let ended = match form {
         Ok(AccountForm {
             end: Some(sid),
             others: None,
-        }) if !sid.is_empty() => Ending::One {
-            sid,
-            owner: who.sub.clone(),
-        },
+        }) if !sid.is_empty() => {
+            let own = who.sid.as_deref() == Some(sid.as_str());
+            match calls::end_session(&app, sid, who.sub.clone(), ACCOUNT, client).await {
+                // This browser's own session: a sign-out.
+                Ok(()) if own => {
+                    let login = login_location(&app, &origin, None);
+                    return see_other(&login, set_cookie(&app, "", 0));
+                }
+                out => out,
+            }
+        }
         Ok(AccountForm {
             end: None,
             others: Some(_),
-        }) => Ending::Others {
-            sub: who.sub.clone(),
-            keep: who.sid.clone(),
-        },
+        }) => {
+            let (sub, keep) = (who.sub.clone(), who.sid.clone());
+            calls::end_other_sessions(&app, sub, keep, ACCOUNT, client)
+                .await
+                .map(drop)
+        }
         _ => {
             return render(
                 &app,
@@ -383,13 +393,8 @@ pub(in crate::serve) async fn account_submit(
             .await;
         }
     };
-    let own = matches!(&which, Ending::One { sid, .. } if who.sid.as_deref() == Some(sid.as_str()));
-    match calls::end_sessions(&app, which, ACCOUNT, client).await {
-        Ok(_) if own => see_other(
-            &login_location(&app, &origin, None),
-            set_cookie(&app, "", 0),
-        ),
-        Ok(_) => see_other(ACCOUNT, None),
+    match ended {
+        Ok(()) => see_other(ACCOUNT, None),
         Err(Error::SessionNotFound(_)) => {
             render(
                 &app,
