@@ -885,3 +885,7 @@ async fn a_secure_cookie_over_plain_http_to_a_remote_browser_gets_the_page_not_t
         StatusCode::SEE_OTHER
     );
 }
+
+// ----- the browser's sessions and the account page (SPEC §13) ----------------------------
+
+mod account;
