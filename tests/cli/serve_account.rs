@@ -130,7 +130,11 @@ fn two_browsers_one_ends_the_other() {
     assert!(header_of(&h, "content-security-policy").contains("frame-ancestors 'none'"));
     let page = res.text().expect("page");
     assert_eq!(page.matches("<li class=\"session").count(), 2, "{page}");
-    assert!(page.contains("127.0.0.1 (Firefox on Linux)"), "{page}");
+    assert!(
+        page.contains(">Firefox on Linux<span class=\"badge\">this browser</span>"),
+        "{page}"
+    );
+    assert!(page.contains("<dd>127.0.0.1</dd>"), "{page}");
     assert!(page.contains(&format!("name=\"end\" value=\"{there_sid}\"")));
     assert!(
         !page.contains("<img"),

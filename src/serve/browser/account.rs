@@ -196,49 +196,72 @@ pub(super) fn short_user_agent(ua: &str) -> String {
     }
 }
 
-/// One session as a list item (`current`: this browser's), with its button.
+/// The authentication methods (`amr`, RFC 8176) in words.
+fn methods(amr: &[String]) -> String {
+    let words: Vec<String> = amr
+        .iter()
+        .map(|m| match m.as_str() {
+            "pwd" => "password".to_string(),
+            "otp" => "one-time code".to_string(),
+            other => html_escape(other),
+        })
+        .collect();
+    if words.is_empty() {
+        "unknown".to_string()
+    } else {
+        words.join(" and ")
+    }
+}
+
+/// One session as a list item (`current`: this browser's), with its button: headed by the
+/// client in a few words (the whole `User-Agent` in a tooltip), then its times, address and
+/// methods.
 fn session_item(l: &Listed, current: bool) -> String {
     let s = &l.session;
-    let (client, title) = match &s.client {
-        Client::Cli => ("the command line".to_string(), String::new()),
+    let (heading, title, address) = match &s.client {
+        Client::Cli => (
+            "The command line".to_string(),
+            String::new(),
+            "—".to_string(),
+        ),
         Client::Http {
             address,
             user_agent,
-        } => {
-            let who = user_agent.as_deref().map(short_user_agent);
-            let text = match who {
-                Some(w) => format!("{} ({w})", html_escape(address)),
-                None => html_escape(address),
-            };
-            let title = user_agent.as_deref().map_or(String::new(), |ua| {
+        } => (
+            user_agent.as_deref().map_or_else(
+                || "A client without a User-Agent".to_string(),
+                |ua| html_escape(&short_user_agent(ua)),
+            ),
+            user_agent.as_deref().map_or(String::new(), |ua| {
                 format!(" title=\"{}\"", html_escape(ua))
-            });
-            (text, title)
-        }
+            }),
+            html_escape(address),
+        ),
     };
     let began = when(s.created_at);
-    let (class, heading, badge, button) = if current {
+    let (class, badge, button) = if current {
         (
             "session current",
-            "This browser",
             "<span class=\"badge\">this browser</span>",
             "Sign out",
         )
     } else {
-        ("session", "Signed in", "", "End this session")
+        ("session", "", "End this session")
     };
     format!(
-        "<li class=\"{class}\">\n<h2>{heading}{badge}</h2>\n<dl>\n\
+        "<li class=\"{class}\">\n<h2{title}>{heading}{badge}</h2>\n<dl>\n\
 <dt>Began</dt><dd>{began}</dd>\n\
 <dt>Last used</dt><dd>{last}</dd>\n\
 <dt>Ends</dt><dd>{ends}</dd>\n\
-<dt>From</dt><dd{title}>{client}</dd>\n</dl>\n\
+<dt>From</dt><dd>{address}</dd>\n\
+<dt>With</dt><dd>{with}</dd>\n</dl>\n\
 <form method=\"post\" action=\"{ACCOUNT}\">\n\
 <input type=\"hidden\" name=\"end\" value=\"{sid}\">\n\
 <button type=\"submit\" aria-label=\"{button}: the session begun {began}\">{button}</button>\n\
 </form>\n</li>\n",
         last = when(l.last_used_at),
         ends = when(l.expires_at),
+        with = methods(&s.amr),
         sid = html_escape(&s.sid),
     )
 }

@@ -201,7 +201,12 @@ async fn the_account_page_lists_the_users_live_sessions_and_marks_this_browser()
     let current = &current[..current.find("</li>").expect("item end")];
     assert!(current.contains("this browser"), "{current}");
     assert!(
-        current.contains("127.0.0.10 (Chrome on Linux)"),
+        current.contains(">Chrome on Linux<span class=\"badge\">"),
+        "{current}"
+    );
+    assert!(current.contains("<dd>127.0.0.10</dd>"), "{current}");
+    assert!(
+        current.contains("<dt>With</dt><dd>password</dd>"),
         "{current}"
     );
     assert!(current.contains("Sign out"));
