@@ -573,8 +573,10 @@ fn login_sets_the_session_cookie_and_goes_to_rd() {
     let line = header_of(res.headers(), "set-cookie").to_string();
     let attrs: Vec<&str> = line.split("; ").collect();
     assert!(attrs[0].starts_with("jwtauth_session=ey"), "{line}");
+    // The cookie lives as long as the session (SPEC §13: `session_max_age`, 7 days by
+    // default), not the access token's 15-minute ttl.
     for a in [
-        "Max-Age=900",
+        "Max-Age=604800",
         "Path=/",
         "HttpOnly",
         "SameSite=Lax",
@@ -605,7 +607,7 @@ fn cookie_attributes_follow_the_configuration() {
     let env = env();
     write_config(
         &env,
-        "ttl = \"2h\"\n[serve]\ncookie_secure = false\ncookie_domain = \".example.com\"\n",
+        "session_max_age = \"2h\"\n[serve]\ncookie_secure = false\ncookie_domain = \".example.com\"\n",
     );
     let f = Fx::new(&env);
     let (_, line) = f.session("alice", ALICE_PW);

@@ -138,6 +138,22 @@ async fn auth(fx: &Fx, cookie: &str) -> StatusCode {
     send(fx, req, "192.0.2.1").await.status
 }
 
+/// `GET /auth/forward` with the session cookie, from a trusted proxy (loopback) for a
+/// browser: the status and `Location`.
+async fn forward(fx: &Fx, cookie: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .uri("/auth/forward")
+        .header(header::COOKIE, format!("jwtauth_session={cookie}"))
+        .header(header::ACCEPT, "text/html")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "app.example.com")
+        .header("x-forwarded-uri", "/wiki")
+        .body(Body::empty())
+        .expect("request");
+    let p = send(fx, req, "127.0.0.1").await;
+    (p.status, p.location().to_string())
+}
+
 /// The `sid` claim of a token (unverified: the test made it).
 fn sid(token: &str) -> String {
     let payload = token.split('.').nth(1).expect("a JWT");
@@ -242,6 +258,14 @@ async fn ending_another_session_from_the_page_refuses_it_at_once_and_is_audited(
     .await;
     assert_eq!(auth(&fx, &there).await, StatusCode::UNAUTHORIZED);
     assert_eq!(auth(&fx, &here).await, StatusCode::OK);
+    // Through a proxy's `/auth/forward`, the ended browser is sent to the login page.
+    let (status, location) = forward(&fx, &there).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(
+        location.starts_with("https://app.example.com/login?rd="),
+        "{location}"
+    );
+    assert_eq!(forward(&fx, &here).await.0, StatusCode::OK);
     let p = account(&fx, &there).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(p.location(), "/login?rd=%2Faccount");
