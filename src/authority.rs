@@ -807,8 +807,9 @@ impl<'a> Authority<'a> {
     pub fn prune(&self) -> Result<usize> {
         let now = self.clock.now();
         let revocations = self.revocations()?;
-        let tokens = revocations.prune(now)?;
+        // Sessions first: a store may drop them on any write, the tokens' prune included.
         let sessions = revocations.prune_sessions(now, self.rules.limits().max_age)?;
+        let tokens = revocations.prune(now)?;
         Ok(tokens + sessions)
     }
 

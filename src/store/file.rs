@@ -18,6 +18,9 @@ pub const FILE_MODE: u32 = 0o600;
 pub const DIR_MODE: u32 = 0o700;
 /// The only file format version this build reads and writes.
 pub const FORMAT_VERSION: u64 = 1;
+/// The newest state file (`revocations.json`) version this build reads: 2 once it holds
+/// sessions (SPEC §13), so that an older jwtauth refuses it instead of ignoring them.
+pub const STATE_VERSION: u64 = 2;
 
 /// An exclusive advisory lock on `<file>.lock`, released when dropped (or when the process
 /// dies, so a killed writer never leaves a stale lock behind).
@@ -192,6 +195,23 @@ pub fn check_version(path: &Path, version: u64) -> Result<()> {
             path,
             format!(
                 "unsupported file version {version} (this jwtauth reads version {FORMAT_VERSION}); it was not changed"
+            ),
+        ))
+    }
+}
+
+/// Refuses a file whose `version` is not one from [`FORMAT_VERSION`] to `newest`.
+///
+/// # Errors
+/// `Error::Corrupt` for any other version.
+pub fn check_version_upto(path: &Path, version: u64, newest: u64) -> Result<()> {
+    if (FORMAT_VERSION..=newest).contains(&version) {
+        Ok(())
+    } else {
+        Err(Error::corrupt(
+            path,
+            format!(
+                "unsupported file version {version} (this jwtauth reads versions {FORMAT_VERSION} to {newest}); it was not changed"
             ),
         ))
     }

@@ -1,11 +1,12 @@
 //! The revocation store on a file (`revocations.json`): revoked token ids with their expiry,
-//! per-subject "everything issued up to this time is revoked" marks, and the lookup index
+//! per-subject "everything issued up to this time is revoked" marks, the sessions (SPEC §13:
+//! sid → record under `"sessions"`, which makes the file version 2), and the lookup index
 //! beside the file that spares a reader the parse of a large state file.
 
-use crate::sessions::{Limits, Session};
+use crate::sessions::{Limits, Record, Rules, Session, Times};
 use crate::store::Query;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -30,13 +31,26 @@ pub struct Revocations {
     pub users: BTreeMap<String, i64>,
 }
 
-/// The state file as `update` rewrites it: the revocations, plus the fields of the document
-/// this version does not know as (name as JSON, value as written), kept on every write
-/// (SPEC §8).
-#[derive(Debug, Default)]
+/// The state file as `update` rewrites it: the revocations, the sessions, the version read
+/// (never lowered), plus the fields of the document this version does not know as (name as
+/// JSON, value as written), kept on every write (SPEC §8).
+#[derive(Debug)]
 struct StateDoc {
     r: Revocations,
+    sessions: BTreeMap<String, Record>,
+    version: u64,
     extra: Vec<(String, String)>,
+}
+
+impl Default for StateDoc {
+    fn default() -> Self {
+        StateDoc {
+            r: Revocations::default(),
+            sessions: BTreeMap::new(),
+            version: store::FORMAT_VERSION,
+            extra: Vec::new(),
+        }
+    }
 }
 
 impl Document for StateDoc {
@@ -46,18 +60,77 @@ impl Document for StateDoc {
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
         let file: StateFile = store::parse_json(path, bytes)?;
-        store::check_version(path, file.version)?;
+        store::check_version_upto(path, file.version, store::STATE_VERSION)?;
         Ok(StateDoc {
             r: Revocations {
                 tokens: file.tokens,
                 users: file.users,
             },
+            sessions: file.sessions,
+            version: file.version,
             extra: file.extra,
         })
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        write_state(out, &self.r, &self.extra)
+        write_state(
+            out,
+            &self.r,
+            &self.sessions,
+            self.written_version(),
+            &self.extra,
+        )
+    }
+}
+
+impl StateDoc {
+    /// The version a write gives the file: the first write with a session makes it 2 (SPEC
+    /// §13 "Details"), so an older jwtauth refuses it rather than ignore ended sessions.
+    /// Never lowered.
+    fn written_version(&self) -> u64 {
+        if self.sessions.is_empty() {
+            self.version
+        } else {
+            self.version.max(store::STATE_VERSION)
+        }
+    }
+
+    /// What every write does besides its change, in one pass over the state: drops the
+    /// revoked ids expired at `now`, the sessions whose absolute end (`created_at +
+    /// max_age`) has passed (ended or not), and the expired token ids inside the rest.
+    fn tidy(&mut self, now: i64, max_age: i64) {
+        self.r.prune(now);
+        self.sessions.retain(|_, rec| {
+            rec.session.tokens.retain(|_, exp| *exp > now);
+            rec.session.created_at.saturating_add(max_age) > now
+        });
+    }
+
+    /// Ends the live session `sid` at `now`: its tombstone keeps `ended_at`, and its live
+    /// token ids go into the revoked ids, where older versions and the plain id check look.
+    /// Whether it was live (stored and not ended).
+    fn end(&mut self, sid: &str, now: i64) -> bool {
+        let Some(rec) = self.sessions.get_mut(sid) else {
+            return false;
+        };
+        if rec.session.ended_at.is_some() {
+            return false;
+        }
+        rec.session.ended_at = Some(now);
+        for (jti, exp) in std::mem::take(&mut rec.session.tokens) {
+            if exp > now {
+                let e = self.r.tokens.entry(jti).or_insert(exp);
+                *e = (*e).max(exp);
+            }
+        }
+        true
+    }
+
+    /// The sessions' times, for the index.
+    fn times(&self) -> impl Iterator<Item = (&str, Times)> {
+        self.sessions
+            .iter()
+            .map(|(sid, rec)| (sid.as_str(), rec.session.times()))
     }
 }
 
@@ -65,7 +138,18 @@ struct StateFile {
     version: u64,
     tokens: BTreeMap<String, i64>,
     users: BTreeMap<String, i64>,
+    sessions: BTreeMap<String, Record>,
     extra: Vec<(String, String)>,
+}
+
+/// The `"sessions"` object of the state file, for [`json::Unique`].
+struct SessionsObject;
+
+impl json::Object for SessionsObject {
+    const EXPECTING: &'static str = "an object of sessions";
+    fn repeated(key: &str) -> String {
+        format!("duplicate session {key:?}")
+    }
 }
 
 /// A map of names to unix seconds in which a repeated name is an error (SPEC §8: never "last
@@ -73,9 +157,9 @@ struct StateFile {
 struct UniqueMap(BTreeMap<String, i64>);
 
 /// The objects of the state file, for [`json::members`].
-struct Times;
+struct TimesObject;
 
-impl json::Object for Times {
+impl json::Object for TimesObject {
     const EXPECTING: &'static str = "an object of unix times";
     fn repeated(key: &str) -> String {
         format!("duplicate entry {key:?}")
@@ -88,7 +172,7 @@ impl json::Object for StateFile {
 
 impl<'de> Deserialize<'de> for UniqueMap {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let u = json::Unique::<String, i64, Times>::deserialize(d)?;
+        let u = json::Unique::<String, i64, TimesObject>::deserialize(d)?;
         Ok(UniqueMap(u.entries.into_iter().collect()))
     }
 }
@@ -106,13 +190,23 @@ impl<'de> Deserialize<'de> for StateFile {
                 map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 use serde::de::Error as _;
-                let (mut version, mut tokens, mut users) = (None, None, None);
+                let (mut version, mut tokens, mut users, mut sessions) = (None, None, None, None);
                 let mut extra: Vec<(String, String)> = Vec::new();
                 json::members::<A, String, StateFile>(map, |k, map| {
                     match k.as_str() {
                         "version" => version = Some(map.next_value::<u64>()?),
                         "tokens" => tokens = Some(map.next_value::<UniqueMap>()?.0),
                         "users" => users = Some(map.next_value::<UniqueMap>()?.0),
+                        "sessions" => {
+                            let u =
+                                map.next_value::<json::Unique<String, Record, SessionsObject>>()?;
+                            let mut m = BTreeMap::new();
+                            for (sid, mut rec) in u.entries {
+                                rec.session.sid.clone_from(&sid);
+                                m.insert(sid, rec);
+                            }
+                            sessions = Some(m);
+                        }
                         _ => {
                             let raw = map.next_value::<Box<serde_json::value::RawValue>>()?;
                             extra.push((
@@ -127,6 +221,7 @@ impl<'de> Deserialize<'de> for StateFile {
                     version: version.ok_or_else(|| A::Error::missing_field("version"))?,
                     tokens: tokens.unwrap_or_default(),
                     users: users.unwrap_or_default(),
+                    sessions: sessions.unwrap_or_default(),
                     extra,
                 })
             }
@@ -140,18 +235,27 @@ impl Document for Revocations {
         Revocations::default()
     }
 
+    /// The revocations of a state file (its sessions are not read into this type: a file
+    /// is rewritten only through the store, which keeps them).
     fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
         StateDoc::parse(path, bytes).map(|d| d.r)
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        write_state(out, self, &[])
+        write_state(out, self, &BTreeMap::new(), store::FORMAT_VERSION, &[])
     }
 }
 
-/// The state file's text: version, the unknown fields as they were, tokens, users.
-fn write_state(out: &mut dyn Write, r: &Revocations, extra: &[(String, String)]) -> io::Result<()> {
-    out.write_all(b"{\n  \"version\": 1,")?;
+/// The state file's text: version, the unknown fields as they were, tokens, users, and the
+/// sessions when there are any (one record per line).
+fn write_state(
+    out: &mut dyn Write,
+    r: &Revocations,
+    sessions: &BTreeMap<String, Record>,
+    version: u64,
+    extra: &[(String, String)],
+) -> io::Result<()> {
+    write!(out, "{{\n  \"version\": {version},")?;
     for (k, v) in extra {
         write!(out, "\n  {k}: {v},")?;
     }
@@ -159,6 +263,16 @@ fn write_state(out: &mut dyn Write, r: &Revocations, extra: &[(String, String)])
     write_map(out, &r.tokens)?;
     out.write_all(b",\n  \"users\": ")?;
     write_map(out, &r.users)?;
+    if !sessions.is_empty() {
+        out.write_all(b",\n  \"sessions\": {")?;
+        for (i, (sid, rec)) in sessions.iter().enumerate() {
+            out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+            store::write_json_str(out, sid)?;
+            out.write_all(b": ")?;
+            serde_json::to_writer(&mut *out, rec).map_err(io::Error::other)?;
+        }
+        out.write_all(b"\n  }")?;
+    }
     out.write_all(b"\n}\n")
 }
 
@@ -213,19 +327,24 @@ impl Revocations {
 /// JSON file it sees (so a hand edit, a crash between the two writes, or a missing index all
 /// fall back to parsing the JSON): the JSON stays the one source of truth.
 ///
-/// Layout (little-endian): 8-byte magic, 5 stamp words, token count, subject count, then the
-/// token pairs and the subject pairs, 16 bytes each, each list sorted by hash. The view keeps
-/// these bytes as they are and binary-searches them in place; a view opened for a single
-/// check reads only the ~34 words its searches touch (the file is replaced by rename, never
-/// changed in place, so an open handle keeps seeing one consistent version).
+/// Layout (little-endian): 8-byte magic, 5 stamp words, token count, subject count, session
+/// count, then the token pairs and the subject pairs, 16 bytes each, then the sessions, 32
+/// bytes each (sid hash, `created_at`, `last_used_at`, 1 when ended else 0), each list sorted
+/// by hash. The view keeps these bytes as they are and binary-searches them in place; a view
+/// opened for a single check reads only the ~60 words its searches touch (the file is
+/// replaced by rename, never changed in place, so an open handle keeps seeing one consistent
+/// version). A view loaded for many lookups also keeps the sessions in a hash map.
 #[derive(Debug)]
 pub struct RevocationView {
     image: Image,
     tokens: usize,
     users: usize,
-    /// Whether lookups go through the thread's memo of index keys ([`memo_key_hash`]): for a
-    /// view loaded for many lookups.
+    sessions: usize,
+    /// Whether lookups go through the thread's memo of index keys ([`memo_key_hash`]) and
+    /// the sessions' hash map: for a view loaded for many lookups.
     memo: bool,
+    /// sid key → times, for a view loaded for many lookups.
+    times: Option<HashMap<u64, Times>>,
 }
 
 #[derive(Debug)]
@@ -257,12 +376,17 @@ impl Image {
     }
 }
 
-const INDEX_MAGIC: &[u8; 8] = b"JWTAIDX1";
-const INDEX_HEADER: usize = 64;
+/// Version 2 of the index adds the sessions; an index of version 1 is not this magic, so it
+/// is rebuilt, never misread.
+const INDEX_MAGIC: &[u8; 8] = b"JWTAIDX2";
+const INDEX_HEADER: usize = 72;
 const PAIR: usize = 16;
+const SESSION_ENTRY: usize = 32;
 
-/// The key of a revoked id or subject in the index: the first 8 bytes of its SHA-256. A false
-/// match would need a 64-bit collision, and could only make a token look revoked.
+/// The key of a revoked id, subject or session in the index: the first 8 bytes of its
+/// SHA-256. A false match would need a 64-bit collision; for ids and subjects it could only
+/// make a token look revoked, and the sids looked up come from tokens whose signature was
+/// checked (made by this store's sign-ins), so no outsider chooses one to match another's.
 fn key_hash(s: &str) -> u64 {
     let d = Sha256::digest(s.as_bytes());
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
@@ -316,31 +440,44 @@ fn word(bytes: &[u8], at: usize) -> Option<u64> {
 }
 
 /// Writes `<state>.idx` for the state file just written (the caller holds the lock).
-fn write_index(state: &Path, r: &Revocations) -> Result<()> {
+fn write_index(state: &Path, d: &StateDoc) -> Result<()> {
     let meta = std::fs::metadata(state).map_err(|e| Error::io(state, e))?;
-    let mut image = image_of(r);
+    let mut image = image_of(&d.r, d.times());
     for (i, n) in store::stamp(&meta).into_iter().enumerate() {
         image[8 + 8 * i..16 + 8 * i].copy_from_slice(&n.to_le_bytes());
     }
     store::write_atomic(&index_path(state), |w| w.write_all(&image))
 }
 
-/// The index bytes of `r`, with a zero stamp.
-fn image_of(r: &Revocations) -> Vec<u8> {
+/// The index bytes of `r` and the sessions' times, with a zero stamp.
+fn image_of<'a>(r: &Revocations, sessions: impl Iterator<Item = (&'a str, Times)>) -> Vec<u8> {
     let sorted = |map: &BTreeMap<String, i64>| {
         let mut v: Vec<(u64, i64)> = map.iter().map(|(k, t)| (key_hash(k), *t)).collect();
         v.sort_unstable();
         v
     };
     let (tokens, users) = (sorted(&r.tokens), sorted(&r.users));
-    let mut image = Vec::with_capacity(INDEX_HEADER + PAIR * (tokens.len() + users.len()));
+    let mut sessions: Vec<(u64, i64, i64, bool)> = sessions
+        .map(|(sid, t)| (key_hash(sid), t.created_at, t.last_used_at, t.ended))
+        .collect();
+    sessions.sort_unstable();
+    let mut image = Vec::with_capacity(
+        INDEX_HEADER + PAIR * (tokens.len() + users.len()) + SESSION_ENTRY * sessions.len(),
+    );
     image.extend_from_slice(INDEX_MAGIC);
     image.resize(48, 0); // the stamp, filled in when written to disk
     image.extend_from_slice(&(tokens.len() as u64).to_le_bytes());
     image.extend_from_slice(&(users.len() as u64).to_le_bytes());
+    image.extend_from_slice(&(sessions.len() as u64).to_le_bytes());
     for (h, t) in tokens.iter().chain(&users) {
         image.extend_from_slice(&h.to_le_bytes());
         image.extend_from_slice(&t.to_le_bytes());
+    }
+    for (h, created, used, ended) in &sessions {
+        image.extend_from_slice(&h.to_le_bytes());
+        image.extend_from_slice(&created.to_le_bytes());
+        image.extend_from_slice(&used.to_le_bytes());
+        image.extend_from_slice(&u64::from(*ended).to_le_bytes());
     }
     image
 }
@@ -350,7 +487,7 @@ fn image_of(r: &Revocations) -> Vec<u8> {
 /// file, under its lock, so later readers need not parse the JSON again. `None` when it cannot
 /// (lock busy, directory not writable, the file belongs to another user, or it does not
 /// parse): the caller then answers from the JSON, only slower.
-fn heal_index(state: &Path, meta: &std::fs::Metadata) -> Option<Revocations> {
+fn heal_index(state: &Path, meta: &std::fs::Metadata) -> Option<StateDoc> {
     // Never leave our own lock and index files beside another user's state file: they would
     // lock its owner out of the next write.
     #[cfg(target_os = "linux")]
@@ -367,20 +504,21 @@ fn heal_index(state: &Path, meta: &std::fs::Metadata) -> Option<Revocations> {
     }
     // Not waiting: a writer holding the lock rebuilds the index itself.
     let _lock = store::lock(state, std::time::Duration::ZERO).ok()?;
-    let r: Revocations = store::load(state).ok()?;
+    let d: StateDoc = store::load(state).ok()?;
     // Best effort, like the index every write leaves.
-    let _ = write_index(state, &r);
-    Some(r)
+    let _ = write_index(state, &d);
+    Some(d)
 }
 
 impl From<&Revocations> for RevocationView {
     fn from(r: &Revocations) -> Self {
-        RevocationView {
-            tokens: r.tokens.len(),
-            users: r.users.len(),
-            image: Image::Bytes(image_of(r)),
-            memo: false,
-        }
+        Self::of(r, std::iter::empty())
+    }
+}
+
+impl From<&StateDoc> for RevocationView {
+    fn from(d: &StateDoc) -> Self {
+        Self::of(&d.r, d.times())
     }
 }
 
@@ -394,24 +532,58 @@ impl RevocationView {
         let meta = match std::fs::metadata(state) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Self::from(&Revocations::default()));
+                return Ok(Self::from(&Revocations::default()).for_lookups(lookups));
             }
             Err(e) => return Err(Error::io(state, e)),
         };
-        let memo = lookups == Lookups::Many;
         if let Some(view) = Self::from_index(&index_path(state), &meta, lookups) {
-            return Ok(Self { memo, ..view });
+            return Ok(view.for_lookups(lookups));
         }
-        if let Some(r) = heal_index(state, &meta) {
-            return Ok(Self {
-                memo,
-                ..Self::from(&r)
-            });
+        if let Some(d) = heal_index(state, &meta) {
+            return Ok(Self::from(&d).for_lookups(lookups));
         }
-        let r: Revocations = store::load(state)?;
-        Ok(Self {
-            memo,
-            ..Self::from(&r)
+        let d: StateDoc = store::load(state)?;
+        Ok(Self::from(&d).for_lookups(lookups))
+    }
+
+    /// A view of these revocations and sessions, held in memory.
+    fn of<'a>(r: &Revocations, sessions: impl Iterator<Item = (&'a str, Times)>) -> Self {
+        let image = image_of(r, sessions);
+        let sessions = word(&image, 64).unwrap_or(0) as usize;
+        RevocationView {
+            tokens: r.tokens.len(),
+            users: r.users.len(),
+            sessions,
+            image: Image::Bytes(image),
+            memo: false,
+            times: None,
+        }
+    }
+
+    /// The view set up for `lookups`: for many, the memo of index keys and the sessions'
+    /// hash map.
+    fn for_lookups(mut self, lookups: Lookups) -> Self {
+        if lookups == Lookups::Many {
+            self.memo = true;
+            let base = INDEX_HEADER + PAIR * (self.tokens + self.users);
+            let mut m = HashMap::with_capacity(self.sessions);
+            for i in 0..self.sessions {
+                let at = base + SESSION_ENTRY * i;
+                if let Some(e) = self.session_at(at) {
+                    m.insert(self.image.word(at).unwrap_or(0), e);
+                }
+            }
+            self.times = Some(m);
+        }
+        self
+    }
+
+    /// The session entry at byte `at`.
+    fn session_at(&self, at: usize) -> Option<Times> {
+        Some(Times {
+            created_at: self.image.word(at + 8)? as i64,
+            last_used_at: self.image.word(at + 16)? as i64,
+            ended: self.image.word(at + 24)? != 0,
         })
     }
 
@@ -429,33 +601,36 @@ impl RevocationView {
             return None;
         }
         let (tokens, users) = (image.word(48)? as usize, image.word(56)? as usize);
+        let sessions = image.word(64)? as usize;
         let pairs = tokens.checked_add(users)?.checked_mul(PAIR)?;
-        if image.len()? != (INDEX_HEADER + pairs) as u64 {
+        let entries = sessions.checked_mul(SESSION_ENTRY)?;
+        let len = INDEX_HEADER.checked_add(pairs)?.checked_add(entries)?;
+        if image.len()? != len as u64 {
             return None;
         }
         Some(RevocationView {
             image,
             tokens,
             users,
+            sessions,
             memo: false,
+            times: None,
         })
     }
 
-    /// Binary search of `key` among `n` pairs starting at pair `first`.
-    fn find(&self, first: usize, n: usize, key: &str) -> Option<i64> {
-        if n == 0 {
-            return None;
-        }
-        let h = if self.memo {
+    /// The index key of `key`.
+    fn hash(&self, key: &str) -> u64 {
+        if self.memo {
             memo_key_hash(key)
         } else {
             key_hash(key)
-        };
-        let hash_at = |i: usize| {
-            self.image
-                .word(INDEX_HEADER + PAIR * (first + i))
-                .unwrap_or(u64::MAX)
-        };
+        }
+    }
+
+    /// Binary search of the key `h` among `n` entries of `stride` bytes starting at byte
+    /// `base`: the byte offset of the entry.
+    fn search(&self, base: usize, stride: usize, n: usize, h: u64) -> Option<usize> {
+        let hash_at = |i: usize| self.image.word(base + stride * i).unwrap_or(u64::MAX);
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -465,10 +640,40 @@ impl RevocationView {
                 hi = mid;
             }
         }
-        (lo < n && hash_at(lo) == h)
-            .then(|| self.image.word(INDEX_HEADER + PAIR * (first + lo) + 8))
-            .flatten()
-            .map(|t| t as i64)
+        (lo < n && hash_at(lo) == h).then_some(base + stride * lo)
+    }
+
+    /// Binary search of `key` among `n` pairs starting at pair `first`.
+    fn find(&self, first: usize, n: usize, key: &str) -> Option<i64> {
+        if n == 0 {
+            return None;
+        }
+        let at = self.search(INDEX_HEADER + PAIR * first, PAIR, n, self.hash(key))?;
+        self.image.word(at + 8).map(|t| t as i64)
+    }
+
+    /// The times of the session `sid`, if this state has it.
+    pub fn session_times(&self, sid: &str) -> Option<Times> {
+        if self.sessions == 0 {
+            return None;
+        }
+        let h = self.hash(sid);
+        if let Some(m) = &self.times {
+            return m.get(&h).copied();
+        }
+        let base = INDEX_HEADER + PAIR * (self.tokens + self.users);
+        let at = self.search(base, SESSION_ENTRY, self.sessions, h)?;
+        self.session_at(at)
+    }
+
+    /// The whole check of a token (SPEC §13): its id and subject as [`Self::check`], then,
+    /// with a `sid`, its session's times judged by `rules`.
+    pub fn check_query(&self, q: &Query<'_>, rules: &Rules) -> Option<Revoked> {
+        if let Some(r) = self.check(q.jti, q.sub, q.iat) {
+            return Some(r);
+        }
+        let sid = q.sid?;
+        rules.judge(sid, self.session_times(sid), q.now)
     }
 
     /// When every token of `sub` issued up to then was revoked, if ever.
@@ -501,6 +706,10 @@ pub struct FileRevocations {
     lookups: Lookups,
     /// The view checks use, with the stamp of the file version it was loaded from.
     view: RwLock<Option<Loaded>>,
+    /// The whole state as last read or written by this process, with the stamp of that file
+    /// version: a write or a session read finds it still current after one `stat` and skips
+    /// the parse (a refresh on a state with 10,000 sessions would parse megabytes).
+    parsed: std::sync::Mutex<Option<([u64; 5], StateDoc)>>,
     /// The session rules checks are judged by.
     rules: std::sync::Arc<crate::sessions::Rules>,
 }
@@ -525,29 +734,83 @@ impl FileRevocations {
             lookups,
             rules,
             view: RwLock::new(None),
+            parsed: std::sync::Mutex::new(None),
         }
     }
 
-    /// Read-modify-write of the state file under its lock; expired entries are pruned on
-    /// every write, and the lookup index beside the file is rebuilt.
+    /// Read-modify-write of the revocations under the state file's lock; expired entries
+    /// are pruned on every write (see [`FileRevocations::write`]).
     fn update<T>(&self, now: i64, change: impl FnOnce(&mut Revocations) -> T) -> Result<T> {
+        self.write(Some(now), |d| Ok((change(&mut d.r), true)))
+    }
+
+    /// Read-modify-write of the whole state under its lock (SPEC §1/§8: atomic replace,
+    /// symlinks, owner and mode kept, a file that does not parse never overwritten). `change`
+    /// says whether it changed anything: if not, nothing is written. A write first tidies
+    /// the state at `now` ([`StateDoc::tidy`], with the current `session_max_age`), then
+    /// rebuilds the lookup index beside the file.
+    fn write<T>(
+        &self,
+        now: Option<i64>,
+        change: impl FnOnce(&mut StateDoc) -> Result<(T, bool)>,
+    ) -> Result<T> {
         let path = &self.path;
-        store::update_then(
-            path,
-            self.lock_timeout,
-            None,
-            |d: &mut StateDoc| {
-                let out = change(&mut d.r);
-                d.r.prune(now);
-                Ok(out)
-            },
-            |StateDoc { r, .. }| {
-                store::remove_stale_temps(&index_path(path));
-                // The index only speeds readers up: one that is missing or stale is ignored
-                // by them, so failing to write it must not fail a revocation already on disk.
-                let _ = write_index(path, r);
-            },
-        )
+        let _lock = store::lock(path, self.lock_timeout)?;
+        store::remove_stale_temps(path);
+        // Under the lock, nobody else writes: the copy of the file version on disk is it.
+        let stamp = stamp_of(path)?;
+        let cached = self.parsed_lock().take();
+        let mut doc = match cached {
+            Some((at, doc)) if Some(at) == stamp => doc,
+            _ => store::load(path)?,
+        };
+        let (out, changed) = change(&mut doc)?;
+        if !changed {
+            if let Some(at) = stamp {
+                *self.parsed_lock() = Some((at, doc));
+            }
+            return Ok(out);
+        }
+        if let Some(now) = now {
+            doc.tidy(now, self.rules.limits().max_age);
+        }
+        store::write_atomic(path, |w| doc.write(w))?;
+        doc.version = doc.written_version();
+        store::remove_stale_temps(&index_path(path));
+        // The index only speeds readers up: one that is missing or stale is ignored by them,
+        // so failing to write it must not fail a change already on disk.
+        let _ = write_index(path, &doc);
+        if let Some(at) = stamp_of(path)? {
+            *self.parsed_lock() = Some((at, doc));
+        }
+        Ok(out)
+    }
+
+    fn parsed_lock(&self) -> std::sync::MutexGuard<'_, Option<([u64; 5], StateDoc)>> {
+        self.parsed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `f` of the whole state as it is on disk now (sessions read this way are never stale):
+    /// the copy in memory when the file has not changed since, else the file parsed again.
+    fn read<T>(&self, f: impl FnOnce(&StateDoc) -> T) -> Result<T> {
+        let stamp = stamp_of(&self.path)?;
+        {
+            let guard = self.parsed_lock();
+            if let Some((at, doc)) = guard.as_ref()
+                && Some(*at) == stamp
+            {
+                return Ok(f(doc));
+            }
+        }
+        let doc: StateDoc = store::load(&self.path)?;
+        let out = f(&doc);
+        // Kept only when the file did not change while it was read.
+        if let Some(at) = stamp
+            && stamp_of(&self.path)? == Some(at)
+        {
+            *self.parsed_lock() = Some((at, doc));
+        }
+        Ok(out)
     }
 
     /// Runs `f` on the current view, loading it first if there is none.
@@ -586,37 +849,148 @@ fn stamp_of(path: &Path) -> Result<Option<[u64; 5]>> {
 
 impl RevocationStore for FileRevocations {
     fn check(&self, q: &Query<'_>) -> Result<Option<Revoked>> {
-        // SESSIONS-TODO: q.sid
-        self.with_view(|v| v.check(q.jti, q.sub, q.iat))
+        self.with_view(|v| v.check_query(q, &self.rules))
     }
 
-    // SESSIONS-TODO: the session operations of this store (SPEC §13).
-    fn begin_session(&self, _s: &Session, _limits: &Limits, _now: i64) -> Result<Vec<String>> {
-        Err(Error::internal("sessions", "not built yet"))
+    fn begin_session(&self, s: &Session, limits: &Limits, now: i64) -> Result<Vec<String>> {
+        self.write(Some(now), |d| {
+            if d.sessions.contains_key(&s.sid) {
+                return Err(Error::internal("sessions", "a new session's id is taken"));
+            }
+            // The user's other live sessions, least recently used first.
+            let mut live: Vec<(i64, i64, &str)> = d
+                .sessions
+                .values()
+                .map(|r| &r.session)
+                .filter(|o| {
+                    o.sub == s.sub && limits.over(Some(o.times()), o.last_used_at, now).is_none()
+                })
+                .map(|o| (o.last_used_at, o.created_at, o.sid.as_str()))
+                .collect();
+            live.sort_unstable();
+            let over = (live.len() + 1).saturating_sub(limits.max_per_user.max(1));
+            let ended: Vec<String> = live[..over]
+                .iter()
+                .map(|(_, _, sid)| sid.to_string())
+                .collect();
+            for sid in &ended {
+                d.end(sid, now);
+            }
+            d.sessions.insert(s.sid.clone(), Record::from(s.clone()));
+            // Sessions past their absolute end by these limits go too (tidy uses the
+            // process's current ones, which are normally the same).
+            d.sessions
+                .retain(|_, r| limits.absolute_end(r.session.created_at) > now);
+            Ok((ended, true))
+        })
     }
-    fn session(&self, _sid: &str) -> Result<Option<Session>> {
-        Err(Error::internal("sessions", "not built yet"))
+
+    fn session(&self, sid: &str) -> Result<Option<Session>> {
+        self.read(|d| d.sessions.get(sid).map(|r| r.session.clone()))
     }
-    fn sessions(&self, _sub: Option<&str>) -> Result<Vec<Session>> {
-        Err(Error::internal("sessions", "not built yet"))
+
+    fn sessions(&self, sub: Option<&str>) -> Result<Vec<Session>> {
+        self.read(|d| {
+            d.sessions
+                .values()
+                .map(|r| &r.session)
+                .filter(|s| sub.is_none_or(|sub| s.sub == sub))
+                .cloned()
+                .collect()
+        })
     }
-    fn replace_session(&self, _new: &Session, _generation: u64) -> Result<bool> {
-        Err(Error::internal("sessions", "not built yet"))
+
+    fn replace_session(&self, new: &Session, generation: u64) -> Result<bool> {
+        // A refresh is a use: its time is the write's "now".
+        let now = new.last_used_at;
+        self.write(Some(now), |d| {
+            let Some(rec) = d.sessions.get_mut(&new.sid) else {
+                return Ok((false, false));
+            };
+            let current = rec.session.ended_at.is_none()
+                && rec.session.refresh.as_ref().map(|r| r.generation) == Some(generation);
+            if current {
+                rec.session = new.clone();
+            }
+            Ok((current, current))
+        })
     }
-    fn end_sessions(&self, _sids: &[&str], _now: i64) -> Result<Vec<String>> {
-        Err(Error::internal("sessions", "not built yet"))
+
+    fn end_sessions(&self, sids: &[&str], now: i64) -> Result<Vec<String>> {
+        self.write(Some(now), |d| {
+            let ended: Vec<String> = sids
+                .iter()
+                .filter(|sid| d.end(sid, now))
+                .map(|sid| sid.to_string())
+                .collect();
+            let changed = !ended.is_empty();
+            Ok((ended, changed))
+        })
     }
-    fn end_user_sessions(&self, _sub: &str, _keep: Option<&str>, _now: i64) -> Result<Vec<String>> {
-        Err(Error::internal("sessions", "not built yet"))
+
+    fn end_user_sessions(&self, sub: &str, keep: Option<&str>, now: i64) -> Result<Vec<String>> {
+        self.write(Some(now), |d| {
+            let sids: Vec<String> = d
+                .sessions
+                .values()
+                .map(|r| &r.session)
+                .filter(|s| s.sub == sub && s.ended_at.is_none() && Some(s.sid.as_str()) != keep)
+                .map(|s| s.sid.clone())
+                .collect();
+            for sid in &sids {
+                d.end(sid, now);
+            }
+            let changed = !sids.is_empty();
+            Ok((sids, changed))
+        })
     }
-    fn touch_sessions(&self, _uses: &[(String, i64)]) -> Result<()> {
-        Err(Error::internal("sessions", "not built yet"))
+
+    fn touch_sessions(&self, uses: &[(String, i64)]) -> Result<()> {
+        let Some(now) = uses.iter().map(|(_, t)| *t).max() else {
+            return Ok(());
+        };
+        self.write(Some(now), |d| {
+            let mut changed = false;
+            for (sid, t) in uses {
+                if let Some(rec) = d.sessions.get_mut(sid)
+                    && *t > rec.session.last_used_at
+                {
+                    rec.session.last_used_at = *t;
+                    changed = true;
+                }
+            }
+            Ok(((), changed))
+        })
     }
-    fn prune_sessions(&self, _now: i64, _max_age: i64) -> Result<usize> {
-        Err(Error::internal("sessions", "not built yet"))
+
+    fn prune_sessions(&self, now: i64, max_age: i64) -> Result<usize> {
+        // Nothing to prune without a state file, and nothing to create (SPEC §8).
+        if stamp_of(&self.path)?.is_none() {
+            return Ok(0);
+        }
+        self.write(Some(now), |d| {
+            let before = d.sessions.len();
+            d.sessions
+                .retain(|_, r| r.session.created_at.saturating_add(max_age) > now);
+            let dropped = before - d.sessions.len();
+            Ok((dropped, dropped > 0))
+        })
     }
-    fn import_sessions(&self, _sessions: &[Session]) -> Result<()> {
-        Err(Error::internal("sessions", "not built yet"))
+
+    fn import_sessions(&self, sessions: &[Session]) -> Result<()> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        self.write(None, |d| {
+            let mut changed = false;
+            for s in sessions {
+                if !d.sessions.contains_key(&s.sid) {
+                    d.sessions.insert(s.sid.clone(), Record::from(s.clone()));
+                    changed = true;
+                }
+            }
+            Ok(((), changed))
+        })
     }
 
     fn subject_revoked_at(&self, sub: &str) -> Result<Option<i64>> {
@@ -740,7 +1114,11 @@ mod tests {
         r.tokens.insert("jti-1".into(), i64::MAX);
         r.users.insert("alice".into(), 100);
         store::write_atomic(&state, |w| r.write(w)).unwrap();
-        write_index(&state, &r).unwrap();
+        let d = StateDoc {
+            r: r.clone(),
+            ..StateDoc::default()
+        };
+        write_index(&state, &d).unwrap();
         let meta = std::fs::metadata(&state).unwrap();
         let view = RevocationView::from_index(&index_path(&state), &meta, Lookups::Few)
             .expect("fresh index");
@@ -763,5 +1141,448 @@ mod tests {
             "x: not a valid jwtauth file at line 2 column 3: expected a JSON object; fix or move it away (it was not changed)"
         );
         assert!(Revocations::parse(Path::new("x"), b" {\"version\": 1}").is_ok());
+    }
+
+    // Sessions (SPEC §13).
+
+    use crate::sessions::{Client, Issue, Refresh};
+    use std::sync::Arc;
+
+    const DAY: i64 = 24 * 3600;
+    const NOW: i64 = 1_800_000_000;
+
+    fn sess(sid: &str, sub: &str, created: i64, used: i64) -> Session {
+        Session {
+            sid: sid.into(),
+            sub: sub.into(),
+            created_at: created,
+            last_used_at: used,
+            client: Client::Cli,
+            amr: vec!["pwd".into()],
+            issue: Issue {
+                ttl: 900,
+                ..Issue::default()
+            },
+            refresh: Some(Refresh {
+                generation: 0,
+                hash: "00".repeat(32),
+                rotated_at: created,
+            }),
+            tokens: [(format!("{sid}-jti"), used + 900)].into(),
+            ended_at: None,
+        }
+    }
+
+    fn store_at(path: &Path, lookups: Lookups) -> FileRevocations {
+        FileRevocations::new(
+            path,
+            Duration::from_secs(5),
+            lookups,
+            Arc::new(Rules::new(Limits::default(), false)),
+        )
+    }
+
+    fn temp() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("revocations.json");
+        (dir, path)
+    }
+
+    fn q(sid: &str, now: i64) -> Query<'_> {
+        Query {
+            jti: None,
+            sub: Some("alice"),
+            iat: Some(NOW),
+            sid: Some(sid),
+            now,
+        }
+    }
+
+    fn version_of(path: &Path) -> u64 {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v["version"].as_u64().unwrap()
+    }
+
+    fn file_stamp(path: &Path) -> [u64; 5] {
+        store::stamp(&std::fs::metadata(path).unwrap())
+    }
+
+    #[test]
+    fn a_session_makes_the_file_version_2_and_reads_back() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        st.revoke_token("j", NOW + 100, NOW).unwrap();
+        assert_eq!(version_of(&path), 1, "no session: still version 1");
+        let s = sess("s1", "alice", NOW, NOW);
+        assert_eq!(
+            st.begin_session(&s, &Limits::default(), NOW).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(version_of(&path), 2);
+        assert_eq!(st.session("s1").unwrap(), Some(s.clone()));
+        assert_eq!(st.session("s2").unwrap(), None);
+        assert_eq!(st.sessions(Some("alice")).unwrap(), vec![s.clone()]);
+        assert!(st.sessions(Some("bob")).unwrap().is_empty());
+        // Once 2, always 2, even when the sessions are gone.
+        assert_eq!(st.prune_sessions(NOW + 8 * DAY, 7 * DAY).unwrap(), 1);
+        assert_eq!(version_of(&path), 2);
+        assert!(st.sessions(None).unwrap().is_empty());
+        // Version 3 is refused, and left alone.
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"version\": 2", "\"version\": 3");
+        std::fs::write(&path, &text).unwrap();
+        let e = st
+            .begin_session(&sess("s3", "a", NOW, NOW), &Limits::default(), NOW)
+            .unwrap_err();
+        assert!(e.to_string().contains("unsupported file version 3"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn a_version_1_file_reads_as_having_no_sessions() {
+        let (_d, path) = temp();
+        std::fs::write(
+            &path,
+            "{\"version\": 1, \"tokens\": {\"j\": 9999999999}, \"users\": {}, \"later\": [1]}",
+        )
+        .unwrap();
+        let st = store_at(&path, Lookups::Few);
+        assert!(st.sessions(None).unwrap().is_empty());
+        assert_eq!(st.check(&q("s1", NOW)).unwrap(), Some(Revoked::Session));
+        st.begin_session(&sess("s1", "alice", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"version\": 2"), "{text}");
+        assert!(text.contains("\"later\": [1]"), "{text}");
+        assert!(text.contains("\"j\": 9999999999"), "{text}");
+    }
+
+    #[test]
+    fn unknown_fields_of_a_record_and_of_the_file_are_kept() {
+        let (_d, path) = temp();
+        let rec =
+            sess("s1", "alice", NOW, NOW)
+                .to_json()
+                .replacen('{', "{\"later\":{\"a\":1.50},", 1);
+        std::fs::write(
+            &path,
+            format!("{{\"version\": 2, \"top\": \"x\", \"tokens\": {{}}, \"users\": {{}}, \"sessions\": {{\"s1\": {rec}}}}}"),
+        )
+        .unwrap();
+        let st = store_at(&path, Lookups::Few);
+        st.touch_sessions(&[("s1".into(), NOW + 60)]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"later\":{\"a\":1.50}"), "{text}");
+        assert!(text.contains("\"top\": \"x\""), "{text}");
+        assert_eq!(st.session("s1").unwrap().unwrap().last_used_at, NOW + 60);
+    }
+
+    #[test]
+    fn a_repeated_sid_is_corrupt_and_never_overwritten() {
+        let (_d, path) = temp();
+        let rec = sess("s1", "alice", NOW, NOW).to_json();
+        let text = format!(
+            "{{\"version\": 2, \"tokens\": {{}}, \"users\": {{}}, \"sessions\": {{\"s1\": {rec},\n \"s1\": {rec}}}}}"
+        );
+        std::fs::write(&path, &text).unwrap();
+        let st = store_at(&path, Lookups::Few);
+        let e = st.session("s1").unwrap_err();
+        assert!(e.to_string().contains("duplicate session \"s1\""), "{e}");
+        assert!(st.end_sessions(&["s1"], NOW).is_err());
+        assert!(st.check(&q("s1", NOW)).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn beyond_max_per_user_the_least_recently_used_end() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        let limits = Limits {
+            max_per_user: 2,
+            ..Limits::default()
+        };
+        st.begin_session(&sess("a", "alice", NOW, NOW + 50), &limits, NOW + 50)
+            .unwrap();
+        st.begin_session(&sess("b", "alice", NOW, NOW + 10), &limits, NOW + 50)
+            .unwrap();
+        st.begin_session(&sess("x", "bob", NOW, NOW), &limits, NOW + 50)
+            .unwrap();
+        let ended = st
+            .begin_session(&sess("c", "alice", NOW + 60, NOW + 60), &limits, NOW + 60)
+            .unwrap();
+        assert_eq!(ended, vec!["b".to_string()]);
+        let b = st.session("b").unwrap().unwrap();
+        assert_eq!(b.ended_at, Some(NOW + 60));
+        assert!(b.tokens.is_empty(), "a tombstone is small");
+        assert!(st.list().unwrap().tokens.iter().any(|(j, _)| j == "b-jti"));
+        for live in ["a", "c", "x"] {
+            assert_eq!(st.session(live).unwrap().unwrap().ended_at, None, "{live}");
+        }
+    }
+
+    #[test]
+    fn a_write_drops_sessions_past_their_absolute_end_and_expired_token_ids() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        let mut old = sess("old", "alice", NOW - 8 * DAY, NOW - 8 * DAY);
+        old.ended_at = Some(NOW - 8 * DAY);
+        let mut two = sess("two", "alice", NOW - DAY, NOW - 100);
+        two.tokens.insert("gone".into(), NOW - 1);
+        st.import_sessions(&[old, two]).unwrap();
+        assert_eq!(
+            st.sessions(None).unwrap().len(),
+            2,
+            "import keeps what it is given"
+        );
+        st.begin_session(&sess("new", "bob", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        let all = st.sessions(None).unwrap();
+        let sids: Vec<_> = all.iter().map(|s| s.sid.as_str()).collect();
+        assert_eq!(sids, ["new", "two"]);
+        let two = st.session("two").unwrap().unwrap();
+        assert!(!two.tokens.contains_key("gone"), "{:?}", two.tokens);
+        assert!(two.tokens.contains_key("two-jti"));
+        // Any write tidies: a token revocation too.
+        st.revoke_token("j", NOW + 10 * DAY, NOW + 6 * DAY).unwrap();
+        let sids: Vec<_> = st
+            .sessions(None)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.sid)
+            .collect();
+        assert_eq!(sids, ["new"]);
+    }
+
+    #[test]
+    fn a_refresh_is_spent_once_when_two_race() {
+        let (_d, path) = temp();
+        let st = Arc::new(store_at(&path, Lookups::Few));
+        st.begin_session(&sess("s", "alice", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        for round in 0..3u64 {
+            let wins: Vec<bool> = (0..2)
+                .map(|i| {
+                    let st = Arc::clone(&st);
+                    std::thread::spawn(move || {
+                        let mut new = sess("s", "alice", NOW, NOW + 10 + round as i64);
+                        new.refresh = Some(Refresh {
+                            generation: round + 1,
+                            hash: format!("{i:02}").repeat(32),
+                            rotated_at: NOW + 10,
+                        });
+                        st.replace_session(&new, round).unwrap()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect();
+            assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+            let now = st.session("s").unwrap().unwrap();
+            assert_eq!(now.refresh.unwrap().generation, round + 1);
+        }
+        // A spent generation, an unknown or an ended session: no write.
+        let stamp = file_stamp(&path);
+        let mut new = sess("s", "alice", NOW, NOW + 20);
+        new.refresh.as_mut().unwrap().generation = 9;
+        assert!(!st.replace_session(&new, 0).unwrap());
+        new.sid = "nope".into();
+        assert!(!st.replace_session(&new, 3).unwrap());
+        assert_eq!(file_stamp(&path), stamp);
+        st.end_sessions(&["s"], NOW + 30).unwrap();
+        new.sid = "s".into();
+        assert!(!st.replace_session(&new, 3).unwrap());
+    }
+
+    #[test]
+    fn ending_sessions_revokes_their_tokens_and_answers_the_live_ones() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        for (sid, sub) in [("a", "alice"), ("b", "alice"), ("c", "alice"), ("x", "bob")] {
+            st.begin_session(&sess(sid, sub, NOW, NOW), &Limits::default(), NOW)
+                .unwrap();
+        }
+        assert_eq!(
+            st.end_sessions(&["a", "zz"], NOW + 5).unwrap(),
+            vec!["a".to_string()]
+        );
+        let stamp = file_stamp(&path);
+        assert!(st.end_sessions(&["a", "zz"], NOW + 6).unwrap().is_empty());
+        assert_eq!(file_stamp(&path), stamp, "nothing ended: no write");
+        // Where older versions look: the revoked ids.
+        let reader = store_at(&path, Lookups::Few);
+        let jti = Query {
+            jti: Some("a-jti"),
+            sid: None,
+            ..q("a", NOW + 10)
+        };
+        assert_eq!(reader.check(&jti).unwrap(), Some(Revoked::Token));
+        let mut ended = st.end_user_sessions("alice", Some("c"), NOW + 7).unwrap();
+        ended.sort();
+        assert_eq!(ended, ["b"]);
+        assert_eq!(st.session("c").unwrap().unwrap().ended_at, None);
+        assert_eq!(st.session("x").unwrap().unwrap().ended_at, None);
+        assert_eq!(st.end_user_sessions("alice", None, NOW + 8).unwrap(), ["c"]);
+        let reader = store_at(&path, Lookups::Few);
+        assert_eq!(
+            reader.check(&q("b", NOW + 10)).unwrap(),
+            Some(Revoked::Session)
+        );
+        assert_eq!(reader.check(&q("x", NOW + 10)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_check_judges_the_session_by_its_times() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        st.import_sessions(&[
+            sess("live", "alice", NOW - DAY, NOW - 60),
+            sess("old", "alice", NOW - 8 * DAY, NOW - 60),
+            sess("idle", "alice", NOW - 3 * DAY, NOW - 2 * DAY),
+        ])
+        .unwrap();
+        for lookups in [Lookups::Few, Lookups::Many] {
+            let r = store_at(&path, lookups);
+            assert_eq!(r.check(&q("live", NOW)).unwrap(), None);
+            assert_eq!(r.check(&q("unknown", NOW)).unwrap(), Some(Revoked::Session));
+            assert_eq!(
+                r.check(&q("old", NOW)).unwrap(),
+                Some(Revoked::SessionExpired { at: NOW - DAY })
+            );
+            assert_eq!(
+                r.check(&q("idle", NOW)).unwrap(),
+                Some(Revoked::SessionExpired { at: NOW - DAY })
+            );
+        }
+    }
+
+    #[test]
+    fn touching_raises_the_last_use_in_one_write_or_none() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        st.import_sessions(&[
+            sess("a", "alice", NOW, NOW + 100),
+            sess("b", "alice", NOW, NOW),
+        ])
+        .unwrap();
+        let stamp = file_stamp(&path);
+        st.touch_sessions(&[("a".into(), NOW + 50), ("zz".into(), NOW + 60)])
+            .unwrap();
+        assert_eq!(file_stamp(&path), stamp, "nothing raised: no write");
+        st.touch_sessions(&[("a".into(), NOW + 50), ("b".into(), NOW + 70)])
+            .unwrap();
+        assert_eq!(st.session("a").unwrap().unwrap().last_used_at, NOW + 100);
+        assert_eq!(st.session("b").unwrap().unwrap().last_used_at, NOW + 70);
+        st.touch_sessions(&[]).unwrap();
+    }
+
+    #[test]
+    fn the_copy_in_memory_never_hides_another_writer() {
+        let (_d, path) = temp();
+        let one = store_at(&path, Lookups::Many);
+        let two = store_at(&path, Lookups::Many);
+        one.begin_session(&sess("a", "alice", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        two.begin_session(&sess("b", "alice", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        assert!(
+            one.session("b").unwrap().is_some(),
+            "a read sees the other writer"
+        );
+        two.end_sessions(&["a"], NOW + 1).unwrap();
+        one.begin_session(&sess("c", "alice", NOW, NOW), &Limits::default(), NOW + 2)
+            .unwrap();
+        let all = two.sessions(None).unwrap();
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert_eq!(two.session("a").unwrap().unwrap().ended_at, Some(NOW + 1));
+    }
+
+    #[test]
+    fn import_keeps_an_existing_sid() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        let a = sess("a", "alice", NOW, NOW);
+        st.import_sessions(std::slice::from_ref(&a)).unwrap();
+        let mut other = sess("a", "mallory", NOW, NOW);
+        other.ended_at = Some(NOW);
+        st.import_sessions(&[other, sess("b", "bob", NOW, NOW)])
+            .unwrap();
+        assert_eq!(st.session("a").unwrap(), Some(a));
+        assert!(st.session("b").unwrap().is_some());
+    }
+
+    #[test]
+    fn prune_sessions_without_a_file_creates_none() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        assert_eq!(st.prune_sessions(NOW, DAY).unwrap(), 0);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_running_reader_sees_a_session_ended_by_another_process() {
+        let (_d, path) = temp();
+        let writer = store_at(&path, Lookups::Few);
+        writer
+            .begin_session(&sess("s", "alice", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        let stream = store_at(&path, Lookups::Many);
+        assert_eq!(stream.check(&q("s", NOW + 1)).unwrap(), None);
+        writer.end_sessions(&["s"], NOW + 2).unwrap();
+        stream.refresh().unwrap();
+        assert_eq!(
+            stream.check(&q("s", NOW + 3)).unwrap(),
+            Some(Revoked::Session)
+        );
+    }
+
+    #[test]
+    fn an_index_of_version_1_is_rebuilt_not_misread() {
+        let (_d, path) = temp();
+        let st = store_at(&path, Lookups::Few);
+        st.begin_session(&sess("s", "alice", NOW, NOW), &Limits::default(), NOW)
+            .unwrap();
+        let mut image = std::fs::read(index_path(&path)).unwrap();
+        image[..8].copy_from_slice(b"JWTAIDX1");
+        std::fs::write(index_path(&path), &image).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(RevocationView::from_index(&index_path(&path), &meta, Lookups::Few).is_none());
+        let view = RevocationView::load(&path, Lookups::Few).unwrap();
+        assert_eq!(view.session_times("s").map(|t| t.created_at), Some(NOW));
+        let image = std::fs::read(index_path(&path)).unwrap();
+        assert_eq!(&image[..8], INDEX_MAGIC, "healed");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn index_lookups_equal_the_state_in_memory(
+            tokens in proptest::collection::btree_map("[a-e]{1,3}", 0i64..100, 0..20),
+            users in proptest::collection::btree_map("[a-e]{1,3}", 0i64..100, 0..20),
+            sessions in proptest::collection::btree_map("[a-e]{1,3}", (0i64..100, 0i64..100, proptest::bool::ANY), 0..20),
+            probes in proptest::collection::vec("[a-e]{1,3}", 1..20),
+        ) {
+            let (_d, path) = temp();
+            let mut d = StateDoc { r: Revocations { tokens, users }, ..StateDoc::default() };
+            for (sid, (c, u, ended)) in &sessions {
+                let mut s = sess(sid, "u", *c, *u);
+                s.ended_at = ended.then_some(*u);
+                d.sessions.insert(sid.clone(), Record::from(s));
+            }
+            store::write_atomic(&path, |w| d.write(w)).unwrap();
+            write_index(&path, &d).unwrap();
+            let meta = std::fs::metadata(&path).unwrap();
+            let few = RevocationView::from_index(&index_path(&path), &meta, Lookups::Few).unwrap();
+            let many = RevocationView::load(&path, Lookups::Many).unwrap();
+            let mem = RevocationView::from(&d);
+            for p in &probes {
+                let want = d.sessions.get(p).map(|r| r.session.times());
+                for v in [&few, &many, &mem] {
+                    proptest::prop_assert_eq!(v.session_times(p), want);
+                    proptest::prop_assert_eq!(v.check(Some(p), Some(p), Some(50)), d.r.check(Some(p), Some(p), Some(50)));
+                }
+            }
+        }
     }
 }

@@ -37,6 +37,8 @@ mod serve;
 mod serve_account;
 mod serve_keys;
 mod serve_safety;
+mod sessions;
+mod sessions_file;
 mod stores;
 mod stream;
 mod systemd;

@@ -224,3 +224,88 @@ fn a_redis_stream_asks_only_about_tokens_that_verified_in_one_round_trip() {
     assert_eq!(code, 8, "{err}");
     assert!(err.contains("failing closed"), "{err}");
 }
+
+/// How many `MGET`s Redis has answered since its statistics were reset.
+fn mget_calls(redis: &RedisServer) -> u64 {
+    let info = redis.command(&["INFO", "commandstats"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_mget:calls="))
+        .and_then(|l| l.split(',').next())
+        .map_or(0, |n| n.parse().expect("calls"))
+}
+
+#[test]
+fn tokens_with_a_sid_are_judged_by_the_session_redis_holds_in_the_same_round_trip() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (file, on_redis) = file_and_redis(&redis);
+    let key = secret_bytes(&file);
+    let now = jiff::Timestamp::now().as_second();
+    // Sessions as the store writes them (`sid:<sid>` = "created last_used[ ended]"): live,
+    // ended, and unused for longer than `session_idle` (default 1d).
+    for (sid, times) in [
+        ("live", format!("{} {}", now - 60, now - 30)),
+        ("ended", format!("{} {} {}", now - 60, now - 30, now - 10)),
+        ("idle", format!("{} {}", now - 3 * 86400, now - 2 * 86400)),
+    ] {
+        let set = redis.command(&["SET", &format!("jwtauth:sid:{sid}"), &times]);
+        assert!(set.starts_with("+OK"), "{set}");
+    }
+    let token = |sid: &str, jti: &str| {
+        hs256(
+            &key,
+            &json!({"sub": "alice", "jti": jti, "iat": now - 5, "exp": now + 3600, "sid": sid}),
+        )
+    };
+    let cases = [
+        ("live", "ok alice"),
+        ("unknown", "error 4 token revoked: its session was ended"),
+        ("ended", "error 4 token revoked: its session was ended"),
+        ("idle", "error 3 token revoked: its session expired at"),
+    ];
+    for (i, (sid, want)) in cases.iter().enumerate() {
+        let code = want
+            .strip_prefix("error ")
+            .map_or(0, |w| w[..1].parse().unwrap());
+        let out = on_redis
+            .cmd()
+            .args(["verify", &token(sid, &format!("j{i}"))])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{sid}: {}", stderr_str(&out));
+    }
+    // A stream: every token's `jti:`, `sub:` and `sid:` in one MGET, then the answers in order.
+    let mut input = String::new();
+    for i in 0..100 {
+        let (sid, _) = cases[i % cases.len()];
+        input.push_str(&token(sid, &format!("s{i}")));
+        input.push('\n');
+    }
+    redis.command(&["CONFIG", "RESETSTAT"]);
+    let (code, out, err) = verify_stream(&on_redis, &input, &[]);
+    // Three keys per token, read by MGET only (one per group read ahead: the group is as
+    // large as the input the stream had read, so not pinned here; the store's own test pins
+    // one MGET for 1,024 tokens).
+    assert_eq!(keys_read(&redis), 300);
+    assert!(
+        (1..=3).contains(&mget_calls(&redis)),
+        "{}",
+        mget_calls(&redis)
+    );
+    // Mixed failures (exit 3 and 4): 1, with the count (SPEC §8).
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("75 of 100 tokens failed"), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 100);
+    for (i, l) in lines.iter().enumerate() {
+        let (sid, want) = cases[i % cases.len()];
+        assert!(l.starts_with(want), "line {} ({sid}): {l}", i + 1);
+    }
+    // `--no-revocation` looks nothing up, sessions included.
+    let unknown = token("unknown", "n1");
+    on_redis
+        .cmd()
+        .args(["verify", "--no-revocation", &unknown])
+        .exits(0);
+}
