@@ -269,3 +269,29 @@ fn the_openapi_document_describes_the_account_page_like_the_login_page() {
     assert!(form.is_object(), "{form}");
     assert!(doc["components"]["schemas"]["AccountForm"]["properties"]["end"].is_object());
 }
+
+/// The state store cannot be read: the page fails closed with the 503 page (nothing listed,
+/// nothing ended), and answers again once the file is back.
+#[test]
+fn an_unreadable_state_store_is_the_busy_page_not_a_page_without_sessions() {
+    let env = env();
+    let s = Server::start(&env);
+    let mut a = Browser::new(&s, FIREFOX);
+    a.sign_in("alice", ALICE_PW);
+    let state = env.state();
+    let good = std::fs::read(&state).expect("the state file");
+    std::fs::write(&state, b"{ not json").expect("spoiled");
+    for res in [a.get("/account"), a.post_account(&[("others", "1")], None)] {
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{res:?}");
+        assert_eq!(header_of(res.headers(), "retry-after"), "1");
+        assert_eq!(
+            header_of(res.headers(), "content-type"),
+            "text/html; charset=utf-8"
+        );
+        let page = res.text().expect("page");
+        assert!(page.contains("The service is busy."), "{page}");
+        assert!(!page.contains("<li"), "{page}");
+    }
+    std::fs::write(&state, good).expect("restored");
+    assert_eq!(a.get("/account").status(), StatusCode::OK);
+}
