@@ -1118,6 +1118,10 @@ rehash_on_login = false
 allow_legacy_hashes = false
 redis_prefix = "app:"
 redis_timeout = 5
+session_max_age = "30d"
+session_idle = "2h"
+session_max_per_user = 5
+refresh_reuse_grace = "5s"
 
 [serve]
 listen = "[::1]:9000"
@@ -1161,6 +1165,15 @@ cors_allowed_origins = ["https://App.example", "http://localhost:3000", "https:/
         assert!(!c.allow_legacy_hashes);
         assert_eq!(c.redis_prefix, "app:");
         assert_eq!(c.redis_timeout, Duration::from_secs(5));
+        assert_eq!(
+            c.session_limits(),
+            crate::sessions::Limits {
+                max_age: 30 * 86_400,
+                idle: 7200,
+                max_per_user: 5,
+                reuse_grace: 5,
+            }
+        );
         let s = &c.serve;
         assert_eq!(s.listen, "[::1]:9000".parse().unwrap());
         assert!(!s.cookie_secure);

@@ -185,4 +185,26 @@ mod tests {
         raw[2] = b'c';
         assert_eq!(parse(&URL_SAFE_NO_PAD.encode(&raw)).unwrap().sid, "acb");
     }
+
+    proptest::proptest! {
+        /// Any text, and any bytes encoded as a token would be: never a panic, and whatever
+        /// parses names a base64url sid.
+        #[test]
+        fn parse_never_panics(text in ".{0,200}", raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..140)) {
+            let _ = parse(&text);
+            if let Some(p) = parse(&URL_SAFE_NO_PAD.encode(&raw)) {
+                proptest::prop_assert!(!p.sid.is_empty());
+                proptest::prop_assert!(p.sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            }
+        }
+
+        #[test]
+        fn a_made_token_parses_back(sid in "[A-Za-z0-9_-]{1,64}", generation in proptest::prelude::any::<u64>()) {
+            let t = make(&K, &sid, generation).unwrap();
+            let p = parse(&t).unwrap();
+            proptest::prop_assert_eq!(&p.sid, &sid);
+            proptest::prop_assert_eq!(p.generation, generation);
+            proptest::prop_assert!(p.tag_ok(&K));
+        }
+    }
 }

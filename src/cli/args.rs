@@ -896,8 +896,7 @@ Examples:
 
 const EX_SESSIONS: &str = "\
 Examples:
-  jwtauth sessions list
-  jwtauth sessions list alice --json
+  jwtauth sessions list alice
   jwtauth sessions revoke \"$SID\"
   jwtauth sessions revoke --user alice";
 

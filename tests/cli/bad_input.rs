@@ -420,13 +420,14 @@ fn corrupt_users_file_is_never_overwritten() {
 fn unknown_file_version() {
     let env = Env::new();
     fs::create_dir_all(env.state().parent().unwrap()).unwrap();
-    fs::write(env.state(), r#"{"version":2,"tokens":{},"users":{}}"#).unwrap();
+    // Version 2 is the state file with sessions (SPEC §13); 3 is not known.
+    fs::write(env.state(), r#"{"version":3,"tokens":{},"users":{}}"#).unwrap();
     let before = bytes(&env.state());
     fails(
         env.cmd().args(["logout", "--all", "bob", "--force"]),
         8,
         &format!(
-            "{}: unsupported file version 2 (this jwtauth reads version 1); it was not changed",
+            "{}: unsupported file version 3 (this jwtauth reads versions 1 to 2); it was not changed",
             env.state().display()
         ),
     );

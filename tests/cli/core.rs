@@ -1051,7 +1051,8 @@ fn passwd_changes_the_hash_and_revokes() {
     assert_eq!(new["created_at"], old["created_at"]);
     assert_eq!(new["disabled"], false);
     let revoked = revocations_json(&env);
-    assert_eq!(revoked["version"], 1);
+    // Version 2: the login before began a session (SPEC §13).
+    assert_eq!(revoked["version"], 2);
     let at = revoked["users"]["alice"].as_i64().expect("alice revoked");
     assert!((t0..=t1).contains(&at), "{at}");
     assert!(revoked["users"].get("bob").is_none());
@@ -1334,9 +1335,10 @@ fn corrupt_state_file_is_never_overwritten() {
             b"{\"version\": 1, \"tokens\": {},\n\"users\": {\"alice\": 1.5}}",
             Some((2, 22)),
         ),
+        // Version 2 is the state file with sessions (SPEC §13); 3 is not known.
         case(
-            "version 2",
-            br#"{"version": 2, "tokens": {}, "users": {}}"#,
+            "version 3",
+            br#"{"version": 3, "tokens": {}, "users": {}}"#,
             None,
         ),
     ];
