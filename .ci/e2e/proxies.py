@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end: jwtauth serve behind real nginx (auth_request /auth) and Caddy (forward_auth
-/auth/forward), with a real headless Chromium through nginx (issue 14).
+/auth/forward), with a real headless Chromium through nginx (issue 14), and two Chromium
+contexts on the account page (issue 24: one ends the other's session).
 
 Started by .ci/run.d/e2e-proxies.sh, which installs nginx, caddy, chromium and Playwright.
 Every server runs on a free loopback port and is stopped at the end; nothing sleeps: the
@@ -10,7 +11,9 @@ Environment: JWTAUTH_BIN (the binary), E2E_OUT (where the screenshot goes), CHRO
 (/usr/bin/chromium), E2E_SKIP_CADDY=1 when Caddy is not usable here.
 """
 
+import base64
 import http.client
+import json
 import os
 import re
 import shutil
@@ -213,6 +216,73 @@ def browser(port, env):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def account(port):
+    """Two Chromium contexts (two browsers) through nginx: both sign in; the first opens the
+    account page (screenshot), ends the other session from it, and the other browser is sent
+    to the login page on its next request (SPEC §13)."""
+    from playwright.sync_api import sync_playwright
+
+    print(f"== Chromium: the account page through nginx on 127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"]
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            here = chromium.new_context(viewport={"width": 900, "height": 700})
+            there = chromium.new_context(viewport={"width": 900, "height": 700})
+            page = here.new_page()
+            page.goto(f"{base}/account")
+            ok(page.url.startswith(f"{base}/login?rd=%2Faccount"),
+               f"account: without a session, to the login page with rd=/account ({page.url})")
+            page.get_by_label("Username").fill("alice")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{base}/account")
+            ok(page.title() == "Your sessions", "account: signed in, back on the account page")
+            other = there.new_page()
+            other.goto(f"{base}/docs/page?x=2")
+            other.get_by_label("Username").fill("alice")
+            other.get_by_label("Password").fill(PASSWORD)
+            other.get_by_role("button", name="Sign in").click()
+            other.wait_for_url(f"{base}/docs/page?x=2")
+            ok("Remote-User: alice;" in other.content(), "account: the other browser is signed in to the app")
+            page.reload()
+            # The other browser's session, by the sid its cookie's token carries.
+            token = next(c["value"] for c in there.cookies() if c["name"] == "jwtauth_session")
+            payload = token.split(".")[1]
+            sid = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sid"]
+            items = page.locator("li.session")
+            listed = items.count()
+            ok(listed >= 2, f"account: both browsers' sessions listed ({listed})")
+            current = page.locator("li.session.current")
+            ok(current.count() == 1 and "this browser" in current.inner_text(),
+               "account: this browser's session is marked")
+            ok("Headless Chrome on Linux" in current.inner_text(), "account: the browser in a few words")
+            theirs = page.locator("li.session", has=page.locator(f'input[name="end"][value="{sid}"]'))
+            ok(theirs.count() == 1 and "this browser" not in theirs.inner_text(),
+               "account: the other browser's session is listed, not marked")
+            os.makedirs(OUT, exist_ok=True)
+            page.screenshot(path=os.path.join(OUT, "account.png"), full_page=True)
+            theirs.get_by_role("button", name="End this session").click()
+            page.wait_for_url(f"{base}/account")
+            ok(page.locator("li.session").count() == listed - 1
+               and page.locator(f'input[name="end"][value="{sid}"]').count() == 0,
+               "account: the other session is ended, this one kept")
+            other.goto(f"{base}/docs/page?x=3")
+            ok(other.url.startswith(f"{base}/login?rd="),
+               f"account: the other browser's next request goes to the login page ({other.url})")
+            ok("Remote-User" not in other.content(), "account: and not to the app")
+            page.locator("li.session.current").get_by_role("button", name="Sign out").click()
+            page.wait_for_url(f"{base}/login")
+            ok(not [c for c in here.cookies() if c["name"] == "jwtauth_session"],
+               "account: ending this browser's own session signs out")
+            here.close()
+            there.close()
+        finally:
+            chromium.close()
+
+
 def main():
     work = tempfile.mkdtemp(prefix="jwtauth-e2e-")
     os.chmod(work, 0o755)  # nginx's workers (nobody) use temp dirs under it
@@ -305,7 +375,8 @@ http {{
             check_proxy("caddy", caddy_port, env, True)
 
         browser(nginx_port, env)
-        print(f"== e2e passed: {checks} checks; screenshot in {OUT}/login.png")
+        account(nginx_port)
+        print(f"== e2e passed: {checks} checks; screenshots in {OUT}/login.png and {OUT}/account.png")
     except BaseException:
         for name, f in [("serve.log", f"{work}/serve.log"), ("nginx error.log", f"{work}/nginx/logs/error.log"),
                         ("caddy.log", f"{work}/caddy.log")]:

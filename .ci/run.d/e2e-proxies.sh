@@ -5,7 +5,8 @@
 # Debian's nginx-light, caddy and chromium when missing (as root), and Playwright from PyPI in
 # a venv under target/ (its own browsers are not downloaded: Debian's chromium is used).
 # Every server runs on a free loopback port and is stopped at the end. The login page's
-# screenshot goes to target/ci-output/login.png (E2E_OUT to change it).
+# screenshot goes to target/ci-output/login.png, the account page's (two browsers signed in)
+# to target/ci-output/account.png (E2E_OUT to change it).
 #
 # Knobs: JWTAUTH_BIN (a built jwtauth to use instead of asking cargo), E2E_VENV.
 set -euo pipefail

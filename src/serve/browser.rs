@@ -13,6 +13,8 @@
 //! browser, which then loops back to the login page (SPEC §15): the page says so, the sign-in
 //! answers a page with the reason and the fix instead of the 303, and the log warns once.
 
+pub(super) mod account;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

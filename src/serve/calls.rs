@@ -186,6 +186,30 @@ pub(super) fn session(
     Ok(Some(first))
 }
 
+/// Ends every live session of `sub` but `keep` ("sign out everywhere else", the account
+/// page), durably before answering, on a blocking thread; each one ended is audited with the
+/// `route` and `client`. Returns the sids ended.
+///
+/// # Errors
+/// A store or key error.
+pub(super) async fn end_other_sessions(
+    app: &Arc<App>,
+    sub: String,
+    keep: Option<String>,
+    route: &'static str,
+    client: IpAddr,
+) -> Result<Vec<String>, Error> {
+    let who = sub.clone();
+    let ended = blocking(app, move |app| {
+        app.authority()?.end_user_sessions(&who, keep.as_deref())
+    })
+    .await?;
+    for sid in &ended {
+        audit::session_ended(route, client, sid, &sub);
+    }
+    Ok(ended)
+}
+
 /// [`check`] of `token`, off the async workers when a store is remote.
 ///
 /// # Errors

@@ -260,6 +260,13 @@ impl OwnOrigin {
         self.https
     }
 
+    /// `path` on this server as the browser reached it (`scheme://host` + `path`), when the
+    /// host is known.
+    pub fn url(&self, path: &str) -> Option<String> {
+        let scheme = if self.https { "https" } else { "http" };
+        Some(format!("{scheme}://{}{path}", self.host.as_deref()?))
+    }
+
     /// This server's origin as the request reached it, when its host is known.
     fn own(&self) -> Option<WebOrigin> {
         let (host, port) = host_port(self.host.as_deref()?, self.https)?;

@@ -13,10 +13,11 @@ const BUCKETS: [f64; 8] = [
 
 /// The routes as metrics labels, `other` last: a fixed set, so a scan of made-up paths adds
 /// no series.
-pub const ROUTES: [&str; 15] = [
+pub const ROUTES: [&str; 16] = [
     "/auth",
     "/auth/forward",
     "/login",
+    "/account",
     "/token",
     "/protected",
     "/userinfo",

@@ -75,6 +75,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/sessions", get(sessions::list))
         .route("/sessions/{sid}", axum::routing::delete(sessions::end))
+        .route(
+            "/account",
+            get(browser::account::account_page).post(browser::account::account_submit),
+        )
         .route("/revoke", post(token::revoke))
         .route("/introspect", post(token::introspect))
         .route("/.well-known/jwks.json", get(discovery::jwks))
@@ -146,11 +150,12 @@ Browser apps on the origins of the `cors_allowed_origins` setting may call `POST
     paths(token::token, resource::protected, resource::userinfo, resource::logout, token::revoke,
         token::introspect, discovery::jwks, discovery::metadata, ops::healthz, ops::metrics, openapi,
         gate::auth, gate::auth_forward, browser::login_page, browser::login_submit,
-        logout_post, sessions::list, sessions::end),
+        logout_post, sessions::list, sessions::end, browser::account::account_page,
+        browser::account::account_submit),
     components(schemas(error::ErrorBody, token::TokenRequest, token::TokenResponse, resource::Protected,
         resource::UserInfo, resource::Message, token::TokenForm, browser::LoginForm,
         browser::LogoutForm, sessions::SessionList, sessions::SessionInfo, sessions::SessionClient,
-        sessions::Cli,        sessions::SessionEnded)),
+        sessions::Cli, sessions::SessionEnded, browser::account::AccountForm)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;

@@ -1292,3 +1292,7 @@ async fn within_refresh_reuse_grace_the_token_spent_just_before_is_refused_witho
     assert_eq!(fx.protected(&a1).await, StatusCode::UNAUTHORIZED);
     fx.refused(&r3, ENDED).await;
 }
+
+// ----- the browser's sessions and the account page (SPEC §13) ----------------------------
+
+mod account;

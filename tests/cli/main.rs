@@ -34,6 +34,7 @@ mod rotation;
 mod safety;
 mod secrets;
 mod serve;
+mod serve_account;
 mod serve_keys;
 mod serve_safety;
 mod serve_sessions;
