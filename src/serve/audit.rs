@@ -4,9 +4,12 @@
 //!
 //! | `event` | level | message | fields |
 //! |---|---|---|---|
-//! | `login` | INFO | sign-in succeeded | `client`, `route`, `user` |
+//! | `login` | INFO | sign-in succeeded | `client`, `route`, `sid` (the session it began), `user` |
 //! | `login_failed` | WARN | sign-in failed | `client`, `reason` (`bad_credentials`, `throttled`, `busy`, `unavailable`), `retry_after` (seconds, `throttled` only: a ban), `route`, `user` |
 //! | `token_ended` | INFO | token ended | `client`, `route` (`/logout`, `/revoke`), `jti`, `sub` |
+//! | `session_ended` | INFO | session ended | `client`, `route` (`/logout`, `/revoke`, `/sessions`, `/token` for a reuse), `sid`, `sub` |
+//! | `refresh_reused` | WARN | spent refresh token presented again; session ended | `client`, `sid`, `user` |
+//! | `refreshed` | DEBUG | refresh token spent | `client`, `sid`, `user` |
 //! | `key_changed` | INFO | key change picked up | `kid`, `retired` |
 //! | `config_reloaded` | INFO | configuration reloaded | — |
 //!
@@ -15,7 +18,10 @@
 //! `bad_credentials` is one class for an unknown user, a wrong password and a disabled user:
 //! the log does not tell them apart either. Never a password, code, token, hash or cookie.
 //!
-//! The text written by the request (`user`, `sub`, `jti`) comes last, quoted and escaped as
+//! A refresh token is never logged, nor any part of it: `sid` is the session's id, which
+//! `GET /sessions` shows its owner.
+//!
+//! The text written by the request (`user`, `sub`, `jti`, `sid`) comes last, quoted and escaped as
 //! `str`'s `Debug` does it (quotes, backslashes, control and invisible characters), and cut at
 //! [`MAX_SHOWN`] characters: a crafted name cannot end the line, forge another field, or match
 //! the fail2ban filter (`examples/fail2ban/jwtauth.conf`), which reads `client` before it.
@@ -35,13 +41,14 @@ fn shown(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `user` signed in from `client` on `route` (`/token`, `/login`).
-pub(super) fn signed_in(route: &'static str, client: IpAddr, user: &str) {
+/// `user` signed in from `client` on `route` (`/token`, `/login`), beginning session `sid`.
+pub(super) fn signed_in(route: &'static str, client: IpAddr, sid: &str, user: &str) {
     tracing::info!(
         target: "jwtauth::audit",
         event = "login",
         client = %client,
         route,
+        sid = &*shown(sid),
         user = &*shown(user),
         "sign-in succeeded",
     );
@@ -96,6 +103,45 @@ pub(super) fn token_ended(route: &'static str, client: IpAddr, jti: &str, sub: O
         jti = &*shown(jti),
         sub = &*shown(sub.unwrap_or("")),
         "token ended",
+    );
+}
+
+/// A session (`sid`, of `sub`) was ended on `route` by a request from `client`: a logout,
+/// `DELETE /sessions/{sid}`, or a reuse of its refresh token (`/token`).
+pub(super) fn session_ended(route: &'static str, client: IpAddr, sid: &str, sub: &str) {
+    tracing::info!(
+        target: "jwtauth::audit",
+        event = "session_ended",
+        client = %client,
+        route,
+        sid = &*shown(sid),
+        sub = &*shown(sub),
+        "session ended",
+    );
+}
+
+/// A spent refresh token of session `sid` (of `user`) was presented again from `client`:
+/// taken as theft (RFC 9700 §4.14.2), the session was ended.
+pub(super) fn refresh_reused(client: IpAddr, sid: &str, user: &str) {
+    tracing::warn!(
+        target: "jwtauth::audit",
+        event = "refresh_reused",
+        client = %client,
+        sid = &*shown(sid),
+        user = &*shown(user),
+        "spent refresh token presented again; session ended",
+    );
+}
+
+/// A refresh token of session `sid` (of `user`) was spent by `client` for a new pair.
+pub(super) fn refreshed(client: IpAddr, sid: &str, user: &str) {
+    tracing::debug!(
+        target: "jwtauth::audit",
+        event = "refreshed",
+        client = %client,
+        sid = &*shown(sid),
+        user = &*shown(user),
+        "refresh token spent",
     );
 }
 

@@ -370,7 +370,8 @@ pub(super) async fn login_submit(
     };
     let password = Zeroizing::new(password);
     let device = throttle::device_value(opts.cookie_secure, &headers, &body);
-    match sign_in(&app, "/login", &name, password, client, device).await {
+    let agent = super::extract::user_agent(&headers);
+    match sign_in(&app, "/login", &name, password, client, agent, device).await {
         Ok(signed) => {
             let cookie = set_cookie(&app, &signed.token, signed.expires_in);
             let mut res = if cookie_dropped(&app, &origin, client) {

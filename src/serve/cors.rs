@@ -1,5 +1,6 @@
 //! CORS (SPEC §15): browser apps on the origins of `cors_allowed_origins` may call the bearer
-//! endpoints — `POST /token`, `GET /userinfo`, `DELETE /logout`, `POST /revoke` — from their
+//! endpoints — `POST /token`, `GET /userinfo`, `GET /sessions`, `DELETE /sessions/{sid}`,
+//! `DELETE /logout`, `POST /revoke` — from their
 //! scripts, preflight included, through `tower-http`'s `CorsLayer`. Tokens travel as bearer
 //! tokens, so there is no credentials mode (`Access-Control-Allow-Credentials` is never sent)
 //! and the cookie routes (`/login`, `POST /logout`, `/auth`) never get CORS headers. With no
@@ -22,12 +23,14 @@ use super::App;
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The method browser apps may call `path` with, for the routes CORS applies to.
-// `/sessions` joins here when it exists (SPEC §15).
 fn cors_method(path: &str) -> Option<Method> {
     match path {
         "/token" | "/revoke" => Some(Method::POST),
-        "/userinfo" => Some(Method::GET),
+        "/userinfo" | "/sessions" => Some(Method::GET),
         "/logout" => Some(Method::DELETE),
+        p if p.strip_prefix("/sessions/").is_some_and(|sid| !sid.is_empty()) => {
+            Some(Method::DELETE)
+        }
         _ => None,
     }
 }

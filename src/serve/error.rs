@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{Error, VerifyError};
+use crate::error::{Error, Grant, VerifyError};
 
 /// An API error body: RFC 6749 §5.2's `error` and `error_description`, and FastAPI's
 /// `detail` (the same description) for clients written against the classic service (SPEC §15).
@@ -81,6 +81,13 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
             Error::Token(e) => ApiError::InvalidToken(token_failure(&e)),
+            // RFC 6749 §5.2: an unknown, expired, ended, spent or reused refresh token.
+            Error::Grant(g) => ApiError::BadRequest {
+                error: "invalid_grant",
+                description: grant_failure(g),
+            },
+            // Not a live session of the caller, whether or not it exists (SPEC §13).
+            Error::SessionNotFound(_) => ApiError::NotFound("no such session"),
             e => ApiError::Unavailable(e),
         }
     }
@@ -95,6 +102,15 @@ pub(super) fn token_failure(e: &VerifyError) -> &'static str {
         }
         VerifyError::Revoked(_) => "the token has been revoked",
         VerifyError::Invalid(_) => "the token is invalid",
+    }
+}
+
+/// A fixed description per kind of refused refresh token (SPEC §13).
+pub(super) fn grant_failure(g: Grant) -> &'static str {
+    match g {
+        Grant::Expired => "the session has expired",
+        Grant::Ended => "the session has ended, or this refresh token was already used",
+        Grant::Unknown => "not a valid refresh token",
     }
 }
 
@@ -259,5 +275,12 @@ mod tests {
             ApiError::invalid_request("x").into_response().status(),
             StatusCode::BAD_REQUEST
         );
+        for g in [Grant::Expired, Grant::Ended, Grant::Unknown] {
+            let res = ApiError::from(Error::Grant(g)).into_response();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(header(&res, header::WWW_AUTHENTICATE), "");
+        }
+        let res = ApiError::from(Error::SessionNotFound("s".into())).into_response();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
     }
 }

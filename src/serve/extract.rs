@@ -142,6 +142,24 @@ impl FromRequestParts<Arc<App>> for ClientAddr {
     }
 }
 
+/// The most characters of a `User-Agent` a session records (SPEC §13).
+pub(super) const MAX_USER_AGENT: usize = 256;
+
+/// The request's `User-Agent` as a session records it: at most [`MAX_USER_AGENT`]
+/// characters, control characters dropped, trimmed; `None` when absent or empty. Bytes that
+/// are not UTF-8 are replaced (`U+FFFD`).
+pub(super) fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::USER_AGENT)?;
+    let text = String::from_utf8_lossy(raw.as_bytes());
+    let kept: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_USER_AGENT)
+        .collect();
+    let kept = kept.trim();
+    (!kept.is_empty()).then(|| kept.to_string())
+}
+
 /// A header's value as trimmed text, `None` when absent, not text or empty.
 pub(super) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -374,5 +392,30 @@ mod tests {
             h.insert(header::AUTHORIZATION, HeaderValue::from_static(v));
             assert_eq!(bearer(&h), want, "{v:?}");
         }
+    }
+
+    #[test]
+    fn user_agent_is_cut_and_cleaned() {
+        let mut h = HeaderMap::new();
+        assert_eq!(user_agent(&h), None);
+        h.insert(header::USER_AGENT, HeaderValue::from_static("  "));
+        assert_eq!(user_agent(&h), None);
+        h.insert(header::USER_AGENT, HeaderValue::from_static("curl/8.5.0"));
+        assert_eq!(user_agent(&h).as_deref(), Some("curl/8.5.0"));
+        // A tab is a control character; bytes that are not UTF-8 are replaced.
+        h.insert(
+            header::USER_AGENT,
+            HeaderValue::from_bytes(b"a\tb\xffc").unwrap(),
+        );
+        assert_eq!(user_agent(&h).as_deref(), Some("ab\u{fffd}c"));
+        let long = "é".repeat(MAX_USER_AGENT + 10);
+        h.insert(
+            header::USER_AGENT,
+            HeaderValue::from_bytes(long.as_bytes()).unwrap(),
+        );
+        assert_eq!(
+            user_agent(&h).map(|u| u.chars().count()),
+            Some(MAX_USER_AGENT)
+        );
     }
 }

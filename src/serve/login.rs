@@ -19,6 +19,7 @@ use crate::auth;
 use crate::authority::LoginRequest;
 use crate::error::Error;
 use crate::passwords::Password;
+use crate::sessions::Client;
 
 /// A login that got a token.
 pub(super) struct SignedIn {
@@ -26,6 +27,10 @@ pub(super) struct SignedIn {
     pub token: String,
     /// Seconds until it expires.
     pub expires_in: i64,
+    /// The session the sign-in began (SPEC §13).
+    pub sid: Option<String>,
+    /// Its refresh token (`POST /token`; a browser sign-in has none). Handed out once.
+    pub refresh_token: Option<Zeroizing<String>>,
     /// A new device value for this user (SPEC §15: the device cookie, or `/token`'s `device`).
     pub device: String,
 }
@@ -63,8 +68,11 @@ impl LoginFailure {
     }
 }
 
-/// Logs `name` in from `client` with `password` on `route` (`/token`, `/login`); `device` is
-/// the device value the request carried (a cookie or a field), if any. The name is taken in
+/// Logs `name` in from `client` (with its `User-Agent`, as `extract::user_agent` keeps it)
+/// with `password` on `route` (`/token`, `/login`); `device` is the device value the request
+/// carried (a cookie or a field), if any. The session it begins records the client; a
+/// `/login` sign-in is a browser's (SPEC §13: its token lives as long as the session, and it
+/// gets no refresh token). The name is taken in
 /// NFC (SPEC §15): the same user, and the same throttle counts, whatever the client typed.
 /// The outcome is audited (`audit`), success or failure.
 ///
@@ -76,12 +84,18 @@ pub(super) async fn sign_in(
     name: &str,
     password: Zeroizing<String>,
     client: IpAddr,
+    user_agent: Option<String>,
     device: Option<String>,
 ) -> Result<SignedIn, LoginFailure> {
     let name = crate::users::normalize_name(name).into_owned();
-    let out = attempt(app, &name, password, client, device).await;
+    let from = Client::Http {
+        address: client.to_string(),
+        user_agent,
+    };
+    let browser = route == "/login";
+    let out = attempt(app, &name, password, client, (from, browser), device).await;
     match &out {
-        Ok(_) => audit::signed_in(route, client, &name),
+        Ok(s) => audit::signed_in(route, client, s.sid.as_deref().unwrap_or(""), &name),
         Err(failure) => {
             audit::sign_in_failed(route, client, &name, failure.reason(), failure.wait());
         }
@@ -95,6 +109,7 @@ async fn attempt(
     name: &str,
     password: Zeroizing<String>,
     client: IpAddr,
+    session: (Client, bool),
     device: Option<String>,
 ) -> Result<SignedIn, LoginFailure> {
     let name = name.to_owned();
@@ -122,7 +137,7 @@ async fn attempt(
     let who = name.clone();
     let issued = app
         .hashing
-        .run(ticket, move || issue(&worker, &who, password))
+        .run(ticket, move || issue(&worker, &who, password, session))
         .await;
     let refused = matches!(
         issued,
@@ -130,13 +145,20 @@ async fn attempt(
     );
     end(app, check, !refused).await;
     match issued {
-        Some(Ok((token, expires_in))) => {
+        Some(Ok(Signed {
+            token,
+            expires_in,
+            sid,
+            refresh_token,
+        })) => {
             app.metrics.login(Login::Success);
             // Keyed by the key set in force now (a key change forgets every device).
             let device = app.keys().device.new_device(&name, app.clock.now());
             Ok(SignedIn {
                 token,
                 expires_in,
+                sid,
+                refresh_token,
                 device,
             })
         }
@@ -162,9 +184,23 @@ async fn end(app: &Arc<App>, check: throttle::Check, ok: bool) {
     .await;
 }
 
-/// Checks the password and signs a token, on a hashing thread: the token and its seconds to
-/// expiry.
-fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<(String, i64), Error> {
+/// What the hashing thread hands back: the token, its seconds to expiry, its session and
+/// refresh token.
+struct Signed {
+    token: String,
+    expires_in: i64,
+    sid: Option<String>,
+    refresh_token: Option<Zeroizing<String>>,
+}
+
+/// Checks the password and signs a token, on a hashing thread, in a new session from
+/// `client` (`browser`: a `/login` sign-in).
+fn issue(
+    app: &App,
+    name: &str,
+    password: Zeroizing<String>,
+    (client, browser): (Client, bool),
+) -> Result<Signed, Error> {
     // An empty or over-long password is refused like a wrong one, after the same work.
     let password = Password::new(Zeroizing::new(password.as_bytes().to_vec()))
         .or_else(|_| Password::new(Zeroizing::new(b"\0".to_vec())));
@@ -179,9 +215,8 @@ fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<(String, 
         aud: None,
         extra: Map::new(),
         allow_weak_key: false,
-        // SESSIONS-TODO: the client's address and User-Agent; browser for `POST /login`.
-        client: crate::sessions::Client::Cli,
-        browser: false,
+        client,
+        browser,
     })?;
     drop(password);
     if let Some(auth::Rehash::Failed(e)) = &issued.rehash {
@@ -200,5 +235,10 @@ fn issue(app: &App, name: &str, password: Zeroizing<String>) -> Result<(String, 
         );
     }
     let expires_in = issued.exp - app.clock.now().max(issued.iat);
-    Ok((issued.token, expires_in))
+    Ok(Signed {
+        token: issued.token,
+        expires_in,
+        sid: issued.sid,
+        refresh_token: issued.refresh_token,
+    })
 }

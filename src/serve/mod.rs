@@ -22,6 +22,7 @@ mod ops;
 mod redirect;
 mod resource;
 mod router;
+mod sessions;
 #[cfg(test)]
 mod tests;
 mod throttle;
@@ -119,6 +120,9 @@ pub struct Options {
     /// The scheme of new hashes and of the unknown-user dummy, and rehash on login (SPEC
     /// §11: `password_scheme`, `bcrypt_cost`, `argon2_*`, `rehash_on_login`).
     pub hashing: crate::auth::HashPolicy,
+    /// The session limits (SPEC §13: `session_max_age`, `session_idle`,
+    /// `session_max_per_user`, `refresh_reuse_grace`); a reload applies them.
+    pub session_limits: crate::sessions::Limits,
 }
 
 impl Options {
@@ -152,6 +156,7 @@ impl Options {
                 allow_legacy: c.allow_legacy_hashes,
                 read_only: false,
             },
+            session_limits: c.session_limits(),
         }
     }
 }
@@ -291,7 +296,7 @@ impl Shared {
                 ..Rules::default()
             },
         )?;
-        let device = throttle::DeviceKey::derive(&device_secret(
+        let device = throttle::DeviceKey::derive(&crate::keys::material(
             self.env_secret.as_ref().map(|s| s.as_slice()),
             &key,
         )?);
@@ -321,6 +326,9 @@ pub(crate) struct App {
     /// Where every decision's time comes from (throttle windows, token checks, key-ring
     /// notes, device cookies): the system clock in `run`, a fixed one in tests.
     pub clock: Arc<dyn Clock>,
+    /// The session rules (SPEC §13), shared with the revocation store: the limits in force
+    /// (a reload replaces them) and the uses not yet written (`Authority::write_uses`).
+    pub sessions: Arc<crate::sessions::Rules>,
 }
 
 /// The stores a service stands on: users, revocations and the throttle's counters.
@@ -330,6 +338,8 @@ pub(crate) struct Stores {
     pub throttle: Box<dyn ThrottleStore>,
     /// A store is remote (Redis): handlers reach the core off the async workers.
     pub remote: bool,
+    /// The session rules the revocation store judges by (the same `Arc`).
+    pub sessions: Arc<crate::sessions::Rules>,
 }
 
 impl Stores {
@@ -350,25 +360,23 @@ impl Stores {
                 "the users file does not exist: no one can log in until 'jwtauth user add' creates it"
             );
         }
+        // The configured limits; a check by the server is a use (SPEC §13).
+        let rules = Arc::new(crate::sessions::Rules::new(opts.session_limits, true));
         let revocations: Arc<dyn RevocationStore> = store::open_revocations(
             settings.state_path()?,
             lock_timeout,
             Lookups::Many,
             &settings.redis,
-            // SESSIONS-TODO: the configured limits; checks are uses.
-            Arc::new(crate::sessions::Rules::new(
-                crate::sessions::Limits::default(),
-                true,
-            )),
+            Arc::clone(&rules),
         )?
         .into();
-        let rules = opts.throttle.rules();
+        let throttle_rules = opts.throttle.rules();
         let throttle: Box<dyn ThrottleStore> = match store::redis::url_of(settings.state_path()?) {
             Some(url) => Box::new(store::redis_throttle::RedisThrottle::new(
                 store::redis::Redis::open(url, &settings.redis)?,
-                rules,
+                throttle_rules,
             )),
-            None => Box::new(store::throttle::MemoryThrottle::new(rules)),
+            None => Box::new(store::throttle::MemoryThrottle::new(throttle_rules)),
         };
         let remote =
             revocations.is_remote() || store::redis::url_of(settings.users_path()?).is_some();
@@ -377,6 +385,7 @@ impl Stores {
             revocations,
             throttle,
             remote,
+            sessions: rules,
         })
     }
 }
@@ -433,7 +442,8 @@ impl App {
                 lock_timeout: self.shared.lock_timeout,
             },
         )
-        .ring_notes(self.shared.longest_ttl.load(Ordering::Relaxed)))
+        .ring_notes(self.shared.longest_ttl.load(Ordering::Relaxed))
+        .with_rules(Arc::clone(&self.sessions)))
     }
 }
 
@@ -476,6 +486,7 @@ impl App {
             users: stores.users,
             revocations: stores.revocations,
             remote: stores.remote,
+            sessions: stores.sessions,
             clock,
         }))
     }
@@ -523,19 +534,6 @@ fn logging(format: LogFormat) {
         LogFormat::Text => builder.with_target(true).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-}
-
-/// What a key set's device-cookie key is derived from: the signing key's bytes
-/// (`JWT_SECRET_KEY`, or the key file as it is now), so every instance with the key accepts
-/// them, across restarts, and a new key forgets them.
-fn device_secret(env_secret: Option<&[u8]>, key: &Key) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    if let Some(bytes) = env_secret {
-        return Ok(zeroize::Zeroizing::new(bytes.to_vec()));
-    }
-    match &key.path {
-        Some(path) => crate::keys::read_bounded(path).map(zeroize::Zeroizing::new),
-        None => Ok(zeroize::Zeroizing::new(key.id.clone().into_bytes())),
-    }
 }
 
 /// Runs the service until SIGTERM or SIGINT; `key` is the signing key (the caller loads or
@@ -592,17 +590,52 @@ pub fn run(
     let reload: Arc<dyn Fn() -> Result<Reloaded> + Send + Sync> = Arc::new(reload);
     on_listening(addr);
     let on_hangup = on_hangups(hangups, Arc::clone(&app), reload, fixed);
+    let writer = write_uses_every(Arc::clone(&app), USES_PERIOD);
+    let last = Arc::clone(&app);
     let result = serve_on(runtime, listener, app, async move {
         tokio::select! {
             () = shutdown_signal() => {},
             () = on_hangup => {},
+            () = writer => {},
         }
         let _ = stop.send(true);
     });
     for w in workers {
         let _ = w.join();
     }
+    // Every request has ended: the uses they recorded are written once more.
+    write_uses(&last);
     result
+}
+
+/// How often `serve` writes the session uses its checks recorded (SPEC §13: about once a
+/// minute, never on a request's path).
+const USES_PERIOD: Duration = Duration::from_secs(crate::sessions::USE_WRITE_PERIOD as u64);
+
+/// Writes the session uses held in memory every `period`, on a blocking thread (a write waits
+/// for the disk or Redis); never resolves.
+async fn write_uses_every(app: Arc<App>, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once: nothing has been used yet.
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let app = Arc::clone(&app);
+        let _ = tokio::task::spawn_blocking(move || write_uses(&app)).await;
+    }
+}
+
+/// Writes the session uses held in memory (`Authority::write_uses`); a failure is logged and
+/// the uses are kept for the next write.
+fn write_uses(app: &App) {
+    if let Err(e) = app.authority().and_then(|a| a.write_uses()) {
+        tracing::warn!(
+            target: "jwtauth::serve",
+            error = %e.to_string().escape_debug(),
+            "the sessions' last uses could not be written; trying again in a minute",
+        );
+    }
 }
 
 /// A configuration loaded again (`SIGHUP`): the options, and the settings they came with.
@@ -707,6 +740,7 @@ fn reconfigure(app: &App, reloaded: Result<Reloaded>, fixed: &[(&'static str, St
     opts.log_format = old.log_format;
     opts.hash_queue = old.hash_queue;
     app.throttle.set_rules(opts.throttle.rules());
+    app.sessions.set_limits(opts.session_limits);
     *app.shared.opts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(opts);
     // The verifiers carry the audience; the key is read again too.
     app.keys.reload_now();

@@ -1,5 +1,5 @@
 //! What a bearer token opens (SPEC §9): the classic `GET /protected`, `GET /userinfo` (the
-//! token's user) and `DELETE /logout` (the token ended).
+//! token's user) and `DELETE /logout` (the token's session ended, SPEC §13).
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::App;
-use super::calls::{self, Checking, off_worker};
+use super::calls::{self, Checking, LoggedOut, off_worker};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Bearer, ClientAddr};
 
@@ -83,8 +83,8 @@ pub struct Message {
 
 #[utoipa::path(delete, path = "/logout", tag = "api", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The token is revoked", body = Message),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 200, description = "The token's session is ended (every token of it, and its refresh token), or had ended already (the message says so); an expired token is accepted", body = Message),
+        (status = 401, description = "Missing, invalid or revoked token", body = ErrorBody),
         (status = 503, description = "Unavailable", body = ErrorBody),
     ))]
 pub(super) async fn logout(
@@ -92,9 +92,9 @@ pub(super) async fn logout(
     ClientAddr(client): ClientAddr,
     Bearer(token): Bearer,
 ) -> Result<Json<Message>, ApiError> {
-    let v = calls::verify(&app, Checking::AnyAudience, token).await?;
-    calls::end(&app, v, "/logout", client).await?;
-    Ok(Json(Message {
-        message: "Successfully logged out",
-    }))
+    let message = match calls::logout(&app, token, "/logout", client).await? {
+        LoggedOut::Ended => "Successfully logged out",
+        LoggedOut::AlreadyEnded => "The session had already ended",
+    };
+    Ok(Json(Message { message }))
 }

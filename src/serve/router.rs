@@ -22,7 +22,8 @@ use utoipa::OpenApi;
 
 use super::extract::{Bearer, ClientAddr, OwnOrigin, SessionCookies};
 use super::{
-    App, MAX_BODY, REQUEST_TIMEOUT, browser, cors, discovery, error, gate, ops, resource, token,
+    App, MAX_BODY, REQUEST_TIMEOUT, browser, cors, discovery, error, gate, ops, resource, sessions,
+    token,
 };
 
 /// Request ids: a random prefix per process and a counter, so ids are unique across restarts
@@ -72,6 +73,8 @@ pub fn router(app: Arc<App>) -> Router {
             "/login",
             get(browser::login_page).post(browser::login_submit),
         )
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{sid}", axum::routing::delete(sessions::end))
         .route("/revoke", post(token::revoke))
         .route("/introspect", post(token::introspect))
         .route("/.well-known/jwks.json", get(discovery::jwks))
@@ -138,15 +141,16 @@ async fn logout_post(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "jwtauth", description = "The classic FastAPI + JWT login service, as jwtauth serve (SPEC §9). \
-Browser apps on the origins of the `cors_allowed_origins` setting may call `POST /token`, `GET /userinfo`, \
+Browser apps on the origins of the `cors_allowed_origins` setting may call `POST /token`, `GET /userinfo`, `GET /sessions`, `DELETE /sessions/{sid}`, \
 `DELETE /logout` and `POST /revoke` (CORS, preflight answered, no credentials mode); by default no origin is allowed."),
     paths(token::token, resource::protected, resource::userinfo, resource::logout, token::revoke,
         token::introspect, discovery::jwks, discovery::metadata, ops::healthz, ops::metrics, openapi,
         gate::auth, gate::auth_forward, browser::login_page, browser::login_submit,
-        logout_post),
+        logout_post, sessions::list, sessions::end),
     components(schemas(error::ErrorBody, token::TokenRequest, token::TokenResponse, resource::Protected,
         resource::UserInfo, resource::Message, token::TokenForm, browser::LoginForm,
-        browser::LogoutForm)),
+        browser::LogoutForm, sessions::SessionList, sessions::SessionInfo, sessions::SessionClient,
+        sessions::Cli,        sessions::SessionEnded)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;

@@ -82,11 +82,16 @@ impl Fx {
         opts.hashing.scheme = CHEAP;
         opts.hashing.rehash_on_login = false;
         let clock = Arc::new(FixedClock::new(T0));
+        let sessions = Arc::new(crate::sessions::Rules::new(opts.session_limits, true));
         let stores = Stores {
             users: Arc::new(MemoryUsers::new()),
-            revocations: Arc::new(MemoryRevocations::default()),
+            revocations: Arc::new(MemoryRevocations::with_rules(
+                Default::default(),
+                Arc::clone(&sessions),
+            )),
             throttle: Box::new(MemoryThrottle::new(opts.throttle.rules())),
             remote: false,
+            sessions,
         };
         let app = App::new(&settings, key, &opts, stores, clock.clone()).expect("app");
         let fx = Fx {
@@ -461,9 +466,10 @@ async fn after_logout_the_token_is_refused() {
         StatusCode::OK
     );
     assert_eq!(fx.protected(&other).await, StatusCode::UNAUTHORIZED);
+    // Again: its session has ended already, a success (SPEC §13 "Details").
     assert_eq!(
         fx.call(Method::POST, "/logout", &other).await,
-        StatusCode::UNAUTHORIZED
+        StatusCode::OK
     );
 }
 
@@ -815,6 +821,8 @@ async fn cors_answers_allowed_origins_on_the_bearer_routes_only() {
         ("/userinfo", "GET"),
         ("/logout", "DELETE"),
         ("/revoke", "POST"),
+        ("/sessions", "GET"),
+        ("/sessions/abc", "DELETE"),
     ] {
         let (status, cors) = preflight(&fx, path, app, method).await;
         assert!(status.is_success(), "{path}: {status}");
@@ -826,6 +834,8 @@ async fn cors_answers_allowed_origins_on_the_bearer_routes_only() {
         ("/login", app, "POST"),
         ("/introspect", app, "POST"),
         ("/token", app, "GET"),
+        ("/sessions", app, "DELETE"),
+        ("/sessions/abc", app, "GET"),
         ("/token", "https://evil.example", "POST"),
         ("/token", "https://app.example.evil", "POST"),
     ] {
@@ -879,4 +889,367 @@ async fn a_secure_cookie_over_plain_http_to_a_remote_browser_gets_the_page_not_t
         page_login(&fx, "192.0.2.1", &[("host", "auth.example.com")]).await,
         StatusCode::SEE_OTHER
     );
+}
+
+// ----- sessions and refresh tokens (SPEC §13) ----------------------------------------------
+
+/// A token's claims (not checked: the server checked it).
+fn claims_of(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+fn sid_of(token: &str) -> String {
+    claims_of(token)["sid"]
+        .as_str()
+        .expect("a sid claim")
+        .to_string()
+}
+
+impl Fx {
+    /// A password grant as `name` from `client` that must succeed: the access and refresh
+    /// tokens.
+    async fn pair(&self, name: &str, client: &str) -> (String, String) {
+        let a = self.login(name, PASSWORD, client, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        Fx::tokens(&a)
+    }
+
+    fn tokens(a: &Answer) -> (String, String) {
+        (
+            a.body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string(),
+            a.body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_string(),
+        )
+    }
+
+    /// `POST /token` with the refresh grant (a form).
+    async fn refresh(&self, rt: &str) -> Answer {
+        let body = serde_urlencoded::to_string([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+        ])
+        .expect("form");
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        self.send(req, "192.0.2.1").await
+    }
+
+    /// A refresh that must succeed: the new pair.
+    async fn refreshed(&self, rt: &str) -> (String, String) {
+        let a = self.refresh(rt).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        Fx::tokens(&a)
+    }
+
+    /// A refused refresh: 400 `invalid_grant` with this description.
+    async fn refused(&self, rt: &str, description: &str) {
+        let a = self.refresh(rt).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+        assert_eq!(a.body["error"], "invalid_grant");
+        assert_eq!(a.body["error_description"], description);
+        assert_eq!(a.body["detail"], description);
+    }
+
+    /// `GET /sessions` with `token`: the sessions listed.
+    async fn sessions(&self, token: &str) -> Vec<Value> {
+        let req = Request::builder()
+            .uri("/sessions")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        let a = self.send(req, "192.0.2.1").await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body["sessions"].as_array().expect("sessions").clone()
+    }
+
+    /// `method path` with `token`: the whole answer.
+    async fn answer(&self, method: Method, path: &str, token: &str) -> Answer {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        self.send(req, "192.0.2.1").await
+    }
+
+    /// The stored session `sid`.
+    fn stored(&self, sid: &str) -> crate::sessions::Session {
+        self.app
+            .revocations
+            .session(sid)
+            .expect("store")
+            .expect("a stored session")
+    }
+}
+
+const ENDED: &str = "the session has ended, or this refresh token was already used";
+const EXPIRED: &str = "the session has expired";
+const UNKNOWN: &str = "not a valid refresh token";
+
+#[tokio::test]
+async fn a_refresh_rotates_and_a_spent_token_presented_again_ends_the_session() {
+    let fx = Fx::new();
+    let events = audited(async {
+        let (a1, r1) = fx.pair("alice", "198.51.100.7").await;
+        let sid = sid_of(&a1);
+        fx.clock.advance(10);
+        let (a2, r2) = fx.refreshed(&r1).await;
+        assert_ne!(r2, r1);
+        assert_eq!(sid_of(&a2), sid);
+        assert_eq!(claims_of(&a2)["groups"], serde_json::json!(["admins", "users"]));
+        assert_eq!(fx.protected(&a2).await, StatusCode::OK);
+        // The spent one again: the session ends, every token of it with it.
+        fx.refused(&r1, ENDED).await;
+        for t in [&a1, &a2] {
+            assert_eq!(fx.protected(t).await, StatusCode::UNAUTHORIZED);
+            assert_eq!(fx.auth(t).await, StatusCode::UNAUTHORIZED);
+        }
+        fx.refused(&r2, ENDED).await;
+        assert!(fx.stored(&sid).ended_at.is_some());
+    })
+    .await;
+    let reused: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "refresh_reused")
+        .collect();
+    assert_eq!(reused.len(), 1, "{events:#?}");
+    assert_eq!(reused[0]["level"], "WARN");
+    assert_eq!(reused[0]["user"], "alice");
+    assert_eq!(reused[0]["client"], "192.0.2.1");
+    assert!(reused[0]["sid"].as_str().is_some_and(|s| !s.is_empty()));
+    let login = events.iter().find(|e| e["event"] == "login").expect("login");
+    assert_eq!(login["sid"], reused[0]["sid"]);
+}
+
+#[tokio::test]
+async fn a_refresh_re_reads_the_user_and_a_disabled_one_gets_invalid_grant() {
+    let fx = Fx::new();
+    let (_, r1) = fx.pair("alice", "192.0.2.1").await;
+    let (_, r2) = fx.refreshed(&r1).await;
+    fx.clock.advance(5);
+    fx.app
+        .authority()
+        .expect("authority")
+        .set_disabled("alice", true)
+        .expect("disabled");
+    fx.clock.advance(1);
+    let a = fx.refresh(&r2).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.body["error"], "invalid_grant");
+    // Enabled again: the session stays ended (a disable ends every session of the user).
+    fx.app
+        .authority()
+        .expect("authority")
+        .set_disabled("alice", false)
+        .expect("enabled");
+    let a = fx.refresh(&r2).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn sessions_end_by_idle_time_and_by_max_age_on_the_clock() {
+    let fx = Fx::new();
+    let limits = crate::sessions::Limits::default();
+    // Idle: a refresh token unused for session_idle is refused as expired.
+    let (_, r1) = fx.pair("alice", "192.0.2.1").await;
+    fx.clock.advance(limits.idle - 1);
+    let (_, r2) = fx.refreshed(&r1).await;
+    fx.clock.advance(limits.idle);
+    fx.refused(&r2, EXPIRED).await;
+    // Max age: used every half day, it still ends session_max_age after the sign-in.
+    let (_, mut rt) = fx.pair("alice", "192.0.2.1").await;
+    let begun = fx.clock.now();
+    while fx.clock.now() + limits.idle / 2 < begun + limits.max_age {
+        fx.clock.advance(limits.idle / 2);
+        rt = fx.refreshed(&rt).await.1;
+    }
+    // A refreshed access token never outlives its session.
+    fx.clock.advance(begun + limits.max_age - 60 - fx.clock.now());
+    let answer = fx.refresh(&rt).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["expires_in"], 60);
+    let (a, rt) = Fx::tokens(&answer);
+    assert_eq!(claims_of(&a)["exp"], begun + limits.max_age);
+    fx.clock.advance(begun + limits.max_age - fx.clock.now());
+    fx.refused(&rt, EXPIRED).await;
+    assert_eq!(fx.protected(&a).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn checks_are_uses_held_in_memory_and_written_by_the_uses_writer() {
+    let fx = Fx::new();
+    let (a, _) = fx.pair("alice", "192.0.2.1").await;
+    let sid = sid_of(&a);
+    let begun = fx.stored(&sid).last_used_at;
+    fx.clock.advance(100);
+    assert_eq!(fx.protected(&a).await, StatusCode::OK);
+    // Held in memory: the store has not been written on the request's path.
+    assert_eq!(fx.stored(&sid).last_used_at, begun);
+    // ...but the listing shows it.
+    let listed = fx.sessions(&a).await;
+    assert_eq!(listed[0]["last_used_at"], begun + 100);
+    super::write_uses(&fx.app);
+    assert_eq!(fx.stored(&sid).last_used_at, begun + 100);
+}
+
+#[tokio::test]
+async fn get_sessions_lists_the_callers_own_with_the_current_one_marked() {
+    let fx = Fx::new();
+    fx.add_user("bob", &[]);
+    let (phone, _) = fx.pair("alice", "198.51.100.1").await;
+    fx.clock.advance(5);
+    let (laptop, _) = fx.pair("alice", "198.51.100.2").await;
+    let _ = fx.pair("bob", "198.51.100.3").await;
+    let listed = fx.sessions(&phone).await;
+    let seen: Vec<(String, bool, Value)> = listed
+        .iter()
+        .map(|s| {
+            (
+                s["sid"].as_str().expect("sid").to_string(),
+                s["current"].as_bool().expect("current"),
+                s["client"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                sid_of(&laptop),
+                false,
+                serde_json::json!({"address": "198.51.100.2", "user_agent": null})
+            ),
+            (
+                sid_of(&phone),
+                true,
+                serde_json::json!({"address": "198.51.100.1", "user_agent": null})
+            ),
+        ]
+    );
+    let limits = crate::sessions::Limits::default();
+    let s = &listed[0];
+    assert_eq!(s["sub"], "alice");
+    assert_eq!(s["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(s["created_at"], T0 + 5);
+    assert_eq!(s["last_used_at"], T0 + 5);
+    assert_eq!(s["expires_at"], T0 + 5 + limits.idle.min(limits.max_age));
+    // The listing's own check was a use of the phone's session.
+    assert_eq!(listed[1]["created_at"], T0);
+    assert_eq!(listed[1]["last_used_at"], T0 + 5);
+    // No token, a bad one.
+    let req = Request::builder()
+        .uri("/sessions")
+        .body(Body::empty())
+        .expect("request");
+    let a = fx.send(req, "192.0.2.1").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.headers[header::WWW_AUTHENTICATE], "Bearer");
+    assert_eq!(
+        fx.call(Method::GET, "/sessions", "garbage").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn delete_sessions_ends_the_callers_own_and_is_404_for_any_other() {
+    let fx = Fx::new();
+    fx.add_user("bob", &[]);
+    let (phone, _) = fx.pair("alice", "198.51.100.1").await;
+    let (laptop, laptop_rt) = fx.pair("alice", "198.51.100.2").await;
+    let (bob, _) = fx.pair("bob", "198.51.100.3").await;
+    let path = format!("/sessions/{}", sid_of(&laptop));
+    // Another user's session, an unknown one: the same 404.
+    for (p, who) in [(path.as_str(), &bob), ("/sessions/nope", &phone)] {
+        let a = fx.answer(Method::DELETE, p, who).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{p}");
+        assert_eq!(a.body["error"], "not_found");
+    }
+    assert_eq!(fx.protected(&laptop).await, StatusCode::OK);
+    let a = fx.answer(Method::DELETE, &path, &phone).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["sid"], sid_of(&laptop));
+    assert_eq!(fx.protected(&laptop).await, StatusCode::UNAUTHORIZED);
+    fx.refused(&laptop_rt, ENDED).await;
+    assert_eq!(fx.protected(&phone).await, StatusCode::OK);
+    // Ended: no longer the caller's live session.
+    let a = fx.answer(Method::DELETE, &path, &phone).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // An expired caller token still ends a session of its user (SPEC §13 "Details").
+    let (tablet, _) = fx.pair("alice", "198.51.100.4").await;
+    fx.clock.advance(fx.ttl() + 1);
+    assert_eq!(fx.protected(&phone).await, StatusCode::UNAUTHORIZED);
+    let a = fx
+        .answer(Method::DELETE, &format!("/sessions/{}", sid_of(&tablet)), &phone)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_accepts_an_expired_token_and_an_ended_one_is_a_200() {
+    let fx = Fx::new();
+    let (a1, r1) = fx.pair("alice", "192.0.2.1").await;
+    let (a2, r2) = fx.refreshed(&r1).await;
+    // Expired, and nothing else: logging it out ends its session.
+    fx.clock.advance(fx.ttl() + 1);
+    assert_eq!(fx.protected(&a1).await, StatusCode::UNAUTHORIZED);
+    let a = fx.answer(Method::DELETE, "/logout", &a1).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["message"], "Successfully logged out");
+    fx.refused(&r2, ENDED).await;
+    // Its session already ended: still a success, said so.
+    for method in [Method::DELETE, Method::POST] {
+        let a = fx.answer(method, "/logout", &a2).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_eq!(a.body["message"], "The session had already ended");
+    }
+    // A forged token is still a 401.
+    assert_eq!(
+        fx.call(Method::DELETE, "/logout", "garbage").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn revoke_takes_either_kind_of_token_and_ends_its_session() {
+    let fx = Fx::new();
+    let revoke = |token: String| {
+        let body = serde_urlencoded::to_string([("token", token.as_str())]).expect("form");
+        Request::builder()
+            .method(Method::POST)
+            .uri("/revoke")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let (a, rt) = fx.pair("alice", "192.0.2.1").await;
+    let answer = fx.send(revoke(rt.clone()), "192.0.2.1").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(fx.protected(&a).await, StatusCode::UNAUTHORIZED);
+    fx.refused(&rt, ENDED).await;
+    let (a, rt) = fx.pair("alice", "192.0.2.1").await;
+    assert_eq!(fx.send(revoke(a.clone()), "192.0.2.1").await.status, StatusCode::OK);
+    fx.refused(&rt, ENDED).await;
+    // Nothing to revoke: still 200 (RFC 7009 §2.2); nothing else ended.
+    let (other, _) = fx.pair("alice", "192.0.2.1").await;
+    for t in [a, rt, "garbage".to_string(), "A".repeat(200)] {
+        assert_eq!(fx.send(revoke(t), "192.0.2.1").await.status, StatusCode::OK);
+    }
+    assert_eq!(fx.protected(&other).await, StatusCode::OK);
+    fx.refused("garbage", UNKNOWN).await;
 }

@@ -1,5 +1,6 @@
-//! The token endpoints (SPEC §9): `POST /token` (the password grant: a form, JSON or HTTP
-//! Basic), `POST /revoke` (RFC 7009) and `POST /introspect` (RFC 7662).
+//! The token endpoints (SPEC §9, §13): `POST /token` (the password grant: a form, JSON or
+//! HTTP Basic; the refresh grant: a form or JSON), `POST /revoke` (RFC 7009: an access or a
+//! refresh token) and `POST /introspect` (RFC 7662).
 
 use std::sync::Arc;
 
@@ -15,19 +16,24 @@ use zeroize::Zeroizing;
 
 use super::calls::{self, Checking, check, off_worker};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Bearer, ClientAddr};
+use super::extract::{Bearer, ClientAddr, user_agent};
 use super::login::{LoginFailure, sign_in};
 use super::{App, throttle};
 use crate::error::Error;
 
-/// The password grant form (FastAPI's `OAuth2PasswordRequestForm`) or JSON body.
+/// The password grant form (FastAPI's `OAuth2PasswordRequestForm`) or JSON body, or the
+/// refresh grant (RFC 6749 §6).
 #[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// `password` (may be omitted, or empty as FastAPI's form takes it).
-    #[schema(pattern = "^(password)?$")]
+    /// `password` (may be omitted, or empty as FastAPI's form takes it) or `refresh_token`.
+    #[schema(pattern = "^(password|refresh_token)?$")]
     grant_type: Option<String>,
+    /// The password grant's user.
     username: Option<String>,
+    /// The password grant's password.
     password: Option<String>,
+    /// The refresh grant's refresh token (spent by the request: the answer has a new one).
+    refresh_token: Option<String>,
     /// The `device` value of an earlier successful login as this user (exempts it from the
     /// username's throttle).
     #[allow(dead_code)]
@@ -37,18 +43,31 @@ pub struct TokenRequest {
     scope: Option<String>,
 }
 
-/// A successful login.
+/// A successful login or refresh.
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     access_token: String,
     /// Always `bearer`.
     token_type: &'static str,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires (at most the session's end, SPEC §13).
     expires_in: i64,
+    /// The session's refresh token: send it as a refresh grant for a new access token (and a
+    /// new refresh token). Spent once used; presenting a spent one again ends the session.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "secret")]
+    #[schema(value_type = Option<String>)]
+    refresh_token: Option<Zeroizing<String>>,
     /// A device value for this user: sent back as `device` on later logins, it exempts them
     /// from the username's throttle (SPEC §15).
     #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<String>,
+}
+
+/// A secret written into the answer, never copied into a `String` that is not zeroized.
+fn secret<S: serde::Serializer>(v: &Option<Zeroizing<String>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(t) => s.serialize_some(t.as_str()),
+        None => s.serialize_none(),
+    }
 }
 
 /// A login's failure as the JSON API answers it.
@@ -74,13 +93,19 @@ enum Via {
     Basic,
 }
 
-/// Credentials from a form, JSON or HTTP Basic. Malformed Basic credentials (not base64, not
+/// What a `POST /token` asks for.
+enum GrantRequest {
+    /// A password grant: the name, the password, where they came from.
+    Password(String, Zeroizing<String>, Via),
+    /// A refresh grant (SPEC §13): the refresh token.
+    Refresh(Zeroizing<String>),
+}
+
+/// The grant of a form, JSON or HTTP Basic. Malformed Basic credentials (not base64, not
 /// UTF-8, no `:`) are a malformed request, 400 `invalid_request` as SPEC §9 has it: only
 /// well-formed credentials that fail are the 401 (RFC 7617 challenges credentials, not syntax).
-fn credentials(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(String, Zeroizing<String>, Via), ApiError> {
+/// A refresh grant without a `refresh_token` is `invalid_request` too (RFC 6749 §5.2).
+fn grant(headers: &HeaderMap, body: &[u8]) -> Result<GrantRequest, ApiError> {
     let bad = ApiError::invalid_request;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -100,14 +125,22 @@ fn credentials(
     } else {
         return Err(bad("send a form, JSON or HTTP Basic credentials"));
     };
-    if let Some(g) = form.as_ref().and_then(|f| f.grant_type.as_deref())
-        && !g.is_empty()
-        && g != "password"
-    {
-        return Err(ApiError::BadRequest {
-            error: "unsupported_grant_type",
-            description: "only the password grant is supported",
-        });
+    match form.as_ref().and_then(|f| f.grant_type.as_deref()) {
+        None | Some("" | "password") => {}
+        Some("refresh_token") => {
+            let token = form
+                .and_then(|f| f.refresh_token)
+                .map(Zeroizing::new)
+                .filter(|t| !t.trim().is_empty())
+                .ok_or_else(|| bad("a refresh_token is required"))?;
+            return Ok(GrantRequest::Refresh(token));
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest {
+                error: "unsupported_grant_type",
+                description: "only the password and refresh_token grants are supported",
+            });
+        }
     }
     if let Some(TokenRequest {
         username: Some(u),
@@ -115,7 +148,7 @@ fn credentials(
         ..
     }) = form
     {
-        return Ok((u, Zeroizing::new(p), Via::Body));
+        return Ok(GrantRequest::Password(u, Zeroizing::new(p), Via::Body));
     }
     // HTTP Basic, as the classic service takes it.
     let basic = headers
@@ -136,7 +169,11 @@ fn credentials(
     let (u, p) = text
         .split_once(':')
         .ok_or_else(|| bad("the Basic credentials have no ':'"))?;
-    Ok((u.to_string(), Zeroizing::new(p.to_string()), Via::Basic))
+    Ok(GrantRequest::Password(
+        u.to_string(),
+        Zeroizing::new(p.to_string()),
+        Via::Basic,
+    ))
 }
 
 #[utoipa::path(post, path = "/token", tag = "api",
@@ -154,9 +191,24 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let (name, password, via) = credentials(&headers, &body)?;
+    let (name, password, via) = match grant(&headers, &body)? {
+        GrantRequest::Password(name, password, via) => (name, password, via),
+        GrantRequest::Refresh(refresh_token) => {
+            // No password check: on the blocking pool (a durable write), never queued
+            // behind hashing (SPEC §13).
+            let r = calls::refresh(&app, refresh_token, client).await?;
+            return Ok(Json(TokenResponse {
+                access_token: r.token,
+                token_type: "bearer",
+                expires_in: r.expires_in,
+                refresh_token: r.refresh_token,
+                device: None,
+            }));
+        }
+    };
     let device = throttle::device_value(app.opts().cookie_secure, &headers, &body);
-    let signed = match sign_in(&app, "/token", &name, password, client, device).await {
+    let agent = user_agent(&headers);
+    let signed = match sign_in(&app, "/token", &name, password, client, agent, device).await {
         Ok(signed) => signed,
         Err(LoginFailure::Refused) if via == Via::Basic => return Err(ApiError::BasicRefused),
         Err(f) => return Err(f.into()),
@@ -165,6 +217,7 @@ pub(super) async fn token(
         access_token: signed.token,
         token_type: "bearer",
         expires_in: signed.expires_in,
+        refresh_token: signed.refresh_token,
         device: Some(signed.device),
     }))
 }
@@ -192,7 +245,7 @@ fn token_form(body: &[u8]) -> Result<String, ApiError> {
 #[utoipa::path(post, path = "/revoke", tag = "api",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Revoked, or nothing to revoke (RFC 7009 §2.2)"),
+        (status = 200, description = "Revoked, or nothing to revoke (RFC 7009 §2.2). An access token or a refresh token (SPEC §13): either ends its session, every token of it and its refresh token; an expired access token is accepted"),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 503, description = "Unavailable", body = ErrorBody),
     ))]
@@ -201,14 +254,20 @@ pub(super) async fn revoke(
     ClientAddr(client): ClientAddr,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let token = token_form(&body)?;
-    // A token that does not verify (forged, expired, already revoked) has nothing to revoke.
-    match calls::verify(&app, Checking::AnyAudience, token).await {
-        Ok(verified) => match calls::end(&app, verified, "/revoke", client).await {
-            Ok(()) | Err(Error::Token(_)) => Ok(StatusCode::OK),
-            Err(e) => Err(ApiError::Unavailable(e)),
-        },
-        Err(Error::Token(_)) => Ok(StatusCode::OK),
+    let token = Zeroizing::new(token_form(&body)?);
+    // RFC 7009 §2.1: the token is either kind, whatever the hint says. A JWT has dots; a
+    // refresh token (base64url) has none.
+    let out = if token.contains('.') {
+        calls::logout(&app, token.to_string(), "/revoke", client)
+            .await
+            .map(drop)
+    } else {
+        calls::end_refresh(&app, token, "/revoke", client).await
+    };
+    match out {
+        // A token that does not pass (forged, of another server, already revoked) or a
+        // refresh token that is not one of this store has nothing to revoke.
+        Ok(()) | Err(Error::Token(_) | Error::Grant(_)) => Ok(StatusCode::OK),
         Err(e) => Err(ApiError::Unavailable(e)),
     }
 }

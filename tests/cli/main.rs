@@ -36,6 +36,7 @@ mod secrets;
 mod serve;
 mod serve_keys;
 mod serve_safety;
+mod serve_sessions;
 mod stores;
 mod stream;
 mod systemd;
