@@ -280,6 +280,53 @@ impl Redis {
     }
 }
 
+/// A throwaway `redis-server` for the in-crate tests of the Redis stores.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    /// A redis-server on a free loopback port, killed on drop.
+    pub struct Server(std::process::Child);
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Starts one (with its port), or `None` when redis-server is not installed and
+    /// `JWTAUTH_NO_SKIP` is unset (with `JWTAUTH_NO_SKIP`, a missing server fails the test).
+    pub fn server() -> Option<(Server, u16)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok()?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::piped())
+            .spawn();
+        let Ok(mut child) = child else {
+            assert!(
+                std::env::var_os("JWTAUTH_NO_SKIP").is_none(),
+                "redis-server is not installed"
+            );
+            eprintln!("SKIPPED: redis-server is not installed (Debian package redis-server)");
+            return None;
+        };
+        let out = child.stdout.take()?;
+        let server = Server(child);
+        for line in BufReader::new(out).lines() {
+            if line.ok()?.contains("Ready to accept connections") {
+                return Some((server, port));
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

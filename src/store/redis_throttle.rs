@@ -172,47 +172,8 @@ impl ThrottleStore for RedisThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::redis::testing::server;
     use crate::store::throttle::rules;
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
-    /// A throwaway redis-server on a free port (killed on drop), or `None` when it is not
-    /// installed and `JWTAUTH_NO_SKIP` is unset.
-    struct Server(std::process::Child);
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    fn server() -> Option<(Server, u16)> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .ok()?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::piped())
-            .spawn();
-        let Ok(mut child) = child else {
-            assert!(
-                std::env::var_os("JWTAUTH_NO_SKIP").is_none(),
-                "redis-server is not installed"
-            );
-            return None;
-        };
-        let out = child.stdout.take()?;
-        let server = Server(child);
-        for line in BufReader::new(out).lines() {
-            if line.ok()?.contains("Ready to accept connections") {
-                return Some((server, port));
-            }
-        }
-        None
-    }
 
     #[test]
     fn redis_store_follows_the_rules() {
