@@ -28,8 +28,8 @@
 #   and key as jwtauth;
 # - a bare axum handler returning a constant (bench/axumbare, its own Cargo project with
 #   jwtauth's release profile and runtime layout) in $BENCH_PEERS/axumbare-target;
-# - redis-server (Debian package; a quick run without it leaves the Redis refresh row n/a),
-#   started here on a free loopback port with AOF everysec, for the Redis refresh row.
+# - redis-server (Debian package, apt-get when missing), started here on a free loopback port
+#   with AOF everysec, for the Redis refresh row (CI installs it for the tests anyway).
 #
 # Sessions (SPEC §13): the state holds SESSIONS live sessions, written directly (bench/tool.py
 # gen-state). The bearer token and the cookie come from a real `jwtauth login` (they carry a
@@ -425,6 +425,12 @@ section_refresh() {
     done
   done
   metric refresh_state_kib $(($(stat -c %s "$REFRESH_STATE") / 1024))
+  # The physical login limit (SPEC §7's login row): cores ÷ the CPU time of one hash.
+  local hash_cpu
+  hash_cpu=$($TOOL hash-cpu "$J" "$COST" 5)
+  metric hash_cpu_ms "$(awk -v c="$hash_cpu" 'BEGIN { printf "%.3f", c * 1000 }')"
+  metric cores "$(nproc)"
+  metric hash_limit_rps "$(awk -v c="$hash_cpu" -v n="$(nproc)" 'BEGIN { printf "%.3f", n / c }')"
   local rc=0
   for c in "${names[@]}"; do
     $TOOL wrk-median "$c" "$W"/wrk-"$c"-*.txt >>"$METRICS" || rc=1

@@ -34,6 +34,7 @@
                                         PATH (e.g. payload.sid), else "no"
   tool.py login-tokens URL BASIC N OUT  N password grants (POST URL, HTTP Basic BASIC): their
                                         refresh tokens, one a line, into OUT (mode 0600)
+  tool.py hash-cpu JWTAUTH COST RUNS    median CPU seconds of one `jwtauth hash --cost COST`
   tool.py refresh-check URL TOKENS      one refresh grant with the first token: exit 1 unless
                                         200 with a new refresh token, then the spent one again:
                                         exit 1 unless 400 invalid_grant (the session ends)
@@ -465,6 +466,25 @@ def login_tokens(url, basic, n, out):
         f.writelines(t + "\n" for t in tokens)
 
 
+def hash_cpu(binary, cost, runs):
+    """Median CPU seconds (user + system) of one `jwtauth hash --cost COST` process."""
+    import resource
+    import subprocess
+
+    times = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(
+            [binary, "hash", "--cost", str(cost), "--password-stdin"],
+            input=b"correct horse battery staple\n",
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(times)
+
+
 def refresh_grant(url, token):
     form = f"grant_type=refresh_token&refresh_token={token}".encode()
     return request(
@@ -580,13 +600,18 @@ def serve_report(metrics_path, header_path, out_path, strict, only=None):
            peer_unit=None, note=""):
         a, b = num(m, f"{ours}_rps"), num(m, f"{peer}_rps")
         r = ratio(a, b)
+        ok = None if r is None or info else r >= limit
+        if m.get(f"{ours}_errors"):
+            ok = None if info else False
+        elif m.get(f"{peer}_errors"):
+            ok = None  # no judgement against a row that failed
         row(
             work,
             rate(ours, unit) + note,
             f"{rate(peer, peer_unit or unit)} ({peer_name})",
             fmt(r, "×"),
             "info" if info else target,
-            None if r is None or info else r >= limit,
+            ok,
         )
 
     conns = m.get("conns", "?")
@@ -612,9 +637,23 @@ def serve_report(metrics_path, header_path, out_path, strict, only=None):
         note = ""
         if store == "file" and size is not None:
             note = f"; state file {size / 1024:.1f} MiB at the end"
-        vs(f"`POST /token` refresh grant, {store} store, {sessions} live sessions, {rc} "
-           "connections each chaining its own refresh tokens", key, "login", login,
-           f"≥ {limit}×", limit, unit="refreshes/s", peer_unit="logins/s", note=note)
+        work = (f"`POST /token` refresh grant, {store} store, {sessions} live sessions, {rc} "
+                "connections each chaining its own refresh tokens")
+        vs(work, key, "login", login, f"≥ {limit}×", limit, unit="refreshes/s",
+           peer_unit="logins/s", note=note)
+        # The password logins a service bound by bcrypt alone would reach (SPEC 7's login
+        # row): when the login row falls short of it, this is the honest denominator.
+        phys, a = num(m, "hash_limit_rps"), num(m, f"{key}_rps")
+        r = ratio(a, phys)
+        row(
+            f"{work}, vs the physical login limit",
+            rate(key, "refreshes/s"),
+            f"{fmt(phys, 'logins/s')} ({m.get('cores', '?')} cores ÷ "
+            f"{fmt(num(m, 'hash_cpu_ms'), 'ms', 1)} CPU of one `hash --cost {cost}`)",
+            fmt(r, "×"),
+            f"≥ {limit}×",
+            None if r is None else r >= limit and not m.get(f"{key}_errors"),
+        )
     j, p = num(m, "flood_p99_ms"), num(m, "classic2_flood_p99_ms")
     fc = m.get("flood_conns", "?")
     row(
@@ -707,6 +746,8 @@ def main():
         wrk_median(a[1], a[2:], lenient)
     elif cmd == "login-tokens":
         login_tokens(a[1], a[2], int(a[3]), a[4])
+    elif cmd == "hash-cpu":
+        print(f"{hash_cpu(a[1], int(a[2]), int(a[3])):.6f}")
     elif cmd == "refresh-check":
         refresh_check(a[1], a[2])
     elif cmd == "json-has":
