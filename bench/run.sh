@@ -71,6 +71,7 @@ fi
 [ "$PYJWT_MAX" -gt "$N" ] && PYJWT_MAX=$N
 SMALL_N=$((N / 10))
 REVOCATIONS=100000
+SESSIONS=100000
 USERS=100000
 
 PEERS=${BENCH_PEERS:-$ROOT/target/bench-peers}
@@ -238,6 +239,8 @@ setup() {
   EMPTY=$W/empty-state.json # missing: reads as empty
   STATE=$W/state-100k.json
   TOKENS=$W/tokens.txt
+  STATE_SID=$W/state-100k-sessions.json
+  TOKENS_SID=$W/tokens-sid.txt
   printf 'correct horse battery staple\n' >"$W/pw.txt"
   TOKEN=$("$J" --key "$KEY" --state "$EMPTY" mint --sub x --ttl 1d)
   # The peers must accept the same token with the same key, or the comparison is void.
@@ -306,6 +309,15 @@ section_state() {
   "$BARE" mint "$N" "$KEY" "$TOKENS"
   head -n "$SMALL_N" "$TOKENS" >"$W/tokens-small.txt"
   [ "$(sort -u "$TOKENS" | wc -l)" = "$N" ] || { echo "tokens are not distinct" >&2; return 1; }
+
+  # Sessions (SPEC §13): the same revocations plus SESSIONS live sessions written directly,
+  # and N tokens that carry the sid (and sub) of one of them each, as sign-ins issue them.
+  log "generating $REVOCATIONS live revocations, $SESSIONS live sessions and $N tokens with a sid"
+  $TOOL gen-state "$STATE_SID" "$REVOCATIONS" --sessions "$SESSIONS" --sub 'user{}' \
+    --sids "$W/sids.txt"
+  "$J" -q --state "$STATE_SID" revocations prune >/dev/null
+  "$BARE" mint "$N" "$KEY" "$TOKENS_SID" "$W/sids.txt"
+  [ "$(sort -u "$TOKENS_SID" | wc -l)" = "$N" ] || { echo "tokens are not distinct" >&2; return 1; }
 }
 
 section_batch() {
@@ -349,6 +361,50 @@ section_batch() {
   echo "$py" >&2
   metric pyjwt_tps "${py##*tokens_per_s=}"
   metric pyjwt_n "$PYJWT_MAX"
+}
+
+# `verify -` once tokens carry a sid (SPEC §7): every token's session is looked up and judged.
+section_batch_sid() {
+  local vcmd=("$J" --key "$KEY" --state "$STATE_SID" verify -)
+  log "verify - over $N tokens with a sid, $SESSIONS live sessions: correctness"
+  "${vcmd[@]}" <"$TOKENS_SID" >"$W/batch-sid-out.txt"
+  local ok
+  ok=$(grep -c '^ok user' "$W/batch-sid-out.txt" || true)
+  [ "$ok" = "$N" ] || { echo "verify - said ok to $ok of $N tokens with a sid" >&2; return 1; }
+  # The sessions are consulted: end the session of the first token (a logout ends the session
+  # of its token) in a copy of the state; that token and every other one of its session are
+  # then refused, and a token of another session is not.
+  local copy=$W/state-sid-ended.json first other mixed
+  cp "$STATE_SID" "$copy"
+  first=$(head -n 1 "$TOKENS_SID")
+  other=$(sed -n 2p "$TOKENS_SID")
+  "$J" -q --key "$KEY" --state "$copy" logout "$first"
+  local lines=("$other" "$first") want="ok user*"$'\n'"error 4 *"
+  # Another token of the same session, when N is larger than the number of sessions.
+  if [ "$N" -gt "$SESSIONS" ]; then
+    lines+=("$(sed -n "$((SESSIONS + 1))p" "$TOKENS_SID")")
+    want+=$'\n'"error 4 *"
+  fi
+  mixed=$(printf '%s\n' "${lines[@]}" | "$J" --key "$KEY" --state "$copy" verify - 2>/dev/null || true)
+  # shellcheck disable=SC2053 # $want is a pattern
+  [[ $mixed == $want ]] || {
+    echo "verify - does not see an ended session: $mixed" >&2
+    return 1
+  }
+  metric sessions "$SESSIONS"
+
+  log "verify - (tokens with a sid) throughput vs the bare jsonwebtoken loop ($BATCH_RUNS runs each, alternating)"
+  local jt=() bt=() i s e
+  for ((i = 1; i <= BATCH_RUNS; i++)); do
+    s=$(date +%s.%N)
+    "${vcmd[@]}" <"$TOKENS_SID" >/dev/null
+    e=$(date +%s.%N)
+    jt+=("$(awk -v n="$N" -v s="$s" -v e="$e" 'BEGIN { printf "%.0f", n / (e - s) }')")
+    bt+=("$("$BARE" decode "$TOKENS_SID" "$KEY" struct | sed 's/.*tokens_per_s=//')")
+    echo "run $i: jwtauth ${jt[-1]} tok/s, bare loop ${bt[-1]} tok/s" >&2
+  done
+  metric batch_sid_tps "$($TOOL median "${jt[@]}")"
+  metric bare_sid_tps "$($TOOL median "${bt[@]}")"
 }
 
 section_single_verify() {
@@ -459,9 +515,9 @@ main() {
   setup
 
   local failed=() s rc
-  for s in process state batch single_verify hash argon2 users; do
-    # batch and single_verify need the generated state and tokens.
-    if [[ $s == batch || $s == single_verify ]] && [[ " ${failed[*]} " == *" state "* ]]; then
+  for s in process state batch batch_sid single_verify hash argon2 users; do
+    # batch, batch_sid and single_verify need the generated state and tokens.
+    if [[ $s == batch* || $s == single_verify ]] && [[ " ${failed[*]} " == *" state "* ]]; then
       failed+=("$s")
       continue
     fi

@@ -1,7 +1,9 @@
 //! Benchmark peer for `bench/run.sh`.
 //!
-//! `jwtdecode mint N KEYFILE OUT` writes N distinct HS256 tokens (one per line) signed with the
-//! secret in KEYFILE (its bytes up to one optional trailing newline, as jwtauth reads it).
+//! `jwtdecode mint N KEYFILE OUT [SIDS]` writes N distinct HS256 tokens (one per line) signed
+//! with the secret in KEYFILE (its bytes up to one optional trailing newline, as jwtauth reads
+//! it). With SIDS (lines `sid sub`, as `bench/tool.py gen-state --sids` writes them), token i
+//! carries the `sid` and `sub` of line i mod the number of lines, as a session's tokens do.
 //!
 //! `jwtdecode decode TOKENS KEYFILE [struct|value]` is the bare `jsonwebtoken` loop: it reads
 //! the tokens into memory, then decodes and validates each one (HS256, exp required) and
@@ -19,6 +21,8 @@ struct Claims {
     iat: i64,
     exp: i64,
     jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 fn die(msg: &str) -> ! {
@@ -62,7 +66,18 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn mint(n: u64, key: &str, out: &str) {
+fn mint(n: u64, key: &str, out: &str, sids: Option<&str>) {
+    let sessions: Vec<(String, String)> = sids.map_or_else(Vec::new, |path| {
+        fs::read_to_string(path)
+            .unwrap_or_else(|e| die(&format!("{path}: {e}")))
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(sid, sub)| (sid.to_string(), sub.to_string()))
+            .collect()
+    });
+    if sids.is_some() && sessions.is_empty() {
+        die("no sessions in SIDS");
+    }
     let key = EncodingKey::from_secret(&secret(key));
     let header = Header::new(Algorithm::HS256);
     let now = now();
@@ -73,12 +88,14 @@ fn mint(n: u64, key: &str, out: &str) {
         let mut jti = [0u8; 16];
         jti[..8].copy_from_slice(&splitmix64(seed ^ i).to_le_bytes());
         jti[8..].copy_from_slice(&i.to_le_bytes());
+        let session = sessions.get((i % sessions.len().max(1) as u64) as usize);
         let i = i as i64;
         let claims = Claims {
-            sub: format!("user{i}"),
+            sub: session.map_or_else(|| format!("user{i}"), |s| s.1.clone()),
             iat: now - 60 - i % 86_400,
             exp: now + 30 * 86_400 + i,
             jti: b64url(&jti),
+            sid: session.map(|s| s.0.clone()),
         };
         let token = encode(&header, &claims, &key).unwrap_or_else(|e| die(&e.to_string()));
         text.push_str(&token);
@@ -127,11 +144,17 @@ fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
-        ["mint", n, key, out] => mint(n.parse().unwrap_or_else(|_| die("bad N")), key, out),
+        ["mint", n, key, out] => mint(n.parse().unwrap_or_else(|_| die("bad N")), key, out, None),
+        ["mint", n, key, out, sids] => mint(
+            n.parse().unwrap_or_else(|_| die("bad N")),
+            key,
+            out,
+            Some(sids),
+        ),
         ["decode", tokens, key] => bench_decode(tokens, key, "struct"),
         ["decode", tokens, key, claims] => bench_decode(tokens, key, claims),
         _ => die(
-            "usage: jwtdecode mint N KEYFILE OUT | jwtdecode decode TOKENS KEYFILE [struct|value]",
+            "usage: jwtdecode mint N KEYFILE OUT [SIDS] | jwtdecode decode TOKENS KEYFILE [struct|value]",
         ),
     }
 }
