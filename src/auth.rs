@@ -224,8 +224,17 @@ pub fn user_claims(user: &User) -> Map<String, Value> {
 /// A configuration error when the revocation is dated in the future (a wrong clock), or a
 /// store error.
 pub fn issue_time(revocations: &dyn RevocationStore, sub: &str, clock: &dyn Clock) -> Result<i64> {
+    issue_time_after(revocations.subject_revoked_at(sub)?, sub, clock)
+}
+
+/// [`issue_time`] given `sub`'s revocation mark as just read (a caller that read it already
+/// asks the store once).
+///
+/// # Errors
+/// As [`issue_time`].
+pub fn issue_time_after(mark: Option<i64>, sub: &str, clock: &dyn Clock) -> Result<i64> {
     let now = clock.now();
-    match revocations.subject_revoked_at(sub)? {
+    match mark {
         Some(at) if at >= now => {
             if at > now + 1 {
                 return Err(Error::config(

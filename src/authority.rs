@@ -524,7 +524,8 @@ impl<'a> Authority<'a> {
             // A session without refresh tokens (a browser's) names no generation.
             return Err(Error::Grant(Grant::Unknown));
         };
-        match self.over(&session, &limits, now)? {
+        let (over, mark) = self.over_with_mark(&session, &limits, now)?;
+        match over {
             Some(Over::Ended) => {
                 if session.ended_at.is_none() {
                     revocations.end_sessions(&[&session.sid], now)?;
@@ -559,7 +560,9 @@ impl<'a> Authority<'a> {
                 return Err(Error::Grant(Grant::Ended));
             }
         };
-        let iat = auth::issue_time(revocations, &user.username, self.clock)?;
+        // The mark as read above: one store call less per refresh (a revocation of the user
+        // since then ends the session, so the compare-and-set below fails).
+        let iat = auth::issue_time_after(mark, &user.username, self.clock)?;
         let (token, exp, claims) = self.sign_in_session(
             key,
             &user,
@@ -602,18 +605,26 @@ impl<'a> Authority<'a> {
     /// Whether `session` is over at `now`: ended, past a limit (with this process's held
     /// use), or begun before its user's tokens were all revoked.
     fn over(&self, session: &Session, limits: &Limits, now: i64) -> Result<Option<Over>> {
+        Ok(self.over_with_mark(session, limits, now)?.0)
+    }
+
+    /// [`Authority::over`], with the user's revocation mark as read (`None` when the session
+    /// was over before it was needed).
+    fn over_with_mark(
+        &self,
+        session: &Session,
+        limits: &Limits,
+        now: i64,
+    ) -> Result<(Option<Over>, Option<i64>)> {
         let held = self.held_use(&session.sid);
         if let Some(over) = limits.over(Some(session.times()), held, now) {
-            return Ok(Some(over));
+            return Ok((Some(over), None));
         }
-        if self
-            .revocations()?
-            .subject_revoked_at(&session.sub)?
-            .is_some_and(|at| at >= session.created_at)
-        {
-            return Ok(Some(Over::Ended));
+        let mark = self.revocations()?.subject_revoked_at(&session.sub)?;
+        if mark.is_some_and(|at| at >= session.created_at) {
+            return Ok((Some(Over::Ended), mark));
         }
-        Ok(None)
+        Ok((None, mark))
     }
 
     /// The use of `sid` this process holds in memory (not yet written), if any.
