@@ -38,9 +38,13 @@ pub struct Revocations {
 #[derive(Debug)]
 struct StateDoc {
     r: Revocations,
+    /// The sessions. A change to a record must drop its text from `texts` ([`Self::changed`]).
     sessions: BTreeMap<String, Record>,
     version: u64,
     extra: Vec<(String, String)>,
+    /// sid → its record's JSON as last written, so that a write serialises only the records
+    /// that changed since ([`Self::text`]); one missing is serialised again.
+    texts: HashMap<String, Vec<u8>>,
 }
 
 impl Default for StateDoc {
@@ -50,6 +54,7 @@ impl Default for StateDoc {
             sessions: BTreeMap::new(),
             version: store::FORMAT_VERSION,
             extra: Vec::new(),
+            texts: HashMap::new(),
         }
     }
 }
@@ -70,6 +75,7 @@ impl Document for StateDoc {
             sessions: file.sessions,
             version: file.version,
             extra: file.extra,
+            texts: HashMap::new(),
         })
     }
 
@@ -80,6 +86,7 @@ impl Document for StateDoc {
             &self.sessions,
             self.written_version(),
             &self.extra,
+            &mut |out, rec| serde_json::to_writer(out, rec).map_err(io::Error::other),
         )
     }
 }
@@ -101,10 +108,60 @@ impl StateDoc {
     /// max_age`) has passed (ended or not), and the expired token ids inside the rest.
     fn tidy(&mut self, now: i64, max_age: i64) {
         self.r.prune(now);
-        self.sessions.retain(|_, rec| {
+        let texts = &mut self.texts;
+        self.sessions.retain(|sid, rec| {
+            let before = rec.session.tokens.len();
             rec.session.tokens.retain(|_, exp| *exp > now);
+            if rec.session.tokens.len() != before {
+                texts.remove(sid);
+            }
             rec.session.created_at.saturating_add(max_age) > now
         });
+    }
+
+    /// Notes that the record of `sid` changed (or is new): the next write serialises it.
+    fn changed(&mut self, sid: &str) {
+        self.texts.remove(sid);
+    }
+
+    /// Stores `rec` under its sid.
+    fn insert(&mut self, rec: Record) {
+        self.changed(&rec.session.sid);
+        self.sessions.insert(rec.session.sid.clone(), rec);
+    }
+
+    /// The file's text, as [`Document::write`] writes it, into a buffer of `capacity`: the
+    /// records that did not change since the last time are copied as they were serialised.
+    fn text(&mut self, capacity: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(capacity);
+        let version = self.written_version();
+        let texts = &mut self.texts;
+        write_state(
+            &mut out,
+            &self.r,
+            &self.sessions,
+            version,
+            &self.extra,
+            &mut |out, rec| {
+                let sid = &rec.session.sid;
+                if let Some(text) = texts.get(sid) {
+                    debug_assert_eq!(
+                        Some(text),
+                        serde_json::to_vec(rec).ok().as_ref(),
+                        "the record of {sid} changed without `StateDoc::changed`"
+                    );
+                    return out.write_all(text);
+                }
+                let text = serde_json::to_vec(rec).map_err(io::Error::other)?;
+                out.write_all(&text)?;
+                texts.insert(sid.clone(), text);
+                Ok(())
+            },
+        )?;
+        if texts.len() > self.sessions.len() {
+            texts.retain(|sid, _| self.sessions.contains_key(sid));
+        }
+        Ok(out)
     }
 
     /// Ends the live session `sid` at `now`: its tombstone keeps `ended_at`, and its live
@@ -117,6 +174,7 @@ impl StateDoc {
         if rec.session.ended_at.is_some() {
             return false;
         }
+        self.texts.remove(sid);
         rec.session.ended_at = Some(now);
         for (jti, exp) in std::mem::take(&mut rec.session.tokens) {
             if exp > now {
@@ -243,7 +301,14 @@ impl Document for Revocations {
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        write_state(out, self, &BTreeMap::new(), store::FORMAT_VERSION, &[])
+        write_state(
+            out,
+            self,
+            &BTreeMap::new(),
+            store::FORMAT_VERSION,
+            &[],
+            &mut |_, _| Ok(()),
+        )
     }
 }
 
@@ -255,6 +320,7 @@ fn write_state(
     sessions: &BTreeMap<String, Record>,
     version: u64,
     extra: &[(String, String)],
+    record: &mut dyn FnMut(&mut dyn Write, &Record) -> io::Result<()>,
 ) -> io::Result<()> {
     write!(out, "{{\n  \"version\": {version},")?;
     for (k, v) in extra {
@@ -270,7 +336,7 @@ fn write_state(
             out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
             store::write_json_str(out, sid)?;
             out.write_all(b": ")?;
-            serde_json::to_writer(&mut *out, rec).map_err(io::Error::other)?;
+            record(&mut *out, rec)?;
         }
         out.write_all(b"\n  }")?;
     }
@@ -745,6 +811,9 @@ struct Writes {
     queue: Vec<Box<dyn Pending>>,
     /// Whether a thread is writing a batch now.
     writing: bool,
+    /// Whether a reader is parsing the file for the others (who wait for it rather than
+    /// parse it too: sixteen parses of a 4 MB file at once would cost a second).
+    loading: bool,
     /// The whole state as last read or written by this process, with the stamp of that file
     /// version: a write or a session read finds it still current after one `stat` and skips
     /// the parse (a refresh on a state with 10,000 sessions would parse megabytes). A writer
@@ -996,8 +1065,9 @@ impl FileRevocations {
             doc.tidy(now, self.rules.limits().max_age);
         }
         // Into memory first, sized by the last write: one write of the whole text.
-        let mut text = Vec::with_capacity(self.text_len.load(Ordering::Relaxed) + (64 << 10));
-        doc.write(&mut text).map_err(|e| Error::io(path, e))?;
+        let text = doc
+            .text(self.text_len.load(Ordering::Relaxed) + (64 << 10))
+            .map_err(|e| Error::io(path, e))?;
         self.text_len.store(text.len(), Ordering::Relaxed);
         store::write_atomic(path, |w| w.write_all(&text))?;
         drop(text);
@@ -1037,7 +1107,7 @@ impl FileRevocations {
             {
                 return Ok(f(doc));
             }
-            if !w.writing {
+            if !w.writing && !w.loading {
                 break;
             }
             w = self
@@ -1045,21 +1115,30 @@ impl FileRevocations {
                 .wait(w)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
+        w.loading = true;
         drop(w);
-        let stamp = stamp_of(&self.path)?;
-        let doc: StateDoc = store::load(&self.path)?;
-        let out = f(&doc);
-        // Kept only when the file did not change while it was read, and no writer of this
-        // process holds a newer state.
-        if let Some(at) = stamp
-            && stamp_of(&self.path)? == Some(at)
-        {
-            let mut w = self.writes_lock();
-            if !w.writing {
+        let read = (|| {
+            let stamp = stamp_of(&self.path)?;
+            let doc: StateDoc = store::load(&self.path)?;
+            // Kept only when the file did not change while it was read.
+            let stable = stamp.is_some() && stamp_of(&self.path)? == stamp;
+            Ok::<_, Error>((stamp.filter(|_| stable), doc))
+        })();
+        let mut w = self.writes_lock();
+        w.loading = false;
+        let out = read.map(|(stamp, doc)| {
+            let out = f(&doc);
+            // Not over a newer state a writer of this process holds.
+            if let Some(at) = stamp
+                && !w.writing
+            {
                 w.parsed = Some((at, doc));
             }
-        }
-        Ok(out)
+            out
+        });
+        drop(w);
+        self.written.notify_all();
+        out
     }
 
     /// Runs `f` on the current view, loading it first if there is none.
@@ -1126,7 +1205,7 @@ impl RevocationStore for FileRevocations {
             for sid in &ended {
                 d.end(sid, now);
             }
-            d.sessions.insert(s.sid.clone(), Record::from(s));
+            d.insert(Record::from(s));
             // Sessions past their absolute end by these limits go too (tidy uses the
             // process's current ones, which are normally the same).
             d.sessions
@@ -1162,6 +1241,8 @@ impl RevocationStore for FileRevocations {
                 && rec.session.refresh.as_ref().map(|r| r.generation) == Some(generation);
             if current {
                 rec.session = new;
+                let sid = rec.session.sid.clone();
+                d.changed(&sid);
             }
             Ok((current, current))
         })
@@ -1206,6 +1287,7 @@ impl RevocationStore for FileRevocations {
                     && *t > rec.session.last_used_at
                 {
                     rec.session.last_used_at = *t;
+                    d.changed(sid);
                     changed = true;
                 }
             }
@@ -1236,7 +1318,7 @@ impl RevocationStore for FileRevocations {
             let mut changed = false;
             for s in sessions {
                 if !d.sessions.contains_key(&s.sid) {
-                    d.sessions.insert(s.sid.clone(), Record::from(s));
+                    d.insert(Record::from(s));
                     changed = true;
                 }
             }
@@ -1991,6 +2073,13 @@ mod tests {
             text = Vec::with_capacity(text.len() + (64 << 10));
             d.write(&mut text).unwrap();
         });
+        let _ = d.text(0).unwrap();
+        time("serialise, 16 records changed since", &mut || {
+            for i in 0..16 {
+                d.changed(&format!("{i:022}"));
+            }
+            text = d.text(text.len() + (64 << 10)).unwrap();
+        });
         time("write + fsync + rename + fsync dir", &mut || {
             store::write_atomic(&path, |w| w.write_all(&text)).unwrap();
         });
@@ -2012,6 +2101,12 @@ mod tests {
         write_index(&path, &d).unwrap();
         let size = std::fs::metadata(&path).unwrap().len();
         let st = Arc::new(store_at(&path, Lookups::Many));
+        // Steady state: the first read parses the file, the first write serialises it all.
+        let warm = st
+            .session(&format!("{:022}", sessions - 1))
+            .unwrap()
+            .unwrap();
+        st.touch_sessions(&[(warm.sid, NOW + 1)]).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs_f64(secs);
         let started = std::time::Instant::now();
         let spent: usize = (0..threads)
