@@ -21,9 +21,11 @@ use crate::alg::Algorithm;
 use crate::auth::{self, HashPolicy, Rehash};
 use crate::clock::Clock;
 use crate::error::{Error, Reason, Result};
+use crate::error::{Grant, Revoked, VerifyError};
 use crate::keys::{self, Key};
 use crate::passwords::Password;
-use crate::sessions::{Client, Session};
+use crate::refresh;
+use crate::sessions::{Client, Issue, Limits, Over, Refresh, Rules, Session};
 use crate::store::{Imported, RevocationStore, UserStore};
 use crate::tokens;
 use crate::users::User;
@@ -188,6 +190,21 @@ pub struct Authority<'a> {
     /// The longest lifetime already recorded in the key ring this process (0: none), so a
     /// long-running server reads the ring once, not per login.
     noted: AtomicI64,
+    /// The session rules (SPEC §13), shared with the revocation store.
+    rules: Arc<Rules>,
+}
+
+/// A token logged out ([`Authority::logout_token`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOut {
+    /// Its `jti`.
+    pub jti: String,
+    /// Its `exp`.
+    pub exp: i64,
+    /// Its session, if it had one.
+    pub sid: Option<String>,
+    /// Its session had already ended (or expired) before: still a success, said so.
+    pub already_ended: bool,
 }
 
 impl<'a> Authority<'a> {
@@ -206,7 +223,20 @@ impl<'a> Authority<'a> {
             clock,
             policy,
             noted: AtomicI64::new(0),
+            rules: Arc::new(Rules::new(Limits::default(), false)),
         }
+    }
+
+    /// The same authority with the session rules `rules` (SPEC §13): the ones the revocation
+    /// store was opened with, so both judge by the same limits and uses.
+    pub fn with_rules(mut self, rules: Arc<Rules>) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// The session rules.
+    pub fn rules(&self) -> &Arc<Rules> {
+        &self.rules
     }
 
     /// The same authority, told that the key ring already records lifetimes up to `lifetime`
@@ -262,13 +292,10 @@ impl<'a> Authority<'a> {
         let users = self.users()?;
         let logged_in = auth::authenticate(users, req.name, req.password, &self.policy.hashing)?;
         let user = recheck(users, &logged_in.user)?;
-        let iat = auth::issue_time(self.revocations()?, &user.username, self.clock)?;
-        let exp = iat + req.ttl.unwrap_or(self.policy.ttl);
+        let revocations = self.revocations()?;
+        let iat = auth::issue_time(revocations, &user.username, self.clock)?;
+        // What this sign-in issues, issued again by each refresh (SPEC §13).
         let mut claims = Map::new();
-        claims.insert("sub".into(), user.username.clone().into());
-        claims.insert("iat".into(), iat.into());
-        claims.insert("exp".into(), exp.into());
-        claims.insert("jti".into(), tokens::new_jti()?.into());
         if let Some(iss) = req.iss.clone().or_else(|| self.policy.issuer.clone()) {
             claims.insert("iss".into(), iss.into());
         }
@@ -280,9 +307,47 @@ impl<'a> Authority<'a> {
             claims.insert("aud".into(), aud);
         }
         claims.extend(req.extra.clone());
-        claims.extend(auth::user_claims(&user));
+        let issue = Issue {
+            ttl: req.ttl.unwrap_or(self.policy.ttl),
+            claims,
+            browser: req.browser,
+        };
+        let limits = self.rules.limits();
+        let sid = new_sid()?;
         let key = self.key()?;
-        let token = tokens::sign(key, key.alg, &claims, req.allow_weak_key)?;
+        let (token, exp, claims) = self.sign_in_session(
+            key,
+            &user,
+            &sid,
+            &issue,
+            iat,
+            iat,
+            &limits,
+            req.allow_weak_key,
+        )?;
+        let refresh_token = if req.browser {
+            None
+        } else {
+            Some(refresh::make(key.refresh_key()?, &sid, 0)?)
+        };
+        let session = Session {
+            sid: sid.clone(),
+            sub: user.username.clone(),
+            created_at: iat,
+            last_used_at: iat,
+            client: req.client.clone(),
+            amr: vec!["pwd".into()],
+            issue,
+            refresh: refresh_token.as_ref().map(|t| Refresh {
+                generation: 0,
+                hash: refresh::hash(t),
+                rotated_at: iat,
+            }),
+            tokens: [(jti_of(&claims), exp)].into_iter().collect(),
+            ended_at: None,
+        };
+        // Durable before the token is handed out.
+        revocations.begin_session(&session, &limits, self.clock.now())?;
         let ttl_not_noted = self.note_ttl(key, exp - iat);
         Ok(Issued {
             token,
@@ -292,9 +357,48 @@ impl<'a> Authority<'a> {
             user: Some(user),
             rehash: Some(logged_in.rehash),
             ttl_not_noted,
-            sid: None,
-            refresh_token: None,
+            sid: Some(sid),
+            refresh_token,
         })
+    }
+
+    /// Signs a token of session `sid` for `user` at `iat`: the claims `issue` names, the
+    /// user's current groups, a new `jti`; `exp` is `iat + ttl`, at most the session's
+    /// absolute end and, unless a browser's, at most `iat + session_idle` (SPEC §13).
+    #[allow(clippy::too_many_arguments)]
+    fn sign_in_session(
+        &self,
+        key: &Key,
+        user: &User,
+        sid: &str,
+        issue: &Issue,
+        created_at: i64,
+        iat: i64,
+        limits: &Limits,
+        allow_weak_key: bool,
+    ) -> Result<(String, i64, Map<String, Value>)> {
+        let end = limits.absolute_end(created_at);
+        let exp = if issue.browser {
+            end
+        } else {
+            iat.saturating_add(issue.ttl)
+                .min(end)
+                .min(iat.saturating_add(limits.idle))
+        };
+        let mut claims = Map::new();
+        claims.insert("sub".into(), user.username.clone().into());
+        claims.insert("iat".into(), iat.into());
+        claims.insert("exp".into(), exp.into());
+        claims.insert("jti".into(), tokens::new_jti()?.into());
+        claims.insert("sid".into(), sid.into());
+        for (k, v) in &issue.claims {
+            if !claims.contains_key(k) {
+                claims.insert(k.clone(), v.clone());
+            }
+        }
+        claims.extend(auth::user_claims(user));
+        let token = tokens::sign(key, key.alg, &claims, allow_weak_key)?;
+        Ok((token, exp, claims))
     }
 
     /// Signs a token for `req.sub` with no password check (`mint`): `iat` is the one given,
@@ -392,8 +496,7 @@ impl<'a> Authority<'a> {
         Ok((jti.clone(), exp))
     }
 
-    // SESSIONS-TODO: the session use cases (SPEC §13). Signatures are the contract for the
-    // front ends; bodies are built in the core branch.
+    // ----- sessions (SPEC §13) ----------------------------------------------------------------
 
     /// Spends `refresh_token` and issues what its session's sign-in issued, with the user's
     /// current groups and a new refresh token (SPEC §13). No password check.
@@ -402,8 +505,117 @@ impl<'a> Authority<'a> {
     /// `Error::Grant` (expired: exit 3; ended, spent or reused: 4; not one of this store: 1),
     /// a store error, or a key error.
     pub fn refresh(&self, refresh_token: &str) -> Result<Issued> {
-        let _ = refresh_token;
-        Err(Error::internal("sessions", "not built yet"))
+        let Some(parsed) = refresh::parse(refresh_token) else {
+            return Err(Error::Grant(Grant::Unknown));
+        };
+        let revocations = self.revocations()?;
+        let Some(session) = revocations.session(&parsed.sid)? else {
+            return Err(Error::Grant(Grant::Unknown));
+        };
+        let key = self.key()?;
+        if !parsed.tag_ok(key.refresh_key()?) {
+            return Err(Error::Grant(Grant::Unknown));
+        }
+        let now = self.clock.now();
+        let limits = self.rules.limits();
+        let Some(current) = session.refresh.clone() else {
+            // A session without refresh tokens (a browser's) names no generation.
+            return Err(Error::Grant(Grant::Unknown));
+        };
+        match self.over(&session, &limits, now)? {
+            Some(Over::Ended) => {
+                if session.ended_at.is_none() {
+                    revocations.end_sessions(&[&session.sid], now)?;
+                }
+                return Err(Error::Grant(Grant::Ended));
+            }
+            Some(_) => return Err(Error::Grant(Grant::Expired)),
+            None => {}
+        }
+        if parsed.generation < current.generation {
+            // Spent before: a reuse ends the session, but the one spent just before, within
+            // the grace, is only refused (a retry after a lost answer, two tabs).
+            let grace = parsed.generation + 1 == current.generation
+                && limits.reuse_grace > 0
+                && now.saturating_sub(current.rotated_at) <= limits.reuse_grace;
+            if !grace {
+                revocations.end_sessions(&[&session.sid], now)?;
+            }
+            return Err(Error::Grant(Grant::Ended));
+        }
+        if parsed.generation > current.generation || !refresh::matches(refresh_token, &current.hash)
+        {
+            // Never handed out (a lost race's token), or not the token of this generation.
+            return Err(Error::Grant(Grant::Unknown));
+        }
+        // The user as now: a disabled or removed one gets nothing, and the session ends.
+        let user = match self.users()?.get(&session.sub)? {
+            Some(u) if !u.disabled => u,
+            _ => {
+                revocations.end_sessions(&[&session.sid], now)?;
+                return Err(Error::Grant(Grant::Ended));
+            }
+        };
+        let iat = auth::issue_time(revocations, &user.username, self.clock)?;
+        let (token, exp, claims) = self.sign_in_session(
+            key,
+            &user,
+            &session.sid,
+            &session.issue,
+            session.created_at,
+            iat,
+            &limits,
+            false,
+        )?;
+        let new_token = refresh::make(key.refresh_key()?, &session.sid, current.generation + 1)?;
+        let mut next = session.clone();
+        next.last_used_at = next.last_used_at.max(iat);
+        next.refresh = Some(Refresh {
+            generation: current.generation + 1,
+            hash: refresh::hash(&new_token),
+            rotated_at: now,
+        });
+        next.tokens.retain(|_, e| *e > now);
+        next.tokens.insert(jti_of(&claims), exp);
+        if !revocations.replace_session(&next, current.generation)? {
+            // Someone else spent it first: this is a reuse.
+            revocations.end_sessions(&[&session.sid], now)?;
+            return Err(Error::Grant(Grant::Ended));
+        }
+        let ttl_not_noted = self.note_ttl(key, exp - iat);
+        Ok(Issued {
+            token,
+            iat,
+            exp,
+            claims,
+            user: Some(user),
+            rehash: None,
+            ttl_not_noted,
+            sid: Some(session.sid),
+            refresh_token: Some(new_token),
+        })
+    }
+
+    /// Whether `session` is over at `now`: ended, past a limit (with this process's held
+    /// use), or begun before its user's tokens were all revoked.
+    fn over(&self, session: &Session, limits: &Limits, now: i64) -> Result<Option<Over>> {
+        let held = self.held_use(&session.sid);
+        if let Some(over) = limits.over(Some(session.times()), held, now) {
+            return Ok(Some(over));
+        }
+        if self
+            .revocations()?
+            .subject_revoked_at(&session.sub)?
+            .is_some_and(|at| at >= session.created_at)
+        {
+            return Ok(Some(Over::Ended));
+        }
+        Ok(None)
+    }
+
+    /// The use of `sid` this process holds in memory (not yet written), if any.
+    fn held_use(&self, sid: &str) -> i64 {
+        self.rules.held_use(sid)
     }
 
     /// The live sessions (of `sub` only, when given), newest first.
@@ -411,8 +623,25 @@ impl<'a> Authority<'a> {
     /// # Errors
     /// A store error.
     pub fn sessions(&self, sub: Option<&str>) -> Result<Vec<Listed>> {
-        let _ = sub;
-        Err(Error::internal("sessions", "not built yet"))
+        let now = self.clock.now();
+        let limits = self.rules.limits();
+        let mut out = Vec::new();
+        for session in self.revocations()?.sessions(sub)? {
+            if self.over(&session, &limits, now)?.is_some() {
+                continue;
+            }
+            let last_used_at = session.last_used_at.max(self.held_use(&session.sid));
+            let expires_at = limits.ends_at(session.times(), last_used_at);
+            out.push(Listed {
+                session,
+                last_used_at,
+                expires_at,
+            });
+        }
+        out.sort_by(|a, b| {
+            (b.session.created_at, &b.session.sid).cmp(&(a.session.created_at, &a.session.sid))
+        });
+        Ok(out)
     }
 
     /// Ends the sessions `sids` (`sessions revoke`). With `owner`, only sessions of that user
@@ -422,8 +651,21 @@ impl<'a> Authority<'a> {
     /// `SessionNotFound` for a sid that is not a live session (of `owner`), before anything
     /// is ended; a store error.
     pub fn end_sessions(&self, sids: &[&str], owner: Option<&str>) -> Result<Vec<String>> {
-        let _ = (sids, owner);
-        Err(Error::internal("sessions", "not built yet"))
+        let now = self.clock.now();
+        let limits = self.rules.limits();
+        let revocations = self.revocations()?;
+        for sid in sids {
+            let live = match revocations.session(sid)? {
+                Some(s) => {
+                    owner.is_none_or(|o| s.sub == o) && self.over(&s, &limits, now)?.is_none()
+                }
+                None => false,
+            };
+            if !live {
+                return Err(Error::SessionNotFound((*sid).to_string()));
+            }
+        }
+        revocations.end_sessions(sids, now)
     }
 
     /// Ends every live session of `sub` but `keep` ("sign out everywhere else",
@@ -432,8 +674,8 @@ impl<'a> Authority<'a> {
     /// # Errors
     /// A store error.
     pub fn end_user_sessions(&self, sub: &str, keep: Option<&str>) -> Result<Vec<String>> {
-        let _ = (sub, keep);
-        Err(Error::internal("sessions", "not built yet"))
+        self.revocations()?
+            .end_user_sessions(sub, keep, self.clock.now())
     }
 
     /// Writes the uses `serve`'s checks held in memory (called about once a minute, off the
@@ -442,7 +684,17 @@ impl<'a> Authority<'a> {
     /// # Errors
     /// A store error (the uses are kept for the next write).
     pub fn write_uses(&self) -> Result<()> {
-        Err(Error::internal("sessions", "not built yet"))
+        let uses = self.rules.take_uses();
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let written = self
+            .revocations()
+            .and_then(|store| store.touch_sessions(&uses));
+        if written.is_err() {
+            self.rules.put_back(uses);
+        }
+        written
     }
 
     /// Logs a token out: [`Authority::check`] (with `verifier`, which should accept any
@@ -456,8 +708,78 @@ impl<'a> Authority<'a> {
         scratch: &mut Scratch,
         token: &[u8],
     ) -> Result<(String, i64)> {
-        let checked = self.check(verifier, scratch, token, None)?;
-        self.end(&checked)
+        let out = self.logout_token(verifier, scratch, token)?;
+        Ok((out.jti, out.exp))
+    }
+
+    /// Logs a token out and ends its session (SPEC §13: logout means "end this sign-in"):
+    /// its `jti` is revoked and its session ended. A token of a session accepts being
+    /// expired; a token whose session had already ended (or expired) is a success, said so
+    /// in [`LoggedOut::already_ended`].
+    ///
+    /// # Errors
+    /// The token's error (a token without a session keeps every one), or a store error.
+    pub fn logout_token(
+        &self,
+        verifier: &Verifier,
+        scratch: &mut Scratch,
+        token: &[u8],
+    ) -> Result<LoggedOut> {
+        let checked = match self.check(verifier, scratch, token, None) {
+            Ok(c) => c,
+            Err(e) => return self.logout_refused(verifier, scratch, token, e),
+        };
+        let (jti, exp) = self.end(&checked)?;
+        let mut already_ended = false;
+        if let Some(sid) = &checked.sid {
+            let ended = self.revocations()?.end_sessions(&[sid], self.clock.now())?;
+            already_ended = ended.is_empty();
+        }
+        Ok(LoggedOut {
+            jti,
+            exp,
+            sid: checked.sid,
+            already_ended,
+        })
+    }
+
+    /// A logout whose check failed with `e`: a token of a session whose only fault is that
+    /// it expired, or that its session (or it) is over already, still ends its session.
+    fn logout_refused(
+        &self,
+        verifier: &Verifier,
+        scratch: &mut Scratch,
+        token: &[u8],
+        e: Error,
+    ) -> Result<LoggedOut> {
+        let now = self.clock.now();
+        let at = match &e {
+            // Checked as at the second before it expired: every other rule still holds.
+            Error::Token(VerifyError::Expired { exp, .. }) => exp.saturating_sub(1).min(now),
+            Error::Token(VerifyError::Revoked(_)) => now,
+            _ => return Err(e),
+        };
+        let checked = match verifier.verify(token, at, scratch, None, None) {
+            Ok(c) if c.sid.is_some() => c,
+            _ => return Err(e),
+        };
+        let Some(sid) = checked.sid.clone() else {
+            return Err(e);
+        };
+        let (Some(jti), Some(exp)) = (checked.jti.clone(), checked.exp) else {
+            return Err(Reason::NoJti.into());
+        };
+        let revocations = self.revocations()?;
+        let ended = revocations.end_sessions(&[&sid], now)?;
+        if exp > now && revocations.check(&checked.query(now))? != Some(Revoked::Token) {
+            revocations.revoke_token(&jti, exp, now)?;
+        }
+        Ok(LoggedOut {
+            jti,
+            exp,
+            sid: Some(sid),
+            already_ended: ended.is_empty(),
+        })
     }
 
     /// Ends every token of `sub` issued up to now; with `must_be_user`, `sub` must be a user
@@ -471,16 +793,24 @@ impl<'a> Authority<'a> {
             return Err(Error::UserNotFound(sub.to_string()));
         }
         let now = self.clock.now();
-        self.revocations()?.revoke_subject(sub, now, now)?;
+        let revocations = self.revocations()?;
+        revocations.revoke_subject(sub, now, now)?;
+        revocations.end_user_sessions(sub, None, now)?;
         Ok(now)
     }
 
-    /// Drops the revocations whose tokens have expired by now; how many were dropped.
+    /// Drops the revocations whose tokens have expired by now, and the sessions past their
+    /// absolute end; how many were dropped.
     ///
     /// # Errors
     /// A store error.
     pub fn prune(&self) -> Result<usize> {
-        self.revocations()?.prune(self.clock.now())
+        let now = self.clock.now();
+        let revocations = self.revocations()?;
+        // Sessions first: a store may drop them on any write, the tokens' prune included.
+        let sessions = revocations.prune_sessions(now, self.rules.limits().max_age)?;
+        let tokens = revocations.prune(now)?;
+        Ok(tokens + sessions)
     }
 
     // ----- account changes: revoke first, then write ------------------------------------------
@@ -505,10 +835,13 @@ impl<'a> Authority<'a> {
             .ok_or_else(|| Error::UserNotFound(name.to_string()))
     }
 
-    /// Revokes every token of `name` issued up to now.
+    /// Revokes every token of `name` issued up to now, and ends its sessions.
     fn revoke(&self, name: &str) -> Result<()> {
         let now = self.clock.now();
-        self.revocations()?.revoke_subject(name, now, now)
+        let revocations = self.revocations()?;
+        revocations.revoke_subject(name, now, now)?;
+        revocations.end_user_sessions(name, None, now)?;
+        Ok(())
     }
 
     /// Gives `name` a new password hash (and whatever else `also` changes): the user's tokens
@@ -606,7 +939,11 @@ impl<'a> Authority<'a> {
                 .collect();
             if !changing.is_empty() {
                 let now = self.clock.now();
-                self.revocations()?.revoke_subjects(&changing, now, now)?;
+                let revocations = self.revocations()?;
+                revocations.revoke_subjects(&changing, now, now)?;
+                for sub in &changing {
+                    revocations.end_user_sessions(sub, None, now)?;
+                }
             }
         }
         users.import(incoming, replace)
@@ -633,6 +970,20 @@ impl<'a> Authority<'a> {
             Err(e) => Some(e),
         }
     }
+}
+
+/// A new session id: 128 random bits, base64url (SPEC §13).
+fn new_sid() -> Result<String> {
+    tokens::new_jti()
+}
+
+/// The `jti` of claims this authority made.
+fn jti_of(claims: &Map<String, Value>) -> String {
+    claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The record of `checked` read again after its password check: it must still exist, be
@@ -1014,6 +1365,512 @@ mod tests {
             let (before, after) = revoked_around(change);
             assert_eq!(before, vec![revokes], "{what}: revoked before the write");
             assert_eq!(after, revokes, "{what}: revoked after");
+        }
+    }
+
+    // ----- sessions (SPEC §13) ---------------------------------------------------------------
+
+    mod sessions {
+        use super::*;
+        use crate::error::Grant;
+        use crate::sessions::Rules;
+        use crate::store::memory::MemoryUsers;
+        use crate::verifier::Rules as VRules;
+
+        const T0: i64 = 1_000_000;
+
+        struct Fx {
+            clock: FixedClock,
+            users: Arc<MemoryUsers>,
+            store: Arc<MemoryRevocations>,
+            rules: Arc<Rules>,
+            key: Arc<Key>,
+        }
+
+        fn fx(limits: Limits) -> Fx {
+            let rules = Arc::new(Rules::new(limits, true));
+            let users = Arc::new(MemoryUsers::new());
+            let u = alice(&pw("right-password"));
+            users.add("alice", &mut || Ok(u.clone())).unwrap();
+            Fx {
+                clock: FixedClock::new(T0),
+                users,
+                store: Arc::new(MemoryRevocations::with_rules(
+                    Revocations::default(),
+                    Arc::clone(&rules),
+                )),
+                rules,
+                key: Arc::new(Key::hmac_for_tests(b"0123456789abcdef0123456789abcdef")),
+            }
+        }
+
+        fn limits() -> Limits {
+            Limits {
+                max_age: 10_000,
+                idle: 1_000,
+                max_per_user: 100,
+                reuse_grace: 0,
+            }
+        }
+
+        impl Fx {
+            fn a(&self) -> Authority<'_> {
+                let users: Arc<dyn UserStore> = self.users.clone();
+                let store: Arc<dyn RevocationStore> = self.store.clone();
+                let policy = authority(&self.clock, |_| true).policy().clone();
+                Authority::new(
+                    Slot::ready(users),
+                    Slot::ready(store),
+                    Slot::ready(Arc::clone(&self.key)),
+                    &self.clock,
+                    policy,
+                )
+                .with_rules(Arc::clone(&self.rules))
+            }
+
+            fn login(&self, browser: bool) -> Issued {
+                let password = pw("right-password");
+                self.a()
+                    .login(&LoginRequest {
+                        name: "alice",
+                        password: &password,
+                        ttl: None,
+                        iss: None,
+                        aud: Some("api".into()),
+                        extra: Map::new(),
+                        allow_weak_key: false,
+                        client: Client::Cli,
+                        browser,
+                    })
+                    .unwrap()
+            }
+
+            fn verify(&self, token: &str) -> Result<Verified> {
+                let v = Verifier::new(
+                    &self.key,
+                    VRules {
+                        any_aud: true,
+                        exp_required: true,
+                        ..VRules::default()
+                    },
+                )
+                .unwrap();
+                self.a()
+                    .check(&v, &mut Scratch::new(), token.as_bytes(), None)
+            }
+
+            fn logout(&self, token: &str) -> Result<LoggedOut> {
+                let v = Verifier::new(
+                    &self.key,
+                    VRules {
+                        any_aud: true,
+                        exp_required: true,
+                        ..VRules::default()
+                    },
+                )
+                .unwrap();
+                self.a()
+                    .logout_token(&v, &mut Scratch::new(), token.as_bytes())
+            }
+
+            fn session(&self, sid: &str) -> Session {
+                self.store.session(sid).unwrap().unwrap()
+            }
+        }
+
+        fn grant(r: Result<Issued>) -> Grant {
+            match r {
+                Err(Error::Grant(g)) => g,
+                other => panic!("expected a refused grant, got {other:?}"),
+            }
+        }
+
+        fn rt(i: &Issued) -> String {
+            i.refresh_token.as_ref().unwrap().to_string()
+        }
+
+        #[test]
+        fn a_login_begins_a_session_its_token_names() {
+            let f = fx(limits());
+            let i = f.login(false);
+            let sid = i.sid.clone().unwrap();
+            assert!(sid.len() >= 22, "{sid}");
+            assert_eq!(i.claims["sid"], sid.as_str());
+            let s = f.session(&sid);
+            assert_eq!((s.created_at, s.last_used_at), (T0, T0));
+            assert_eq!(s.client, Client::Cli);
+            assert_eq!(s.amr, ["pwd"]);
+            assert_eq!(s.issue.ttl, 900);
+            // What a refresh issues again: aud, not the times or the user's claims.
+            assert_eq!(
+                s.issue.claims.keys().collect::<Vec<_>>(),
+                [&"aud".to_string()]
+            );
+            let r = s.refresh.unwrap();
+            assert_eq!(r.generation, 0);
+            // Only the hash of the refresh token is stored.
+            assert_eq!(r.hash, refresh::hash(&rt(&i)));
+            assert_ne!(r.hash, rt(&i));
+            assert!(rt(&i).len() >= 43);
+            assert_eq!(
+                s.tokens.get(i.claims["jti"].as_str().unwrap()),
+                Some(&i.exp)
+            );
+            assert_eq!(i.exp, T0 + 900);
+            assert_eq!(
+                f.verify(&i.token).unwrap().sid.as_deref(),
+                Some(sid.as_str())
+            );
+        }
+
+        #[test]
+        fn no_token_outlives_its_session() {
+            // ttl 900 > idle 300: exp is iat + idle.
+            let f = fx(Limits {
+                idle: 300,
+                ..limits()
+            });
+            assert_eq!(f.login(false).exp, T0 + 300);
+            // max_age 200 < ttl (valid): exp is the absolute end.
+            let f = fx(Limits {
+                max_age: 200,
+                ..limits()
+            });
+            assert_eq!(f.login(false).exp, T0 + 200);
+            // A browser's token lives to the absolute end, and has no refresh token.
+            let f = fx(limits());
+            let b = f.login(true);
+            assert_eq!(b.exp, T0 + 10_000);
+            assert!(b.refresh_token.is_none());
+            assert!(f.session(b.sid.as_ref().unwrap()).refresh.is_none());
+            assert!(f.session(b.sid.as_ref().unwrap()).issue.browser);
+            // Nor does a refreshed token: late in the session, the absolute end caps it.
+            let i = f.login(false);
+            f.clock.advance(9_500);
+            f.rules.set_limits(Limits {
+                idle: 100_000,
+                ..limits()
+            });
+            let r = f.a().refresh(&rt(&i)).unwrap();
+            assert_eq!(r.exp, T0 + 10_000);
+        }
+
+        #[test]
+        fn a_refresh_rotates_and_a_reuse_ends_the_session() {
+            let f = fx(limits());
+            let i = f.login(false);
+            let sid = i.sid.clone().unwrap();
+            f.clock.advance(60);
+            let r1 = f.a().refresh(&rt(&i)).unwrap();
+            assert_eq!(r1.sid.as_deref(), Some(sid.as_str()));
+            assert_eq!(r1.iat, T0 + 60);
+            assert_eq!(r1.exp, T0 + 60 + 900);
+            assert_eq!(r1.claims["aud"], "api");
+            assert_eq!(r1.claims["groups"], serde_json::json!(["admins"]));
+            assert_ne!(r1.claims["jti"], i.claims["jti"]);
+            assert_ne!(rt(&r1), rt(&i));
+            let s = f.session(&sid);
+            assert_eq!(s.refresh.as_ref().unwrap().generation, 1);
+            assert_eq!(s.last_used_at, T0 + 60);
+            assert_eq!(s.tokens.len(), 2);
+            // Chained: generation 2.
+            let r2 = f.a().refresh(&rt(&r1)).unwrap();
+            assert_eq!(f.session(&sid).refresh.unwrap().generation, 2);
+            // A spent one again: theft. Refused, and the whole session ends.
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert!(f.session(&sid).ended_at.is_some());
+            assert_eq!(grant(f.a().refresh(&rt(&r2))), Grant::Ended);
+            for t in [&i.token, &r1.token, &r2.token] {
+                assert!(
+                    matches!(
+                        f.verify(t),
+                        Err(Error::Token(VerifyError::Revoked(Revoked::Token)))
+                    ),
+                    "{:?}",
+                    f.verify(t)
+                );
+            }
+        }
+
+        #[test]
+        fn within_the_grace_the_token_spent_just_before_is_refused_without_ending() {
+            let f = fx(Limits {
+                reuse_grace: 10,
+                ..limits()
+            });
+            let i = f.login(false);
+            let sid = i.sid.clone().unwrap();
+            let r1 = f.a().refresh(&rt(&i)).unwrap();
+            f.clock.advance(10);
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert!(f.session(&sid).ended_at.is_none());
+            let r2 = f.a().refresh(&rt(&r1)).unwrap();
+            // Two generations back is a reuse, grace or not.
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert!(f.session(&sid).ended_at.is_some());
+            assert_eq!(grant(f.a().refresh(&rt(&r2))), Grant::Ended);
+            // After the grace, the one just spent ends the session too.
+            let i = f.login(false);
+            let sid = i.sid.clone().unwrap();
+            f.a().refresh(&rt(&i)).unwrap();
+            f.clock.advance(11);
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert!(f.session(&sid).ended_at.is_some());
+        }
+
+        #[test]
+        fn two_clients_racing_one_token_exactly_one_wins_and_the_session_ends() {
+            let f = fx(limits());
+            let i = f.login(false);
+            let token = rt(&i);
+            let outcomes: Vec<Result<Issued>> = std::thread::scope(|sc| {
+                let hs: Vec<_> = (0..2).map(|_| sc.spawn(|| f.a().refresh(&token))).collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1);
+            assert_eq!(
+                outcomes
+                    .iter()
+                    .filter(|o| matches!(o, Err(Error::Grant(Grant::Ended))))
+                    .count(),
+                1
+            );
+            assert!(f.session(i.sid.as_ref().unwrap()).ended_at.is_some());
+        }
+
+        #[test]
+        fn a_forged_or_foreign_token_is_unknown_and_ends_nothing() {
+            let f = fx(limits());
+            let i = f.login(false);
+            let sid = i.sid.clone().unwrap();
+            let r1 = f.a().refresh(&rt(&i)).unwrap();
+            // A valid sid and an older generation, but a tag under another key.
+            let forged = refresh::make(&[9; 32], &sid, 0).unwrap();
+            assert_eq!(grant(f.a().refresh(&forged)), Grant::Unknown);
+            // The current generation with a valid tag but not the stored token.
+            let other = refresh::make(f.key.refresh_key().unwrap(), &sid, 1).unwrap();
+            assert_eq!(grant(f.a().refresh(&other)), Grant::Unknown);
+            // A generation never handed out.
+            let ahead = refresh::make(f.key.refresh_key().unwrap(), &sid, 7).unwrap();
+            assert_eq!(grant(f.a().refresh(&ahead)), Grant::Unknown);
+            assert!(f.session(&sid).ended_at.is_none());
+            // An unknown session, garbage, an access token: unknown.
+            let unknown = refresh::make(f.key.refresh_key().unwrap(), "nosuchsid", 0).unwrap();
+            for bad in [
+                unknown.as_str(),
+                "",
+                "garbage",
+                &i.token,
+                &"x".repeat(10_000),
+            ] {
+                assert_eq!(grant(f.a().refresh(bad)), Grant::Unknown, "{bad:?}");
+            }
+            f.a().refresh(&rt(&r1)).unwrap();
+        }
+
+        #[test]
+        fn a_session_over_by_time_or_by_its_user_is_refused() {
+            // Idle: expired (3), not ended.
+            let f = fx(limits());
+            let i = f.login(false);
+            f.clock.advance(1_000);
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Expired);
+            assert!(matches!(
+                f.verify(&i.token),
+                Err(Error::Token(VerifyError::Expired { .. }))
+            ));
+            // Used (a refresh is a use): the idle limit moves; the absolute one does not.
+            let f = fx(limits());
+            let mut t = rt(&f.login(false));
+            for _ in 0..10 {
+                f.clock.advance(999);
+                t = rt(&f.a().refresh(&t).unwrap());
+            }
+            f.clock.advance(999);
+            assert_eq!(grant(f.a().refresh(&t)), Grant::Expired);
+            // A use held in memory (a server's check) counts before it is written.
+            let f = fx(limits());
+            let i = f.login(false);
+            f.clock.advance(800);
+            f.verify(&i.token).unwrap();
+            f.clock.advance(800);
+            let r = f.a().refresh(&rt(&i)).unwrap();
+            assert_eq!(f.session(r.sid.as_ref().unwrap()).last_used_at, T0 + 1_600);
+            // A subject revoked after the session began: ended.
+            let f = fx(limits());
+            let i = f.login(false);
+            f.store.revoke_subject("alice", T0 + 1, T0 + 1).unwrap();
+            f.clock.advance(2);
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert!(f.session(i.sid.as_ref().unwrap()).ended_at.is_some());
+        }
+
+        #[test]
+        fn a_refresh_re_reads_the_user() {
+            // Disabled behind the authority's back (another host): refused, session ended.
+            let f = fx(limits());
+            let i = f.login(false);
+            f.users
+                .update("alice", &mut |u| {
+                    u.disabled = true;
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            assert!(f.session(i.sid.as_ref().unwrap()).ended_at.is_some());
+            // Removed: refused.
+            let f = fx(limits());
+            let i = f.login(false);
+            f.users.remove("alice").unwrap();
+            assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended);
+            // A group added shows; every use case that takes something away ends sessions.
+            type Change = fn(&Authority<'_>);
+            let cases: [(&str, Change); 6] = [
+                ("disable", |a| {
+                    a.set_disabled("alice", true).unwrap();
+                }),
+                ("passwd", |a| {
+                    a.change_password("alice", "$2b$04$x", &mut |_| {}).unwrap();
+                }),
+                ("remove", |a| {
+                    a.remove_user("alice").unwrap();
+                }),
+                ("group taken", |a| {
+                    a.edit_user("alice", &mut |u| u.groups.clear()).unwrap();
+                }),
+                ("logout --all", |a| {
+                    a.logout_all("alice", true).unwrap();
+                }),
+                ("import --replace", |a| {
+                    let mut u = alice(&pw("another-password"));
+                    u.hashed_password = "$2b$04$y".into();
+                    a.import_users(vec![u], true).unwrap();
+                }),
+            ];
+            for (what, change) in cases {
+                let f = fx(limits());
+                let i = f.login(false);
+                change(&f.a());
+                let s = f.session(i.sid.as_ref().unwrap());
+                assert_eq!(s.ended_at, Some(T0), "{what}");
+                assert_eq!(grant(f.a().refresh(&rt(&i))), Grant::Ended, "{what}");
+            }
+            let f = fx(limits());
+            let i = f.login(false);
+            f.a()
+                .edit_user("alice", &mut |u| u.groups.push("ops".into()))
+                .unwrap();
+            let r = f.a().refresh(&rt(&i)).unwrap();
+            assert_eq!(r.claims["groups"], serde_json::json!(["admins", "ops"]));
+        }
+
+        #[test]
+        fn a_logout_ends_the_session_and_an_ended_one_is_a_success() {
+            let f = fx(limits());
+            let i = f.login(false);
+            let sid = i.sid.clone().unwrap();
+            let r = f.a().refresh(&rt(&i)).unwrap();
+            let out = f.logout(&i.token).unwrap();
+            assert_eq!(out.sid.as_deref(), Some(sid.as_str()));
+            assert!(!out.already_ended);
+            // Every token and the refresh token of the session are refused.
+            assert!(f.verify(&r.token).is_err());
+            assert_eq!(grant(f.a().refresh(&rt(&r))), Grant::Ended);
+            // Again, and with the other token: success, said so.
+            assert!(f.logout(&i.token).unwrap().already_ended);
+            assert!(f.logout(&r.token).unwrap().already_ended);
+            // A session's token whose only fault is that it expired ends its session.
+            let i = f.login(false);
+            f.clock.advance(901);
+            let out = f.logout(&i.token).unwrap();
+            assert!(!out.already_ended);
+            assert!(f.session(i.sid.as_ref().unwrap()).ended_at.is_some());
+            // A token without a session keeps its refusals (expired: 3).
+            let minted = f
+                .a()
+                .mint(MintRequest {
+                    sub: "alice".into(),
+                    iat: Some(T0),
+                    exp: Some(T0 + 10),
+                    ..MintRequest::default()
+                })
+                .unwrap();
+            assert!(matches!(
+                f.logout(&minted.token),
+                Err(Error::Token(VerifyError::Expired { .. }))
+            ));
+            // A token of an unknown session is not ours to end: it is already over.
+            assert!(f.verify(&minted.token).is_err());
+        }
+
+        #[test]
+        fn sessions_are_listed_newest_first_and_ended_all_or_nothing() {
+            let f = fx(limits());
+            let a1 = f.login(false);
+            f.clock.advance(10);
+            let a2 = f.login(true);
+            f.clock.advance(10);
+            let a3 = f.login(false);
+            let sid = |i: &Issued| i.sid.clone().unwrap();
+            let listed: Vec<String> = f
+                .a()
+                .sessions(Some("alice"))
+                .unwrap()
+                .into_iter()
+                .map(|l| l.session.sid)
+                .collect();
+            assert_eq!(listed, [sid(&a3), sid(&a2), sid(&a1)]);
+            let l = &f.a().sessions(None).unwrap()[2];
+            assert_eq!(l.expires_at, T0 + 1_000);
+            // A use held in memory moves last use and the idle end.
+            f.clock.advance(5);
+            f.verify(&a1.token).unwrap();
+            let l = &f.a().sessions(None).unwrap()[2];
+            assert_eq!((l.last_used_at, l.expires_at), (T0 + 25, T0 + 1_025));
+            assert!(f.a().sessions(Some("bob")).unwrap().is_empty());
+            // All or nothing: an unknown sid ends none.
+            let e = f.a().end_sessions(&[&sid(&a1), "nope"], None).unwrap_err();
+            assert!(
+                matches!(e, Error::SessionNotFound(ref s) if s == "nope"),
+                "{e:?}"
+            );
+            assert_eq!(f.a().sessions(None).unwrap().len(), 3);
+            // Another's session is as unknown.
+            let e = f.a().end_sessions(&[&sid(&a1)], Some("bob")).unwrap_err();
+            assert!(matches!(e, Error::SessionNotFound(_)));
+            assert_eq!(
+                f.a().end_sessions(&[&sid(&a1)], Some("alice")).unwrap(),
+                [sid(&a1)]
+            );
+            // An ended one is not found any more.
+            assert!(f.a().end_sessions(&[&sid(&a1)], None).is_err());
+            // Everywhere else: all of alice's but one.
+            assert_eq!(
+                f.a().end_user_sessions("alice", Some(&sid(&a3))).unwrap(),
+                [sid(&a2)]
+            );
+            let listed = f.a().sessions(None).unwrap();
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0].session.sid, sid(&a3));
+        }
+
+        #[test]
+        fn uses_held_in_memory_are_written_and_sessions_pruned() {
+            let f = fx(limits());
+            let i = f.login(false);
+            let sid = i.sid.clone().unwrap();
+            f.clock.advance(100);
+            f.verify(&i.token).unwrap();
+            assert_eq!(f.session(&sid).last_used_at, T0);
+            f.a().write_uses().unwrap();
+            assert_eq!(f.session(&sid).last_used_at, T0 + 100);
+            assert!(f.rules.take_uses().is_empty());
+            f.a().write_uses().unwrap();
+            // Past its absolute end, prune drops it (its tokens' revocations expire too).
+            f.a().end_sessions(&[&sid], None).unwrap();
+            f.clock.advance(10_000);
+            assert_eq!(f.a().prune().unwrap(), 2);
+            assert!(f.store.session(&sid).unwrap().is_none());
         }
     }
 }

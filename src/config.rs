@@ -250,6 +250,16 @@ pub struct Config {
     pub redis_prefix: String,
     /// `redis_timeout`: how long to wait for Redis before failing closed (2s).
     pub redis_timeout: Duration,
+    /// `session_max_age`: a session's lifetime from sign-in (7d; SPEC §13).
+    pub session_max_age: Duration,
+    /// `session_idle`: a session ends after this long without use (1d).
+    pub session_idle: Duration,
+    /// `session_max_per_user`: a sign-in beyond it ends the user's least recently used
+    /// session (100).
+    pub session_max_per_user: u32,
+    /// `refresh_reuse_grace`: within it, the refresh token spent just before is refused
+    /// without ending its session (0s).
+    pub refresh_reuse_grace: Duration,
     /// The `[serve]` table.
     pub serve: ServeConfig,
     /// Where each key's value came from; a key not listed is [`Source::Default`].
@@ -280,6 +290,10 @@ impl Default for Config {
             allow_legacy_hashes: true,
             redis_prefix: "jwtauth:".to_string(),
             redis_timeout: Duration::from_secs(2),
+            session_max_age: Duration::from_secs(crate::sessions::DEFAULT_MAX_AGE as u64),
+            session_idle: Duration::from_secs(crate::sessions::DEFAULT_IDLE as u64),
+            session_max_per_user: crate::sessions::DEFAULT_MAX_PER_USER as u32,
+            refresh_reuse_grace: Duration::from_secs(crate::sessions::DEFAULT_REUSE_GRACE as u64),
             serve: ServeConfig::default(),
             sources: BTreeMap::new(),
         }
@@ -304,6 +318,10 @@ pub const KEYS: &[&str] = &[
     "allow_legacy_hashes",
     "redis_prefix",
     "redis_timeout",
+    "session_max_age",
+    "session_idle",
+    "session_max_per_user",
+    "refresh_reuse_grace",
     "serve.listen",
     "serve.cookie_secure",
     "serve.cookie_domain",
@@ -431,6 +449,10 @@ impl Config {
             json!(self.allow_legacy_hashes),
             json!(self.redis_prefix),
             json!(format_duration(self.redis_timeout)),
+            json!(format_duration(self.session_max_age)),
+            json!(format_duration(self.session_idle)),
+            json!(self.session_max_per_user),
+            json!(format_duration(self.refresh_reuse_grace)),
             json!(s.listen.to_string()),
             json!(s.cookie_secure),
             json!(s.cookie_domain),
@@ -446,6 +468,17 @@ impl Config {
             json!(s.cors_allowed_origins),
         ];
         KEYS.iter().copied().zip(values).collect()
+    }
+
+    /// The session limits these settings configure (SPEC §13), in seconds.
+    pub fn session_limits(&self) -> crate::sessions::Limits {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        crate::sessions::Limits {
+            max_age: secs(self.session_max_age),
+            idle: secs(self.session_idle),
+            max_per_user: self.session_max_per_user as usize,
+            reuse_grace: secs(self.refresh_reuse_grace),
+        }
     }
 }
 
@@ -552,6 +585,10 @@ struct RawConfig {
     allow_legacy_hashes: Option<Spanned<Value>>,
     redis_prefix: Option<Spanned<Value>>,
     redis_timeout: Option<Spanned<Value>>,
+    session_max_age: Option<Spanned<Value>>,
+    session_idle: Option<Spanned<Value>>,
+    session_max_per_user: Option<Spanned<Value>>,
+    refresh_reuse_grace: Option<Spanned<Value>>,
     serve: Option<RawServe>,
 }
 
@@ -705,6 +742,27 @@ impl Builder<'_> {
             raw.redis_timeout,
             duration_value,
             |c, v| c.redis_timeout = v,
+        )?;
+        self.take(
+            "session_max_age",
+            raw.session_max_age,
+            duration_value,
+            |c, v| c.session_max_age = v,
+        )?;
+        self.take("session_idle", raw.session_idle, duration_value, |c, v| {
+            c.session_idle = v
+        })?;
+        self.take(
+            "session_max_per_user",
+            raw.session_max_per_user,
+            |v| integer(v, 1, 1_000_000),
+            |c, v| c.session_max_per_user = v,
+        )?;
+        self.take(
+            "refresh_reuse_grace",
+            raw.refresh_reuse_grace,
+            duration_or_zero,
+            |c, v| c.refresh_reuse_grace = v,
         )?;
         if let Some(s) = raw.serve {
             self.build_serve(s)?;
@@ -862,6 +920,19 @@ fn duration_value(v: &Value) -> Check<Duration> {
         return Err("must be longer than zero".into());
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// A duration as [`duration_value`] takes it, zero allowed (`refresh_reuse_grace`).
+fn duration_or_zero(v: &Value) -> Check<Duration> {
+    let zero = match v {
+        Value::Integer(0) => true,
+        Value::String(s) => duration::parse_duration(s) == Ok(0),
+        _ => false,
+    };
+    if zero {
+        return Ok(Duration::ZERO);
+    }
+    duration_value(v)
 }
 
 /// The reason of a core `Invalid` error (without the offending input, which the caller
@@ -1047,6 +1118,10 @@ rehash_on_login = false
 allow_legacy_hashes = false
 redis_prefix = "app:"
 redis_timeout = 5
+session_max_age = "30d"
+session_idle = "2h"
+session_max_per_user = 5
+refresh_reuse_grace = "5s"
 
 [serve]
 listen = "[::1]:9000"
@@ -1090,6 +1165,15 @@ cors_allowed_origins = ["https://App.example", "http://localhost:3000", "https:/
         assert!(!c.allow_legacy_hashes);
         assert_eq!(c.redis_prefix, "app:");
         assert_eq!(c.redis_timeout, Duration::from_secs(5));
+        assert_eq!(
+            c.session_limits(),
+            crate::sessions::Limits {
+                max_age: 30 * 86_400,
+                idle: 7200,
+                max_per_user: 5,
+                reuse_grace: 5,
+            }
+        );
         let s = &c.serve;
         assert_eq!(s.listen, "[::1]:9000".parse().unwrap());
         assert!(!s.cookie_secure);

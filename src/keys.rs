@@ -52,6 +52,11 @@ pub struct Key {
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     secret_len: Option<usize>,
+    /// The secret of a key with no file (`JWT_SECRET_KEY`): what keys derived from it
+    /// ([`material`]) are made from.
+    own_secret: Option<Zeroizing<Vec<u8>>>,
+    /// The refresh tokens' MAC key ([`Key::refresh_key`]), derived once per loaded key.
+    refresh_key: std::sync::OnceLock<Zeroizing<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for Key {
@@ -72,6 +77,7 @@ impl Key {
     }
 
     fn hmac(secret: &[u8], alg: Algorithm, path: Option<PathBuf>) -> Self {
+        let own_secret = path.is_none().then(|| Zeroizing::new(secret.to_vec()));
         Key {
             kind: KeyKind::Hmac,
             alg,
@@ -84,6 +90,8 @@ impl Key {
             decoding: DecodingKey::from_secret(secret),
             secret_len: Some(secret.len()),
             warning: None,
+            own_secret,
+            refresh_key: std::sync::OnceLock::new(),
         }
     }
 
@@ -100,7 +108,22 @@ impl Key {
             secret_len: None,
             warning: None,
             public: Some(parsed.public),
+            own_secret: None,
+            refresh_key: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The key that refresh tokens are MACed with (SPEC §13): derived from this key's
+    /// [`material`] under its own label, read once per loaded key.
+    ///
+    /// # Errors
+    /// The key file cannot be read again.
+    pub fn refresh_key(&self) -> Result<&[u8; 32]> {
+        if let Some(k) = self.refresh_key.get() {
+            return Ok(k);
+        }
+        let derived = derive(&material(None, self)?, b"jwtauth refresh token key v1");
+        Ok(self.refresh_key.get_or_init(|| derived))
     }
 
     /// A name for messages: the path, or `JWT_SECRET_KEY`.
@@ -266,6 +289,33 @@ fn locate_in(config: &KeyConfig) -> Result<Option<Key>> {
 
 /// Largest key file read (a certificate chain is a few KiB; a secret far less).
 const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// What keys derived from the signing key are made from (the device cookies' key, the
+/// refresh tokens' key): `env_secret` (`JWT_SECRET_KEY`'s bytes) when given, else the
+/// key's own secret when it has no file, else the key file as it is now. So every instance
+/// with the key derives the same, across restarts, and a new key forgets them.
+///
+/// # Errors
+/// The key file cannot be read.
+pub fn material(env_secret: Option<&[u8]>, key: &Key) -> Result<Zeroizing<Vec<u8>>> {
+    if let Some(bytes) = env_secret.or(key.own_secret.as_ref().map(|s| s.as_slice())) {
+        return Ok(Zeroizing::new(bytes.to_vec()));
+    }
+    match &key.path {
+        Some(path) => read_bounded(path).map(Zeroizing::new),
+        None => Ok(Zeroizing::new(key.id.clone().into_bytes())),
+    }
+}
+
+/// A 32-byte key derived from `material` for one use, named by `label`
+/// (HMAC-SHA256(material, label)).
+pub fn derive(material: &[u8], label: &[u8]) -> Zeroizing<[u8; 32]> {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, material);
+    let tag = ring::hmac::sign(&k, label);
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(tag.as_ref());
+    out
+}
 
 /// Reads a key file (see `parse_key`). A secret or private key file that group or others may
 /// access gets a warning: it still works, since test secrets are often shared on purpose, but

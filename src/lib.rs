@@ -18,6 +18,7 @@ pub mod keyring;
 pub mod keys;
 pub mod passwords;
 pub mod random;
+pub mod refresh;
 pub mod sessions;
 pub mod settings;
 pub mod store;

@@ -223,8 +223,8 @@ impl Rules {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = limits;
     }
 
-    /// The latest use of `sid` held in memory, if any.
-    fn held_use(&self, sid: &str) -> i64 {
+    /// The latest use of `sid` held in memory (`i64::MIN` when none).
+    pub fn held_use(&self, sid: &str) -> i64 {
         self.uses.as_ref().map_or(i64::MIN, |m| {
             m.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -254,6 +254,20 @@ impl Rules {
                     *e = (*e).max(now);
                 }
                 None
+            }
+        }
+    }
+
+    /// Puts back uses taken by [`Rules::take_uses`] that could not be written (a later use
+    /// held meanwhile stays).
+    pub fn put_back(&self, taken: Vec<(String, i64)>) {
+        if let Some(uses) = &self.uses {
+            let mut m = uses
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (sid, at) in taken {
+                let e = m.entry(sid).or_insert(at);
+                *e = (*e).max(at);
             }
         }
     }

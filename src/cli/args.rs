@@ -110,6 +110,23 @@ pub enum Command {
     /// configured anywhere, the first login creates the default HMAC key.
     #[command(after_help = EX_LOGIN)]
     Login(LoginArgs),
+    /// Spend a refresh token for a new access token and a new refresh token
+    ///
+    /// Reads one refresh token (from 'login --json') from stdin, never from the command
+    /// line, and prints the new access token on line 1 and the new refresh token on line 2
+    /// (--json: the login document). The token read is spent: presenting it again ends its
+    /// session. Exit 3 when the session has expired, 4 when it has ended or the token was
+    /// already spent, 1 when it is not a refresh token of this store.
+    #[command(after_help = EX_REFRESH)]
+    Refresh(RefreshArgs),
+    /// List or end sessions (sign-ins)
+    ///
+    /// Every login begins a session; its tokens carry its id (sid). Ending a session refuses
+    /// all of its tokens and refresh tokens at once. A session also ends after config
+    /// session_idle without use or session_max_age after sign-in.
+    #[command(subcommand)]
+    #[command(after_help = EX_SESSIONS)]
+    Sessions(SessionsCommand),
     /// `mint`, `verify` and `decode`, in this place among the subcommands.
     #[command(flatten)]
     Token(TokenCommand),
@@ -709,6 +726,53 @@ pub struct LogoutArgs {
     pub force: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Refused: a refresh token on the command line would show in `ps` and the shell's
+    /// history (caught here so that it is not echoed back).
+    #[arg(hide = true, value_name = "REFUSED", num_args = 0..)]
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+#[command(defer = true)]
+pub enum SessionsCommand {
+    /// List the live sessions, newest first
+    ///
+    /// sid, user, began, last used, ends (the earlier of the two limits), client and amr.
+    /// --json prints {"sessions": [{"sid", "sub", "created_at", "last_used_at",
+    /// "expires_at", "client", "amr"}]} (times in unix seconds).
+    #[command(after_help = EX_SESSIONS_LIST)]
+    List(SessionsListArgs),
+    /// End sessions: each named, or every one of a user
+    ///
+    /// Nothing is ended when one SID is not a live session (exit 6). --user NAME ends the
+    /// user's sessions, not the tokens minted for NAME (see 'logout --all').
+    #[command(after_help = EX_SESSIONS_REVOKE)]
+    Revoke(SessionsRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsListArgs {
+    /// Only the sessions of this user
+    #[arg(value_name = "USER")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsRevokeArgs {
+    /// The sessions to end (their sid, as 'sessions list' shows it)
+    #[arg(
+        value_name = "SID",
+        required_unless_present = "user",
+        conflicts_with = "user"
+    )]
+    pub sids: Vec<String>,
+    /// End every session of this user
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 pub enum RevocationsCommand {
@@ -820,9 +884,31 @@ Examples:
 
 const EX_LOGOUT: &str = "\
 Examples:
-  jwtauth logout \"$TOKEN\"
+  jwtauth logout \"$TOKEN\"                   # ends the token's session
   cat tokens.txt | jwtauth logout -          # one result line per token
   jwtauth logout --all alice                 # --force for a subject that is no user";
+
+const EX_REFRESH: &str = "\
+Examples:
+  jwtauth login alice --json > login.json
+  jq -r .refresh_token login.json | jwtauth refresh --json > login.json.new
+  jwtauth refresh < refresh-token.txt";
+
+const EX_SESSIONS: &str = "\
+Examples:
+  jwtauth sessions list alice
+  jwtauth sessions revoke \"$SID\"
+  jwtauth sessions revoke --user alice";
+
+const EX_SESSIONS_LIST: &str = "\
+Examples:
+  jwtauth sessions list
+  jwtauth sessions list alice --json";
+
+const EX_SESSIONS_REVOKE: &str = "\
+Examples:
+  jwtauth sessions revoke \"$SID\"
+  jwtauth sessions revoke --user alice";
 
 const EX_REVOCATIONS: &str = "\
 Examples:

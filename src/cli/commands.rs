@@ -12,5 +12,6 @@ pub mod paths;
 mod records;
 pub mod revoke;
 pub mod serve;
+pub mod sessions;
 pub mod token;
 pub mod user;

@@ -40,6 +40,9 @@ pub struct Ctx {
     /// The clock the command was given (`cli::run` makes the system clock): the use cases and
     /// `serve` ask it, never the system directly.
     pub clock: Arc<dyn Clock>,
+    /// The session rules of this process (SPEC §13): the configured limits; a command-line
+    /// check reads a session but is not a use.
+    pub rules: Arc<crate::sessions::Rules>,
 }
 
 fn non_empty(v: Option<OsString>) -> Option<OsString> {
@@ -162,6 +165,7 @@ impl Ctx {
                 .filter(|p| !p.is_empty())
                 .map(Zeroizing::new),
         };
+        let rules = Arc::new(crate::sessions::Rules::new(config.session_limits(), false));
         Ok(Ctx {
             settings: Settings {
                 users: config
@@ -190,6 +194,7 @@ impl Ctx {
                 },
             now: clock.now(),
             clock,
+            rules,
         })
     }
 
@@ -279,11 +284,7 @@ impl Ctx {
             self.settings.lock_timeout,
             lookups,
             &self.settings.redis,
-            // SESSIONS-TODO: the configured limits.
-            std::sync::Arc::new(crate::sessions::Rules::new(
-                crate::sessions::Limits::default(),
-                false,
-            )),
+            Arc::clone(&self.rules),
         )?)
     }
 

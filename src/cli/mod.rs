@@ -11,7 +11,9 @@ pub mod output;
 pub mod password_input;
 
 use args::{Cli, Command, TokenCommand};
-use commands::{config, docs, hash, init, jwks, keys, migrate, paths, revoke, serve, token, user};
+use commands::{
+    config, docs, hash, init, jwks, keys, migrate, paths, revoke, serve, sessions, token, user,
+};
 use context::Ctx;
 
 /// Parses the process's command line as `Cli::try_parse` does.
@@ -86,6 +88,8 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Command::Hash(a) => hash::run(a, &ctx),
         Command::User(c) => user::run(c, &ctx),
         Command::Login(a) => token::login(a, &ctx),
+        Command::Refresh(a) => sessions::refresh(a, &ctx),
+        Command::Sessions(c) => sessions::run(c, &ctx),
         Command::Token(TokenCommand::Mint(a)) => token::mint(a, &ctx),
         Command::Token(TokenCommand::Verify(a)) => token::verify(a, &ctx),
         Command::Token(TokenCommand::Decode(a)) => token::decode(a, &ctx),

@@ -119,6 +119,9 @@ pub struct Options {
     /// The scheme of new hashes and of the unknown-user dummy, and rehash on login (SPEC
     /// §11: `password_scheme`, `bcrypt_cost`, `argon2_*`, `rehash_on_login`).
     pub hashing: crate::auth::HashPolicy,
+    /// The session limits (SPEC §13: `session_max_age`, `session_idle`,
+    /// `session_max_per_user`, `refresh_reuse_grace`); a reload applies them.
+    pub session_limits: crate::sessions::Limits,
 }
 
 impl Options {
@@ -152,6 +155,7 @@ impl Options {
                 allow_legacy: c.allow_legacy_hashes,
                 read_only: false,
             },
+            session_limits: c.session_limits(),
         }
     }
 }
@@ -291,7 +295,7 @@ impl Shared {
                 ..Rules::default()
             },
         )?;
-        let device = throttle::DeviceKey::derive(&device_secret(
+        let device = throttle::DeviceKey::derive(&crate::keys::material(
             self.env_secret.as_ref().map(|s| s.as_slice()),
             &key,
         )?);
@@ -321,6 +325,9 @@ pub(crate) struct App {
     /// Where every decision's time comes from (throttle windows, token checks, key-ring
     /// notes, device cookies): the system clock in `run`, a fixed one in tests.
     pub clock: Arc<dyn Clock>,
+    /// The session rules (SPEC §13), shared with the revocation store: the limits in force
+    /// (a reload replaces them) and the uses not yet written (`Authority::write_uses`).
+    pub sessions: Arc<crate::sessions::Rules>,
 }
 
 /// The stores a service stands on: users, revocations and the throttle's counters.
@@ -330,6 +337,8 @@ pub(crate) struct Stores {
     pub throttle: Box<dyn ThrottleStore>,
     /// A store is remote (Redis): handlers reach the core off the async workers.
     pub remote: bool,
+    /// The session rules the revocation store judges by (the same `Arc`).
+    pub sessions: Arc<crate::sessions::Rules>,
 }
 
 impl Stores {
@@ -350,25 +359,23 @@ impl Stores {
                 "the users file does not exist: no one can log in until 'jwtauth user add' creates it"
             );
         }
+        // The configured limits; a check by the server is a use (SPEC §13).
+        let rules = Arc::new(crate::sessions::Rules::new(opts.session_limits, true));
         let revocations: Arc<dyn RevocationStore> = store::open_revocations(
             settings.state_path()?,
             lock_timeout,
             Lookups::Many,
             &settings.redis,
-            // SESSIONS-TODO: the configured limits; checks are uses.
-            Arc::new(crate::sessions::Rules::new(
-                crate::sessions::Limits::default(),
-                true,
-            )),
+            Arc::clone(&rules),
         )?
         .into();
-        let rules = opts.throttle.rules();
+        let throttle_rules = opts.throttle.rules();
         let throttle: Box<dyn ThrottleStore> = match store::redis::url_of(settings.state_path()?) {
             Some(url) => Box::new(store::redis_throttle::RedisThrottle::new(
                 store::redis::Redis::open(url, &settings.redis)?,
-                rules,
+                throttle_rules,
             )),
-            None => Box::new(store::throttle::MemoryThrottle::new(rules)),
+            None => Box::new(store::throttle::MemoryThrottle::new(throttle_rules)),
         };
         let remote =
             revocations.is_remote() || store::redis::url_of(settings.users_path()?).is_some();
@@ -377,6 +384,7 @@ impl Stores {
             revocations,
             throttle,
             remote,
+            sessions: rules,
         })
     }
 }
@@ -433,7 +441,8 @@ impl App {
                 lock_timeout: self.shared.lock_timeout,
             },
         )
-        .ring_notes(self.shared.longest_ttl.load(Ordering::Relaxed)))
+        .ring_notes(self.shared.longest_ttl.load(Ordering::Relaxed))
+        .with_rules(Arc::clone(&self.sessions)))
     }
 }
 
@@ -476,6 +485,7 @@ impl App {
             users: stores.users,
             revocations: stores.revocations,
             remote: stores.remote,
+            sessions: stores.sessions,
             clock,
         }))
     }
@@ -523,19 +533,6 @@ fn logging(format: LogFormat) {
         LogFormat::Text => builder.with_target(true).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-}
-
-/// What a key set's device-cookie key is derived from: the signing key's bytes
-/// (`JWT_SECRET_KEY`, or the key file as it is now), so every instance with the key accepts
-/// them, across restarts, and a new key forgets them.
-fn device_secret(env_secret: Option<&[u8]>, key: &Key) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    if let Some(bytes) = env_secret {
-        return Ok(zeroize::Zeroizing::new(bytes.to_vec()));
-    }
-    match &key.path {
-        Some(path) => crate::keys::read_bounded(path).map(zeroize::Zeroizing::new),
-        None => Ok(zeroize::Zeroizing::new(key.id.clone().into_bytes())),
-    }
 }
 
 /// Runs the service until SIGTERM or SIGINT; `key` is the signing key (the caller loads or
@@ -707,6 +704,7 @@ fn reconfigure(app: &App, reloaded: Result<Reloaded>, fixed: &[(&'static str, St
     opts.log_format = old.log_format;
     opts.hash_queue = old.hash_queue;
     app.throttle.set_rules(opts.throttle.rules());
+    app.sessions.set_limits(opts.session_limits);
     *app.shared.opts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(opts);
     // The verifiers carry the audience; the key is read again too.
     app.keys.reload_now();

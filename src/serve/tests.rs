@@ -82,11 +82,16 @@ impl Fx {
         opts.hashing.scheme = CHEAP;
         opts.hashing.rehash_on_login = false;
         let clock = Arc::new(FixedClock::new(T0));
+        let sessions = Arc::new(crate::sessions::Rules::new(opts.session_limits, true));
         let stores = Stores {
             users: Arc::new(MemoryUsers::new()),
-            revocations: Arc::new(MemoryRevocations::default()),
+            revocations: Arc::new(MemoryRevocations::with_rules(
+                Default::default(),
+                Arc::clone(&sessions),
+            )),
             throttle: Box::new(MemoryThrottle::new(opts.throttle.rules())),
             remote: false,
+            sessions,
         };
         let app = App::new(&settings, key, &opts, stores, clock.clone()).expect("app");
         let fx = Fx {

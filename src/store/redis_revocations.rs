@@ -781,18 +781,20 @@ impl RevocationStore for RedisRevocations {
 
 /// The answer to a check from what Redis holds: whether the token's `jti` key exists, and
 /// the time of its subject's mark, if any.
+///
+/// The subject's mark first, as the file store's `Revocations::check`: when both apply, it
+/// says why.
 fn verdict(revoked: bool, sub: Option<&str>, at: Option<i64>, iat: Option<i64>) -> Option<Revoked> {
-    if revoked {
-        return Some(Revoked::Token);
+    if let (Some(sub), Some(at)) = (sub, at)
+        // A token without `iat` cannot prove it was issued after the mark.
+        && iat.is_none_or(|iat| iat <= at)
+    {
+        return Some(Revoked::Subject {
+            sub: sub.to_string(),
+            at,
+        });
     }
-    let (Some(sub), Some(at)) = (sub, at) else {
-        return None;
-    };
-    // A token without `iat` cannot prove it was issued after the mark.
-    iat.is_none_or(|iat| iat <= at).then(|| Revoked::Subject {
-        sub: sub.to_string(),
-        at,
-    })
+    revoked.then_some(Revoked::Token)
 }
 
 /// `s` with the glob characters of `SCAN MATCH` escaped.

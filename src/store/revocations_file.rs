@@ -365,17 +365,22 @@ impl Revocations {
     }
 
     /// Whether a token with these claims is revoked (the rule every store follows).
+    ///
+    /// The subject's mark is asked first: when both apply (a session's tokens are also
+    /// revoked one by one when the user's sessions end), it says why.
     pub fn check(&self, jti: Option<&str>, sub: Option<&str>, iat: Option<i64>) -> Option<Revoked> {
-        if jti.is_some_and(|j| self.tokens.contains_key(j)) {
-            return Some(Revoked::Token);
+        if let Some(sub) = sub
+            && let Some(&at) = self.users.get(sub)
+            // A token without `iat` cannot prove it was issued after the mark.
+            && iat.is_none_or(|iat| iat <= at)
+        {
+            return Some(Revoked::Subject {
+                sub: sub.to_string(),
+                at,
+            });
         }
-        let sub = sub?;
-        let at = *self.users.get(sub)?;
-        // A token without `iat` cannot prove it was issued after the mark.
-        (iat.is_none_or(|iat| iat <= at)).then(|| Revoked::Subject {
-            sub: sub.to_string(),
-            at,
-        })
+        jti.is_some_and(|j| self.tokens.contains_key(j))
+            .then_some(Revoked::Token)
     }
 
     /// Drops the entries of tokens whose `exp` has passed.
@@ -763,17 +768,21 @@ impl RevocationView {
     }
 
     /// Whether a token with these claims is revoked.
+    ///
+    /// The subject's mark first, as [`Revocations::check`].
     pub fn check(&self, jti: Option<&str>, sub: Option<&str>, iat: Option<i64>) -> Option<Revoked> {
-        if jti.is_some_and(|j| self.find(0, self.tokens, j).is_some()) {
-            return Some(Revoked::Token);
+        if let Some(sub) = sub
+            && let Some(at) = self.subject_revoked_at(sub)
+            // A token without `iat` cannot prove it was issued after the mark.
+            && iat.is_none_or(|iat| iat <= at)
+        {
+            return Some(Revoked::Subject {
+                sub: sub.to_string(),
+                at,
+            });
         }
-        let sub = sub?;
-        let at = self.subject_revoked_at(sub)?;
-        // A token without `iat` cannot prove it was issued after the mark.
-        (iat.is_none_or(|iat| iat <= at)).then(|| Revoked::Subject {
-            sub: sub.to_string(),
-            at,
-        })
+        jti.is_some_and(|j| self.find(0, self.tokens, j).is_some())
+            .then_some(Revoked::Token)
     }
 }
 

@@ -24,6 +24,10 @@ const KEYS: &[&str] = &[
     "allow_legacy_hashes",
     "redis_prefix",
     "redis_timeout",
+    "session_max_age",
+    "session_idle",
+    "session_max_per_user",
+    "refresh_reuse_grace",
     "serve.listen",
     "serve.cookie_secure",
     "serve.cookie_domain",
@@ -84,6 +88,10 @@ fn without_a_file_every_setting_is_its_default() {
     assert_eq!(v["allow_legacy_hashes"]["value"], true);
     assert_eq!(v["redis_prefix"]["value"], "jwtauth:");
     assert_eq!(v["redis_timeout"]["value"], "2s");
+    assert_eq!(v["session_max_age"]["value"], "7d");
+    assert_eq!(v["session_idle"]["value"], "1d");
+    assert_eq!(v["session_max_per_user"]["value"], 100);
+    assert_eq!(v["refresh_reuse_grace"]["value"], "0s");
     assert_eq!(v["serve.listen"]["value"], "127.0.0.1:8080");
     assert_eq!(v["serve.cookie_secure"]["value"], true);
     assert_eq!(v["serve.allowed_redirect_hosts"]["value"], json!([]));
@@ -311,6 +319,22 @@ fn a_bad_value_is_exit_8_naming_file_line_and_key() {
             "1:23: allow_legacy_hashes: expected true or false",
         ),
         ("users = \n", "1:9: "),
+        (
+            "session_max_per_user = 0\n",
+            "1:24: session_max_per_user: 0 is out of range: must be 1-1000000",
+        ),
+        (
+            "session_idle = \"0s\"\n",
+            "1:16: session_idle: must be longer than zero",
+        ),
+        (
+            "session_max_age = \"forever\"\n",
+            "1:19: session_max_age: \"forever\": ",
+        ),
+        (
+            "refresh_reuse_grace = -1\n",
+            "1:23: refresh_reuse_grace: -1 is negative",
+        ),
     ];
     for (text, want) in cases {
         env.write_config(text);
@@ -318,6 +342,22 @@ fn a_bad_value_is_exit_8_naming_file_line_and_key() {
         let want = format!("jwtauth: {f}:{want}");
         assert!(err.starts_with(&want), "{text:?}:\n{err}\nwant {want}");
     }
+}
+
+#[test]
+fn the_session_limits_are_read_and_a_max_age_under_the_ttl_is_valid() {
+    let env = Env::new();
+    env.write_config(
+        "ttl = \"1h\"\nsession_max_age = \"30m\"\nsession_idle = 600\nsession_max_per_user = 3\nrefresh_reuse_grace = \"10s\"\n",
+    );
+    let v = config_json(&env, &[]);
+    assert_eq!(v["session_max_age"]["value"], "30m");
+    assert_eq!(v["session_idle"]["value"], "10m");
+    assert_eq!(v["session_max_per_user"]["value"], 3);
+    assert_eq!(v["refresh_reuse_grace"]["value"], "10s");
+    assert!(v["session_idle"]["source"].to_string().contains("file"));
+    env.write_config("refresh_reuse_grace = 0\n");
+    assert_eq!(config_json(&env, &[])["refresh_reuse_grace"]["value"], "0s");
 }
 
 #[test]

@@ -1051,7 +1051,8 @@ fn passwd_changes_the_hash_and_revokes() {
     assert_eq!(new["created_at"], old["created_at"]);
     assert_eq!(new["disabled"], false);
     let revoked = revocations_json(&env);
-    assert_eq!(revoked["version"], 1);
+    // Version 2: the login before began a session (SPEC §13).
+    assert_eq!(revoked["version"], 2);
     let at = revoked["users"]["alice"].as_i64().expect("alice revoked");
     assert!((t0..=t1).contains(&at), "{at}");
     assert!(revoked["users"].get("bob").is_none());

@@ -36,6 +36,7 @@ mod secrets;
 mod serve;
 mod serve_keys;
 mod serve_safety;
+mod sessions;
 mod sessions_file;
 mod stores;
 mod stream;

@@ -219,8 +219,11 @@ fn redis_gone_or_hanging_fails_closed_and_service_resumes_when_it_is_back() {
 
     // Back (empty: this test server keeps nothing): the same server answers again.
     redis.resume();
-    assert_eq!(a.protected(&t).status(), StatusCode::OK);
     assert_eq!(send(a.get("/healthz")).status(), StatusCode::OK);
+    // The emptied store no longer knows t's session: refused, never brought back (SPEC §13).
+    assert_eq!(a.protected(&t).status(), StatusCode::UNAUTHORIZED);
+    let minted = cli.mint(&["--sub", "svc"]);
+    assert_eq!(a.protected(&minted).status(), StatusCode::OK);
     cli.add_user("alice", ALICE_PW);
     let t2 = a.token("alice", ALICE_PW);
     cli.cmd().args(["logout", &t2]).exits(0);

@@ -202,7 +202,17 @@ pub(crate) fn login_json_shape_and_default_ttl() {
         .get_output()
         .clone();
     let v = json(&out.stdout);
-    assert_eq!(keys_of(&v), ["access_token", "expires_in", "token_type"]);
+    // A sign-in's session and refresh token (SPEC §13; see `sessions.rs`).
+    assert_eq!(
+        keys_of(&v),
+        [
+            "access_token",
+            "expires_in",
+            "refresh_token",
+            "sid",
+            "token_type"
+        ]
+    );
     assert_eq!(v["token_type"], "bearer");
     assert_eq!(v["expires_in"], 900);
     let token = v["access_token"].as_str().expect("access_token string");
@@ -234,9 +244,10 @@ fn ttl_forms_set_exp_minus_iat() {
             .write_stdin(format!("{PW}\n"))
             .exits(0);
         let p = payload(&env, stdout_str(&out).trim());
+        // A login token lives at most session_idle (1d by default; SPEC §13).
         assert_eq!(
             p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap(),
-            secs,
+            secs.min(86_400),
             "login --ttl {ttl}"
         );
     }
@@ -501,7 +512,7 @@ fn login_and_mint_claims() {
     let t = env.login("alice", PW);
     let after = now();
     let p = payload(&env, &t);
-    assert_eq!(keys_of(&p), ["exp", "iat", "jti", "sub"]);
+    assert_eq!(keys_of(&p), ["exp", "iat", "jti", "sid", "sub"]);
     assert_eq!(p["sub"], "alice");
     let iat = p["iat"].as_i64().unwrap();
     assert!(before <= iat && iat <= after, "{before} {iat} {after}");
@@ -517,7 +528,9 @@ fn login_and_mint_claims() {
     let p2 = payload(&env, stdout_str(&out).trim());
     assert_eq!(
         keys_of(&p2),
-        ["aud", "exp", "iat", "iss", "jti", "n", "o", "s", "sub"]
+        [
+            "aud", "exp", "iat", "iss", "jti", "n", "o", "s", "sid", "sub"
+        ]
     );
     assert_eq!(p2["iss"], "me");
     assert_eq!(p2["aud"], "api");

@@ -74,24 +74,24 @@ pub fn run(args: &MigrateArgs, ctx: &Ctx) -> Result<()> {
             s.lock_timeout,
             Lookups::Few,
             &s.redis,
-            // SESSIONS-TODO: the configured limits.
-            std::sync::Arc::new(crate::sessions::Rules::new(
-                crate::sessions::Limits::default(),
-                false,
-            )),
+            std::sync::Arc::clone(&ctx.rules),
         )?;
         let mut list = from.list()?;
         list.tokens.retain(|(_, exp)| *exp > ctx.now);
         dest.merge(&list, ctx.now)?;
+        // Sessions, ended ones too (SPEC §13): a copied store never brings an ended one back.
+        let sessions = from.sessions(None)?;
+        dest.import_sessions(&sessions)?;
         ctx.info(format!(
-            "revocations: {} live tokens and {} subjects, in {}",
+            "revocations: {} live tokens, {} subjects and {} sessions, in {}",
             list.tokens.len(),
             list.users.len(),
+            sessions.len(),
             redis::display(to)
         ));
         report.insert(
             "revocations".into(),
-            json!({"tokens": list.tokens.len(), "users": list.users.len()}),
+            json!({"tokens": list.tokens.len(), "users": list.users.len(), "sessions": sessions.len()}),
         );
     }
     if ctx.json {

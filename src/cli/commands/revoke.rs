@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::authority::Authority;
+use crate::authority::{Authority, LoggedOut};
 use crate::cli::args::{LogoutArgs, RevocationsCommand};
 use crate::cli::context::Ctx;
 use crate::cli::error::{Error, Result};
@@ -53,12 +53,29 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<()> {
         Input::Many(lines) => return logout_many(ctx, &verifier, lines),
     };
     let authority = authority(ctx)?;
-    let (jti, exp) = authority.logout(&verifier, &mut Scratch::new(), &token)?;
+    let out = authority.logout_token(&verifier, &mut Scratch::new(), &token)?;
     if ctx.json {
-        return output::json(&json!({"jti": jti, "exp": exp}));
+        let mut doc = json!({"jti": out.jti, "exp": out.exp});
+        if let Some(sid) = &out.sid {
+            doc["sid"] = sid.as_str().into();
+            doc["session_already_ended"] = out.already_ended.into();
+        }
+        return output::json(&doc);
     }
-    ctx.info(format!("logged out token {jti}"));
+    ctx.info(logged_out(&out));
     Ok(())
+}
+
+/// What a logout says: the token, and its session when it had one (SPEC §13).
+fn logged_out(out: &LoggedOut) -> String {
+    match (&out.sid, out.already_ended) {
+        (Some(_), true) => format!(
+            "logged out token {}: its session had already ended",
+            out.jti
+        ),
+        (Some(sid), false) => format!("logged out token {} and ended its session {sid}", out.jti),
+        (None, _) => format!("logged out token {}", out.jti),
+    }
 }
 
 /// The authority of `logout`: the stores opened when first needed.
@@ -78,11 +95,11 @@ fn logout_many(ctx: &Ctx, verifier: &Verifier, lines: Lines) -> Result<()> {
         lines,
         || Ok(()),
         |token, out| {
-            let (jti, exp) = authority.logout(verifier, &mut scratch, token)?;
+            let done = authority.logout_token(verifier, &mut scratch, token)?;
             if ctx.json {
-                out.json_fields([("jti", jti.into()), ("exp", exp.into())])
+                out.json_fields([("jti", done.jti.into()), ("exp", done.exp.into())])
             } else {
-                out.text_ok(&jti)
+                out.text_ok(&done.jti)
             }
         },
     )

@@ -58,6 +58,20 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<()> {
             "the groups of a login token are the user's; set them with 'jwtauth user set NAME --group G', or use 'jwtauth mint'",
         ));
     }
+    // A login token's session is the one its sign-in begins (SPEC §13).
+    for name in ["sid", "amr"] {
+        if args
+            .claims
+            .claims
+            .iter()
+            .any(|c| c.split_once('=').is_some_and(|(k, _)| k == name))
+        {
+            return Err(Error::usage(
+                format!("--claim {name}"),
+                format!("the {name} of a login token is its session's, set by the login"),
+            ));
+        }
+    }
     let mut extra = Map::new();
     flags::claims(&args.claims.claims, &mut extra)?;
     password_input::check_source(&args.password)?;
@@ -125,7 +139,8 @@ pub(super) fn authority<'a>(ctx: &'a Ctx, key: Slot<'a, Arc<keys::Key>>) -> Resu
             audience: ctx.settings.config.audience.clone(),
             lock_timeout: ctx.settings.lock_timeout,
         },
-    ))
+    )
+    .with_rules(Arc::clone(&ctx.rules)))
 }
 
 /// The `aud` claim of `--aud` flags: none, one string, or an array of several (SPEC §8).
@@ -418,13 +433,20 @@ fn noted(ctx: &Ctx, issued: &Issued) {
 
 /// Prints an issued token: the token, or with `--json` the login document (plus the signed
 /// `claims` for `mint`).
-fn print_issued(ctx: &Ctx, issued: &Issued, with_claims: bool) -> Result<()> {
+pub(super) fn print_issued(ctx: &Ctx, issued: &Issued, with_claims: bool) -> Result<()> {
     if ctx.json {
         let mut out = json!({
             "access_token": issued.token,
             "token_type": "bearer",
             "expires_in": issued.exp - ctx.now.max(issued.iat),
         });
+        // A sign-in's session and refresh token (SPEC §13): printed here only.
+        if let Some(refresh_token) = &issued.refresh_token {
+            out["refresh_token"] = Value::String(refresh_token.to_string());
+        }
+        if let Some(sid) = &issued.sid {
+            out["sid"] = Value::String(sid.clone());
+        }
         if with_claims {
             out["claims"] = Value::Object(issued.claims.clone());
         }
@@ -449,7 +471,8 @@ fn rules(args: &VerifyArgs, ctx: &Ctx) -> Result<Rules> {
         iss,
         leeway: flags::duration("--leeway", &args.leeway)?,
         exp_required: !args.no_exp_required,
-        ignore_sid: false,
+        // An identity provider's tokens carry their own sid (SPEC §13).
+        ignore_sid: args.jwks.is_some(),
     })
 }
 
