@@ -246,6 +246,25 @@ pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
+    replace(path, fill, true)
+}
+
+/// [`write_atomic`] for a cache checked against the file it was made from (the revocation
+/// index): the contents are on disk before the rename, but the rename itself is not waited
+/// for (no fsync of the directory), so a crash can only leave the previous version, which
+/// readers see as stale and ignore.
+///
+/// # Errors
+/// As `write_atomic`.
+pub fn write_cache(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    replace(path, fill, false)
+}
+
+fn replace(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    durable_rename: bool,
+) -> Result<()> {
     let target = resolve_links(path);
     let path = target.as_path();
     ensure_parent(path)?;
@@ -273,12 +292,15 @@ pub fn write_atomic(
     tmp.persist(path).map_err(|e| err(e.error))?;
     // The rename is durable only once the directory entry is.
     #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))?;
+    if durable_rename {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = durable_rename;
     Ok(())
 }
-
 /// Gives the temp file `tmp` the owner, group and mode of the file it will replace (`old`), or
 /// mode 0600 for a new file. A group that cannot be kept (not root, not a member) leaves the
 /// temp file's group, and then the group bits are dropped: the mode is never wider than before.
