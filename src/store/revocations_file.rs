@@ -1090,12 +1090,18 @@ impl FileRevocations {
         };
         // Checks of this process see the change at once, from the index just made (one that
         // would load it again after every refresh would read and sort it twice).
-        let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
-        if let (Some(image), Some(_)) = (image, view.as_ref()) {
-            *view = Some(Loaded {
+        // Built before the view's lock is taken: checks never wait for it.
+        let loaded_before = self
+            .view
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if let (Some(image), true) = (image, loaded_before) {
+            let fresh = Loaded {
                 stamp: Some(at),
                 view: RevocationView::of_image(image, &doc).for_lookups(self.lookups),
-            });
+            };
+            *self.view.write().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
         }
         Ok(Some((at, doc)))
     }
@@ -1390,7 +1396,11 @@ impl RevocationStore for FileRevocations {
             let guard = self.view.read().unwrap_or_else(|p| p.into_inner());
             guard.as_ref().is_some_and(|l| l.stamp != stamp)
         };
-        if stale {
+        // While this process writes, the file on disk may be ahead of its index: loading it
+        // then would parse the whole state (and every check would). The writer puts the new
+        // view in place as soon as the index is written; until then checks see the state as
+        // it was before the write, whose changes nobody has been answered yet.
+        if stale && !self.writes_lock().writing {
             let loaded = self.load()?;
             *self.view.write().unwrap_or_else(|p| p.into_inner()) = Some(loaded);
         }
