@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
         iss: (mode & 4 != 0).then(|| "me".to_string()).into_iter().collect(),
         leeway: i64::from(mode >> 4),
         exp_required: mode & 8 != 0,
+        ignore_sid: mode & 0x40 != 0,
     };
     let verifier = Verifier::new(&key, rules).unwrap();
     let revocations = MemoryRevocations::new(revocations);
