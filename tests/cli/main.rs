@@ -4,6 +4,24 @@
 
 mod common;
 
+/// Generates, for each test function `f(&Env)`, `file::f` and `redis::f`: the two-store
+/// pattern of `stores`, `sessions` and `serve_sessions`, defined before the modules so each
+/// can use it.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod file {
+            $( #[test] fn $name() { super::$name(&super::Env::new()) } )*
+        }
+        mod redis {
+            $( #[test] fn $name() {
+                let Some(server) = super::RedisServer::start() else { return };
+                super::$name(&super::Env::with_store(&server.url()));
+                drop(server);
+            } )*
+        }
+    };
+}
+
 mod architecture;
 mod argon2;
 mod asym;

@@ -16,22 +16,6 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
-/// Generates, for each test function `f(&Env)`, `file::f` and `redis::f`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod file {
-            $( #[test] fn $name() { super::$name(&super::Env::new()) } )*
-        }
-        mod redis {
-            $( #[test] fn $name() {
-                let Some(server) = super::RedisServer::start() else { return };
-                super::$name(&super::Env::with_store(&server.url()));
-                drop(server);
-            } )*
-        }
-    };
-}
-
 on_both_stores!(
     the_curl_exchange_rotates_and_a_reused_refresh_token_ends_the_session,
     two_clients_racing_one_refresh_token_get_exactly_one_success_then_the_session_ends,

@@ -16,22 +16,6 @@ use serde_json::Value;
 const PW: &str = "alice-Pw-7gQ!zX";
 const DAY: i64 = 24 * 3600;
 
-/// Generates, for each test function `f(&Env)`, `file::f` and `redis::f`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod file {
-            $( #[test] fn $name() { super::$name(&super::Env::new()) } )*
-        }
-        mod redis {
-            $( #[test] fn $name() {
-                let Some(server) = super::RedisServer::start() else { return };
-                super::$name(&super::Env::with_store(&server.url()));
-                drop(server);
-            } )*
-        }
-    };
-}
-
 on_both_stores!(
     login_json_carries_the_session_and_a_refresh_token,
     login_claims_sid_or_amr_are_usage_errors,

@@ -11,22 +11,6 @@ use serde_json::Value;
 const PW: &str = "alice-Pw-7gQ!zX";
 const HASH4: &str = "$2b$04$Ldy4VhR1kqtn0ZHi0u1kXOIHUmOZ1EpDzDu0G7Bu7Du1cCsQqGKpC";
 
-/// Generates, for each test function `f(&Env)`, `file::f` and `redis::f`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod file {
-            $( #[test] fn $name() { super::$name(&super::Env::new()) } )*
-        }
-        mod redis {
-            $( #[test] fn $name() {
-                let Some(server) = super::RedisServer::start() else { return };
-                super::$name(&super::Env::with_store(&server.url()));
-                drop(server);
-            } )*
-        }
-    };
-}
-
 /// Tests of other modules, written for the default files, run again on a Redis server of
 /// their own (`common::on_store` points every `Env::new()` of the test at it): those that
 /// assert only through the commands (the others read the files themselves; what they check
