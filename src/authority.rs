@@ -1015,7 +1015,14 @@ impl<'a> Authority<'a> {
 
 /// A new session id: 128 random bits, base64url (SPEC §13).
 fn new_sid() -> Result<String> {
-    tokens::new_jti()
+    // A sid is typed on the command line (`sessions revoke SID`): one that began with '-'
+    // would read as a flag there, so such a draw is redrawn (≥ 122 random bits remain).
+    loop {
+        let sid = tokens::new_jti()?;
+        if !sid.starts_with('-') {
+            return Ok(sid);
+        }
+    }
 }
 
 /// The `jti` of claims this authority made.
